@@ -1,0 +1,1 @@
+"""Site model: street → community → property company → compound, grids, people, cameras, zones."""

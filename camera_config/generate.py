@@ -1,0 +1,250 @@
+"""A deterministic full-size site shaped like the real sub-district, for scale tests and benchmarks.
+
+1 street, 8 communities, 24 property companies, 58 compounds, 118 grids (116 covering compounds,
+2 drawn as outlines along the main road), 118 grid workers, 661 building leaders, 43 party groups
+and 1,751 cameras. Same output for the same arguments, every time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from typing import Any
+
+from camera_config.validate import CSV_COLUMNS
+
+COMMUNITIES = 8
+COMPANIES_PER_COMMUNITY = 3
+COMPOUNDS = 58
+GRIDS = 118
+BUILDING_LEADERS = 661
+PARTY_GROUPS = 43
+CAMERAS = 1751
+ROAD_CAMERAS = 40  # street/community-level cameras placed by location in the two outline grids
+
+# 20 compounds with one grid, 18 with two, 20 with three: 116 compound grids.
+_GRIDS_PER_COMPOUND = [1] * 20 + [2] * 18 + [3] * 20
+_BASE_LAT, _BASE_LON = 31.20, 121.40
+
+
+def _password(camera_id: str) -> str:
+    return "pw-" + hashlib.sha256(camera_id.encode()).hexdigest()[:12]
+
+
+def _rect(lon0: float, lat0: float, lon1: float, lat1: float) -> list[list[float]]:
+    return [[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]
+
+
+def generate_site(*, rtsp_base: str = "rtsp://127.0.0.1:8554", with_cameras: bool = True) -> dict[str, Any]:
+    """The site as a YAML-ready document."""
+    communities = [{"id": f"CM-{c + 1:02d}", "name": f"Community {c + 1}"} for c in range(COMMUNITIES)]
+    companies = [
+        {
+            "id": f"PC-{i + 1:02d}",
+            "name": f"Property Company {i + 1}",
+            "community": communities[i // COMPANIES_PER_COMMUNITY]["id"],
+        }
+        for i in range(COMMUNITIES * COMPANIES_PER_COMMUNITY)
+    ]
+    compounds = [
+        {
+            "id": f"K-{i + 1:03d}",
+            "name": f"Compound {i + 1}",
+            "property_company": companies[i % len(companies)]["id"],
+        }
+        for i in range(COMPOUNDS)
+    ]
+    community_of_company = {pc["id"]: pc["community"] for pc in companies}
+    compound_community = {k["id"]: community_of_company[k["property_company"]] for k in compounds}
+
+    party_groups = [
+        {
+            "id": f"PG-{i + 1:02d}",
+            "name": f"Party Group {i + 1}",
+            "community": communities[i % COMMUNITIES]["id"],
+        }
+        for i in range(PARTY_GROUPS)
+    ]
+    groups_by_community: dict[str, list[str]] = {}
+    for pg in party_groups:
+        groups_by_community.setdefault(pg["community"], []).append(pg["id"])
+
+    grids: list[dict[str, Any]] = []
+    compound_grids: dict[str, list[str]] = {}
+    for k, count in zip(compounds, _GRIDS_PER_COMPOUND, strict=True):
+        for _ in range(count):
+            gid = f"G-{len(grids) + 1:03d}"
+            community = compound_community[k["id"]]
+            groups = groups_by_community[community]
+            grids.append(
+                {
+                    "id": gid,
+                    "name": f"{k['name']} grid {len(compound_grids.get(k['id'], [])) + 1}",
+                    "community": community,
+                    "compounds": [k["id"]],
+                    "party_group": groups[len(grids) % len(groups)],
+                }
+            )
+            compound_grids.setdefault(k["id"], []).append(gid)
+    road_boxes = []
+    for r in range(GRIDS - len(grids)):
+        community = communities[r]["id"]
+        lon0, lat0 = _BASE_LON + 0.1 * r, _BASE_LAT - 0.05
+        road_boxes.append((lon0, lat0))
+        grids.append(
+            {
+                "id": f"G-{len(grids) + 1:03d}",
+                "name": f"Main road section {r + 1}",
+                "community": community,
+                "polygon": _rect(lon0, lat0, lon0 + 0.02, lat0 + 0.01),
+                "party_group": groups_by_community[community][0],
+            }
+        )
+
+    people: list[dict[str, Any]] = []
+    for g in grids:
+        people.append(
+            {
+                "id": f"P-GW-{g['id'][2:]}",
+                "name": f"Grid worker {g['id']}",
+                "role": "grid_worker",
+                "grid": g["id"],
+                "phone": f"+86 139 {int(g['id'][2:]):04d} 0000",
+            }
+        )
+    per_grid, extra = divmod(BUILDING_LEADERS, len(grids))
+    n = 0
+    for gi, g in enumerate(grids):
+        for b in range(per_grid + (1 if gi < extra else 0)):
+            n += 1
+            people.append(
+                {
+                    "id": f"P-BL-{n:03d}",
+                    "name": f"Building leader {n}",
+                    "role": "building_leader",
+                    "grid": g["id"],
+                    "building": f"Block {b + 1}",
+                }
+            )
+    for pg in party_groups:
+        for m in range(3):
+            people.append(
+                {
+                    "id": f"P-PM-{pg['id'][3:]}-{m + 1}",
+                    "name": f"Party member {pg['id']}-{m + 1}",
+                    "role": "party_member",
+                    "party_group": pg["id"],
+                }
+            )
+    for c in communities:
+        people.append(
+            {
+                "id": f"P-OP-{c['id'][3:]}",
+                "name": f"Operator {c['id']}",
+                "role": "operator",
+                "community": c["id"],
+            }
+        )
+
+    doc: dict[str, Any] = {
+        "street": {"id": "ST-01", "name": "Riverside Sub-district"},
+        "communities": communities,
+        "property_companies": companies,
+        "compounds": compounds,
+        "party_groups": party_groups,
+        "grids": grids,
+        "people": people,
+    }
+    if with_cameras:
+        doc["cameras"] = generate_cameras(compound_grids, road_boxes, rtsp_base)
+    return doc
+
+
+def generate_cameras(
+    compound_grids: dict[str, list[str]], road_boxes: list[tuple[float, float]], rtsp_base: str
+) -> list[dict[str, Any]]:
+    cameras: list[dict[str, Any]] = []
+    compound_ids = sorted(compound_grids)
+    in_compounds = CAMERAS - ROAD_CAMERAS
+    base, extra = divmod(in_compounds, len(compound_ids))
+    for ki, k in enumerate(compound_ids):
+        grids = compound_grids[k]
+        for j in range(base + (1 if ki < extra else 0)):
+            cid = f"CAM-{len(cameras) + 1:04d}"
+            cam: dict[str, Any] = {
+                "id": cid,
+                "name": f"{k} camera {j + 1}",
+                "level": "property" if j % 10 == 9 else "compound",
+                "compound": k,
+                "location": {
+                    "lat": round(_BASE_LAT + ki * 0.001 + j * 1e-5, 6),
+                    "lon": round(_BASE_LON + ki * 0.001, 6),
+                },
+                "streams": {"main": f"{rtsp_base}/cam/{cid}/main", "sub": f"{rtsp_base}/cam/{cid}/sub"},
+                "credentials": {"username": "admin", "password": _password(cid)},
+            }
+            if len(grids) > 1:
+                cam["grid"] = grids[j % len(grids)]
+            cam["zones"] = _zones(len(cameras))
+            cameras.append(cam)
+    for r in range(ROAD_CAMERAS):
+        cid = f"CAM-{len(cameras) + 1:04d}"
+        lon0, lat0 = road_boxes[r % len(road_boxes)]
+        cameras.append(
+            {
+                "id": cid,
+                "name": f"Main road camera {r + 1}",
+                "level": "street" if r % 4 else "community",
+                "location": {"lat": round(lat0 + 0.005, 6), "lon": round(lon0 + 0.0005 * (r // 2 + 1), 6)},
+                "streams": {"main": f"{rtsp_base}/cam/{cid}/main", "sub": f"{rtsp_base}/cam/{cid}/sub"},
+                "credentials": {"username": "admin", "password": _password(cid)},
+                "zones": _zones(len(cameras)),
+            }
+        )
+    return cameras
+
+
+def _zones(n: int) -> list[dict[str, Any]]:
+    zones: list[dict[str, Any]] = []
+    if n % 3 == 0:
+        zones.append({"id": "crowd", "purpose": "crowd", "points": [[0.0, 0.4], [1.0, 0.4], [1.0, 1.0], [0.0, 1.0]]})
+    if n % 7 == 0:
+        zones.append({"id": "wall", "purpose": "structure", "points": [[0.0, 0.0], [0.5, 0.0], [0.5, 0.3], [0.0, 0.3]]})
+    if n % 11 == 0:
+        zones.append(
+            {
+                "id": "restricted",
+                "purpose": "restricted",
+                "points": [[0.6, 0.5], [0.95, 0.5], [0.95, 0.9], [0.6, 0.9]],
+            }
+        )
+    if n % 13 == 0:
+        zones.append({"id": "sky", "purpose": "mask", "points": [[0.0, 0.0], [1.0, 0.0], [1.0, 0.1], [0.0, 0.1]]})
+    return zones
+
+
+def cameras_csv(cameras: list[dict[str, Any]]) -> str:
+    """The generated cameras as an integrator's CSV (zones and settings are not CSV columns)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for cam in cameras:
+        loc = cam.get("location") or {}
+        writer.writerow(
+            [
+                cam["id"],
+                cam["name"],
+                cam.get("compound", ""),
+                cam.get("grid", ""),
+                cam.get("level", "compound"),
+                cam["streams"]["main"],
+                cam["streams"].get("sub", ""),
+                cam["credentials"]["username"],
+                cam["credentials"]["password"],
+                loc.get("lat", ""),
+                loc.get("lon", ""),
+                "true",
+            ]
+        )
+    return out.getvalue()

@@ -1,0 +1,535 @@
+"""The site model's store: validated input in, typed `model` values out.
+
+Every write is one transaction (all-or-nothing). Read paths return frozen values and never a
+password; only `credentials()` decrypts, for the code that opens a stream.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from camera_config.db import Base, transaction, utcnow
+from camera_config.errors import Issue, NotFound
+from camera_config.hazard_settings import HazardSettings, ZoneSettings
+from camera_config.model import (
+    Camera,
+    CameraLevel,
+    Grid,
+    Person,
+    PersonRole,
+    StreamCredentials,
+    Zone,
+    ZonePurpose,
+)
+from camera_config.orm import (
+    CameraRow,
+    CommunityRow,
+    CompoundRow,
+    GridRow,
+    PartyGroupRow,
+    PersonRow,
+    PropertyCompanyRow,
+    StreetRow,
+    ZoneRow,
+    grid_compounds,
+)
+from camera_config.schema import CameraSpec
+from camera_config.secrets import CredentialCipher
+from camera_config.stream_settings import DetectSettings
+from camera_config.validate import (
+    CSV_COLUMNS,
+    CameraRecord,
+    SiteIndex,
+    ValidatedSite,
+    load_site_file,
+    read_camera_csv,
+    validate_camera,
+)
+
+Progress = Callable[[int, int], None]
+"""Called as (done, total) during long writes."""
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    created: int
+    updated: int
+    unchanged: int
+    skipped: tuple[Issue, ...] = ()
+    rows: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GridSummary:
+    id: str
+    name: str
+    cameras: int
+    grid_worker: str | None
+    building_leaders: int
+    party_group_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TreeNode:
+    """One node of street → community → property company → compound (→ camera), with counts."""
+
+    kind: str
+    id: str
+    name: str
+    cameras: int
+    enabled_cameras: int
+    children: tuple[TreeNode, ...] = ()
+    grids: tuple[GridSummary, ...] = ()
+
+
+def _camera_from_row(row: CameraRow) -> Camera:
+    return Camera(
+        id=row.id,
+        name=row.name,
+        level=CameraLevel(row.level),
+        grid_id=row.grid_id,
+        main_url=row.main_url,
+        sub_url=row.sub_url,
+        compound_id=row.compound_id,
+        lat=row.lat,
+        lon=row.lon,
+        username=row.username,
+        has_password=row.password_enc is not None,
+        enabled=row.enabled,
+        zones=tuple(
+            Zone(
+                id=z.id,
+                name=z.name,
+                purpose=ZonePurpose(z.purpose),
+                points=tuple((float(p[0]), float(p[1])) for p in z.points),
+                settings=ZoneSettings.model_validate(z.settings),
+            )
+            for z in row.zones
+        ),
+        detect=DetectSettings.model_validate(row.detect),
+        hazards=HazardSettings.model_validate(row.hazards),
+        revision=row.revision,
+        updated_at=row.updated_at,
+    )
+
+
+def _grid_from_row(row: GridRow) -> Grid:
+    return Grid(
+        id=row.id,
+        name=row.name,
+        community_id=row.community_id,
+        compound_ids=tuple(c.id for c in row.compounds),
+        polygon=tuple((float(p[0]), float(p[1])) for p in row.polygon),
+        party_group_id=row.party_group_id,
+    )
+
+
+def _person_from_row(row: PersonRow) -> Person:
+    return Person(
+        id=row.id,
+        name=row.name,
+        role=PersonRole(row.role),
+        grid_id=row.grid_id,
+        party_group_id=row.party_group_id,
+        community_id=row.community_id,
+        building=row.building,
+        phone=row.phone,
+        email=row.email,
+        im=row.im,
+    )
+
+
+_CONTENT: tuple[str, ...] = ("id", "name", "level", "grid_id", "main_url", "sub_url", "compound_id", "lat", "lon")
+_CONTENT += ("username", "enabled", "zones", "detect", "hazards")
+
+
+def _same_content(a: Camera, b: Camera) -> bool:
+    """Equal apart from bookkeeping (revision, updated_at, has_password)."""
+    return all(getattr(a, k) == getattr(b, k) for k in _CONTENT)
+
+
+def _upsert(s: Session, table: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new rows and update existing ones by id, with one SELECT per chunk (not one per row)."""
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        pk = getattr(table, "id")  # noqa: B009 - every site table has a string id, Base does not
+        found: list[Any] = list(s.scalars(select(table).where(pk.in_([v["id"] for v in chunk]))))
+        existing = {r.id: r for r in found}
+        for values in chunk:
+            row = existing.get(values["id"])
+            if row is None:
+                s.add(table(**values))
+            else:
+                for key, value in values.items():
+                    if getattr(row, key) != value:
+                        setattr(row, key, value)
+
+
+class SiteStore:
+    def __init__(self, factory: sessionmaker[Session], cipher: CredentialCipher, *, allow_files: bool = False):
+        self._factory = factory
+        self._cipher = cipher
+        self.allow_files = allow_files
+        """Demo mode: accept local files as stream sources."""
+
+    # ------------------------------------------------------------------ reading
+
+    def index(self, session: Session | None = None) -> SiteIndex:
+        """What exists, for validating new input against it."""
+        if session is None:
+            with self._factory() as s:
+                return self.index(s)
+        idx = SiteIndex()
+        idx.streets = set(session.scalars(select(StreetRow.id)))
+        idx.communities = set(session.scalars(select(CommunityRow.id)))
+        idx.property_companies = dict(
+            session.execute(select(PropertyCompanyRow.id, PropertyCompanyRow.community_id)).all()
+        )
+        idx.compounds = dict(session.execute(select(CompoundRow.id, CompoundRow.community_id)).all())
+        idx.party_groups = dict(session.execute(select(PartyGroupRow.id, PartyGroupRow.community_id)).all())
+        idx.grids = {
+            g.id: _grid_from_row(g) for g in session.scalars(select(GridRow).options(selectinload(GridRow.compounds)))
+        }
+        workers = session.execute(
+            select(PersonRow.grid_id, PersonRow.id).where(PersonRow.role == PersonRole.GRID_WORKER.value)
+        )
+        idx.grid_workers = {grid: person for grid, person in workers if grid is not None}
+        idx.cameras = set(session.scalars(select(CameraRow.id)))
+        return idx
+
+    def cameras(self, *, enabled_only: bool = False, grid_ids: Iterable[str] | None = None) -> list[Camera]:
+        stmt = select(CameraRow).options(selectinload(CameraRow.zones)).order_by(CameraRow.id)
+        if enabled_only:
+            stmt = stmt.where(CameraRow.enabled.is_(True))
+        if grid_ids is not None:
+            stmt = stmt.where(CameraRow.grid_id.in_(list(grid_ids)))
+        with self._factory() as s:
+            return [_camera_from_row(r) for r in s.scalars(stmt)]
+
+    def camera(self, camera_id: str) -> Camera:
+        with self._factory() as s:
+            row = s.get(CameraRow, camera_id, options=[selectinload(CameraRow.zones)])
+            if row is None:
+                raise NotFound(f'camera "{camera_id}" does not exist')
+            return _camera_from_row(row)
+
+    def revisions(self) -> dict[str, int]:
+        """camera id → revision: a cheap poll for workers to find what changed."""
+        with self._factory() as s:
+            return dict(s.execute(select(CameraRow.id, CameraRow.revision)).all())
+
+    def credentials(self, camera_id: str) -> StreamCredentials:
+        with self._factory() as s:
+            row = s.execute(
+                select(CameraRow.username, CameraRow.password_enc).where(CameraRow.id == camera_id)
+            ).one_or_none()
+        if row is None:
+            raise NotFound(f'camera "{camera_id}" does not exist')
+        username, token = row
+        return StreamCredentials(username, self._cipher.decrypt(token) if token else None)
+
+    def grids(self) -> list[Grid]:
+        with self._factory() as s:
+            rows = s.scalars(select(GridRow).options(selectinload(GridRow.compounds)).order_by(GridRow.id))
+            return [_grid_from_row(r) for r in rows]
+
+    def grid(self, grid_id: str) -> Grid:
+        with self._factory() as s:
+            row = s.get(GridRow, grid_id, options=[selectinload(GridRow.compounds)])
+            if row is None:
+                raise NotFound(f'grid "{grid_id}" does not exist')
+            return _grid_from_row(row)
+
+    def people(self, *, grid_id: str | None = None, party_group_id: str | None = None) -> list[Person]:
+        stmt = select(PersonRow).order_by(PersonRow.id)
+        if grid_id is not None:
+            stmt = stmt.where(PersonRow.grid_id == grid_id)
+        if party_group_id is not None:
+            stmt = stmt.where(PersonRow.party_group_id == party_group_id)
+        with self._factory() as s:
+            return [_person_from_row(r) for r in s.scalars(stmt)]
+
+    def counts(self) -> dict[str, int]:
+        with self._factory() as s:
+            out = {
+                name: s.scalar(select(func.count()).select_from(table)) or 0
+                for name, table in (
+                    ("streets", StreetRow),
+                    ("communities", CommunityRow),
+                    ("property_companies", PropertyCompanyRow),
+                    ("compounds", CompoundRow),
+                    ("party_groups", PartyGroupRow),
+                    ("grids", GridRow),
+                    ("people", PersonRow),
+                    ("cameras", CameraRow),
+                    ("zones", ZoneRow),
+                )
+            }
+            roles = Counter(dict(s.execute(select(PersonRow.role, func.count()).group_by(PersonRow.role)).all()))
+        out.update({f"people.{r.value}": roles.get(r.value, 0) for r in PersonRole})
+        return out
+
+    def tree(self, *, with_cameras: bool = False) -> list[TreeNode]:
+        """Street → community → property company → compound, with camera counts and grid summaries."""
+        with self._factory() as s:
+            streets = s.scalars(select(StreetRow).order_by(StreetRow.id)).all()
+            communities = s.scalars(select(CommunityRow).order_by(CommunityRow.id)).all()
+            companies = s.scalars(select(PropertyCompanyRow).order_by(PropertyCompanyRow.id)).all()
+            compounds = s.scalars(select(CompoundRow).order_by(CompoundRow.id)).all()
+            grids = s.scalars(select(GridRow).order_by(GridRow.id)).all()
+            cams = s.execute(
+                select(
+                    CameraRow.id, CameraRow.name, CameraRow.compound_id, CameraRow.grid_id, CameraRow.enabled
+                ).order_by(CameraRow.id)
+            ).all()
+            workers = dict(
+                s.execute(
+                    select(PersonRow.grid_id, PersonRow.name).where(PersonRow.role == PersonRole.GRID_WORKER.value)
+                ).all()
+            )
+            leaders = dict(
+                s.execute(
+                    select(PersonRow.grid_id, func.count())
+                    .where(PersonRow.role == PersonRole.BUILDING_LEADER.value)
+                    .group_by(PersonRow.grid_id)
+                ).all()
+            )
+        grid_community = {g.id: g.community_id for g in grids}
+        by_compound: dict[str | None, list[tuple[str, str, bool]]] = defaultdict(list)
+        direct: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)  # community -> compound-less cameras
+        per_grid: Counter[str] = Counter()
+        for cam_id, name, compound_id, grid_id, enabled in cams:
+            per_grid[grid_id] += 1
+            if compound_id is None:
+                direct[grid_community[grid_id]].append((cam_id, name, enabled))
+            else:
+                by_compound[compound_id].append((cam_id, name, enabled))
+
+        def leaves(items: Sequence[tuple[str, str, bool]]) -> tuple[TreeNode, ...]:
+            if not with_cameras:
+                return ()
+            return tuple(TreeNode("camera", i, n, 1, int(e)) for i, n, e in items)
+
+        def node(
+            kind: str,
+            id_: str,
+            name: str,
+            children: Sequence[TreeNode],
+            own: Sequence[tuple[str, str, bool]] = (),
+            **kw: Any,
+        ) -> TreeNode:
+            total = sum(c.cameras for c in children if c.kind != "camera") + len(own)
+            enabled = sum(c.enabled_cameras for c in children if c.kind != "camera") + sum(e for *_, e in own)
+            return TreeNode(kind, id_, name, total, enabled, tuple(children) + leaves(own), **kw)
+
+        compound_nodes: dict[str, list[TreeNode]] = defaultdict(list)
+        for c in compounds:
+            compound_nodes[c.property_company_id].append(node("compound", c.id, c.name, (), by_compound.get(c.id, [])))
+        company_nodes: dict[str, list[TreeNode]] = defaultdict(list)
+        for pc in companies:
+            company_nodes[pc.community_id].append(node("property_company", pc.id, pc.name, compound_nodes[pc.id]))
+        grid_summaries: dict[str, list[GridSummary]] = defaultdict(list)
+        for g in grids:
+            grid_summaries[g.community_id].append(
+                GridSummary(g.id, g.name, per_grid[g.id], workers.get(g.id), leaders.get(g.id, 0), g.party_group_id)
+            )
+        community_nodes: dict[str, list[TreeNode]] = defaultdict(list)
+        for cm in communities:
+            community_nodes[cm.street_id].append(
+                node(
+                    "community",
+                    cm.id,
+                    cm.name,
+                    company_nodes[cm.id],
+                    direct.get(cm.id, []),
+                    grids=tuple(grid_summaries[cm.id]),
+                )
+            )
+        return [node("street", st.id, st.name, community_nodes[st.id]) for st in streets]
+
+    # ------------------------------------------------------------------ writing
+
+    def apply_site(self, site: ValidatedSite, progress: Progress | None = None) -> ImportReport:
+        """Insert or update everything in a validated site, in one transaction."""
+        with transaction(self._factory) as s:
+            _upsert(s, StreetRow, [{"id": site.street.id, "name": site.street.name}])
+            _upsert(s, CommunityRow, [asdict(c) for c in site.communities])
+            _upsert(s, PropertyCompanyRow, [asdict(p) for p in site.property_companies])
+            _upsert(s, CompoundRow, [asdict(k) for k in site.compounds])
+            _upsert(s, PartyGroupRow, [asdict(pg) for pg in site.party_groups])
+            s.flush()
+            _upsert(
+                s,
+                GridRow,
+                [
+                    {
+                        "id": g.id,
+                        "name": g.name,
+                        "community_id": g.community_id,
+                        "party_group_id": g.party_group_id,
+                        "polygon": [list(p) for p in g.polygon],
+                    }
+                    for g in site.grids
+                ],
+            )
+            s.flush()
+            if site.grids:
+                s.execute(delete(grid_compounds).where(grid_compounds.c.grid_id.in_([g.id for g in site.grids])))
+                pairs = [{"grid_id": g.id, "compound_id": c} for g in site.grids for c in g.compound_ids]
+                if pairs:
+                    s.execute(grid_compounds.insert(), pairs)
+            _upsert(s, PersonRow, [{**asdict(p), "role": p.role.value} for p in site.people])
+            s.flush()
+            return self._write_cameras(s, site.cameras, progress)
+
+    def load_site(self, path: Path, progress: Progress | None = None) -> ImportReport:
+        site = load_site_file(path, allow_files=self.allow_files, existing=self.index())
+        return self.apply_site(site, progress)
+
+    def import_cameras(
+        self,
+        text: str,
+        *,
+        source: str = "cameras.csv",
+        skip_invalid: bool = False,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Bulk import from CSV: all-or-nothing unless ``skip_invalid``, then the report lists the skips."""
+        batch = read_camera_csv(
+            text,
+            source=source,
+            allow_files=self.allow_files,
+            existing=self.index(),
+            skip_invalid=skip_invalid,
+        )
+        with transaction(self._factory) as s:
+            report = self._write_cameras(s, batch.records, progress)
+        return ImportReport(report.created, report.updated, report.unchanged, tuple(batch.skipped), batch.rows)
+
+    def put_camera(self, spec: CameraSpec) -> Camera:
+        """Create or replace one camera (the API's write path)."""
+        spec = CameraSpec.model_validate(spec.model_dump(), context={"allow_files": self.allow_files})
+        record = validate_camera(spec, self.index(), "")
+        with transaction(self._factory) as s:
+            self._write_cameras(s, [record], None)
+        return self.camera(spec.id)
+
+    def set_enabled(self, camera_id: str, enabled: bool) -> Camera:
+        with transaction(self._factory) as s:
+            row = s.get(CameraRow, camera_id)
+            if row is None:
+                raise NotFound(f'camera "{camera_id}" does not exist')
+            if row.enabled != enabled:
+                row.enabled = enabled
+                row.revision += 1
+                row.updated_at = utcnow()
+        return self.camera(camera_id)
+
+    def delete_camera(self, camera_id: str) -> None:
+        with transaction(self._factory) as s:
+            row = s.get(CameraRow, camera_id)
+            if row is None:
+                raise NotFound(f'camera "{camera_id}" does not exist')
+            s.delete(row)
+
+    def _write_cameras(self, s: Session, records: Sequence[CameraRecord], progress: Progress | None) -> ImportReport:
+        created = updated = unchanged = 0
+        total = len(records)
+        for start in range(0, total, _CHUNK):
+            chunk = records[start : start + _CHUNK]
+            ids = [r.camera.id for r in chunk]
+            existing = {
+                row.id: row
+                for row in s.scalars(
+                    select(CameraRow).where(CameraRow.id.in_(ids)).options(selectinload(CameraRow.zones))
+                )
+            }
+            for rec in chunk:
+                cam = rec.camera
+                row = existing.get(cam.id)
+                password_enc = self._cipher.encrypt(rec.password) if rec.password is not None else None
+                if row is None:
+                    row = CameraRow(id=cam.id, revision=1)
+                    self._fill_row(row, cam, password_enc)
+                    s.add(row)
+                    created += 1
+                    continue
+                stored = _camera_from_row(row)
+                if rec.keeps_settings:
+                    cam = replace(cam, zones=stored.zones, detect=stored.detect, hazards=stored.hazards)
+                same_secret = rec.password is None or (
+                    row.password_enc is not None and self._cipher.decrypt(row.password_enc) == rec.password
+                )
+                if _same_content(stored, cam) and same_secret:
+                    unchanged += 1
+                    continue
+                self._fill_row(row, cam, password_enc if rec.password is not None else row.password_enc)
+                row.revision += 1
+                row.updated_at = utcnow()
+                updated += 1
+            s.flush()
+            if progress:
+                progress(min(start + _CHUNK, total), total)
+        return ImportReport(created, updated, unchanged, rows=total)
+
+    @staticmethod
+    def _fill_row(row: CameraRow, cam: Camera, password_enc: str | None) -> None:
+        row.name = cam.name
+        row.level = cam.level.value
+        row.compound_id = cam.compound_id
+        row.grid_id = cam.grid_id
+        row.lat, row.lon = cam.lat, cam.lon
+        row.main_url, row.sub_url = cam.main_url, cam.sub_url
+        row.username = cam.username
+        row.password_enc = password_enc
+        row.enabled = cam.enabled
+        row.detect = cam.detect.model_dump(mode="json")
+        row.hazards = cam.hazards.model_dump(mode="json")
+        by_id = {z.id: z for z in row.zones}
+        keep: list[ZoneRow] = []
+        for pos, zone in enumerate(cam.zones):
+            zr = by_id.get(zone.id) or ZoneRow(id=zone.id)
+            zr.position = pos
+            zr.name = zone.name
+            zr.purpose = zone.purpose.value
+            zr.points = [list(p) for p in zone.points]
+            zr.settings = zone.settings.model_dump(mode="json", exclude_none=True)
+            keep.append(zr)
+        row.zones = keep
+
+    # ------------------------------------------------------------------ export
+
+    def export_cameras_csv(self) -> str:
+        """The cameras as an import-ready CSV. The password column is always empty (blank keeps it)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for cam in self.cameras():
+            writer.writerow(
+                [
+                    cam.id,
+                    cam.name,
+                    cam.compound_id or "",
+                    cam.grid_id,
+                    cam.level.value,
+                    cam.main_url,
+                    cam.sub_url or "",
+                    cam.username or "",
+                    "",
+                    "" if cam.lat is None else repr(cam.lat),
+                    "" if cam.lon is None else repr(cam.lon),
+                    "true" if cam.enabled else "false",
+                ]
+            )
+        return out.getvalue()

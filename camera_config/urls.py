@@ -1,0 +1,69 @@
+"""Stream URL rules: which sources are accepted, and keeping credentials out of URLs and logs."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+STREAM_SCHEMES = ("rtsp", "rtsps")
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """The URL with any user:password part replaced, safe for messages and logs."""
+    return _USERINFO.sub(r"\1***@", url)
+
+
+def is_file_source(url: str) -> bool:
+    return url.startswith("file:") or "://" not in url
+
+
+def check_stream_url(url: str, *, allow_files: bool) -> str:
+    """Return the URL if gridwatch may open it, else raise ValueError naming the problem."""
+    url = url.strip()
+    if not url:
+        raise ValueError("stream URL is empty")
+    if is_file_source(url):
+        if allow_files:
+            return url
+        raise ValueError(f"file sources are only accepted in demo mode (got {redact(url)!r})")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in STREAM_SCHEMES:
+        raise ValueError(f"only rtsp:// or rtsps:// URLs are accepted (got {redact(url)!r})")
+    if not parts.hostname:
+        raise ValueError(f"URL has no host (got {redact(url)!r})")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"URL has an invalid port (got {redact(url)!r})") from None
+    if port == 0:
+        raise ValueError(f"URL has an invalid port (got {redact(url)!r})")
+    return url
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str | None]:
+    """Separate ``rtsp://user:pass@host/...`` into the bare URL and its username and password."""
+    if is_file_source(url):
+        return url, None, None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    bare = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    user = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return bare, user, password
+
+
+def with_credentials(url: str, username: str | None, password: str | None) -> str:
+    """The URL a stream client needs; only ingest calls this, and never logs the result."""
+    if not username or is_file_source(url):
+        return url
+    parts = urlsplit(url)
+    auth = quote(username, safe="")
+    if password:
+        auth += ":" + quote(password, safe="")
+    return urlunsplit((parts.scheme, f"{auth}@{parts.netloc}", parts.path, parts.query, parts.fragment))

@@ -1,0 +1,3 @@
+from gridwatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,282 @@
+"""The `gridwatch` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.tree import Tree
+
+from camera_config.errors import GridwatchError, InvalidInput
+from camera_config.store import ImportReport, TreeNode
+from gridwatch.settings import REPO_ROOT, Settings
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DEMO_SITE = REPO_ROOT / "examples" / "demo-site.yaml"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "demo", False):
+        overrides["demo"] = True
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _print_report(report: ImportReport, what: str) -> None:
+    out.print(
+        f"{what}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged"
+        + (f", {len(report.skipped)} skipped" if report.skipped else "")
+    )
+    for issue in report.skipped:
+        out.print(f"  skipped {issue}")
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gridwatch.runner import build_app
+
+    settings = _settings(args)
+    site_file: Path | None = args.site or (DEMO_SITE if settings.demo else None)
+    app, service = build_app(settings, site_file=site_file)
+    counts = service.site.counts()
+    out.print(
+        f"gridwatch: {counts['cameras']} cameras, {counts['grids']} grids; database {settings.db_url.split('://')[0]}; "
+        f"console on http://{settings.host}:{settings.port}"
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from camera_config.validate import load_site_file, read_camera_csv
+
+    path: Path = args.file
+    settings = _settings(args)
+    if path.suffix.lower() == ".csv":
+        from gridwatch.wiring import open_service
+
+        service = open_service(settings)
+        batch = read_camera_csv(
+            _read_text(path), source=path.name, allow_files=settings.demo, existing=service.site.index()
+        )
+        out.print(f"{path}: {batch.rows} cameras, all valid")
+        return 0
+    site = load_site_file(path, allow_files=settings.demo)
+    out.print(
+        f"{path}: valid — {len(site.communities)} communities, {len(site.compounds)} compounds, "
+        f"{len(site.grids)} grids, {len(site.people)} people, {len(site.cameras)} cameras"
+    )
+    return 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
+
+
+def cmd_import_cameras(args: argparse.Namespace) -> int:
+    from gridwatch.wiring import open_service
+
+    service = open_service(_settings(args))
+    path: Path = args.file
+    text = _read_text(path)
+    with _progress("importing cameras") as progress:
+        report = service.site.import_cameras(text, source=path.name, skip_invalid=args.skip_invalid, progress=progress)
+    _print_report(report, str(path))
+    return 0
+
+
+def cmd_site_load(args: argparse.Namespace) -> int:
+    from gridwatch.wiring import open_service
+
+    service = open_service(_settings(args))
+    with _progress("loading site") as progress:
+        report = service.site.load_site(args.file, progress=progress)
+    _print_report(report, f"{args.file} cameras")
+    return 0
+
+
+def _tree(node: TreeNode, parent: Tree) -> None:
+    label = f"{node.name} [dim]({node.kind.replace('_', ' ')} {node.id}"
+    if node.kind != "camera":
+        label += f", {node.cameras} cameras" + (
+            f", {node.cameras - node.enabled_cameras} disabled" if node.enabled_cameras != node.cameras else ""
+        )
+    elif not node.enabled_cameras:
+        label += ", disabled"
+    label += ")[/dim]"
+    branch = parent.add(label)
+    if node.grids:
+        grids = branch.add(f"[bold]grids[/bold] [dim]({len(node.grids)})[/dim]")
+        for g in node.grids:
+            grids.add(
+                f"{g.id} {g.name} [dim]({g.cameras} cameras, worker: {g.grid_worker or '—'}, "
+                f"{g.building_leaders} building leaders, party group: {g.party_group_id or '—'})[/dim]"
+            )
+    for child in node.children:
+        _tree(child, branch)
+
+
+def cmd_site_show(args: argparse.Namespace) -> int:
+    from gridwatch.wiring import open_service
+
+    service = open_service(_settings(args))
+    nodes = service.site.tree(with_cameras=args.cameras)
+    if not nodes:
+        out.print("the site is empty: load one with `gridwatch site load FILE`")
+        return 0
+    root = Tree("[bold]site[/bold]")
+    for n in nodes:
+        _tree(n, root)
+    out.print(root)
+    counts = service.site.counts()
+    out.print(
+        f"{counts['streets']} street(s), {counts['communities']} communities, {counts['property_companies']} property "
+        f"companies, {counts['compounds']} compounds, {counts['grids']} grids, {counts['cameras']} cameras, "
+        f"{counts['people.grid_worker']} grid workers, {counts['people.building_leader']} building leaders, "
+        f"{counts['party_groups']} party groups"
+    )
+    return 0
+
+
+def cmd_site_generate(args: argparse.Namespace) -> int:
+    from camera_config.generate import cameras_csv, generate_site
+
+    outdir: Path = args.out_dir
+    outdir.mkdir(parents=True, exist_ok=True)
+    doc = generate_site(rtsp_base=args.rtsp_base)
+    (outdir / "site.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    skeleton = {k: v for k, v in doc.items() if k != "cameras"}
+    (outdir / "site-skeleton.yaml").write_text(yaml.safe_dump(skeleton, sort_keys=False), encoding="utf-8")
+    (outdir / "cameras.csv").write_text(cameras_csv(doc["cameras"]), encoding="utf-8")
+    out.print(f"wrote {outdir}/site.yaml ({len(doc['cameras'])} cameras), site-skeleton.yaml (no cameras), cameras.csv")
+    return 0
+
+
+def cmd_export_cameras(args: argparse.Namespace) -> int:
+    from gridwatch.wiring import open_service
+
+    text = open_service(_settings(args)).site.export_cameras_csv()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {args.output} ({text.count(chr(10)) - 1} cameras; passwords are never exported)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gridwatch.db import current_revision
+    from gridwatch.wiring import open_service
+
+    service = open_service(_settings(args))
+    out.print(f"database at revision {current_revision(service.engine)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data directory (default $GRIDWATCH_DATA_DIR or ./var)")
+    common.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
+    common.add_argument("--demo", action="store_true", help="demo mode: accept local files as camera sources")
+
+    p = argparse.ArgumentParser(
+        prog="gridwatch",
+        description="Turns a community camera network into hazard cases for the grids that govern it.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", parents=[common], help="start the service (API and console)")
+    r.add_argument("--site", type=Path, help="site YAML to load at start (with --demo: the demo site)")
+    r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("check-config", parents=[common], help="validate a site YAML or a camera CSV; list every error")
+    c.add_argument(
+        "file",
+        type=Path,
+        help="site .yaml (checked on its own) or cameras .csv (checked against the database)",
+    )
+    c.set_defaults(func=cmd_check_config)
+
+    i = sub.add_parser("import-cameras", parents=[common], help="bulk-import cameras from CSV (all-or-nothing)")
+    i.add_argument("file", type=Path, help="CSV with columns id,name,compound,grid,level,rtsp_url,sub_url,...")
+    i.add_argument("--skip-invalid", action="store_true", help="import the valid rows and report the rest")
+    i.set_defaults(func=cmd_import_cameras)
+
+    site = sub.add_parser("site", help="the site model: show, load, generate, export")
+    ss = site.add_subparsers(dest="site_command", required=True, metavar="SUBCOMMAND")
+    show = ss.add_parser("show", parents=[common], help="tree street → community → property → compound, with counts")
+    show.add_argument("--cameras", action="store_true", help="list every camera too")
+    show.set_defaults(func=cmd_site_show)
+    load = ss.add_parser("load", parents=[common], help="insert or update everything in a site YAML")
+    load.add_argument("file", type=Path)
+    load.set_defaults(func=cmd_site_load)
+    gen = ss.add_parser("generate", help="write the full-size example site (1,751 cameras) to a directory")
+    gen.add_argument("out_dir", type=Path)
+    gen.add_argument("--rtsp-base", default="rtsp://127.0.0.1:8554", help="prefix of the generated stream URLs")
+    gen.set_defaults(func=cmd_site_generate)
+    exp = ss.add_parser("export-cameras", parents=[common], help="cameras as an import-ready CSV (no passwords)")
+    exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    exp.set_defaults(func=cmd_export_cameras)
+
+    dbp = sub.add_parser("db", help="database maintenance")
+    dbs = dbp.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    up = dbs.add_parser("upgrade", parents=[common], help="migrate the database to the current schema")
+    up.set_defaults(func=cmd_db_upgrade)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except InvalidInput as exc:
+        for issue in exc.issues:
+            err.print(f"[red]error[/red] {issue}", soft_wrap=True)
+        err.print(f"{len(exc.issues)} error(s); nothing was changed")
+        return 1
+    except GridwatchError as exc:
+        err.print(f"[red]error[/red] {exc}", soft_wrap=True)
+        return 1
+    return code

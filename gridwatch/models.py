@@ -1,0 +1,8 @@
+"""Every stage's tables on the shared metadata, for migrations and schema checks."""
+
+from camera_config import orm as camera_config_orm
+from camera_config.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["camera_config_orm", "metadata"]

@@ -1,0 +1,20 @@
+"""The embedded single-process service: database, site, API (later stages plug in here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.context import ApiContext
+from gridwatch.settings import Settings
+from gridwatch.wiring import Service, open_service
+
+
+def build_app(settings: Settings, *, site_file: Path | None = None) -> tuple[FastAPI, Service]:
+    service = open_service(settings)
+    if site_file is not None:
+        service.site.load_site(site_file)
+    app = create_app(ApiContext(engine=service.engine, site=service.site))
+    return app, service

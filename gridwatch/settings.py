@@ -1,0 +1,52 @@
+"""Settings from the environment (``GRIDWATCH_*``), with defaults for the embedded single-process mode."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_", extra="forbid")
+
+    data_dir: Path = Field(Path("var"), description="Database, secret key, evidence images, model exports.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file gridwatch.db in the data dir."
+    )
+    bind: str = Field("127.0.0.1:8000", description="host:port the HTTP server listens on.")
+    secret_key: SecretStr | None = Field(
+        None, description="Fernet key for stored credentials; default: generated into data_dir/secret.key."
+    )
+    footage_dir: Path = Field(REPO_ROOT / ".cache" / "footage", description="Real demo footage (vtest.avi, tree.avi).")
+    demo: bool = Field(False, description="Demo mode: accept local files as camera sources.")
+    log_level: str = Field("info", description="debug, info, warning or error.")
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f'bind must be host:port, got "{value}"')
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.bind.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.bind.rpartition(":")[2])
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'gridwatch.db').resolve()}"
+
+    def prepare(self) -> None:
+        """Create the data dir and point ultralytics' config dir inside it (it writes settings there)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("YOLO_CONFIG_DIR", str((self.data_dir / "ultralytics").resolve()))

@@ -1,0 +1,34 @@
+"""Builds the running service from settings: database, site store, API. The only place stages meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from camera_config.db import make_engine, session_factory
+from camera_config.secrets import CredentialCipher
+from camera_config.store import SiteStore
+from gridwatch import db
+from gridwatch.settings import Settings
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: Engine
+    site: SiteStore
+
+
+def open_service(settings: Settings, *, migrate: bool = True) -> Service:
+    """Open the database (migrating it to the current schema) and the site store."""
+    settings.prepare()
+    engine = make_engine(settings.db_url)
+    if migrate:
+        db.upgrade(engine)
+    if settings.secret_key is not None:
+        cipher = CredentialCipher(settings.secret_key.get_secret_value().encode())
+    else:
+        cipher = CredentialCipher.from_key_file(settings.data_dir / "secret.key")
+    site = SiteStore(session_factory(engine), cipher, allow_files=settings.demo)
+    return Service(settings=settings, engine=engine, site=site)

@@ -1,0 +1,97 @@
+"""Shared fixtures: a migrated database on each backend (SQLite file, real PostgreSQL), paths to footage.
+
+Database tests take the ``engine`` fixture and run twice, once per backend. PostgreSQL isolation is a
+schema per test session (so parallel runs never collide) and a TRUNCATE before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from camera_config.db import make_engine, session_factory
+from camera_config.secrets import CredentialCipher
+from camera_config.store import SiteStore
+from gridwatch.db import upgrade
+from gridwatch.models import metadata
+
+REPO = Path(__file__).resolve().parent.parent
+FOOTAGE = Path(os.environ.get("GRIDWATCH_FOOTAGE_DIR", REPO / ".cache" / "footage"))
+PG_URL = os.environ.get("GRIDWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(scope="session")
+def footage() -> Path:
+    if not (FOOTAGE / "vtest.avi").exists():
+        pytest.fail(f"real footage missing in {FOOTAGE}: run scripts/setup.sh (make test does)")
+    return FOOTAGE
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_schema() -> Iterator[str]:
+    schema = f"gwtest_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = pg_engine(schema)
+    upgrade(engine)
+    engine.dispose()
+    yield schema
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def pg_engine(schema: str) -> Engine:
+    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A freshly migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        path = tmp_path / "gridwatch.db"
+        shutil.copyfile(template, path)
+        eng = make_engine(f"sqlite:///{path}")
+    else:
+        schema: str = request.getfixturevalue("_pg_schema")
+        eng = pg_engine(schema)
+        tables = ", ".join(t.name for t in metadata.sorted_tables)
+        with eng.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def cipher() -> CredentialCipher:
+    return CredentialCipher(Fernet.generate_key())
+
+
+@pytest.fixture
+def store(sessions: sessionmaker[Session], cipher: CredentialCipher) -> SiteStore:
+    return SiteStore(sessions, cipher)
