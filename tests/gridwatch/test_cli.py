@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, REPO
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GRIDWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    env = {**os.environ, "GRIDWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "PYTHONPATH": str(REPO)}
     return subprocess.run(
         [sys.executable, "-m", "gridwatch", *args],
         capture_output=True,

@@ -1,0 +1,81 @@
+"""What detectors hand downstream: detections and hazard observations (one episode, many updates)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class HazardType(enum.StrEnum):
+    CROWD = "crowd"
+    FALLEN_PERSON = "fallen_person"
+    STRUCTURE = "structure"
+    INTRUSION = "intrusion"
+    LOITERING = "loitering"
+    CAMERA_OFFLINE = "camera_offline"
+    CAMERA_COVERED = "camera_covered"
+    CAMERA_DEFOCUSED = "camera_defocused"
+    CAMERA_MOVED = "camera_moved"
+    CAMERA_FROZEN = "camera_frozen"
+
+
+class Severity(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class EpisodeState(enum.StrEnum):
+    OPENED = "opened"
+    UPDATED = "updated"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """Pixel coordinates in the analysed frame."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def bottom_centre(self) -> tuple[float, float]:
+        return ((self.x1 + self.x2) / 2, self.y2)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    label: str
+    """gridwatch label: person, fallen_person, vehicle, bicycle, ..."""
+    confidence: float
+    box: Box
+    track_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One step of a hazard episode on one camera (and zone), as a rule saw it.
+
+    ``episode_id`` is the producer's alert id: events use it as the idempotency key, so a redelivered
+    observation never makes a second alert. ``seq`` orders the updates of one episode.
+    """
+
+    episode_id: str
+    camera_id: str
+    hazard: HazardType
+    state: EpisodeState
+    severity: Severity
+    started_at: datetime
+    observed_at: datetime
+    seq: int = 0
+    zone_id: str | None = None
+    summary: str = ""
+    measurements: Mapping[str, float] = field(default_factory=dict)
+    detections: tuple[Detection, ...] = ()
+    evidence_jpeg: bytes | None = field(default=None, repr=False)
+    """Annotated snapshot (boxes and zone drawn), JPEG."""
