@@ -15,6 +15,7 @@ import fractions
 import hashlib
 import logging
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -297,6 +298,8 @@ class LiveHub:
         self.settings = settings
         self._feeds: dict[tuple[str, str, str], Feed] = {}
         self._viewers: dict[str, Viewer] = {}
+        self._closed: OrderedDict[str, str] = OrderedDict()
+        """Recently closed viewers → owner: closing twice (browser and page script racing) is not an error."""
         self._lock = asyncio.Lock()
 
     async def connect(
@@ -317,21 +320,23 @@ class LiveHub:
         viewer = Viewer(secrets.token_urlsafe(12), owner, camera.id, None, pc)
         self._viewers[viewer.id] = viewer
         try:
+            # Codec preferences must be in place before the offer is applied: that is when aiortc negotiates.
+            transceiver = pc.addTransceiver("video", direction="sendonly")
+            transceiver.setCodecPreferences(
+                [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == "video/h264"]
+            )
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             except Exception as exc:
-                raise InvalidInput(Issue("sdp", f"not a usable WebRTC offer: {_reason(exc)}")) from None
-            video = [t for t in pc.getTransceivers() if t.kind == "video"]
-            if not video:
+                raise InvalidInput(Issue("sdp", f"not a usable WebRTC offer with H.264 video: {_reason(exc)}")) from None
+            if transceiver.mid is None:
                 raise InvalidInput(Issue("sdp", "the offer has no video section"))
-            h264 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() == "video/h264"]
             async with self._lock:
                 feed = await self._feed(camera, stream, credentials)
                 viewer.key = feed.track.target.key
                 viewer.track = ViewerTrack(feed.relay.subscribe(feed.track, buffered=True))
                 feed.viewers.add(viewer.id)
-            pc.addTrack(viewer.track)
-            video[0].setCodecPreferences(h264)
+            transceiver.sender.replaceTrack(viewer.track)
 
             @pc.on("connectionstatechange")
             async def _state() -> None:
@@ -361,9 +366,15 @@ class LiveHub:
     async def disconnect(self, viewer_id: str, *, owner: str | None = None) -> None:
         """Close one viewer; the camera's pull stops with its last viewer."""
         viewer = self._viewers.get(viewer_id)
-        if viewer is None or (owner is not None and viewer.owner != owner):
+        known_owner = viewer.owner if viewer is not None else self._closed.get(viewer_id)
+        if known_owner is None or (owner is not None and known_owner != owner):
             raise NotFound(f'live view "{viewer_id}" does not exist')
+        if viewer is None:
+            return
         del self._viewers[viewer_id]
+        self._closed[viewer_id] = viewer.owner
+        while len(self._closed) > 1000:
+            self._closed.popitem(last=False)
         if viewer.track is not None:
             viewer.track.stop()
         async with self._lock:

@@ -77,6 +77,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"gridwatch: {counts['cameras']} cameras, {counts['grids']} grids; database {settings.db_url.split('://')[0]}; "
         f"console on http://{settings.host}:{settings.port}"
     )
+    if settings.demo:
+        from api.demo import ensure_demo_users
+
+        out.print("demo logins (new passwords at every start):")
+        for login in ensure_demo_users(service.engine, service.site):
+            out.print(f"  {login.username:<11} {login.password:<18} {login.role.value} ({login.scope})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
 
