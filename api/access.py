@@ -89,17 +89,22 @@ class Scope:
         return cls(scope_kind, ids)
 
 
+def _a(role: Role) -> str:
+    name = role.value.replace("_", " ")
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
 def check_scope(role: Role, scope: Scope | None, site: SiteStore) -> Scope:
     """The scope a user of ``role`` gets: ``scope`` checked against the role and the site (or the default)."""
     allowed = ALLOWED_SCOPES[role]
     if scope is None:
         if allowed[0] is not ScopeKind.SITE:
             kinds = " or ".join(k.value for k in allowed)
-            raise InvalidInput(Issue("scope", f"a {role.value} needs a scope: {kinds}"))
+            raise InvalidInput(Issue("scope", f"{_a(role)} needs a scope: {kinds}"))
         return Scope(ScopeKind.SITE)
     if scope.kind not in allowed:
         kinds = ", ".join(k.value for k in allowed)
-        raise InvalidInput(Issue("scope.kind", f'a {role.value} may have scope {kinds}, not "{scope.kind.value}"'))
+        raise InvalidInput(Issue("scope.kind", f'{_a(role)} may have scope {kinds}, not "{scope.kind.value}"'))
     if scope.kind is ScopeKind.SITE:
         if scope.ids:
             raise InvalidInput(Issue("scope.ids", "a site scope takes no ids"))

@@ -40,7 +40,9 @@ def ensure_demo_users(engine: Engine, site: SiteStore, settings: AuthSettings | 
     ]
     if grids:
         grid = grids[0]
-        operator = next((p for p in people if p.role is PersonRole.OPERATOR and p.community_id == grid.community_id), None)
+        operator = next(
+            (p for p in people if p.role is PersonRole.OPERATOR and p.community_id == grid.community_id), None
+        )
         worker = next((p for p in people if p.role is PersonRole.GRID_WORKER and p.grid_id == grid.id), None)
         plan.insert(
             1,

@@ -328,7 +328,8 @@ class LiveHub:
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             except Exception as exc:
-                raise InvalidInput(Issue("sdp", f"not a usable WebRTC offer with H.264 video: {_reason(exc)}")) from None
+                problem = f"not a usable WebRTC offer with H.264 video: {_reason(exc)}"
+                raise InvalidInput(Issue("sdp", problem)) from None
             if transceiver.mid is None:
                 raise InvalidInput(Issue("sdp", "the offer has no video section"))
             async with self._lock:
