@@ -122,7 +122,38 @@ def _body(detail: str, errors: Sequence[ErrorItem] = ()) -> dict[str, Any]:
     return ErrorBody(detail=detail, errors=list(errors)).model_dump()
 
 
+def _document_errors(app: FastAPI) -> None:
+    """Every error response is `ErrorBody` as JSON, whatever the route's own media type (SSE, metrics),
+    including FastAPI's own 422, which it would otherwise document with its default body."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        for operations in schema.get("paths", {}).values():
+            for op in operations.values():
+                for code, resp in op.get("responses", {}).items():
+                    if not code.startswith(("4", "5")):
+                        continue
+                    description, example = _EXAMPLES.get(int(code), (resp.get("description", ""), {"detail": "error"}))
+                    if code == "422" or not resp.get("description"):
+                        resp["description"] = description
+                    resp["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}, "example": example}
+                    }
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document_errors(app)
+
     @app.exception_handler(GridwatchError)
     async def _gridwatch(_request: Request, exc: GridwatchError) -> JSONResponse:
         errors: list[ErrorItem] = []
