@@ -14,11 +14,13 @@ import contextlib
 import fractions
 import hashlib
 import logging
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -45,6 +47,7 @@ class StreamTarget:
     stream: str
     url: str = field(repr=False)
     label: str
+    password: str | None = field(default=None, repr=False)
 
     @property
     def is_file(self) -> bool:
@@ -56,7 +59,7 @@ class StreamTarget:
         use_sub = stream == "sub" and camera.sub_url is not None
         bare = camera.sub_url if use_sub and camera.sub_url else camera.main_url
         url = with_credentials(bare, credentials.username, credentials.password)
-        return cls(camera.id, "sub" if use_sub else "main", url, redact(bare))
+        return cls(camera.id, "sub" if use_sub else "main", url, redact(bare), credentials.password)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -100,7 +103,8 @@ class CameraTrack(MediaStreamTrack):
         try:
             await self._open()
         except Exception as exc:
-            raise Unavailable(f'camera "{self.target.camera_id}" stream cannot be opened: {_reason(exc)}') from None
+            reason = _reason(exc, self.target.password)
+            raise Unavailable(f'camera "{self.target.camera_id}" stream cannot be opened: {reason}') from None
 
     async def _open(self) -> None:
         timeout_s = self._settings.open_timeout_s
@@ -133,8 +137,9 @@ class CameraTrack(MediaStreamTrack):
                     await self._open()
                     backoff_s = 0.5
                 except Exception as exc:
+                    reason = _reason(exc, self.target.password)
                     log.warning(
-                        "camera %s (%s): reopening failed: %s", self.target.camera_id, self.target.label, _reason(exc)
+                        "camera %s (%s): reopening failed: %s", self.target.camera_id, self.target.label, reason
                     )
                     await self._pause(backoff_s)
                     backoff_s = min(backoff_s * 2, self._settings.retry_max_s)
@@ -206,12 +211,18 @@ def _stop_player(player: MediaPlayer) -> None:
         player.audio.stop()
 
 
-def _reason(exc: BaseException) -> str:
-    """Why opening failed, safe to show: FFmpeg errors can quote the URL, credentials included."""
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^@/\s'\"]*@", re.IGNORECASE)
+
+
+def _reason(exc: BaseException, secret: str | None = None) -> str:
+    """Why opening failed, safe to show and log: FFmpeg quotes the URL it failed on, credentials included."""
     if isinstance(exc, TimeoutError):
         return "timed out"
-    text = str(exc) or type(exc).__name__
-    return redact(text).split("\n")[0][:200]
+    text = _USERINFO.sub(r"\1***@", str(exc) or type(exc).__name__)
+    if secret:
+        for form in {secret, quote(secret, safe="")}:
+            text = text.replace(form, "***")
+    return text.split("\n")[0][:200]
 
 
 class ViewerTrack(MediaStreamTrack):

@@ -6,11 +6,22 @@ this kind of machine; one test checks that stored hashes move to the configured 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
@@ -25,7 +36,7 @@ from camera_config.clock import FakeClock
 from camera_config.db import session_factory
 from camera_config.store import SiteStore
 from camera_config.validate import load_site_file
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, REPO
 
 FAST_HASH = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),))
 PASSWORD = "correct-horse-42"
@@ -97,3 +108,115 @@ def api(engine: Engine, site: SiteStore, users: UserStore, clock: FakeClock) -> 
     yield holder
     for client in holder.clients:
         client.__exit__(None, None, None)
+
+
+# ---------------------------------------------------------------------------- a real server process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def demo_clip(footage: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 s of vtest.avi as H.264 in MPEG-TS with a keyframe every second: the demo camera's source.
+
+    Short on purpose: live viewers cross the end of the file within seconds, so the reopen-and-loop
+    path runs in every live test.
+    """
+    out = tmp_path_factory.mktemp("clip") / "vtest.ts"
+    encode = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-bf", "0"]
+    keyframes = ["-g", "10", "-keyint_min", "10", "-sc_threshold", "0"]
+    source = ["-t", "2", "-i", str(footage / "vtest.avi"), "-an"]
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *source, *encode, *keyframes, "-f", "mpegts", str(out)],
+        check=True,
+        timeout=60,
+    )
+    return out
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+    log: Path
+    passwords: dict[str, str]
+    rtsp_password: str
+    clip: Path
+
+    def open_files(self, path: Path) -> int:
+        """How many file descriptors the server process holds on ``path`` (a pull holds one on its source)."""
+        count = 0
+        for fd in Path(f"/proc/{self.pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                count += os.readlink(fd) == str(path)
+        return count
+
+
+@pytest.fixture(scope="session")
+def server(demo_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`gridwatch run --demo` on a free port: CAM-01 plays the clip, CAM-03 points at a closed RTSP port."""
+    root = tmp_path_factory.mktemp("server")
+    rtsp_password = "s3cret-" + uuid.uuid4().hex[:8]
+    doc = yaml.safe_load((EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8"))
+    cams = {c["id"]: c for c in doc["cameras"]}
+    cams["CAM-01"]["streams"] = {"main": str(demo_clip)}
+    cams["CAM-01"].pop("credentials", None)
+    cams["CAM-03"]["streams"] = {"main": f"rtsp://cam3:{rtsp_password}@127.0.0.1:{free_port()}/stream"}
+    site_file = root / "site.yaml"
+    site_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRIDWATCH_BIND": f"127.0.0.1:{port}",
+        "GRIDWATCH_DATA_DIR": str(root / "data"),
+        "GRIDWATCH_DATABASE_URL": f"sqlite:///{root / 'data' / 'gridwatch.db'}",
+        "PYTHONPATH": str(REPO),
+        "COLUMNS": "200",
+    }
+    log = root / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gridwatch", "run", "--demo", "--site", str(site_file)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not answer within 60 s:\n{log.read_text()}")
+            time.sleep(0.2)
+        passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
+        assert set(passwords) == {"admin", "operator", "gridworker", "integrator", "viewer"}, log.read_text()
+        yield Server(url, proc.pid, log, passwords, rtsp_password, demo_clip)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def http_login(server: Server, username: str) -> Iterator[httpx.Client]:
+    """An HTTP client logged in to the server process (cookie + CSRF header)."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        res = client.post("/api/auth/login", json={"username": username, "password": server.passwords[username]})
+        assert res.status_code == 200, res.text
+        client.headers["X-CSRF-Token"] = res.json()["csrf_token"]
+        yield client
