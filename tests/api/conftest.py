@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,3 +220,11 @@ def http_login(server: Server, username: str) -> Iterator[httpx.Client]:
         assert res.status_code == 200, res.text
         client.headers["X-CSRF-Token"] = res.json()["csrf_token"]
         yield client
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float = 10) -> None:
+    end = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.1)

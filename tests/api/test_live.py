@@ -20,7 +20,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from api.live import StreamTarget, _reason, host_candidates, loopback_offer
 from camera_config.model import Camera, CameraLevel, StreamCredentials
-from tests.api.conftest import Server, http_login
+from tests.api.conftest import Server, http_login, wait_until
 
 OFFER = """v=0\r
 o=- 1 2 IN IP4 127.0.0.1\r
@@ -107,14 +107,6 @@ def live_metrics(http: httpx.Client, name: str) -> dict[str, float]:
             labels, value = line.rsplit(" ", 1)
             out[labels[len(name) :]] = float(value)
     return out
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float = 10) -> None:
-    end = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
 
 
 @pytest.mark.slow
