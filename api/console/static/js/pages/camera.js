@@ -44,6 +44,7 @@ export async function render(main, [cameraId], { can }) {
   video.muted = true;
   const status = h("span", { class: "live-status", role: "status" }, "connecting…");
   const box = h("div", { class: "live", id: "live" }, video, zoneLayer(cam.zones), labelLayer(cam.zones), status);
+  video.addEventListener("playing", () => { if (session) status.textContent = `live · ${session.stream} stream`; });
   video.addEventListener("loadedmetadata", () => {
     if (video.videoWidth && video.videoHeight) box.style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
   });
