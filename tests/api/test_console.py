@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, FilePayload, Page, expect, sync_playwright
 
 from tests.api.conftest import Server, http_login, wait_until
 from tests.api.test_live import live_metrics
@@ -22,7 +22,9 @@ FRAMES_DECODED = """async () => {
   const pc = window.gridwatch && window.gridwatch.livePeer;
   if (!pc) return 0;
   let frames = 0;
-  (await pc.getStats()).forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0; });
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
+  });
   return frames;
 }"""
 
@@ -130,7 +132,7 @@ def test_integrator_csv_import_shows_the_error_report(page: Page, server: Server
     login(page, server, "integrator")
     expect(page.locator("#nav a")).to_have_text(["Site", "Cameras", "Add camera", "Import CSV"])
     page.click("#nav >> text=Import CSV")
-    upload = {"name": "cameras.csv", "mimeType": "text/csv", "buffer": BAD_CSV.encode()}
+    upload: FilePayload = {"name": "cameras.csv", "mimeType": "text/csv", "buffer": BAD_CSV.encode()}
     page.set_input_files("#csv-file", upload)
     page.click("#import-form button[type=submit]")
     report = page.locator("#import-report")
