@@ -185,4 +185,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot parse: refused input like any other, at the field "body".
+            return JSONResponse(
+                status_code=422, content=_body(f"body: {detail}", [ErrorItem(where="body", message=detail)])
+            )
         return JSONResponse(status_code=exc.status_code, content=_body(detail), headers=exc.headers)
