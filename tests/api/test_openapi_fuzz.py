@@ -23,10 +23,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-# Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
-# it is given and then counts the answer to the valid token as accepting bad auth. That every route
-# refuses requests without valid credentials is tested directly in tests/api/test_app.py.
-
 from api.access import Role
 from api.app import create_app
 from api.context import ApiContext
@@ -38,6 +34,9 @@ from gridwatch.db import upgrade
 from tests.api.conftest import PASSWORD, USERS, fast_auth
 from tests.conftest import EXAMPLES
 
+# Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
+# it is given and then counts the answer to the valid token as accepting bad auth. That every route
+# refuses requests without valid credentials is tested directly in tests/api/test_app.py.
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -90,6 +89,6 @@ schema = schemathesis.openapi.from_dict(_published_schema()).exclude(path="/api/
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
 )
-def test_api_matches_its_schema(case: schemathesis.Case, fuzzed_app: tuple[FastAPI, dict[str, str]]) -> None:
+def test_api_matches_its_schema(case: schemathesis.Case[Any], fuzzed_app: tuple[FastAPI, dict[str, str]]) -> None:
     app, headers = fuzzed_app
     case.call_and_validate(app=app, headers=headers, checks=CHECKS)
