@@ -46,6 +46,8 @@ class LiveSettings:
     """Opening a camera stream (RTSP connect and the first packets) gives up after this long."""
     retry_max_s: float = 30.0
     """A lost stream is reopened with exponential backoff up to this interval while viewers watch."""
+    connect_timeout_s: float = 20.0
+    """A viewer whose browser has not connected this long after the answer is dropped."""
     max_viewers: int = 32
     """Peer connections the server keeps at once (each costs a little CPU for packetising and SRTP)."""
 

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -311,7 +311,9 @@ class LiveHub:
         self._viewers: dict[str, Viewer] = {}
         self._closed: OrderedDict[str, str] = OrderedDict()
         """Recently closed viewers → owner: closing twice (browser and page script racing) is not an error."""
-        self._lock = asyncio.Lock()
+        self._locks: defaultdict[tuple[str, str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        """One per feed: opening a slow camera holds up only the viewers of that camera."""
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def connect(
         self,
@@ -343,9 +345,14 @@ class LiveHub:
                 raise InvalidInput(Issue("sdp", problem)) from None
             if transceiver.mid is None:
                 raise InvalidInput(Issue("sdp", "the offer has no video section"))
-            async with self._lock:
-                feed = await self._feed(camera, stream, credentials)
-                viewer.key = feed.track.target.key
+            target = StreamTarget.of(camera, stream, await asyncio.to_thread(credentials))
+            async with self._locks[target.key]:
+                feed = self._feeds.get(target.key)
+                if feed is None:
+                    track = CameraTrack(target, self.settings)
+                    await track.start()
+                    feed = self._feeds[target.key] = Feed(track, MediaRelay())
+                viewer.key = target.key
                 viewer.track = ViewerTrack(feed.relay.subscribe(feed.track, buffered=True))
                 feed.viewers.add(viewer.id)
             transceiver.sender.replaceTrack(viewer.track)
@@ -357,6 +364,7 @@ class LiveHub:
                         await self.disconnect(viewer.id)
 
             await pc.setLocalDescription(await pc.createAnswer())
+            asyncio.get_running_loop().call_later(self.settings.connect_timeout_s, self._watch, viewer.id)
         except Exception as exc:
             await self.disconnect(viewer.id)
             if isinstance(exc, InvalidInput | Unavailable | NotFound):
@@ -365,15 +373,18 @@ class LiveHub:
         assert viewer.key is not None
         return LiveSession(viewer.id, pc.localDescription.sdp, "sub" if viewer.key[1] == "sub" else "main")
 
-    async def _feed(self, camera: Camera, stream: str, credentials: Callable[[], StreamCredentials]) -> Feed:
-        creds = await asyncio.to_thread(credentials)
-        target = StreamTarget.of(camera, stream, creds)
-        feed = self._feeds.get(target.key)
-        if feed is None:
-            track = CameraTrack(target, self.settings)
-            await track.start()
-            feed = self._feeds[target.key] = Feed(track, MediaRelay())
-        return feed
+    def _watch(self, viewer_id: str) -> None:
+        task = asyncio.ensure_future(self._drop_unconnected(viewer_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drop_unconnected(self, viewer_id: str) -> None:
+        """A browser that took the answer but never connected (closed tab, blocked UDP) frees its place."""
+        viewer = self._viewers.get(viewer_id)
+        if viewer is not None and viewer.pc.connectionState != "connected":
+            log.info("live view %s on camera %s never connected; closing it", viewer_id, viewer.camera_id)
+            with contextlib.suppress(NotFound):
+                await self.disconnect(viewer_id)
 
     async def disconnect(self, viewer_id: str, *, owner: str | None = None) -> None:
         """Close one viewer; the camera's pull stops with its last viewer."""
@@ -389,13 +400,14 @@ class LiveHub:
             self._closed.popitem(last=False)
         if viewer.track is not None:
             viewer.track.stop()
-        async with self._lock:
-            feed = self._feeds.get(viewer.key) if viewer.key is not None else None
-            if feed is not None and viewer.key is not None:
-                feed.viewers.discard(viewer_id)
-                if not feed.viewers:
-                    feed.track.stop()
-                    del self._feeds[viewer.key]
+        if viewer.key is not None:
+            async with self._locks[viewer.key]:
+                feed = self._feeds.get(viewer.key)
+                if feed is not None:
+                    feed.viewers.discard(viewer_id)
+                    if not feed.viewers:
+                        feed.track.stop()
+                        del self._feeds[viewer.key]
         await viewer.pc.close()
 
     async def close(self) -> None:

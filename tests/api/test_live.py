@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,10 +19,12 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from api.live import StreamTarget, _reason, host_candidates, loopback_offer
+from api.context import LiveSettings
+from api.live import LiveHub, StreamTarget, _reason, host_candidates, loopback_offer
 from camera_config.model import Camera, CameraLevel, StreamCredentials
 from tests.api.conftest import Server, http_login, wait_until
 
+LOOPBACK = ("127.0.0.1",)
 OFFER = """v=0\r
 o=- 1 2 IN IP4 127.0.0.1\r
 s=-\r
@@ -53,6 +56,24 @@ def test_stream_target_carries_credentials_only_in_its_url() -> None:
     assert StreamTarget.of(cam, "main", StreamCredentials(None)).key != target.key
     failure = OSError("Connection refused: 'rtsp://admin:pa:ss@10.0.0.5/sub'")
     assert _reason(failure) == "Connection refused: 'rtsp://***@10.0.0.5/sub'"
+
+
+def test_a_viewer_that_never_connects_is_dropped(demo_clip: Path) -> None:
+    async def main() -> None:
+        hub = LiveHub(LiveSettings(ice_hosts=LOOPBACK, connect_timeout_s=0.5))
+        camera = Camera("C1", "c", CameraLevel.STREET, "G-1", main_url=str(demo_clip), sub_url=None)
+        with host_candidates(LOOPBACK):
+            browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            browser.addTransceiver("video", direction="recvonly")
+            await browser.setLocalDescription(await browser.createOffer())
+            await hub.connect(camera, "main", browser.localDescription.sdp, "u", lambda: StreamCredentials(None))
+            assert (hub.pulls(), hub.viewers()) == ({"C1": 1.0}, {"C1": 1.0})
+            await asyncio.sleep(1.5)  # the answer is never applied: the page went away meanwhile
+            assert (hub.pulls(), hub.viewers()) == ({}, {})
+            await browser.close()
+            await hub.close()
+
+    asyncio.run(main())
 
 
 class Viewer:

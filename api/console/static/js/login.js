@@ -15,7 +15,7 @@ form.addEventListener("submit", async (ev) => {
     });
     const next = new URLSearchParams(location.search).get("next") || "/";
     // Only paths on this server: never follow an absolute URL given in the query.
-    location.assign(next.startsWith("/") && !next.startsWith("//") ? next : "/");
+    location.assign(/^\/(?![\/\\])/.test(next) ? next : "/");
   } catch (e) {
     error.textContent = e.status === 429 ? e.message : "Wrong user name or password.";
     if (e.status && e.status !== 401 && e.status !== 429) error.textContent = e.message;
