@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, Body, File, Form, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
@@ -25,6 +25,45 @@ from camera_config.validate import pydantic_issues, validate_camera
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
 MAX_CSV_BYTES = 10 * 1024 * 1024
+
+CAMERA_EXAMPLES: dict[str, Any] = {
+    "compound camera": {
+        "summary": "A compound camera; its grid follows from the compound",
+        "value": {
+            "id": "CAM-10",
+            "name": "Maple Gardens bike shed",
+            "compound": "K-02",
+            "streams": {"main": "rtsp://10.2.0.10:554/main", "sub": "rtsp://10.2.0.10:554/sub"},
+            "credentials": {"username": "viewer", "password": "from-the-installer"},
+            "zones": [{"id": "shed", "purpose": "restricted", "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}],
+        },
+    },
+    "street camera": {
+        "summary": "A street-level camera placed in a grid by its location; credentials in the URL",
+        "value": {
+            "id": "ST-CAM-3",
+            "name": "Riverside Road crossing",
+            "level": "street",
+            "grid": "G-01",
+            "location": {"lat": 31.2301, "lon": 121.4741},
+            "streams": {"main": "rtsp://admin:secret@10.1.0.3:554/Streaming/Channels/101"},
+        },
+    },
+}
+ZONE_EXAMPLE: dict[str, Any] = {
+    "crowd area": {
+        "summary": "A crowd zone with its own threshold",
+        "value": {
+            "id": "plaza",
+            "name": "Gate plaza",
+            "purpose": "crowd",
+            "points": [[0.0, 0.35], [1.0, 0.35], [1.0, 1.0], [0.0, 1.0]],
+            "settings": {"min_people": 6, "min_duration_s": 10},
+        },
+    }
+}
+CameraBody = Annotated[CameraSpec, Body(openapi_examples=CAMERA_EXAMPLES)]
+ZoneBody = Annotated[ZoneSpec, Body(openapi_examples=ZONE_EXAMPLE)]
 
 CameraId = Annotated[str, Path(min_length=1, max_length=64, description="Camera id.", examples=["CAM-01"])]
 ZoneId = Annotated[str, Path(min_length=1, max_length=64, description="Zone id within the camera.", examples=["plaza"])]
@@ -115,7 +154,7 @@ def list_cameras(
 
 
 @router.post("", status_code=201, responses=responses(*AUTH, 409, 422))
-def create_camera(spec: CameraSpec, principal: SiteWriter, runtime: RuntimeDep) -> CameraPublic:
+def create_camera(spec: CameraBody, principal: SiteWriter, runtime: RuntimeDep) -> CameraPublic:
     """Add a camera. Credentials may be in the URL (``rtsp://user:pass@host/…``): they are moved out,
     stored encrypted, and never returned. Every problem is reported with its field."""
     if spec.id in runtime.context.site.index().cameras:
@@ -158,7 +197,7 @@ def get_camera(camera_id: CameraId, principal: SiteReader, runtime: RuntimeDep) 
 
 
 @router.put("/{camera_id}", responses=responses(*AUTH, 404, 422))
-def replace_camera(camera_id: CameraId, spec: CameraSpec, principal: SiteWriter, runtime: RuntimeDep) -> CameraPublic:
+def replace_camera(camera_id: CameraId, spec: CameraBody, principal: SiteWriter, runtime: RuntimeDep) -> CameraPublic:
     """Replace a camera; a missing password keeps the stored one."""
     if spec.id != camera_id:
         raise InvalidInput(Issue("id", f'"{spec.id}" differs from the camera in the path ("{camera_id}")'))
@@ -211,7 +250,7 @@ def replace_zones(
 
 @router.put("/{camera_id}/zones/{zone_id}", responses=responses(*AUTH, 404, 422), tags=["zones"])
 def put_zone(
-    camera_id: CameraId, zone_id: ZoneId, zone: ZoneSpec, principal: SiteWriter, runtime: RuntimeDep
+    camera_id: CameraId, zone_id: ZoneId, zone: ZoneBody, principal: SiteWriter, runtime: RuntimeDep
 ) -> ZonePublic:
     """Add a zone, or replace the one with this id (keeping its place in the list)."""
     if zone.id != zone_id:

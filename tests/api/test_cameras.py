@@ -168,3 +168,19 @@ def test_csv_import_refuses_what_is_not_a_csv(api: Api) -> None:
     big = _upload(api, b"id,name,rtsp_url\n" + b"x" * (10 * 1024 * 1024))
     assert big.status_code == 413
     assert _upload(api, CSV_OK, user="operator").status_code == 403
+
+
+def test_the_documented_examples_are_accepted(api: Api) -> None:
+    client = api.as_("integrator")
+    schema = client.get("/openapi.json").json()
+    examples = schema["paths"]["/api/cameras"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    assert len(examples) >= 2
+    for example in examples.values():
+        res = client.post("/api/cameras", json=example["value"])
+        assert res.status_code == 201, res.text
+        assert "secret" not in res.text
+        assert "from-the-installer" not in res.text
+    zone_put = schema["paths"]["/api/cameras/{camera_id}/zones/{zone_id}"]["put"]
+    for example in zone_put["requestBody"]["content"]["application/json"]["examples"].values():
+        zone = example["value"]
+        assert client.put(f"/api/cameras/CAM-10/zones/{zone['id']}", json=zone).status_code == 200
