@@ -1,13 +1,15 @@
-"""`gridwatch user ...` as a real process against a real SQLite file, and the demo accounts."""
+"""`gridwatch user ...` against a real SQLite file, and the demo accounts."""
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -15,44 +17,58 @@ from api.app import create_app
 from api.context import ApiContext
 from api.demo import ensure_demo_users
 from camera_config.store import SiteStore
+from gridwatch.cli import main
 from tests.api.conftest import fast_auth
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES
 
 
-def gridwatch(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GRIDWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "gridwatch", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        input=stdin,
-        timeout=120,
-        check=False,
-    )
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def test_user_commands(tmp_path: Path) -> None:
-    assert gridwatch(tmp_path, "site", "load", str(EXAMPLES / "demo-site.yaml")).returncode == 0
-    added = gridwatch(
-        tmp_path, "user", "add", "li.na", "--role", "grid_worker", "--scope", "grids:G-01", "--name", "Li Na"
-    )
+@pytest.fixture
+def gridwatch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Ran]:
+    """The real command line, run in this process (tests/gridwatch/test_cli.py runs it as a process)."""
+    monkeypatch.setenv("GRIDWATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args: str, stdin: str | None = None) -> Ran:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
+
+
+def test_user_commands(gridwatch: Callable[..., Ran]) -> None:
+    assert gridwatch("site", "load", str(EXAMPLES / "demo-site.yaml")).returncode == 0
+    added = gridwatch("user", "add", "li.na", "--role", "grid_worker", "--scope", "grids:G-01", "--name", "Li Na")
     assert added.returncode == 0, added.stderr
     assert 'created user "li.na" (grid_worker, scope grids:G-01)' in added.stdout
     password = re.search(r"password: (\S+)", added.stdout)
     assert password is not None
-    refused = gridwatch(tmp_path, "user", "add", "op", "--role", "operator")
+    refused = gridwatch("user", "add", "op", "--role", "operator")
     assert refused.returncode == 1
     assert "scope: an operator needs a scope: street or community" in refused.stderr
-    token = gridwatch(tmp_path, "user", "token", "li.na", "--name", "phone", "--days", "30")
+    worker = gridwatch("user", "add", "w1", "--role", "worker")
+    assert "password" not in worker.stdout
+    token = gridwatch("user", "token", "w1", "--name", "shard 1", "--days", "30")
     assert token.returncode == 0
     secret = token.stdout.strip().splitlines()[-1]
     assert secret.startswith("gw_")
-    changed = gridwatch(tmp_path, "user", "passwd", "li.na", "--password-stdin", stdin="a-new-password-1\n")
+    changed = gridwatch("user", "passwd", "li.na", "--password-stdin", stdin="a-new-password-1\n")
     assert changed.returncode == 0, changed.stderr
     assert "password:" not in changed.stdout
-    listed = gridwatch(tmp_path, "user", "list")
+    listed = gridwatch("user", "list")
     assert re.search(r"li\.na\s+grid_worker\s+grids:G-01\s+Li Na", listed.stdout)
+    assert re.search(r"w1\s+worker\s+site", listed.stdout)
     assert secret not in listed.stdout
 
 
