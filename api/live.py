@@ -91,6 +91,8 @@ class CameraTrack(MediaStreamTrack):
         self._frame_s = fractions.Fraction(1, 25)
         self._last_pts: int | None = None
         self._base: int | None = None
+        self._since_open = 0
+        self._backoff_s = 0.5
         self.opens = 0
         self.packets = 0
 
@@ -115,6 +117,8 @@ class CameraTrack(MediaStreamTrack):
         self._player = player
         self._offset_s = self._end_s
         self._base = None
+        self._last_pts = None
+        self._since_open = 0
         self.opens += 1
 
     def _close_player(self) -> None:
@@ -130,35 +134,40 @@ class CameraTrack(MediaStreamTrack):
         loop.run_in_executor(None, _stop_player, player)
 
     async def recv(self) -> Packet[Stream]:
-        backoff_s = 0.5
         while not self._stopped.is_set():
             if self._player is None:
                 try:
                     await self._open()
-                    backoff_s = 0.5
                 except Exception as exc:
                     reason = _reason(exc, self.target.password)
                     log.warning(
                         "camera %s (%s): reopening failed: %s", self.target.camera_id, self.target.label, reason
                     )
-                    await self._pause(backoff_s)
-                    backoff_s = min(backoff_s * 2, self._settings.retry_max_s)
+                    await self._back_off()
                     continue
             assert self._player is not None
             assert self._player.video is not None
             packet = await self._until_stopped(self._player.video.recv())
             if packet is None:
+                fruitless = self._since_open == 0
                 self._close_player()
-                if not self.target.is_file:
-                    log.info("camera %s (%s): stream ended, reconnecting", self.target.camera_id, self.target.label)
-                    await self._pause(backoff_s)
+                # A file loops at once; a stream that ended, or a source that gave nothing, waits first.
+                if fruitless or not self.target.is_file:
+                    log.info("camera %s (%s): stream ended, reopening", self.target.camera_id, self.target.label)
+                    await self._back_off()
                 continue
             if not isinstance(packet, Packet) or packet.pts is None or packet.time_base is None:
                 continue
             self._retime(packet)
+            self._since_open += 1
+            self._backoff_s = 0.5
             self.packets += 1
             return packet
         raise MediaStreamError
+
+    async def _back_off(self) -> None:
+        await self._pause(self._backoff_s)
+        self._backoff_s = min(self._backoff_s * 2, self._settings.retry_max_s)
 
     def _retime(self, packet: Packet[Stream]) -> None:
         tb = fractions.Fraction(packet.time_base)

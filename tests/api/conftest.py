@@ -138,6 +138,52 @@ def demo_clip(footage: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@dataclass(frozen=True)
+class RtspCamera:
+    url: str
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def rtsp_camera(demo_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspCamera]:
+    """A real RTSP server with basic auth (GStreamer), fed the looping demo clip by ffmpeg over RTP."""
+    gst_python = Path("/usr/bin/python3")
+    if not gst_python.exists():
+        pytest.fail("Debian's python3 with python3-gi is missing: scripts/setup.sh installs it (make test does)")
+    root = tmp_path_factory.mktemp("rtsp")
+    port, rtp_port = free_port(), free_port()
+    camera = RtspCamera(f"rtsp://127.0.0.1:{port}/live", "cam5", "cam5-" + uuid.uuid4().hex[:10])
+    feed = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(demo_clip),
+        "-c", "copy", "-f", "rtp", f"rtp://127.0.0.1:{rtp_port}",
+    ]  # fmt: skip
+    with (root / "ffmpeg.log").open("wb") as log:
+        ffmpeg = subprocess.Popen(feed, stdout=log, stderr=subprocess.STDOUT)
+    script = Path(__file__).with_name("rtsp_server.py")
+    server = subprocess.Popen(
+        [str(gst_python), str(script), str(port), str(rtp_port), camera.username, camera.password],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.strip() == "ready", line + server.stdout.read()
+        yield camera
+    finally:
+        for proc in (server, ffmpeg):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if server.stdout is not None:
+            server.stdout.close()
+
+
 @dataclass
 class Server:
     url: str
@@ -145,6 +191,7 @@ class Server:
     log: Path
     passwords: dict[str, str]
     rtsp_password: str
+    """CAM-03's (wrong) password: it must never show up in an answer or the log."""
     clip: Path
 
     def open_files(self, path: Path) -> int:
@@ -157,15 +204,27 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def server(demo_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`gridwatch run --demo` on a free port: CAM-01 plays the clip, CAM-03 points at a closed RTSP port."""
+def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`gridwatch run --demo` on a free port. CAM-01 plays the clip as a demo file source; CAM-05 is the
+    RTSP server with the right credentials, CAM-03 the same server with a wrong password."""
     root = tmp_path_factory.mktemp("server")
     rtsp_password = "s3cret-" + uuid.uuid4().hex[:8]
     doc = yaml.safe_load((EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8"))
     cams = {c["id"]: c for c in doc["cameras"]}
     cams["CAM-01"]["streams"] = {"main": str(demo_clip)}
     cams["CAM-01"].pop("credentials", None)
-    cams["CAM-03"]["streams"] = {"main": f"rtsp://cam3:{rtsp_password}@127.0.0.1:{free_port()}/stream"}
+    cams["CAM-03"]["streams"] = {
+        "main": rtsp_camera.url.replace("rtsp://", f"rtsp://{rtsp_camera.username}:{rtsp_password}@")
+    }
+    doc["cameras"].append(
+        {
+            "id": "CAM-05",
+            "name": "Harbour View car park",
+            "compound": "K-03",
+            "streams": {"main": rtsp_camera.url},
+            "credentials": {"username": rtsp_camera.username, "password": rtsp_camera.password},
+        }
+    )
     site_file = root / "site.yaml"
     site_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     port = free_port()

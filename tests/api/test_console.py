@@ -94,7 +94,7 @@ def test_login(page: Page, server: Server) -> None:
 def test_camera_tree(page: Page, server: Server) -> None:
     login(page, server, "operator")
     tree = page.locator("#site-tree")
-    expect(tree.locator("li.camera")).to_have_count(4)
+    expect(tree.locator("li.camera")).to_have_count(5)
     for name in ("Riverside Sub-district", "Willow Lane Community", "Greenfield Property Services", "Willow Court"):
         expect(tree.get_by_text(name, exact=True)).to_be_visible()
     expect(tree.locator(".grids .chip")).to_have_count(3)
@@ -149,7 +149,7 @@ def test_integrator_csv_import_shows_the_error_report(page: Page, server: Server
     expect(rows).to_have_count(2)
     shot(page, "import-skipped")
     page.goto(server.url + "/#/cameras")
-    expect(page.locator("#cameras-table tbody tr")).to_have_count(5)
+    expect(page.locator("#cameras-table tbody tr")).to_have_count(6)
     shot(page, "cameras-table")
     with http_login(server, "integrator") as http:
         assert http.delete("/api/cameras/UI-1").status_code == 204

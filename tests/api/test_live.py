@@ -1,8 +1,9 @@
 """Live view: WebRTC from the server process to real aiortc viewers, H.264 passed through.
 
 One pull per camera however many watch (one open source); the last viewer leaving closes it;
-the 2 s demo clip loops with timestamps that keep rising; an unreachable RTSP camera is a
-503 that shows its password nowhere.
+the 2 s demo clip loops with timestamps that keep rising; a real RTSP server with basic auth
+streams through with the stored credentials, and refuses a wrong password with a 503 that shows
+the password nowhere.
 """
 
 from __future__ import annotations
@@ -166,13 +167,31 @@ def test_two_viewers_one_pull_and_leaving_releases_it(server: Server) -> None:
         admin_login.__exit__(None, None, None)
 
 
-def test_unreachable_rtsp_camera_is_503_without_its_password(server: Server) -> None:
+def test_rtsp_camera_with_stored_credentials(server: Server) -> None:
+    """The same path a site's cameras take: rtsp:// with the credentials the store keeps encrypted."""
+
+    async def body(http: httpx.AsyncClient) -> None:
+        viewer = Viewer()
+        answer = await viewer.connect(http, "CAM-05")
+        assert answer["stream"] == "main"
+        frames = await viewer.frames(1.5)
+        assert len(frames) >= 8
+        assert (frames[-1].width, frames[-1].height) == (768, 576)
+        await viewer.pc.close()
+
+    run(server, "operator", body)
+
+
+def test_refused_rtsp_credentials_are_503_without_the_password(server: Server) -> None:
     async def body(http: httpx.AsyncClient) -> None:
         viewer = Viewer()
         await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
         res = await http.post("/api/cameras/CAM-03/live", json={"sdp": viewer.pc.localDescription.sdp})
         assert res.status_code == 503
-        assert res.json()["detail"].startswith('camera "CAM-03" stream cannot be opened:')
+        detail = res.json()["detail"]
+        assert detail.startswith('camera "CAM-03" stream cannot be opened:')
+        assert "401 Unauthorized" in detail
+        assert "rtsp://***@127.0.0.1" in detail
         assert server.rtsp_password not in res.text
         await viewer.pc.close()
 
