@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -265,7 +265,7 @@ class UserStore:
         expires = now + timedelta(seconds=min(self.settings.session_idle_s, self.settings.session_max_s))
         with transaction(self._factory) as s:
             s.execute(delete(LoginFailureRow).where(LoginFailureRow.key == keys[0]))
-            s.execute(delete(SessionRow).where(SessionRow.user_id == row.id, SessionRow.expires_at < now))
+            s.execute(delete(SessionRow).where(SessionRow.expires_at < now))  # everyone's ended sessions
             if new_hash is not None:
                 fresh = s.get(UserRow, row.id)
                 if fresh is not None:
@@ -326,6 +326,14 @@ class UserStore:
         for attempt in range(2):
             try:
                 with transaction(self._factory) as s:
+                    # Forget counts whose window has passed and whose lockout is over (keeps the table small).
+                    s.execute(
+                        delete(LoginFailureRow).where(
+                            LoginFailureRow.first_at < now - window,
+                            or_(LoginFailureRow.locked_until.is_(None), LoginFailureRow.locked_until < now),
+                            LoginFailureRow.key.not_in(keys),
+                        )
+                    )
                     for key in keys:
                         row = s.get(LoginFailureRow, key)
                         if row is None:

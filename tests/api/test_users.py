@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 
 from api.access import Role, Scope, ScopeKind
 from api.errors import Throttled, Unauthenticated
-from api.orm import ApiTokenRow, SessionRow, UserRow
+from api.orm import ApiTokenRow, LoginFailureRow, SessionRow, UserRow
 from api.users import UserStore
 from camera_config.clock import FakeClock
 from camera_config.db import session_factory
@@ -179,3 +179,20 @@ def test_recommended_cost_is_the_default(engine: Engine, site: SiteStore, clock:
         stored = s.scalar(select(UserRow.password_hash).where(UserRow.id == user.id))
     assert stored is not None
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_old_failures_and_ended_sessions_are_cleaned_up(engine: Engine, users: UserStore, clock: FakeClock) -> None:
+    ended = users.login("viewer", PASSWORD)
+    for name in ("ghost-1", "ghost-2"):
+        with pytest.raises(Unauthenticated):
+            users.login(name, "guess")
+    clock.advance(13 * 3600)
+    with pytest.raises(Unauthenticated):
+        users.login("ghost-3", "guess")
+    users.login("admin", PASSWORD)
+    with session_factory(engine)() as s:
+        keys = set(s.scalars(select(LoginFailureRow.key)))
+        sessions = list(s.scalars(select(SessionRow.id_hash)))
+    assert keys == {"user:ghost-3"}
+    assert len(sessions) == 1
+    assert users.session_user(ended.secret) is None
