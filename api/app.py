@@ -43,6 +43,7 @@ TAGS = [
 
 
 def create_app(context: ApiContext) -> FastAPI:
+    """The API and console on ``context``; the lifespan binds the event hub and closes live views on exit."""
     factory = session_factory(context.engine)
     runtime = Runtime(
         context=context,
