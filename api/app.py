@@ -2,72 +2,92 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse
-from sqlalchemy import text
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.context import ApiContext
-from api.schemas import Health, TreeNodePublic
+from api.live import LiveHub, host_candidates
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routes import auth, cameras, console, events, live, service, site, users
+from api.runtime import LifespanState, Runtime
+from api.stream import EventHub
+from api.users import UserStore
+from camera_config.db import session_factory
 
+DESCRIPTION = """\
+gridwatch's HTTP API and console.
 
-def get_context(request: Request) -> ApiContext:
-    ctx: ApiContext = request.app.state.context
-    return ctx
+Log in with `POST /api/auth/login` (a session cookie, for the console; changes then need the
+`X-CSRF-Token` header) or send an API token as `Authorization: Bearer gw_...`. Every route but
+`/api/health` needs one of them. Everything listed is filtered by the caller's scope: a camera in
+another grid answers 404 exactly like one that does not exist. Errors always have the shape
+`{"detail": ..., "errors": [{"where": field, "message": ...}]}`.
+"""
 
-
-ContextDep = Annotated[ApiContext, Depends(get_context)]
+TAGS = [
+    {"name": "auth", "description": "Log in and out; who am I."},
+    {"name": "tokens", "description": "API tokens (bearer) for workers and integrators."},
+    {"name": "users", "description": "Accounts, roles and scopes (admins)."},
+    {"name": "site", "description": "The site tree and grids, in the caller's scope."},
+    {"name": "cameras", "description": "Cameras: read in scope, written by integrators; bulk CSV import."},
+    {"name": "zones", "description": "Zones drawn on a camera's picture."},
+    {"name": "live", "description": "WebRTC live view."},
+    {"name": "events", "description": "Server-sent events."},
+    {"name": "service", "description": "Health and metrics."},
+]
 
 
 def create_app(context: ApiContext) -> FastAPI:
+    """The API and console on ``context``; the lifespan binds the event hub and closes live views on exit."""
+    factory = session_factory(context.engine)
+    runtime = Runtime(
+        context=context,
+        users=UserStore(factory, context.site, context.clock, context.auth),
+        metrics=ApiMetrics(context.registry),
+        live=LiveHub(context.live),
+        events=EventHub(context.clock),
+    )
+    runtime.metrics.gauges(
+        "gridwatch_live_pulls",
+        "Camera streams pulled for live view (one per stream, whatever the viewers).",
+        "camera",
+        runtime.live.pulls,
+    )
+    runtime.metrics.gauges("gridwatch_live_viewers", "Open live views.", "camera", runtime.live.viewers)
+    runtime.metrics.gauges(
+        "gridwatch_event_subscribers",
+        "Open server-sent event streams.",
+        None,
+        lambda: {"": float(runtime.events.subscribers)},
+    )
+
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.context = context
-        yield
+    async def lifespan(_app: FastAPI) -> AsyncIterator[LifespanState]:
+        runtime.events.bind(asyncio.get_running_loop())
+        with host_candidates(context.live.ice_hosts):
+            try:
+                yield {"runtime": runtime}
+            finally:
+                runtime.events.close()
+                await runtime.live.close()
 
-    app = FastAPI(title="gridwatch", version="0.1.0", lifespan=lifespan)
-    app.state.context = context
+    app = FastAPI(
+        title="gridwatch",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        license_info={"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
     errors.install(app)
-
-    @app.get("/api/health", tags=["service"])
-    def health(ctx: ContextDep) -> Health:
-        """Liveness and database reachability; the only route that never needs a login."""
-        try:
-            with ctx.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            db = "ok"
-        except Exception as exc:
-            db = f"error: {type(exc).__name__}"
-        return Health(status="ok" if db == "ok" else "degraded", database=db)
-
-    @app.get("/api/site/tree", tags=["site"])
-    def site_tree(
-        ctx: ContextDep,
-        cameras: Annotated[bool, Query(description="Include each camera as a leaf.")] = False,
-    ) -> list[TreeNodePublic]:
-        """Street → community → property company → compound, with camera counts and each community's grids."""
-        return [TreeNodePublic.of(n) for n in ctx.site.tree(with_cameras=cameras)]
-
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(_INDEX)
-
+    app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
+    for module in (service, auth, users, site, cameras, live, events, console):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=console.STATIC), name="static")
     return app
-
-
-_INDEX = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>gridwatch</title>
-<style>body{font:15px system-ui,sans-serif;margin:2rem;color:#1d2733}li{margin:.15rem 0}
-.n{color:#5b6b7c;font-size:13px}</style></head><body><h1>gridwatch</h1>
-<p>Site tree (<a href="/api/site/tree">JSON</a>, <a href="/docs">API docs</a>)</p><ul id="tree"></ul>
-<script>
-function render(nodes, ul){for(const n of nodes){const li=document.createElement('li');
-li.textContent=n.name+' ';const s=document.createElement('span');s.className='n';
-s.textContent='('+n.kind.replace('_',' ')+', '+n.cameras+' cameras)';li.appendChild(s);
-if(n.children.length){const c=document.createElement('ul');render(n.children,c);li.appendChild(c);}
-ul.appendChild(li);}}
-fetch('/api/site/tree').then(r=>r.json()).then(t=>render(t,document.getElementById('tree')));
-</script></body></html>"""

@@ -2,14 +2,71 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
+from pwdlib import PasswordHash
 from sqlalchemy import Engine
 
+from camera_config.clock import Clock, SystemClock
 from camera_config.store import SiteStore
+from ingest.types import CameraHealth
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Sessions, cookies and login throttling; the defaults suit a console on a trusted network."""
+
+    session_idle_s: float = 12 * 3600
+    """A console session ends after this long without a request."""
+    session_max_s: float = 7 * 24 * 3600
+    """... and after this long in any case."""
+    cookie_secure: bool = False
+    """Send cookies over HTTPS only; turn on whenever the console is served over HTTPS."""
+    login_window_s: float = 15 * 60
+    """Failed logins are counted over this window."""
+    max_failures_per_user: int = 5
+    max_failures_per_address: int = 50
+    lockout_s: float = 30.0
+    """First lockout once a limit is reached; doubles with every further failure."""
+    max_lockout_s: float = 15 * 60
+    password_hash: PasswordHash = field(default_factory=PasswordHash.recommended)
+    """argon2id with pwdlib's recommended cost; stored hashes with other parameters are upgraded at login."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """WebRTC live view: how the server reaches browsers and opens camera streams."""
+
+    ice_hosts: tuple[str, ...] | None = None
+    """Offer only these host addresses as ICE candidates and ignore browser candidates elsewhere.
+    ``("127.0.0.1",)`` when browser and server share a machine (loopback); None offers every interface."""
+    open_timeout_s: float = 10.0
+    """Opening a camera stream (RTSP connect and the first packets) gives up after this long."""
+    retry_max_s: float = 30.0
+    """A lost stream is reopened with exponential backoff up to this interval while viewers watch."""
+    connect_timeout_s: float = 20.0
+    """A viewer whose browser has not connected this long after the answer is dropped."""
+    max_viewers: int = 32
+    """Peer connections the server keeps at once (each costs a little CPU for packetising and SRTP)."""
+
+
+HealthSource = Callable[[str], CameraHealth | None]
+"""camera id → its latest health from ingest, or None when nothing is known yet."""
+
+
+def _no_health(_camera_id: str) -> CameraHealth | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     engine: Engine
     site: SiteStore
+    clock: Clock = field(default_factory=SystemClock)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
+    health: HealthSource = _no_health
+    registry: CollectorRegistry | None = None
+    """Prometheus registry shared with the other stages; the API makes its own when None."""

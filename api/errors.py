@@ -1,16 +1,51 @@
-"""The one place where gridwatch's error family becomes HTTP status codes."""
+"""The one place where gridwatch's error family becomes HTTP: status codes, bodies and their schema.
+
+Every error body has the same shape (`ErrorBody`): a ``detail`` sentence and, for refused input,
+``errors`` naming each field at fault (``streams.main``, ``zones[2].points``, ``query.limit``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from camera_config.errors import Conflict, GridwatchError, InvalidInput, NotFound, Unavailable
 
+
+class Unauthenticated(GridwatchError):
+    """No valid session or token came with the request, or a login was refused."""
+
+
+class Forbidden(GridwatchError):
+    """The caller is known but their role does not allow this."""
+
+
+class TooLarge(GridwatchError):
+    """An upload is bigger than the route accepts."""
+
+
+class Throttled(GridwatchError):
+    """Too many failed logins: try again after ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+
+
 STATUS: list[tuple[type[GridwatchError], int]] = [
+    (Unauthenticated, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (TooLarge, 413),
     (InvalidInput, 422),
+    (Throttled, 429),
     (Unavailable, 503),
 ]
 
@@ -22,10 +57,137 @@ def status_for(exc: GridwatchError) -> int:
     return 400
 
 
+class ErrorItem(BaseModel):
+    where: str = Field(description="The field at fault, as a path into the request.", examples=["streams.main"])
+    message: str = Field(description="What is wrong with it.", examples=["only rtsp:// or rtsps:// URLs are accepted"])
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(
+        description="What went wrong, in one or more lines.", examples=['camera "CAM-9" does not exist']
+    )
+    errors: list[ErrorItem] = Field(default_factory=list, description="Refused input: every problem found.")
+
+
+_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
+    400: ("The request cannot be carried out.", {"detail": "bad request"}),
+    401: ("No valid session cookie or bearer token.", {"detail": "log in or send a bearer token"}),
+    403: ("The caller's role does not allow this.", {"detail": "your role (viewer) may not do this (site:write)"}),
+    404: ("Does not exist, or is outside the caller's scope.", {"detail": 'camera "CAM-9" does not exist'}),
+    409: ("Clashes with the current state.", {"detail": 'camera "CAM-01" already exists'}),
+    413: ("The upload is too large.", {"detail": "the file is larger than 10 MB"}),
+    422: (
+        "Input refused; every field at fault is listed.",
+        {
+            "detail": "streams.main: only rtsp:// or rtsps:// URLs are accepted",
+            "errors": [{"where": "streams.main", "message": "only rtsp:// or rtsps:// URLs are accepted"}],
+        },
+    ),
+    429: ("Too many failed logins; see Retry-After.", {"detail": "too many failed logins; try again in 30 s"}),
+    503: ("A component the request needs is not reachable.", {"detail": "the camera stream cannot be opened"}),
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes a route can answer with, all with the `ErrorBody` schema."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        description, example = _EXAMPLES[code]
+        out[code] = {
+            "model": ErrorBody,
+            "description": description,
+            "content": {"application/json": {"example": example}},
+        }
+    return out
+
+
+AUTH = (401, 403)
+"""Codes every authenticated route can answer with."""
+
+
+def _where(loc: Sequence[int | str]) -> str:
+    parts = list(loc)
+    prefix = ""
+    if parts and parts[0] in ("query", "path", "header", "cookie"):
+        prefix = str(parts.pop(0))
+    elif parts and parts[0] == "body":
+        parts.pop(0)
+    out = prefix
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _body(detail: str, errors: Sequence[ErrorItem] = ()) -> dict[str, Any]:
+    return ErrorBody(detail=detail, errors=list(errors)).model_dump()
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every error response is `ErrorBody` as JSON, whatever the route's own media type (SSE, metrics),
+    including FastAPI's own 422, which it would otherwise document with its default body."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        for operations in schema.get("paths", {}).values():
+            for op in operations.values():
+                for code, resp in op.get("responses", {}).items():
+                    if not code.startswith(("4", "5")):
+                        continue
+                    description, example = _EXAMPLES.get(int(code), (resp.get("description", ""), {"detail": "error"}))
+                    if code == "422" or not resp.get("description"):
+                        resp["description"] = description
+                    resp["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}, "example": example}
+                    }
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document_errors(app)
+
     @app.exception_handler(GridwatchError)
-    async def _handle(_request: Request, exc: GridwatchError) -> JSONResponse:
-        body: dict[str, object] = {"detail": str(exc)}
+    async def _gridwatch(_request: Request, exc: GridwatchError) -> JSONResponse:
+        errors: list[ErrorItem] = []
         if isinstance(exc, InvalidInput):
-            body["errors"] = [{"where": i.where, "message": i.message} for i in exc.issues]
-        return JSONResponse(status_code=status_for(exc), content=body)
+            errors = [ErrorItem(where=i.where, message=i.message) for i in exc.issues]
+        headers: dict[str, str] = {}
+        if isinstance(exc, Throttled):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        if isinstance(exc, Unauthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse(status_code=status_for(exc), content=_body(str(exc), errors), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        items = []
+        for err in exc.errors():
+            kind = err.get("type")
+            message = (
+                "required"
+                if kind == "missing"
+                else "unknown key"
+                if kind == "extra_forbidden"
+                else str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            )
+            items.append(ErrorItem(where=_where(err.get("loc", ())), message=message))
+        detail = "\n".join(f"{i.where}: {i.message}" for i in items[:20]) or "invalid request"
+        return JSONResponse(status_code=422, content=_body(detail, items))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot parse: refused input like any other, at the field "body".
+            return JSONResponse(
+                status_code=422, content=_body(f"body: {detail}", [ErrorItem(where="body", message=detail)])
+            )
+        return JSONResponse(status_code=exc.status_code, content=_body(detail), headers=exc.headers)

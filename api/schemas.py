@@ -1,10 +1,31 @@
-"""HTTP response models (routes never return ORM rows or internal values directly)."""
+"""HTTP models: what callers send and get back. Routes never return ORM rows or internal values directly.
+
+Input models forbid unknown keys. Output models never carry a password, a password hash, a token
+hash or a stream URL with credentials in it.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime
+from typing import Literal
 
-from camera_config.store import TreeNode
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from api.access import PERMISSIONS, Role, Scope, ScopeKind
+from api.errors import ErrorItem
+from api.users import ApiToken, User
+from camera_config.hazard_settings import HazardSettings, ZoneSettings
+from camera_config.model import Camera, CameraLevel, Zone, ZonePurpose
+from camera_config.store import ImportReport, TreeNode
+from camera_config.stream_settings import DetectSettings
+from ingest.types import CameraHealth
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ---------------------------------------------------------------------------- service
 
 
 class Health(BaseModel):
@@ -12,14 +33,17 @@ class Health(BaseModel):
     database: str = Field(description="ok, or the error the database gave.", examples=["ok"])
 
 
+# ---------------------------------------------------------------------------- site
+
+
 class GridSummaryPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    id: str
-    name: str
-    cameras: int
-    grid_worker: str | None
-    building_leaders: int
-    party_group_id: str | None
+    id: str = Field(examples=["G-01"])
+    name: str = Field(examples=["Willow Court grid"])
+    cameras: int = Field(description="Cameras routed to this grid.", examples=[2])
+    grid_worker: str | None = Field(description="Name of the grid's full-time grid worker.", examples=["Li Na"])
+    building_leaders: int = Field(examples=[2])
+    party_group_id: str | None = Field(examples=["PG-01"])
 
 
 class TreeNodePublic(BaseModel):
@@ -27,7 +51,7 @@ class TreeNodePublic(BaseModel):
     kind: str = Field(description="street, community, property_company, compound or camera.", examples=["compound"])
     id: str = Field(examples=["K-01"])
     name: str = Field(examples=["Willow Court"])
-    cameras: int = Field(description="Cameras at or below this node.", examples=[12])
+    cameras: int = Field(description="Cameras at or below this node (in the caller's scope).", examples=[12])
     enabled_cameras: int = Field(description="Of those, the enabled ones.", examples=[11])
     children: list[TreeNodePublic] = Field(default_factory=list)
     grids: list[GridSummaryPublic] = Field(default_factory=list, description="Community nodes: their grids.")
@@ -35,3 +59,278 @@ class TreeNodePublic(BaseModel):
     @classmethod
     def of(cls, node: TreeNode) -> TreeNodePublic:
         return cls.model_validate(node)
+
+
+# ---------------------------------------------------------------------------- users and auth
+
+
+class ScopeBody(_In):
+    kind: ScopeKind = Field(description="site, street, community or grids.", examples=["community"])
+    ids: list[str] = Field(
+        default_factory=list,
+        max_length=500,
+        description="Ids of the streets, communities or grids.",
+        examples=[["CM-01"]],
+    )
+
+    def value(self) -> Scope:
+        return Scope(self.kind, tuple(self.ids))
+
+    @classmethod
+    def of(cls, scope: Scope) -> ScopeBody:
+        return cls(kind=scope.kind, ids=list(scope.ids))
+
+
+class LoginRequest(_In):
+    username: str = Field(min_length=1, max_length=64, examples=["operator"])
+    password: SecretStr = Field(min_length=1, max_length=256, examples=["correct horse battery"])
+
+
+class UserPublic(BaseModel):
+    username: str = Field(examples=["li.na"])
+    display_name: str = Field(examples=["Li Na"])
+    role: Role = Field(
+        description="admin, operator, grid_worker, integrator, viewer or worker.", examples=["grid_worker"]
+    )
+    scope: ScopeBody = Field(description="Where the user may look.", examples=[{"kind": "grids", "ids": ["G-01"]}])
+    person_id: str | None = Field(
+        description="The person in the site model this login belongs to.", examples=["P-GW-01"]
+    )
+    disabled: bool = Field(examples=[False])
+    has_password: bool = Field(description="False for token-only accounts (workers).", examples=[True])
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        return cls(
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            scope=ScopeBody.of(user.scope),
+            person_id=user.person_id,
+            disabled=user.disabled,
+            has_password=user.has_password,
+            created_at=user.created_at,
+        )
+
+
+class MePublic(UserPublic):
+    permissions: list[str] = Field(description="What the role allows.", examples=[["site:read", "live:view"]])
+    grid_ids: list[str] | None = Field(
+        description="Grids the scope covers now; null for the whole site.", examples=[["G-01"]]
+    )
+    via: Literal["session", "token"] = Field(description="How this request was authenticated.", examples=["session"])
+
+
+class LoginResponse(BaseModel):
+    user: MePublic
+    csrf_token: str = Field(description="Send back as X-CSRF-Token on every change made with the session cookie.")
+    expires_at: datetime = Field(description="The session ends then unless used (each use extends it).")
+
+
+class UserCreate(_In):
+    username: str = Field(min_length=2, max_length=64, examples=["li.na"])
+    role: Role = Field(examples=["grid_worker"])
+    scope: ScopeBody | None = Field(None, description="Required for operators and grid workers.")
+    display_name: str | None = Field(None, max_length=200, examples=["Li Na"])
+    password: SecretStr | None = Field(
+        None, min_length=8, max_length=256, description="Omit to have one generated (returned once); workers get none."
+    )
+    person_id: str | None = Field(None, max_length=64, description="Link to a person of the site model.")
+
+
+class UserCreated(BaseModel):
+    user: UserPublic
+    password: str | None = Field(description="The generated password, shown this once; null when one was given.")
+
+
+class UserUpdate(_In):
+    role: Role | None = None
+    scope: ScopeBody | None = None
+    display_name: str | None = Field(None, max_length=200)
+    disabled: bool | None = Field(None, description="A disabled user cannot log in; their sessions end.")
+    password: SecretStr | None = Field(None, min_length=8, max_length=256, description="Ends the user's sessions.")
+    person_id: str | None = Field(None, max_length=64, description="Empty string removes the link.")
+
+
+class TokenCreate(_In):
+    name: str = Field(min_length=1, max_length=100, description="What the token is for.", examples=["detector shard 3"])
+    expires_in_days: int | None = Field(None, ge=1, le=3650, description="Omit for a token that does not expire.")
+
+
+class TokenPublic(BaseModel):
+    id: int = Field(examples=[7])
+    username: str = Field(examples=["worker-1"])
+    name: str = Field(examples=["detector shard 3"])
+    prefix: str = Field(description="The token's first characters, to recognise it.", examples=["gw_Q2x9aB"])
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenPublic:
+        return cls(
+            id=token.id,
+            username=token.username,
+            name=token.name,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+        )
+
+
+class TokenCreated(BaseModel):
+    token: TokenPublic
+    secret: str = Field(description="The bearer token, shown this once.", examples=["gw_Q2x9aB..."])
+
+
+def me_of(user: User, grid_ids: list[str] | None, via: Literal["session", "token"]) -> MePublic:
+    base = UserPublic.of(user).model_dump()
+    return MePublic(**base, permissions=sorted(p.value for p in PERMISSIONS[user.role]), grid_ids=grid_ids, via=via)
+
+
+# ---------------------------------------------------------------------------- cameras
+
+
+class LocationPublic(BaseModel):
+    lat: float = Field(examples=[31.2304])
+    lon: float = Field(examples=[121.4737])
+
+
+class StreamsPublic(BaseModel):
+    main: str = Field(description="Main stream URL, without credentials.", examples=["rtsp://10.2.0.17:554/main"])
+    sub: str | None = Field(description="Sub stream URL, without credentials.", examples=["rtsp://10.2.0.17:554/sub"])
+
+
+class ZonePublic(BaseModel):
+    id: str = Field(examples=["plaza"])
+    name: str = Field(examples=["Gate plaza"])
+    purpose: ZonePurpose = Field(examples=["crowd"])
+    points: list[tuple[float, float]] = Field(
+        description="Polygon, [x, y] normalised to 0..1 of the picture.",
+        examples=[[[0, 0.35], [1, 0.35], [1, 1], [0, 1]]],
+    )
+    settings: ZoneSettings
+
+    @classmethod
+    def of(cls, zone: Zone) -> ZonePublic:
+        return cls(
+            id=zone.id,
+            name=zone.name,
+            purpose=zone.purpose,
+            points=[tuple(p) for p in zone.points],
+            settings=zone.settings,
+        )
+
+
+class CameraHealthPublic(BaseModel):
+    state: Literal["online", "degraded", "offline", "unknown"] = Field(
+        description="unknown until ingest has reported on the camera.", examples=["online"]
+    )
+    since: datetime | None = None
+    reason: str | None = Field(None, description="Why a camera is offline.", examples=["timeout"])
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, health: CameraHealth | None) -> CameraHealthPublic:
+        if health is None:
+            return cls(state="unknown")
+        return cls(
+            state=health.state.value,
+            since=health.since,
+            reason=health.reason.value if health.reason else None,
+            detail=health.detail,
+        )
+
+
+class CameraPublic(BaseModel):
+    id: str = Field(examples=["CAM-01"])
+    name: str = Field(examples=["Willow Court east gate plaza"])
+    level: CameraLevel = Field(examples=["compound"])
+    grid_id: str = Field(examples=["G-01"])
+    compound_id: str | None = Field(examples=["K-01"])
+    location: LocationPublic | None
+    streams: StreamsPublic
+    has_username: bool = Field(description="Credentials are never returned; only whether they are set.")
+    has_password: bool
+    enabled: bool
+    zones: list[ZonePublic]
+    detect: DetectSettings
+    hazards: HazardSettings
+    revision: int = Field(description="Bumped on every change.", examples=[3])
+    updated_at: datetime | None
+    health: CameraHealthPublic
+
+    @classmethod
+    def of(cls, camera: Camera, health: CameraHealth | None) -> CameraPublic:
+        return cls(
+            id=camera.id,
+            name=camera.name,
+            level=camera.level,
+            grid_id=camera.grid_id,
+            compound_id=camera.compound_id,
+            location=LocationPublic(lat=camera.lat, lon=camera.lon)
+            if camera.lat is not None and camera.lon is not None
+            else None,
+            streams=StreamsPublic(main=camera.main_url, sub=camera.sub_url),
+            has_username=camera.username is not None,
+            has_password=camera.has_password,
+            enabled=camera.enabled,
+            zones=[ZonePublic.of(z) for z in camera.zones],
+            detect=camera.detect,
+            hazards=camera.hazards,
+            revision=camera.revision,
+            updated_at=camera.updated_at,
+            health=CameraHealthPublic.of(health),
+        )
+
+
+class CameraPage(BaseModel):
+    items: list[CameraPublic]
+    total: int = Field(description="Cameras matching the filters (in the caller's scope).", examples=[1751])
+    limit: int = Field(examples=[100])
+    offset: int = Field(examples=[0])
+
+
+class CameraPatch(_In):
+    name: str | None = Field(None, min_length=1, max_length=200, description="New display name.")
+    enabled: bool | None = Field(None, description="Disabled cameras are kept but not watched.")
+
+
+class ImportReportPublic(BaseModel):
+    rows: int = Field(description="Data rows in the file.", examples=[120])
+    created: int = Field(examples=[117])
+    updated: int = Field(examples=[0])
+    unchanged: int = Field(examples=[0])
+    skipped: list[ErrorItem] = Field(
+        description="Rows left out (with skip_invalid), each with its line and reason.",
+        examples=[[{"where": "cameras.csv line 4", "message": 'grid "G-119" does not exist'}]],
+    )
+
+    @classmethod
+    def of(cls, report: ImportReport) -> ImportReportPublic:
+        return cls(
+            rows=report.rows,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+            skipped=[ErrorItem(where=i.where, message=i.message) for i in report.skipped],
+        )
+
+
+# ---------------------------------------------------------------------------- live view
+
+
+class LiveOffer(_In):
+    sdp: str = Field(min_length=1, max_length=64_000, description="The browser's SDP offer (ICE gathering complete).")
+    type: Literal["offer"] = Field("offer", description="Always offer.")
+
+
+class LiveAnswer(BaseModel):
+    viewer_id: str = Field(description="Close the view with DELETE /api/live/{viewer_id}.", examples=["pX3k9Qd2aB1c"])
+    sdp: str = Field(description="The server's SDP answer.")
+    type: Literal["answer"] = "answer"
+    stream: Literal["main", "sub"] = Field(description="The stream being sent.", examples=["sub"])

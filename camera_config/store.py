@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -280,8 +280,11 @@ class SiteStore:
         out.update({f"people.{r.value}": roles.get(r.value, 0) for r in PersonRole})
         return out
 
-    def tree(self, *, with_cameras: bool = False) -> list[TreeNode]:
-        """Street → community → property company → compound, with camera counts and grid summaries."""
+    def tree(self, *, with_cameras: bool = False, grid_ids: Collection[str] | None = None) -> list[TreeNode]:
+        """Street → community → property company → compound, with camera counts and grid summaries.
+
+        With ``grid_ids``, only those grids, their cameras, and the branches leading to them.
+        """
         with self._factory() as s:
             streets = s.scalars(select(StreetRow).order_by(StreetRow.id)).all()
             communities = s.scalars(select(CommunityRow).order_by(CommunityRow.id)).all()
@@ -305,6 +308,14 @@ class SiteStore:
                     .group_by(PersonRow.grid_id)
                 ).all()
             )
+            covered: set[str] = set()
+            if grid_ids is not None:
+                wanted = set(grid_ids)
+                grids = [g for g in grids if g.id in wanted]
+                cams = [c for c in cams if c.grid_id in wanted]
+                covered = set(
+                    s.scalars(select(grid_compounds.c.compound_id).where(grid_compounds.c.grid_id.in_(wanted)))
+                )
         grid_community = {g.id: g.community_id for g in grids}
         by_compound: dict[str | None, list[tuple[str, str, bool]]] = defaultdict(list)
         direct: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)  # community -> compound-less cameras
@@ -333,11 +344,16 @@ class SiteStore:
             enabled = sum(c.enabled_cameras for c in children if c.kind != "camera") + sum(e for *_, e in own)
             return TreeNode(kind, id_, name, total, enabled, tuple(children) + leaves(own), **kw)
 
+        scoped = grid_ids is not None
         compound_nodes: dict[str, list[TreeNode]] = defaultdict(list)
         for c in compounds:
+            if scoped and c.id not in covered and c.id not in by_compound:
+                continue
             compound_nodes[c.property_company_id].append(node("compound", c.id, c.name, (), by_compound.get(c.id, [])))
         company_nodes: dict[str, list[TreeNode]] = defaultdict(list)
         for pc in companies:
+            if scoped and not compound_nodes[pc.id]:
+                continue
             company_nodes[pc.community_id].append(node("property_company", pc.id, pc.name, compound_nodes[pc.id]))
         grid_summaries: dict[str, list[GridSummary]] = defaultdict(list)
         for g in grids:
@@ -346,6 +362,8 @@ class SiteStore:
             )
         community_nodes: dict[str, list[TreeNode]] = defaultdict(list)
         for cm in communities:
+            if scoped and not (grid_summaries[cm.id] or company_nodes[cm.id] or direct.get(cm.id)):
+                continue
             community_nodes[cm.street_id].append(
                 node(
                     "community",
@@ -356,7 +374,11 @@ class SiteStore:
                     grids=tuple(grid_summaries[cm.id]),
                 )
             )
-        return [node("street", st.id, st.name, community_nodes[st.id]) for st in streets]
+        return [
+            node("street", st.id, st.name, community_nodes[st.id])
+            for st in streets
+            if not scoped or community_nodes[st.id]
+        ]
 
     # ------------------------------------------------------------------ writing
 

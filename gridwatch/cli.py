@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from rich.console import Console
@@ -16,6 +17,9 @@ from rich.tree import Tree
 from camera_config.errors import GridwatchError, InvalidInput
 from camera_config.store import ImportReport, TreeNode
 from gridwatch.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from api.users import UserStore
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -77,6 +81,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"gridwatch: {counts['cameras']} cameras, {counts['grids']} grids; database {settings.db_url.split('://')[0]}; "
         f"console on http://{settings.host}:{settings.port}"
     )
+    if settings.demo:
+        from api.demo import ensure_demo_users
+
+        out.print("demo logins (new passwords at every start):")
+        for login in ensure_demo_users(service.engine, service.site):
+            out.print(f"  {login.username:<11} {login.password:<18} {login.role.value} ({login.scope})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
 
@@ -212,6 +222,69 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _users(args: argparse.Namespace) -> UserStore:
+    from api.users import UserStore
+    from camera_config.clock import SystemClock
+    from camera_config.db import session_factory
+    from gridwatch.wiring import open_service
+
+    service = open_service(_settings(args))
+    return UserStore(session_factory(service.engine), service.site, SystemClock())
+
+
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """(password, generated): one line from standard input with --password-stdin, else a new random one."""
+    from api.users import generate_password
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return generate_password(), True
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from api.access import Role, Scope
+
+    users = _users(args)
+    role = Role(args.role)
+    password, generated = (None, False) if role is Role.WORKER else _password(args)
+    user = users.create(
+        args.username,
+        role,
+        scope=Scope.parse(args.scope) if args.scope else None,
+        display_name=args.name,
+        password=password,
+        person_id=args.person,
+    )
+    out.print(f'created user "{user.username}" ({user.role.value}, scope {user.scope})')
+    if generated:
+        out.print(f"password: {password}  (shown once)")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    for user in _users(args).all():
+        state = " [disabled]" if user.disabled else ""
+        out.print(f"{user.username:<20} {user.role.value:<12} {user.scope!s:<24} {user.display_name}{state}")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    users = _users(args)
+    password, generated = _password(args)
+    user = users.update(args.username, password=password)
+    out.print(f'new password for "{user.username}"; their console sessions have ended')
+    if generated:
+        out.print(f"password: {password}  (shown once)")
+    return 0
+
+
+def cmd_user_token(args: argparse.Namespace) -> int:
+    new = _users(args).create_token(args.username, args.name, expires_in_s=args.days * 86400.0 if args.days else None)
+    out.print(f'token {new.token.id} "{new.token.name}" for "{new.token.username}" (shown once):')
+    sys.stdout.write(new.secret + "\n")
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 
 
@@ -259,6 +332,37 @@ def parser() -> argparse.ArgumentParser:
     exp = ss.add_parser("export-cameras", parents=[common], help="cameras as an import-ready CSV (no passwords)")
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     exp.set_defaults(func=cmd_export_cameras)
+
+    users = sub.add_parser("user", help="console and API accounts: add, list, passwd, token")
+    us = users.add_subparsers(dest="user_command", required=True, metavar="SUBCOMMAND")
+    ua = us.add_parser("add", parents=[common], help="create an account (prints a generated password once)")
+    ua.add_argument("username")
+    ua.add_argument(
+        "--role",
+        required=True,
+        choices=["admin", "operator", "grid_worker", "integrator", "viewer", "worker"],
+        help="worker = a detection worker process: API tokens only, no password",
+    )
+    ua.add_argument(
+        "--scope",
+        help="site, street:ID, community:ID[,ID] or grids:ID[,ID] (operators: street or community; "
+        "grid workers: grids)",
+    )
+    ua.add_argument("--name", help="display name (default: the user name)")
+    ua.add_argument("--person", help="id of the person in the site model this account belongs to")
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    ua.set_defaults(func=cmd_user_add)
+    ul = us.add_parser("list", parents=[common], help="every account with role and scope")
+    ul.set_defaults(func=cmd_user_list)
+    up = us.add_parser("passwd", parents=[common], help="set a new password (ends the user's console sessions)")
+    up.add_argument("username")
+    up.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    up.set_defaults(func=cmd_user_passwd)
+    ut = us.add_parser("token", parents=[common], help="new API token for an account (printed once)")
+    ut.add_argument("username")
+    ut.add_argument("--name", default="cli", help="what the token is for")
+    ut.add_argument("--days", type=int, help="expire after this many days (default: never)")
+    ut.set_defaults(func=cmd_user_token)
 
     dbp = sub.add_parser("db", help="database maintenance")
     dbs = dbp.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")

@@ -1,8 +1,9 @@
 """Every stage's tables on the shared metadata, for migrations and schema checks."""
 
+from api import orm as api_orm
 from camera_config import orm as camera_config_orm
 from camera_config.db import Base
 
 metadata = Base.metadata
 
-__all__ = ["camera_config_orm", "metadata"]
+__all__ = ["api_orm", "camera_config_orm", "metadata"]

@@ -1,0 +1,170 @@
+"""Who may do what, and where: roles, permissions and scopes as plain values.
+
+Every list and every direct access goes through one `GridScope`: a camera (and later an alert or a
+case) is visible when its grid is in the caller's scope. Outside the scope a thing does not exist
+for the caller (404, absent from lists), so ids of other grids' cameras leak nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from camera_config.errors import InvalidInput, Issue, NotFound
+from camera_config.store import SiteStore
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    GRID_WORKER = "grid_worker"
+    INTEGRATOR = "integrator"
+    VIEWER = "viewer"
+    WORKER = "worker"
+    """A detection worker process: a machine account with API tokens and no password."""
+
+
+class Permission(enum.StrEnum):
+    SITE_READ = "site:read"
+    SITE_WRITE = "site:write"
+    LIVE_VIEW = "live:view"
+    USERS_MANAGE = "users:manage"
+    TOKENS_OWN = "tokens:own"
+    METRICS_READ = "metrics:read"
+
+
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.OPERATOR: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW}),
+    Role.GRID_WORKER: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW}),
+    Role.INTEGRATOR: frozenset(
+        {Permission.SITE_READ, Permission.SITE_WRITE, Permission.LIVE_VIEW, Permission.TOKENS_OWN}
+    ),
+    Role.VIEWER: frozenset({Permission.SITE_READ}),
+    Role.WORKER: frozenset({Permission.SITE_READ, Permission.TOKENS_OWN, Permission.METRICS_READ}),
+}
+
+
+class ScopeKind(enum.StrEnum):
+    SITE = "site"
+    STREET = "street"
+    COMMUNITY = "community"
+    GRIDS = "grids"
+
+
+ALLOWED_SCOPES: dict[Role, tuple[ScopeKind, ...]] = {
+    Role.ADMIN: (ScopeKind.SITE,),
+    Role.OPERATOR: (ScopeKind.STREET, ScopeKind.COMMUNITY),
+    Role.GRID_WORKER: (ScopeKind.GRIDS,),
+    Role.INTEGRATOR: (ScopeKind.SITE, ScopeKind.STREET, ScopeKind.COMMUNITY),
+    Role.VIEWER: (ScopeKind.SITE, ScopeKind.STREET, ScopeKind.COMMUNITY, ScopeKind.GRIDS),
+    Role.WORKER: (ScopeKind.SITE, ScopeKind.STREET, ScopeKind.COMMUNITY, ScopeKind.GRIDS),
+}
+"""The first kind listed is the role's default when none is given."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a user may look: the whole site, or some streets, communities or grids (by id)."""
+
+    kind: ScopeKind
+    ids: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.kind.value if self.kind is ScopeKind.SITE else f"{self.kind.value}:{','.join(self.ids)}"
+
+    @classmethod
+    def parse(cls, text: str) -> Scope:
+        """``site``, ``community:CM-01`` or ``grids:G-01,G-02`` (the command line's form)."""
+        kind, _, rest = text.strip().partition(":")
+        try:
+            scope_kind = ScopeKind(kind)
+        except ValueError:
+            raise InvalidInput(
+                Issue("scope", f'"{kind}" is not one of {", ".join(k.value for k in ScopeKind)}')
+            ) from None
+        ids = tuple(i.strip() for i in rest.split(",") if i.strip())
+        return cls(scope_kind, ids)
+
+
+def _a(role: Role) -> str:
+    name = role.value.replace("_", " ")
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def check_scope(role: Role, scope: Scope | None, site: SiteStore) -> Scope:
+    """The scope a user of ``role`` gets: ``scope`` checked against the role and the site (or the default)."""
+    allowed = ALLOWED_SCOPES[role]
+    if scope is None:
+        if allowed[0] is not ScopeKind.SITE:
+            kinds = " or ".join(k.value for k in allowed)
+            raise InvalidInput(Issue("scope", f"{_a(role)} needs a scope: {kinds}"))
+        return Scope(ScopeKind.SITE)
+    if scope.kind not in allowed:
+        kinds = ", ".join(k.value for k in allowed)
+        raise InvalidInput(Issue("scope.kind", f'{_a(role)} may have scope {kinds}, not "{scope.kind.value}"'))
+    if scope.kind is ScopeKind.SITE:
+        if scope.ids:
+            raise InvalidInput(Issue("scope.ids", "a site scope takes no ids"))
+        return scope
+    if not scope.ids:
+        raise InvalidInput(Issue("scope.ids", f"a {scope.kind.value} scope needs at least one id"))
+    index = site.index()
+    known: set[str] | dict[str, object] = {
+        ScopeKind.STREET: index.streets,
+        ScopeKind.COMMUNITY: index.communities,
+        ScopeKind.GRIDS: set(index.grids),
+    }[scope.kind]
+    noun = {ScopeKind.STREET: "street", ScopeKind.COMMUNITY: "community", ScopeKind.GRIDS: "grid"}[scope.kind]
+    issues = [
+        Issue(f"scope.ids[{i}]", f'{noun} "{ident}" does not exist')
+        for i, ident in enumerate(scope.ids)
+        if ident not in known
+    ]
+    if issues:
+        raise InvalidInput(issues)
+    return Scope(scope.kind, tuple(dict.fromkeys(scope.ids)))
+
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class GridScope:
+    """A scope resolved to grid ids against the current site; ``grid_ids`` None means every grid."""
+
+    grid_ids: frozenset[str] | None
+
+    @property
+    def whole_site(self) -> bool:
+        return self.grid_ids is None
+
+    def allows(self, grid_id: str | None) -> bool:
+        return self.grid_ids is None or (grid_id is not None and grid_id in self.grid_ids)
+
+    def visible(self, items: Iterable[_T], grid_of: str = "grid_id") -> list[_T]:
+        """The items whose grid (attribute ``grid_of``) is in scope."""
+        return [i for i in items if self.allows(getattr(i, grid_of))]
+
+    def check(self, grid_id: str | None, what: str) -> None:
+        """Raise `NotFound` (naming ``what``, e.g. ``camera "CAM-02"``) when the grid is out of scope."""
+        if not self.allows(grid_id):
+            raise NotFound(f"{what} does not exist")
+
+    def as_filter(self) -> Sequence[str] | None:
+        return None if self.grid_ids is None else sorted(self.grid_ids)
+
+
+def resolve(scope: Scope, site: SiteStore) -> GridScope:
+    """Grid ids a scope covers now; grids added later to a community or street join it automatically."""
+    if scope.kind is ScopeKind.SITE:
+        return GridScope(None)
+    wanted = set(scope.ids)
+    if scope.kind is ScopeKind.GRIDS:
+        return GridScope(frozenset(wanted))
+    if scope.kind is ScopeKind.COMMUNITY:
+        return GridScope(frozenset(g.id for g in site.grids() if g.community_id in wanted))
+    communities = {c.id for street in site.tree() if street.id in wanted for c in street.children}
+    return GridScope(frozenset(g.id for g in site.grids() if g.community_id in communities))

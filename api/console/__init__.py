@@ -1,0 +1,1 @@
+"""The console: static pages, styles and scripts served by the API."""

@@ -1,0 +1,78 @@
+"""Demo accounts for `gridwatch run --demo`: one per role, with fresh passwords printed at each start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from api.access import Role, Scope, ScopeKind
+from api.context import AuthSettings
+from api.users import UserStore, generate_password
+from camera_config.clock import SystemClock
+from camera_config.db import session_factory
+from camera_config.errors import NotFound
+from camera_config.model import PersonRole
+from camera_config.store import SiteStore
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    username: str
+    role: Role
+    scope: Scope
+    password: str = field(repr=False)
+
+
+def ensure_demo_users(engine: Engine, site: SiteStore, settings: AuthSettings | None = None) -> list[DemoLogin]:
+    """Create (or reset the password of) admin, operator, gridworker, integrator and viewer.
+
+    The operator watches the first community and the grid worker the first grid, each linked to the
+    site's person in that role when there is one. Roles that need a scope are skipped on an empty site.
+    """
+    users = UserStore(session_factory(engine), site, SystemClock(), settings)
+    grids = site.grids()
+    people = site.people()
+    plan: list[tuple[str, Role, Scope | None, str | None, str]] = [
+        ("admin", Role.ADMIN, None, None, "Demo administrator"),
+        ("integrator", Role.INTEGRATOR, None, None, "Demo integrator"),
+        ("viewer", Role.VIEWER, None, None, "Demo viewer"),
+    ]
+    if grids:
+        grid = grids[0]
+        operator = next(
+            (p for p in people if p.role is PersonRole.OPERATOR and p.community_id == grid.community_id), None
+        )
+        worker = next((p for p in people if p.role is PersonRole.GRID_WORKER and p.grid_id == grid.id), None)
+        plan.insert(
+            1,
+            (
+                "operator",
+                Role.OPERATOR,
+                Scope(ScopeKind.COMMUNITY, (grid.community_id,)),
+                operator.id if operator else None,
+                operator.name if operator else "Demo operator",
+            ),
+        )
+        plan.insert(
+            2,
+            (
+                "gridworker",
+                Role.GRID_WORKER,
+                Scope(ScopeKind.GRIDS, (grid.id,)),
+                worker.id if worker else None,
+                worker.name if worker else "Demo grid worker",
+            ),
+        )
+    logins = []
+    for username, role, scope, person_id, name in plan:
+        password = generate_password()
+        try:
+            users.get(username)
+        except NotFound:
+            users.create(username, role, scope=scope, display_name=name, password=password, person_id=person_id)
+        else:
+            users.update(username, role=role, scope=scope, password=password, disabled=False)
+        user = users.get(username)
+        logins.append(DemoLogin(user.username, user.role, user.scope, password))
+    return logins

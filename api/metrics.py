@@ -1,0 +1,82 @@
+"""Prometheus metrics: the registry other stages add their collectors to, and the API's own figures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class ApiMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.requests = Counter(
+            "gridwatch_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "gridwatch_http_request_duration_seconds",
+            "Time to answer an HTTP request (until the response starts).",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+            registry=self.registry,
+        )
+        self.logins = Counter(
+            "gridwatch_logins",
+            "Login attempts by outcome (ok, refused, throttled).",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def gauges(self, name: str, help_text: str, label: str | None, read: Callable[[], Mapping[str, float]]) -> None:
+        """Register gauges read at scrape time (never stale): ``read`` returns label value → number."""
+        self.registry.register(_ReadAtScrape(name, help_text, label, read))
+
+
+class _ReadAtScrape(Collector):
+    def __init__(self, name: str, help_text: str, label: str | None, read: Callable[[], Mapping[str, float]]) -> None:
+        self._name, self._help, self._label, self._read = name, help_text, label, read
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(self._name, self._help, labels=[self._label] if self._label else None)
+        for key, value in sorted(self._read().items()):
+            family.add_metric([key] if self._label else [], value)
+        yield family
+
+    def describe(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(self._name, self._help, labels=[self._label] if self._label else None)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template (bounded labels, no ids in them)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()

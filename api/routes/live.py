@@ -1,0 +1,50 @@
+"""WebRTC live view: the browser posts an offer, the server answers with the camera's video."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+
+from api.access import Role
+from api.auth import LiveViewer
+from api.errors import AUTH, responses
+from api.routes.cameras import CameraId
+from api.runtime import RuntimeDep
+from api.schemas import LiveAnswer, LiveOffer
+
+router = APIRouter(tags=["live"])
+
+
+@router.post("/api/cameras/{camera_id}/live", status_code=201, responses=responses(*AUTH, 404, 422, 503))
+async def start_live_view(
+    camera_id: CameraId,
+    offer: LiveOffer,
+    principal: LiveViewer,
+    runtime: RuntimeDep,
+    stream: Annotated[
+        Literal["main", "sub"], Query(description="sub (default, lighter; main when there is none) or main.")
+    ] = "sub",
+) -> LiveAnswer:
+    """Answer a WebRTC offer with the camera's live H.264 video (passed through, never re-encoded).
+
+    Non-trickle: send the offer after ICE gathering completed. However many people watch, the server
+    pulls each camera stream once; the pull stops when the last viewer leaves.
+    """
+    site = runtime.context.site
+    camera = await run_in_threadpool(site.camera, camera_id)
+    principal.scope.check(camera.grid_id, f'camera "{camera_id}"')
+    session = await runtime.live.connect(
+        camera, stream, offer.sdp, principal.user.username, lambda: site.credentials(camera_id)
+    )
+    return LiveAnswer(viewer_id=session.viewer_id, sdp=session.answer_sdp, stream=session.stream)
+
+
+@router.delete("/api/live/{viewer_id}", status_code=204, responses=responses(*AUTH, 404))
+async def stop_live_view(
+    viewer_id: Annotated[str, Path(min_length=1, max_length=64)], principal: LiveViewer, runtime: RuntimeDep
+) -> None:
+    """Close a live view (closing the page does too, after the connection times out)."""
+    owner = None if principal.user.role is Role.ADMIN else principal.user.username
+    await runtime.live.disconnect(viewer_id, owner=owner)

@@ -1,0 +1,35 @@
+"""The API's running parts, built once per app and handed to routes through the typed lifespan state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, TypedDict, cast
+
+from fastapi import Depends, Request
+
+from api.context import ApiContext
+from api.live import LiveHub
+from api.metrics import ApiMetrics
+from api.stream import EventHub
+from api.users import UserStore
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    context: ApiContext
+    users: UserStore
+    metrics: ApiMetrics
+    live: LiveHub
+    events: EventHub
+
+
+class LifespanState(TypedDict):
+    runtime: Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    """From the lifespan state; the app's own copy serves when the lifespan did not run (plain TestClient)."""
+    return cast(Runtime, getattr(request.state, "runtime", None) or request.app.state.runtime)
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

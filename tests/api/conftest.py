@@ -1,0 +1,289 @@
+"""API fixtures: the demo site in a migrated database, an app on it, users of every role, logged-in clients.
+
+Passwords are hashed with real argon2id at a low cost (the production cost is ~0.4 s per hash on
+this kind of machine; one test checks that stored hashes move to the configured cost at login).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy import Engine
+
+from api.access import Role, Scope, ScopeKind
+from api.app import create_app
+from api.context import ApiContext, AuthSettings
+from api.users import UserStore
+from camera_config.clock import FakeClock
+from camera_config.db import session_factory
+from camera_config.store import SiteStore
+from camera_config.validate import load_site_file
+from tests.conftest import EXAMPLES, REPO
+
+FAST_HASH = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),))
+PASSWORD = "correct-horse-42"
+
+USERS: dict[str, tuple[Role, Scope | None]] = {
+    "admin": (Role.ADMIN, None),
+    "operator": (Role.OPERATOR, Scope(ScopeKind.COMMUNITY, ("CM-01",))),
+    "gw1": (Role.GRID_WORKER, Scope(ScopeKind.GRIDS, ("G-01",))),
+    "gw2": (Role.GRID_WORKER, Scope(ScopeKind.GRIDS, ("G-02",))),
+    "integrator": (Role.INTEGRATOR, None),
+    "viewer": (Role.VIEWER, None),
+}
+
+
+def fast_auth(**overrides: Any) -> AuthSettings:
+    return AuthSettings(**{"password_hash": FAST_HASH, **overrides})
+
+
+@pytest.fixture
+def site(store: SiteStore) -> SiteStore:
+    """The demo site (1 community, 3 compounds, grids G-01..G-03, cameras CAM-01..CAM-04)."""
+    store.apply_site(load_site_file(EXAMPLES / "demo-site.yaml"))
+    return store
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def users(engine: Engine, site: SiteStore, clock: FakeClock) -> UserStore:
+    store = UserStore(session_factory(engine), site, clock, fast_auth())
+    for name, (role, scope) in USERS.items():
+        store.create(name, role, scope=scope, password=PASSWORD)
+    return store
+
+
+@dataclass
+class Api:
+    """An app on the demo site with its users; `as_(name)` gives a client logged in as that user."""
+
+    app: FastAPI
+    clients: list[TestClient]
+
+    def anonymous(self) -> TestClient:
+        client = TestClient(self.app)
+        client.__enter__()
+        self.clients.append(client)
+        return client
+
+    def as_(self, username: str, password: str = PASSWORD) -> TestClient:
+        client = self.anonymous()
+        res = client.post("/api/auth/login", json={"username": username, "password": password})
+        assert res.status_code == 200, res.text
+        client.headers["X-CSRF-Token"] = res.json()["csrf_token"]
+        return client
+
+    def token(self, username: str) -> dict[str, str]:
+        """Bearer headers for a fresh API token of ``username``."""
+        runtime = self.app.state.runtime
+        return {"Authorization": f"Bearer {runtime.users.create_token(username, 'test').secret}"}
+
+
+@pytest.fixture
+def api(engine: Engine, site: SiteStore, users: UserStore, clock: FakeClock) -> Iterator[Api]:
+    app = create_app(ApiContext(engine=engine, site=site, clock=clock, auth=fast_auth()))
+    holder = Api(app, [])
+    yield holder
+    for client in holder.clients:
+        client.__exit__(None, None, None)
+
+
+# ---------------------------------------------------------------------------- a real server process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def demo_clip(footage: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 s of vtest.avi as H.264 in MPEG-TS with a keyframe every second: the demo camera's source.
+
+    Short on purpose: live viewers cross the end of the file within seconds, so the reopen-and-loop
+    path runs in every live test.
+    """
+    out = tmp_path_factory.mktemp("clip") / "vtest.ts"
+    encode = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-bf", "0"]
+    keyframes = ["-g", "10", "-keyint_min", "10", "-sc_threshold", "0"]
+    source = ["-t", "2", "-i", str(footage / "vtest.avi"), "-an"]
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *source, *encode, *keyframes, "-f", "mpegts", str(out)],
+        check=True,
+        timeout=60,
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class RtspCamera:
+    url: str
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def rtsp_camera(demo_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspCamera]:
+    """A real RTSP server with basic auth (GStreamer), fed the looping demo clip by ffmpeg over RTP."""
+    gst_python = Path("/usr/bin/python3")
+    if not gst_python.exists():
+        pytest.fail("Debian's python3 with python3-gi is missing: scripts/setup.sh installs it (make test does)")
+    root = tmp_path_factory.mktemp("rtsp")
+    port, rtp_port = free_port(), free_port()
+    camera = RtspCamera(f"rtsp://127.0.0.1:{port}/live", "cam5", "cam5-" + uuid.uuid4().hex[:10])
+    feed = [
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(demo_clip),
+        "-c", "copy", "-f", "rtp", f"rtp://127.0.0.1:{rtp_port}",
+    ]  # fmt: skip
+    with (root / "ffmpeg.log").open("wb") as log:
+        ffmpeg = subprocess.Popen(feed, stdout=log, stderr=subprocess.STDOUT)
+    script = Path(__file__).with_name("rtsp_server.py")
+    server = subprocess.Popen(
+        [str(gst_python), str(script), str(port), str(rtp_port), camera.username, camera.password],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.strip() == "ready", line + server.stdout.read()
+        yield camera
+    finally:
+        for proc in (server, ffmpeg):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        if server.stdout is not None:
+            server.stdout.close()
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+    log: Path
+    passwords: dict[str, str]
+    rtsp_password: str
+    """CAM-03's (wrong) password: it must never show up in an answer or the log."""
+    clip: Path
+
+    def open_files(self, path: Path) -> int:
+        """How many file descriptors the server process holds on ``path`` (a pull holds one on its source)."""
+        count = 0
+        for fd in Path(f"/proc/{self.pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                count += os.readlink(fd) == str(path)
+        return count
+
+
+@pytest.fixture(scope="session")
+def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`gridwatch run --demo` on a free port. CAM-01 plays the clip as a demo file source; CAM-05 is the
+    RTSP server with the right credentials, CAM-03 the same server with a wrong password."""
+    root = tmp_path_factory.mktemp("server")
+    rtsp_password = "s3cret-" + uuid.uuid4().hex[:8]
+    doc = yaml.safe_load((EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8"))
+    cams = {c["id"]: c for c in doc["cameras"]}
+    cams["CAM-01"]["streams"] = {"main": str(demo_clip)}
+    cams["CAM-01"].pop("credentials", None)
+    cams["CAM-03"]["streams"] = {
+        "main": rtsp_camera.url.replace("rtsp://", f"rtsp://{rtsp_camera.username}:{rtsp_password}@")
+    }
+    doc["cameras"].append(
+        {
+            "id": "CAM-05",
+            "name": "Harbour View car park",
+            "compound": "K-03",
+            "streams": {"main": rtsp_camera.url},
+            "credentials": {"username": rtsp_camera.username, "password": rtsp_camera.password},
+        }
+    )
+    site_file = root / "site.yaml"
+    site_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRIDWATCH_BIND": f"127.0.0.1:{port}",
+        "GRIDWATCH_DATA_DIR": str(root / "data"),
+        "GRIDWATCH_DATABASE_URL": f"sqlite:///{root / 'data' / 'gridwatch.db'}",
+        "PYTHONPATH": str(REPO),
+        "COLUMNS": "200",
+    }
+    log = root / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gridwatch", "run", "--demo", "--site", str(site_file)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not answer within 60 s:\n{log.read_text()}")
+            time.sleep(0.2)
+        passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
+        assert set(passwords) == {"admin", "operator", "gridworker", "integrator", "viewer"}, log.read_text()
+        yield Server(url, proc.pid, log, passwords, rtsp_password, demo_clip)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def http_login(server: Server, username: str) -> Iterator[httpx.Client]:
+    """An HTTP client logged in to the server process (cookie + CSRF header)."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        res = client.post("/api/auth/login", json={"username": username, "password": server.passwords[username]})
+        assert res.status_code == 200, res.text
+        client.headers["X-CSRF-Token"] = res.json()["csrf_token"]
+        yield client
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float = 10) -> None:
+    end = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.1)
