@@ -2,7 +2,8 @@
 
 from camera_config import orm as camera_config_orm
 from camera_config.db import Base
+from events import orm as events_orm
 
 metadata = Base.metadata
 
-__all__ = ["camera_config_orm", "metadata"]
+__all__ = ["camera_config_orm", "events_orm", "metadata"]
