@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from camera_config.clock import Clock
@@ -89,6 +89,42 @@ class Outbox:
         self._clock = clock
         self._batch = batch
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, *, poll_s: float = 1.0) -> None:
+        """Relay from a background thread: woken by `notify` after each commit, and every ``poll_s``
+        (which also picks up what another process or a crashed run left)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                self._wake.wait(poll_s)
+                self._wake.clear()
+                try:
+                    self.relay()
+                except Exception:
+                    log.exception("outbox relay failed; retrying")
+                    self._stop.wait(poll_s)
+
+        self._thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the relay thread after a last pass."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout_s)
+        self._thread = None
+        self.relay()
 
     def add(self, session: Session, topic: str, payload: Mapping[str, Any]) -> None:
         """Queue a message inside the caller's transaction: it exists exactly when the change does."""
@@ -100,26 +136,33 @@ class Outbox:
         One relaying process per database: the API is the only writer of cases.
         """
         done = 0
-        with self._lock:
+        engine = self._sessions.kw["bind"]
+        with self._lock, engine.connect() as conn:
             while True:
-                with self._sessions() as s:
-                    rows = s.execute(
-                        select(OutboxRow.id, OutboxRow.topic, OutboxRow.payload, OutboxRow.created_at)
-                        .where(OutboxRow.published_at.is_(None))
-                        .order_by(OutboxRow.id)
-                        .limit(self._batch)
-                    ).all()
+                rows = conn.execute(
+                    select(OutboxRow.id, OutboxRow.topic, OutboxRow.payload, OutboxRow.created_at)
+                    .where(OutboxRow.published_at.is_(None))
+                    .order_by(OutboxRow.id)
+                    .limit(self._batch)
+                ).all()
+                conn.commit()  # no snapshot is held while subscribers run
                 if not rows:
                     return done
                 for id_, topic, payload, created_at in rows:
                     self.bus.publish(BusMessage(id_, topic, payload, created_at))
-                with transaction(self._sessions) as s:
-                    s.execute(
-                        update(OutboxRow)
-                        .where(OutboxRow.id.in_([r[0] for r in rows]))
-                        .values(published_at=self._clock.now())
-                    )
+                if conn.dialect.name == "postgresql":
+                    # Losing this mark in a crash only means publishing again (at-least-once), so it
+                    # need not wait for the disk.
+                    conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                conn.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id.in_([r[0] for r in rows]))
+                    .values(published_at=self._clock.now())
+                )
+                conn.commit()
                 done += len(rows)
+                if len(rows) < self._batch:
+                    return done
 
     def pending(self) -> int:
         with self._sessions() as s:

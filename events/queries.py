@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from camera_config.db import UtcDateTime
@@ -136,7 +136,7 @@ def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) 
     if f.states:
         conds.append(CaseRow.state.in_([s.value for s in f.states]))
     if f.open is not None:
-        conds.append(CaseRow.is_open.is_(f.open))
+        conds.append(CaseRow.is_open == f.open)
     for col, value in (
         (CaseRow.grid_id, f.grid_id),
         (CaseRow.community_id, f.community_id),
@@ -151,7 +151,7 @@ def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) 
         if value is not None:
             conds.append(col == value)
     if f.overdue_at is not None:
-        conds += [CaseRow.is_open.is_(True), CaseRow.deadline_at < f.overdue_at]
+        conds += [CaseRow.is_open == true(), CaseRow.deadline_at < f.overdue_at]
     if f.since is not None:
         conds.append(CaseRow.created_at >= f.since)
     if f.until is not None:

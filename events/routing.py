@@ -1,8 +1,9 @@
 """Who answers for a camera or a grid, read from the site model through camera_config's SiteStore.
 
-The camera is read fresh on every call (a camera disabled a moment ago must refuse alerts at once);
-the organisation around grids (communities, streets, people) changes rarely and is cached for
-``ttl_s``, and re-read at once when a grid is not in the cache.
+Cameras and the organisation around grids (communities, streets, people) are cached for ``ttl_s``
+(a few seconds: alerts arrive hundreds of times a second, site changes rarely), so a change, such as
+a camera being disabled, takes effect within ``ttl_s``. A camera or grid not in the cache is looked
+up at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from camera_config.errors import Conflict, NotFound
 from camera_config.model import Camera, Grid, PersonRole
 from camera_config.store import SiteStore
 from events.types import Route
+
+_BULK = 100
+"""More changed cameras than this are reloaded in one query rather than one by one."""
 
 
 @dataclass(slots=True)
@@ -34,14 +38,36 @@ class Router:
         self._clock = clock
         self._ttl_s = ttl_s
         self._dir = _Directory()
-        self._lock = threading.Lock()
+        self._cameras: dict[str, Camera] = {}
+        self._cameras_checked_at = float("-inf")
+        self._lock = threading.RLock()
 
     def camera(self, camera_id: str) -> Camera:
         """The camera, if it exists and is enabled; a disabled camera raises Conflict."""
-        cam = self._site.camera(camera_id)
+        with self._lock:
+            self._check_cameras()
+            cam = self._cameras.get(camera_id)
+            if cam is None:
+                cam = self._cameras[camera_id] = self._site.camera(camera_id)
         if not cam.enabled:
             raise Conflict(f'camera "{camera_id}" is disabled: its alerts are refused')
         return cam
+
+    def _check_cameras(self) -> None:
+        """Every ``ttl_s``: one cheap revision poll, then reload only the cameras that changed."""
+        now = self._clock.monotonic()
+        if now - self._cameras_checked_at < self._ttl_s:
+            return
+        revisions = self._site.revisions()
+        changed = [cid for cid, rev in revisions.items() if cid in self._cameras and self._cameras[cid].revision != rev]
+        if not self._cameras or len(changed) > _BULK:
+            self._cameras = {c.id: c for c in self._site.cameras()}
+        else:
+            for cid in [cid for cid in self._cameras if cid not in revisions]:
+                del self._cameras[cid]
+            for cid in changed:
+                self._cameras[cid] = self._site.camera(cid)
+        self._cameras_checked_at = now
 
     def grid(self, grid_id: str) -> Route:
         """Grid → community → street, the grid's worker, and its building leaders and party group members."""
@@ -70,6 +96,8 @@ class Router:
     def refresh(self) -> None:
         with self._lock:
             self._dir = self._load()
+            self._cameras.clear()
+            self._cameras_checked_at = float("-inf")
 
     def _directory(self, need: str | None) -> _Directory:
         with self._lock:

@@ -10,6 +10,7 @@ winner's row.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -17,9 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +37,7 @@ from events.outbox import Bus, Outbox, to_json
 from events.policy import SEVERITY_RANK, Policy
 from events.queries import AlertFilter, CaseFilter, CaseOrder
 from events.routing import Router
+from events.schema import parse_observation
 from events.types import (
     SYSTEM,
     Actor,
@@ -66,6 +68,7 @@ from events.types import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Messages = list[tuple[str, dict[str, Any]]]
+Publish = Literal["inline", "thread", "off"]
 
 _RETRIES = 3
 MAX_TEXT = 4000
@@ -179,11 +182,13 @@ class EventsService:
         policy: Policy | None = None,
         clock: Clock | None = None,
         bus: Bus | None = None,
-        site_ttl_s: float = 30.0,
-        publish: bool = True,
+        site_ttl_s: float = 5.0,
+        publish: Publish = "inline",
     ) -> None:
-        """``publish=False`` leaves messages in the outbox until `relay` is called (another process
-        relays, or a test stands in for a crash between commit and publish)."""
+        """``publish``: "inline" relays the outbox before each write returns (simple, ordered);
+        "thread" relays from a background thread (`start`/`close`), batching under load; "off"
+        leaves messages in the outbox until `relay` is called (another process relays, or a test
+        stands in for a crash between commit and publish)."""
         self._sessions = sessions
         self.policy = policy or Policy()
         self.clock: Clock = clock or SystemClock()
@@ -212,9 +217,19 @@ class EventsService:
                 if attempt == _RETRIES - 1:
                     raise Conflict(f"a concurrent change collided with this one: {exc.orig}") from None
                 log.info("retrying after a unique-key race: %s", exc.orig)
-        if self._publish:
+        if self._publish == "inline":
             self.relay()
+        elif self._publish == "thread":
+            self.outbox.notify()
         return result
+
+    def start(self) -> None:
+        """Start the background relay (``publish="thread"``); it first publishes anything left pending."""
+        if self._publish == "thread":
+            self.outbox.start()
+
+    def close(self) -> None:
+        self.outbox.stop()
 
     def relay(self) -> int:
         """Publish what the outbox holds (also what a crashed process left behind)."""
@@ -243,6 +258,10 @@ class EventsService:
             raise InvalidInput(Issue("zone_id", f'camera "{cam.id}" has no zone "{obs.zone_id}"'))
         route = self.router.grid(cam.grid_id)
         return self._write(lambda s, staged, out: self._ingest(s, staged, out, obs, route))
+
+    def ingest_remote(self, doc: Any) -> IngestResult:
+        """An observation from a worker on another machine (JSON, evidence in base64), validated first."""
+        return self.ingest(parse_observation(doc))
 
     def _check_observation(self, obs: Observation) -> None:
         issues: list[Issue] = []
@@ -293,9 +312,8 @@ class EventsService:
                 measurements=dict(obs.measurements),
                 detections=[_detection_json(d) for d in obs.detections],
                 updates=1,
+                case_id=None,
             )
-            s.add(row)
-            s.flush()
         else:
             self._check_update(row, obs)
             if obs.seq == row.seq:
@@ -315,7 +333,8 @@ class EventsService:
             if obs.state is EpisodeState.CLOSED:
                 row.closed_at = obs.observed_at
         if obs.evidence_jpeg is not None:
-            row.evidence = staged.write(f"evidence/{now:%Y/%m/%d}/{row.id}-{obs.seq}.jpg", obs.evidence_jpeg)
+            digest = hashlib.sha256(obs.episode_id.encode()).hexdigest()[:24]
+            row.evidence = staged.write(f"evidence/{now:%Y/%m/%d}/{digest}-{obs.seq}.jpg", obs.evidence_jpeg)
 
         case_row: CaseRow | None = None
         case_messages: Messages = []
@@ -328,6 +347,8 @@ class EventsService:
             HazardType(row.hazard), Severity(row.severity)
         ):
             case_row = self._case_for_alert(s, row, route, SYSTEM, "", now, case_messages)
+        s.add(row)
+        s.flush()
         topic = "alert.opened" if created else f"alert.{obs.state.value}"
         out.append((topic, to_json(alert_value(row))))
         out.extend(case_messages)
@@ -462,13 +483,19 @@ class EventsService:
     def _case_for_alert(
         self, s: Session, alert: AlertRow, route: Route, actor: Actor, note: str, now: datetime, out: Messages
     ) -> CaseRow:
-        """The open case of the alert's camera and hazard, with the alert added; or a new one."""
+        """The open case of the alert's camera and hazard, with the alert added; or a new one.
+
+        The alert may not be stored yet: linking it sets its case id before its INSERT, which saves
+        an UPDATE per alert on the hot path.
+        """
         key = f"{alert.camera_id}|{alert.hazard}"
         if self.policy.absorb_into_open_case:
             case_row = s.scalars(select(CaseRow).where(CaseRow.open_key == key).with_for_update()).one_or_none()
             if case_row is not None:
                 self._link(alert, case_row, now)
                 case_row.severity = _max_severity(case_row.severity, Severity(alert.severity))
+                s.add(alert)
+                s.flush()  # the alert's id, for the trail
                 state = CaseState(case_row.state)
                 data = {"alert_id": alert.id, "episode_id": alert.episode_id}
                 self._audit(s, case_row, actor, "add_alert", state, state, note, now, data)
@@ -493,9 +520,11 @@ class EventsService:
             created_at=now,
             open_key=key if self.policy.absorb_into_open_case else None,
             dispatch=True,
+            alert_count=1,
             out=out,
         )
-        self._link(alert, case_row, now)
+        alert.case_id = case_row.id
+        alert.status = AlertStatus.IN_CASE.value
         return case_row
 
     @staticmethod
@@ -528,13 +557,21 @@ class EventsService:
         external_id: str | None = None,
         deadline_at: datetime | None = None,
         dispatch: bool = False,
+        alert_count: int = 0,
     ) -> CaseRow:
         """Report a case; ``dispatch`` also registers it and hands it to the grid's worker at once."""
         deadline = deadline_at or created_at + self.policy.deadline(severity, hazard)
+        steps: list[tuple[CaseAction | None, CaseState | None, CaseState, dict[str, Any]]]
+        steps = [(None, None, CaseState.REPORTED, {"source": source.value})]
+        if dispatch:
+            steps.append((CaseAction.REGISTER, CaseState.REPORTED, CaseState.REGISTERED, {}))
+            if route.assignee_id is not None:
+                data = {"assignee_id": route.assignee_id}
+                steps.append((CaseAction.DISPATCH, CaseState.REGISTERED, CaseState.DISPATCHED, data))
         row = CaseRow(
             source=source.value,
             external_id=external_id,
-            state=CaseState.REPORTED.value,
+            state=steps[-1][2].value,
             is_open=True,
             open_key=open_key,
             title=title[:200],
@@ -552,19 +589,17 @@ class EventsService:
             assignee_id=route.assignee_id,
             informed=list(route.informed_ids),
             reporter_id=actor.id,
-            alert_count=0,
+            alert_count=alert_count,
             created_at=created_at,
             updated_at=now,
             due_at=deadline,
             deadline_at=deadline,
         )
         s.add(row)
-        s.flush()
-        self._audit(s, row, actor, "report", None, CaseState.REPORTED, note, now, {"source": source.value})
-        if dispatch:
-            self._move(s, row, CaseAction.REGISTER, actor, now, "", None)
-            if row.assignee_id is not None:
-                self._move(s, row, CaseAction.DISPATCH, actor, now, "", None, {"assignee_id": row.assignee_id})
+        s.flush()  # the case id, for its trail; the row goes in once, already in its final state
+        for action, before, after, data in steps:
+            self._audit(s, row, actor, action.value if action else "report", before, after, note, now, data)
+            note = ""
         out.append(("case.created", to_json(case_value(row))))
         return row
 
@@ -842,7 +877,7 @@ class EventsService:
                 rows = s.scalars(
                     select(CaseRow)
                     .where(
-                        CaseRow.is_open.is_(True),
+                        CaseRow.is_open == true(),
                         CaseRow.deadline_at <= now,
                         CaseRow.state.in_([st.value for st in OVERDUE_CAN_ESCALATE]),
                         CaseRow.level != top.value,
@@ -962,9 +997,8 @@ class EventsService:
         q = queries.case_query(f or CaseFilter(), None, queries.MAX_LIMIT, "deadline").order_by(None).limit(None)
         sub = q.with_only_columns(CaseRow.state).subquery()
         with self._sessions() as s:
-            got: dict[str, int] = dict(
-                s.execute(select(sub.c.state, func.count()).group_by(sub.c.state)).tuples().all()
-            )
+            rows = s.execute(select(sub.c.state, func.count()).group_by(sub.c.state)).all()
+        got: dict[str, int] = {state: int(n) for state, n in rows}
         return {state: int(got.get(state.value, 0)) for state in CaseState}
 
     def evidence_file(self, alert_id: int) -> Path:
