@@ -631,8 +631,8 @@ class EventsService:
                 created_at=now,
                 out=out,
             )
-            first = s.scalars(select(CaseAuditRow.id).where(CaseAuditRow.case_id == row.id)).first()
-            self._store_files(s, staged, row, first, files, now)
+            reported = s.scalars(select(CaseAuditRow).where(CaseAuditRow.case_id == row.id)).first()
+            self._store_files(s, staged, row, reported, files, now)
             return case_value(row)
 
         return self._write(work)
@@ -734,7 +734,7 @@ class EventsService:
             audit = self._move(s, row, action, actor, now, note, out, data)
             if assignee_id is not None:
                 row.assignee_id = assignee_id
-            self._store_files(s, staged, row, audit.id, files, now)
+            self._store_files(s, staged, row, audit, files, now)
             if action is CaseAction.DISMISS:
                 s.execute(
                     update(AlertRow)
@@ -819,13 +819,14 @@ class EventsService:
         s: Session,
         staged: Staged,
         row: CaseRow,
-        audit_id: int | None,
+        audit: CaseAuditRow | None,
         files: Sequence[Any],
         now: datetime,
     ) -> None:
         if not files:
             return
-        s.flush()
+        s.flush()  # the audit row's id
+        audit_id = audit.id if audit is not None else None
         for f in files:
             rel = staged.write(attachment_path(row.id, f), f.content)
             s.add(

@@ -21,7 +21,7 @@ from camera_config.validate import validate_site
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
 from events.outbox import Bus
 from events.policy import Policy
-from events.service import EventsService
+from events.service import EventsService, Publish
 from events.types import BusMessage
 from tests.camera_config.sites import camera, site
 
@@ -30,7 +30,9 @@ START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 def events_site() -> dict[str, object]:
     zone = {"id": "z1", "name": "Gate", "purpose": "crowd", "points": [[0, 0], [1, 0], [1, 1], [0, 1]]}
-    return site(cameras=[camera("C1", zones=[zone]), camera("C2", compound="K2", grid="G2b"), camera("C3", enabled=False)])
+    return site(
+        cameras=[camera("C1", zones=[zone]), camera("C2", compound="K2", grid="G2b"), camera("C3", enabled=False)]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +82,7 @@ MakeService = Callable[..., EventsService]
 def make_service(
     sessions: sessionmaker[Session], site_store: SiteStore, tmp_path: Path, clock: FakeClock
 ) -> MakeService:
-    def make(*, policy: Policy | None = None, publish: bool = True, bus: Bus | None = None) -> EventsService:
+    def make(*, policy: Policy | None = None, publish: Publish = "inline", bus: Bus | None = None) -> EventsService:
         return EventsService(
             sessions,
             site_store,

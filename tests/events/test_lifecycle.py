@@ -51,7 +51,7 @@ def test_every_illegal_move_is_refused_naming_the_state(state: CaseState, action
 
 
 def test_final_states_allow_nothing() -> None:
-    assert TERMINAL == {S.CLOSED, S.DISMISSED}
+    assert {S.CLOSED, S.DISMISSED} == TERMINAL
     for state in TERMINAL:
         assert not any(state in move.sources for move in TRANSITIONS.values())
         with pytest.raises(Conflict, match="it is final"):
