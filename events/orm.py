@@ -7,9 +7,9 @@ keys to the site model): history and figures must not change when the site is re
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from camera_config.db import Base
@@ -150,3 +150,9 @@ class OutboxRow(Base):
 
 
 Index("ix_outbox_pending", OutboxRow.published_at, OutboxRow.id)
+
+# Typed handles for the Core statements of the hot paths.
+ALERTS = cast(Table, AlertRow.__table__)
+CASES = cast(Table, CaseRow.__table__)
+CASE_AUDIT = cast(Table, CaseAuditRow.__table__)
+OUTBOX = cast(Table, OutboxRow.__table__)

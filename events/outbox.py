@@ -14,16 +14,16 @@ import enum
 import fnmatch
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from camera_config.clock import Clock
 from camera_config.db import transaction
-from events.orm import OutboxRow
+from events.orm import OUTBOX, OutboxRow
 from events.types import BusMessage
 
 log = logging.getLogger(__name__)
@@ -126,9 +126,12 @@ class Outbox:
         self._thread = None
         self.relay()
 
-    def add(self, session: Session, topic: str, payload: Mapping[str, Any]) -> None:
-        """Queue a message inside the caller's transaction: it exists exactly when the change does."""
-        session.add(OutboxRow(topic=topic, payload=dict(payload), created_at=self._clock.now()))
+    def add(self, session: Session, messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Queue messages inside the caller's transaction: they exist exactly when the change does."""
+        if messages:
+            now = self._clock.now()
+            rows = [{"topic": t, "payload": dict(p), "created_at": now, "published_at": None} for t, p in messages]
+            session.execute(insert(OUTBOX), rows)
 
     def relay(self) -> int:
         """Publish every pending message in order and mark it; returns how many were published.

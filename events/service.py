@@ -16,11 +16,12 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import func, select, true, update
+from sqlalchemy import func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +33,7 @@ from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events import queries
 from events.files import FileStore, Staged, attachment_path, check_attachments, sniff
 from events.lifecycle import OVERDUE_CAN_ESCALATE, TERMINAL, next_state
-from events.orm import AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
+from events.orm import ALERTS, CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
 from events.outbox import Bus, Outbox, to_json
 from events.policy import SEVERITY_RANK, Policy
 from events.queries import AlertFilter, CaseFilter, CaseOrder
@@ -77,7 +78,8 @@ MAX_TEXT = 4000
 # ----------------------------------------------------------------------------- rows → values
 
 
-def alert_value(row: AlertRow) -> Alert:
+def alert_value(row: Any) -> Alert:
+    """From an ORM row or a Core result row (same attribute names)."""
     return Alert(
         id=row.id,
         episode_id=row.episode_id,
@@ -107,7 +109,7 @@ def alert_value(row: AlertRow) -> Alert:
     )
 
 
-def case_value(row: CaseRow) -> Case:
+def case_value(row: Any) -> Case:
     return Case(
         id=row.id,
         source=CaseSource(row.source),
@@ -210,8 +212,7 @@ class EventsService:
             try:
                 with self._write_lock, self.files.staged() as staged, transaction(self._sessions) as s:
                     result = work(s, staged, messages)
-                    for topic, payload in messages:
-                        self.outbox.add(s, topic, payload)
+                    self.outbox.add(s, messages)
                 break
             except IntegrityError as exc:
                 if attempt == _RETRIES - 1:
@@ -288,74 +289,87 @@ class EventsService:
             raise InvalidInput(issues)
 
     def _ingest(self, s: Session, staged: Staged, out: Messages, obs: Observation, route: Route) -> IngestResult:
+        # Core statements, not the ORM unit of work: this path runs hundreds of times a second.
         now = self.clock.now()
-        row = s.scalars(select(AlertRow).where(AlertRow.episode_id == obs.episode_id).with_for_update()).one_or_none()
+        a = ALERTS
+        row = s.execute(select(a).where(a.c.episode_id == obs.episode_id).with_for_update()).one_or_none()
         created = row is None
+        evidence: str | None = None
+        if obs.evidence_jpeg is not None:
+            digest = hashlib.sha256(obs.episode_id.encode()).hexdigest()[:24]
+            evidence = f"evidence/{now:%Y/%m/%d}/{digest}-{obs.seq}.jpg"
         if row is None:
-            row = AlertRow(
-                episode_id=obs.episode_id,
-                camera_id=obs.camera_id,
-                zone_id=obs.zone_id,
-                hazard=obs.hazard.value,
-                severity=obs.severity.value,
-                episode_state=obs.state.value,
-                status=AlertStatus.NEW.value,
-                seq=obs.seq,
-                grid_id=route.grid_id,
-                community_id=route.community_id,
-                street_id=route.street_id,
-                started_at=obs.started_at,
-                last_seen_at=obs.observed_at,
-                received_at=now,
-                closed_at=obs.observed_at if obs.state is EpisodeState.CLOSED else None,
-                summary=obs.summary,
-                measurements=dict(obs.measurements),
-                detections=[_detection_json(d) for d in obs.detections],
-                updates=1,
-                case_id=None,
-            )
+            values: dict[str, Any] = {
+                "episode_id": obs.episode_id,
+                "camera_id": obs.camera_id,
+                "zone_id": obs.zone_id,
+                "hazard": obs.hazard.value,
+                "severity": obs.severity.value,
+                "episode_state": obs.state.value,
+                "status": AlertStatus.NEW.value,
+                "seq": obs.seq,
+                "grid_id": route.grid_id,
+                "community_id": route.community_id,
+                "street_id": route.street_id,
+                "started_at": obs.started_at,
+                "last_seen_at": obs.observed_at,
+                "received_at": now,
+                "closed_at": obs.observed_at if obs.state is EpisodeState.CLOSED else None,
+                "summary": obs.summary,
+                "measurements": dict(obs.measurements),
+                "detections": [_detection_json(d) for d in obs.detections],
+                "updates": 1,
+                "evidence": evidence,
+            }
+            row = s.execute(insert(a).values(values).returning(*a.c)).one()
         else:
             self._check_update(row, obs)
             if obs.seq == row.seq:
                 current = s.get(CaseRow, row.case_id) if row.case_id is not None else None
                 return IngestResult(alert_value(row), created=False, duplicate=True, case=_maybe(current))
-            row.seq = obs.seq
-            row.episode_state = obs.state.value
-            row.severity = _max_severity(row.severity, obs.severity)
-            row.last_seen_at = max(row.last_seen_at, obs.observed_at)
-            row.updates += 1
+            changes: dict[str, Any] = {
+                "seq": obs.seq,
+                "episode_state": obs.state.value,
+                "severity": _max_severity(row.severity, obs.severity),
+                "last_seen_at": max(row.last_seen_at, obs.observed_at),
+                "updates": row.updates + 1,
+            }
             if obs.summary:
-                row.summary = obs.summary
+                changes["summary"] = obs.summary
             if obs.measurements:
-                row.measurements = dict(obs.measurements)
+                changes["measurements"] = dict(obs.measurements)
             if obs.detections:
-                row.detections = [_detection_json(d) for d in obs.detections]
+                changes["detections"] = [_detection_json(d) for d in obs.detections]
             if obs.state is EpisodeState.CLOSED:
-                row.closed_at = obs.observed_at
-        if obs.evidence_jpeg is not None:
-            digest = hashlib.sha256(obs.episode_id.encode()).hexdigest()[:24]
-            row.evidence = staged.write(f"evidence/{now:%Y/%m/%d}/{digest}-{obs.seq}.jpg", obs.evidence_jpeg)
+                changes["closed_at"] = obs.observed_at
+            if evidence is not None:
+                changes["evidence"] = evidence
+            row = s.execute(update(a).where(a.c.id == row.id).values(changes).returning(*a.c)).one()
+        if evidence is not None and obs.evidence_jpeg is not None:
+            staged.write(evidence, obs.evidence_jpeg)
 
-        case_row: CaseRow | None = None
+        alert = alert_value(row)
+        case: Case | None = None
         case_messages: Messages = []
-        if row.case_id is not None:
-            case_row = s.scalars(select(CaseRow).where(CaseRow.id == row.case_id).with_for_update()).one()
-            if case_row.severity != _max_severity(case_row.severity, Severity(row.severity)):
-                case_row.severity = row.severity
-                case_row.updated_at = now
-        elif row.status == AlertStatus.NEW.value and self.policy.auto_case(
-            HazardType(row.hazard), Severity(row.severity)
-        ):
-            case_row = self._case_for_alert(s, row, route, SYSTEM, "", now, case_messages)
-        s.add(row)
-        s.flush()
+        if alert.case_id is not None:
+            c = CASES
+            case_row = s.execute(select(c).where(c.c.id == alert.case_id).with_for_update()).one()
+            severity = _max_severity(case_row.severity, alert.severity)
+            if severity != case_row.severity:
+                case_row = s.execute(
+                    update(c).where(c.c.id == alert.case_id).values(severity=severity, updated_at=now).returning(*c.c)
+                ).one()
+            case = case_value(case_row)
+        elif alert.status is AlertStatus.NEW and self.policy.auto_case(alert.hazard, alert.severity):
+            case = self._case_for_alert(s, alert, route, SYSTEM, "", now, case_messages)
+            alert = replace(alert, case_id=case.id, status=AlertStatus.IN_CASE)
         topic = "alert.opened" if created else f"alert.{obs.state.value}"
-        out.append((topic, to_json(alert_value(row))))
+        out.append((topic, to_json(alert)))
         out.extend(case_messages)
-        return IngestResult(alert_value(row), created=created, case=_maybe(case_row))
+        return IngestResult(alert, created=created, case=case)
 
     @staticmethod
-    def _check_update(row: AlertRow, obs: Observation) -> None:
+    def _check_update(row: Any, obs: Observation) -> None:
         for name, stored, given in (
             ("camera_id", row.camera_id, obs.camera_id),
             ("hazard", row.hazard, obs.hazard.value),
@@ -431,9 +445,10 @@ class EventsService:
                 return case_value(s.get_one(CaseRow, row.case_id))
             if row.status == AlertStatus.DISMISSED.value:
                 raise Conflict(f"alert {alert_id} was dismissed as a false alarm")
-            case_row = self._case_for_alert(s, row, route, actor, note, self.clock.now(), out)
+            case = self._case_for_alert(s, alert_value(row), route, actor, note, self.clock.now(), out)
+            s.refresh(row)
             out.insert(0, ("alert.in_case", to_json(alert_value(row))))
-            return case_value(case_row)
+            return case
 
         return self._write(work)
 
@@ -448,9 +463,11 @@ class EventsService:
             if row.status == AlertStatus.DISMISSED.value:
                 raise Conflict(f"alert {alert_id} was dismissed as a false alarm")
             if row.case_id is None:
-                case_row = self._case_for_alert(s, row, route, actor, note, now, out)
+                case_id = self._case_for_alert(s, alert_value(row), route, actor, note, now, out).id
+                s.refresh(row)
             else:
-                case_row = s.scalars(select(CaseRow).where(CaseRow.id == row.case_id).with_for_update()).one()
+                case_id = row.case_id
+            case_row = self._case_row(s, case_id)
             self._move(s, case_row, CaseAction.ESCALATE, actor, now, note, out)
             row.status = AlertStatus.ESCALATED.value
             row.handled_by, row.handled_at = actor.id, now
@@ -481,58 +498,54 @@ class EventsService:
     # ------------------------------------------------------------------ cases: creation
 
     def _case_for_alert(
-        self, s: Session, alert: AlertRow, route: Route, actor: Actor, note: str, now: datetime, out: Messages
-    ) -> CaseRow:
-        """The open case of the alert's camera and hazard, with the alert added; or a new one.
-
-        The alert may not be stored yet: linking it sets its case id before its INSERT, which saves
-        an UPDATE per alert on the hot path.
-        """
-        key = f"{alert.camera_id}|{alert.hazard}"
+        self, s: Session, alert: Alert, route: Route, actor: Actor, note: str, now: datetime, out: Messages
+    ) -> Case:
+        """Put a stored alert into the open case of its camera and hazard, or into a new case."""
+        c = CASES
+        key = f"{alert.camera_id}|{alert.hazard.value}"
+        found = None
         if self.policy.absorb_into_open_case:
-            case_row = s.scalars(select(CaseRow).where(CaseRow.open_key == key).with_for_update()).one_or_none()
-            if case_row is not None:
-                self._link(alert, case_row, now)
-                case_row.severity = _max_severity(case_row.severity, Severity(alert.severity))
-                s.add(alert)
-                s.flush()  # the alert's id, for the trail
-                state = CaseState(case_row.state)
-                data = {"alert_id": alert.id, "episode_id": alert.episode_id}
-                self._audit(s, case_row, actor, "add_alert", state, state, note, now, data)
-                out.append(("case.alert_added", {"case": to_json(case_value(case_row)), "alert_id": alert.id}))
-                return case_row
-        hazard = HazardType(alert.hazard)
-        hp = self.policy.hazard(hazard)
-        case_row = self._new_case(
-            s,
-            source=CaseSource.CAMERA,
-            title=f"{hp.title}: camera {alert.camera_id}",
-            description=alert.summary,
-            triage=hp.triage,
-            severity=Severity(alert.severity),
-            hazard=hazard,
-            route=route,
-            camera_id=alert.camera_id,
-            zone_id=alert.zone_id,
-            actor=actor,
-            note=note,
-            now=now,
-            created_at=now,
-            open_key=key if self.policy.absorb_into_open_case else None,
-            dispatch=True,
-            alert_count=1,
-            out=out,
-        )
-        alert.case_id = case_row.id
-        alert.status = AlertStatus.IN_CASE.value
-        return case_row
-
-    @staticmethod
-    def _link(alert: AlertRow, case_row: CaseRow, now: datetime) -> None:
-        alert.case_id = case_row.id
-        alert.status = AlertStatus.IN_CASE.value
-        case_row.alert_count += 1
-        case_row.updated_at = now
+            found = s.execute(select(c.c.id, c.c.severity).where(c.c.open_key == key).with_for_update()).one_or_none()
+        if found is not None:
+            row = s.execute(
+                update(c)
+                .where(c.c.id == found.id)
+                .values(
+                    alert_count=c.c.alert_count + 1,
+                    severity=_max_severity(found.severity, alert.severity),
+                    updated_at=now,
+                )
+                .returning(*c.c)
+            ).one()
+            case = case_value(row)
+            data = {"alert_id": alert.id, "episode_id": alert.episode_id}
+            self._audits(s, case.id, actor, now, [("add_alert", case.state, case.state, note, data)])
+            out.append(("case.alert_added", {"case": to_json(case), "alert_id": alert.id}))
+        else:
+            hp = self.policy.hazard(alert.hazard)
+            case = self._new_case(
+                s,
+                source=CaseSource.CAMERA,
+                title=f"{hp.title}: camera {alert.camera_id}",
+                description=alert.summary,
+                triage=hp.triage,
+                severity=alert.severity,
+                hazard=alert.hazard,
+                route=route,
+                camera_id=alert.camera_id,
+                zone_id=alert.zone_id,
+                actor=actor,
+                note=note,
+                now=now,
+                created_at=now,
+                open_key=key if self.policy.absorb_into_open_case else None,
+                dispatch=True,
+                alert_count=1,
+                out=out,
+            )
+        a = ALERTS
+        s.execute(update(a).where(a.c.id == alert.id).values(case_id=case.id, status=AlertStatus.IN_CASE.value))
+        return case
 
     def _new_case(
         self,
@@ -558,50 +571,78 @@ class EventsService:
         deadline_at: datetime | None = None,
         dispatch: bool = False,
         alert_count: int = 0,
-    ) -> CaseRow:
-        """Report a case; ``dispatch`` also registers it and hands it to the grid's worker at once."""
+    ) -> Case:
+        """Report a case; ``dispatch`` also registers it and hands it to the grid's worker at once.
+
+        The row goes in once, already in its final state, with one trail row per step.
+        """
         deadline = deadline_at or created_at + self.policy.deadline(severity, hazard)
-        steps: list[tuple[CaseAction | None, CaseState | None, CaseState, dict[str, Any]]]
-        steps = [(None, None, CaseState.REPORTED, {"source": source.value})]
+        steps: list[tuple[str, CaseState | None, CaseState, str, dict[str, Any]]]
+        steps = [("report", None, CaseState.REPORTED, note, {"source": source.value})]
         if dispatch:
-            steps.append((CaseAction.REGISTER, CaseState.REPORTED, CaseState.REGISTERED, {}))
+            steps.append((CaseAction.REGISTER.value, CaseState.REPORTED, CaseState.REGISTERED, "", {}))
             if route.assignee_id is not None:
                 data = {"assignee_id": route.assignee_id}
-                steps.append((CaseAction.DISPATCH, CaseState.REGISTERED, CaseState.DISPATCHED, data))
-        row = CaseRow(
-            source=source.value,
-            external_id=external_id,
-            state=steps[-1][2].value,
-            is_open=True,
-            open_key=open_key,
-            title=title[:200],
-            description=description,
-            location=location,
-            triage=triage.value,
-            severity=severity.value,
-            level=Level.GRID.value,
-            hazard=hazard.value if hazard else None,
-            grid_id=route.grid_id,
-            community_id=route.community_id,
-            street_id=route.street_id,
-            camera_id=camera_id,
-            zone_id=zone_id,
-            assignee_id=route.assignee_id,
-            informed=list(route.informed_ids),
-            reporter_id=actor.id,
-            alert_count=alert_count,
-            created_at=created_at,
-            updated_at=now,
-            due_at=deadline,
-            deadline_at=deadline,
+                steps.append((CaseAction.DISPATCH.value, CaseState.REGISTERED, CaseState.DISPATCHED, "", data))
+        c = CASES
+        values: dict[str, Any] = {
+            "source": source.value,
+            "external_id": external_id,
+            "state": steps[-1][2].value,
+            "is_open": True,
+            "open_key": open_key,
+            "title": title[:200],
+            "description": description,
+            "location": location,
+            "triage": triage.value,
+            "severity": severity.value,
+            "level": Level.GRID.value,
+            "hazard": hazard.value if hazard else None,
+            "grid_id": route.grid_id,
+            "community_id": route.community_id,
+            "street_id": route.street_id,
+            "camera_id": camera_id,
+            "zone_id": zone_id,
+            "assignee_id": route.assignee_id,
+            "informed": list(route.informed_ids),
+            "reporter_id": actor.id,
+            "alert_count": alert_count,
+            "created_at": created_at,
+            "updated_at": now,
+            "due_at": deadline,
+            "deadline_at": deadline,
+        }
+        case = case_value(s.execute(insert(c).values(values).returning(*c.c)).one())
+        self._audits(s, case.id, actor, now, steps)
+        out.append(("case.created", to_json(case)))
+        return case
+
+    @staticmethod
+    def _audits(
+        s: Session,
+        case_id: int,
+        actor: Actor,
+        now: datetime,
+        steps: Sequence[tuple[str, CaseState | None, CaseState, str, dict[str, Any]]],
+    ) -> None:
+        """Trail rows written with one statement (the ORM's `_audit` serves transitions)."""
+        s.execute(
+            insert(CASE_AUDIT),
+            [
+                {
+                    "case_id": case_id,
+                    "at": now,
+                    "actor_id": actor.id,
+                    "actor_role": actor.role.value,
+                    "action": action,
+                    "from_state": before.value if before else None,
+                    "to_state": after.value,
+                    "note": note,
+                    "data": data,
+                }
+                for action, before, after, note, data in steps
+            ],
         )
-        s.add(row)
-        s.flush()  # the case id, for its trail; the row goes in once, already in its final state
-        for action, before, after, data in steps:
-            self._audit(s, row, actor, action.value if action else "report", before, after, note, now, data)
-            note = ""
-        out.append(("case.created", to_json(case_value(row))))
-        return row
 
     def patrol_report(self, report: PatrolReport, actor: Actor, attachments: Sequence[NewAttachment] = ()) -> Case:
         """A grid worker's own finding: a case in the reported state, for the centre to register."""
@@ -615,7 +656,7 @@ class EventsService:
 
         def work(s: Session, staged: Staged, out: Messages) -> Case:
             now = self.clock.now()
-            row = self._new_case(
+            case = self._new_case(
                 s,
                 source=CaseSource.PATROL,
                 title=title,
@@ -631,9 +672,9 @@ class EventsService:
                 created_at=now,
                 out=out,
             )
-            reported = s.scalars(select(CaseAuditRow).where(CaseAuditRow.case_id == row.id)).first()
-            self._store_files(s, staged, row, reported, files, now)
-            return case_value(row)
+            reported = s.scalars(select(CaseAuditRow).where(CaseAuditRow.case_id == case.id)).first()
+            self._store_files(s, staged, case.id, reported, files, now)
+            return case
 
         return self._write(work)
 
@@ -679,7 +720,7 @@ class EventsService:
                     duplicates.append(ext)
                     continue
                 seen.add(ext)
-                row = self._new_case(
+                case = self._new_case(
                     s,
                     source=CaseSource.HOTLINE,
                     external_id=ext,
@@ -696,7 +737,7 @@ class EventsService:
                     dispatch=True,
                     out=out,
                 )
-                created.append(row.id)
+                created.append(case.id)
             return HotlineImportReport(tuple(created), tuple(duplicates))
 
         return self._write(work)
@@ -734,7 +775,7 @@ class EventsService:
             audit = self._move(s, row, action, actor, now, note, out, data)
             if assignee_id is not None:
                 row.assignee_id = assignee_id
-            self._store_files(s, staged, row, audit, files, now)
+            self._store_files(s, staged, row.id, audit, files, now)
             if action is CaseAction.DISMISS:
                 s.execute(
                     update(AlertRow)
@@ -818,7 +859,7 @@ class EventsService:
         self,
         s: Session,
         staged: Staged,
-        row: CaseRow,
+        case_id: int,
         audit: CaseAuditRow | None,
         files: Sequence[Any],
         now: datetime,
@@ -828,10 +869,10 @@ class EventsService:
         s.flush()  # the audit row's id
         audit_id = audit.id if audit is not None else None
         for f in files:
-            rel = staged.write(attachment_path(row.id, f), f.content)
+            rel = staged.write(attachment_path(case_id, f), f.content)
             s.add(
                 CaseAttachmentRow(
-                    case_id=row.id,
+                    case_id=case_id,
                     audit_id=audit_id,
                     name=f.name,
                     content_type=f.content_type,
