@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,10 +47,11 @@ from camera_config.generate import generate_site
 from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
+from events.batching import IngestBatcher
 from events.lifecycle import OPEN
 from events.queries import AlertFilter, CaseFilter
 from events.service import EventsService
-from events.types import AlertStatus, BusMessage, CaseState, TriageClass
+from events.types import AlertStatus, BusMessage, CaseState, IngestResult, TriageClass
 from gridwatch.db import upgrade
 from gridwatch.settings import REPO_ROOT
 
@@ -92,12 +94,12 @@ def evidence_jpeg() -> bytes:
 # ----------------------------------------------------------------------------- phase 1
 
 
-def sustained(service: EventsService, cameras: list[str], rate: float, seconds: float, threads: int) -> None:
+def sustained(service: EventsService, batcher: IngestBatcher, cameras: list[str], rate: float, seconds: float) -> bool:
+    """Open-loop load: observations are sent on schedule whether or not earlier ones are done."""
     jpeg = evidence_jpeg()
     total = int(rate * seconds)
     rng = random.Random(7)
     detections = (Detection("person", 0.8, Box(10, 20, 60, 140), 1),)
-    t0 = time.perf_counter() + 0.2
     due: dict[str, float] = {}
     latency_ms: list[float] = []
     errors: list[BaseException] = []
@@ -112,58 +114,60 @@ def sustained(service: EventsService, cameras: list[str], rate: float, seconds: 
             at = due.pop(payload["episode_id"], None)
             if at is not None and payload["case_id"] is not None:
                 latency_ms.append((now - at) * 1000)
-            if len(latency_ms) + len(errors) == total:
+            if len(latency_ms) + len(errors) >= total:
                 all_seen.set()
 
-    service.bus.subscribe("alert.opened", on_alert)
-
-    def worker(k: int) -> None:
-        for i in range(k, total, threads):
-            at = t0 + i / rate
-            pause = at - time.perf_counter()
-            if pause > 0:
-                time.sleep(pause)
-            hazard = HAZARDS[i % len(HAZARDS)]
-            now = datetime.now(UTC)
-            episode = f"bench-{i}"
+    def on_done(fut: Future[IngestResult]) -> None:
+        exc = fut.exception()
+        if exc is not None:
             with lock:
-                due[episode] = at
-            ob = Observation(
-                episode_id=episode,
-                camera_id=rng.choice(cameras),
-                hazard=hazard,
-                state=EpisodeState.OPENED,
-                severity=Severity.CRITICAL if hazard is not HazardType.FALLEN_PERSON else Severity.HIGH,
-                started_at=now,
-                observed_at=now,
-                detections=detections,
-                evidence_jpeg=jpeg,
-            )
-            try:
-                service.ingest(ob)
-            except Exception as exc:
-                with lock:
-                    errors.append(exc)
+                errors.append(exc)
+                if len(latency_ms) + len(errors) >= total:
+                    all_seen.set()
 
-    t_start = time.perf_counter()
-    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    all_seen.wait(30)
-    elapsed = time.perf_counter() - t_start
-    results = latency_ms
-    ok = len(results)
-    print(f"\nphase 1: {ok} alerts ({len(errors)} errors) in {elapsed:.1f} s = {ok / elapsed:.0f}/s, {threads} threads")
+    unsubscribe = service.bus.subscribe("alert.opened", on_alert)
+    cpu0 = time.process_time()
+    t0 = time.perf_counter() + 0.2
+    for i in range(total):
+        at = t0 + i / rate
+        pause = at - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        hazard = HAZARDS[i % len(HAZARDS)]
+        now = datetime.now(UTC)
+        episode = f"bench-{i}"
+        with lock:
+            due[episode] = at
+        ob = Observation(
+            episode_id=episode,
+            camera_id=rng.choice(cameras),
+            hazard=hazard,
+            state=EpisodeState.OPENED,
+            severity=Severity.CRITICAL if hazard is not HazardType.FALLEN_PERSON else Severity.HIGH,
+            started_at=now,
+            observed_at=now,
+            detections=detections,
+            evidence_jpeg=jpeg,
+        )
+        batcher.submit_async(ob).add_done_callback(on_done)
+    sent = time.perf_counter() - t0
+    all_seen.wait(60)
+    cpu_ms = (time.process_time() - cpu0) * 1000 / total
+    unsubscribe()
+    ok = len(latency_ms)
+    print(f"\nphase 1: {ok} alerts became cases ({len(errors)} errors), sent over {sent:.1f} s = {total / sent:.0f}/s")
     if errors:
         print(f"  first error: {errors[0]!r}")
-    p50, p95, p99 = (pct(results, q) for q in (0.5, 0.95, 0.99))
-    print(f"  {'alert → case latency':<28}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}   target p95")
-    verdict = "ok" if p95 <= 100 else "MISSED"
-    print(f"  {'ms':<28}{p50:>8.1f}{p95:>8.1f}{p99:>8.1f}{max(results):>8.1f}   ≤ 100 ms  {verdict}")
+    if not latency_ms:
+        return False
+    p50, p95, p99 = (pct(latency_ms, q) for q in (0.5, 0.95, 0.99))
+    print(f"  {'alert → case latency':<28}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}   target")
+    verdict = "ok" if p95 <= 100 and ok == total else "MISSED"
+    print(f"  {'ms':<28}{p50:>8.1f}{p95:>8.1f}{p99:>8.1f}{max(latency_ms):>8.1f}   p95 ≤ 100 ms  {verdict}")
+    print(f"  CPU of this process per alert (sender, service, relay, subscriber): {cpu_ms:.2f} ms")
     counts = service.case_counts()
     print(f"  cases: {sum(counts.values())} (alerts absorbed into open cases: {ok - sum(counts.values())})")
+    return verdict == "ok"
 
 
 # ----------------------------------------------------------------------------- phase 2
@@ -395,14 +399,15 @@ def main() -> int:
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--rate", type=float, default=200.0, help="alerts per second in phase 1")
     ap.add_argument("--seconds", type=float, default=60.0, help="length of phase 1")
-    ap.add_argument("--threads", type=int, default=2, help="ingesting threads (like the API's worker pool)")
     ap.add_argument("--alerts", type=int, default=1_000_000, help="alerts seeded for phase 2")
     ap.add_argument("--cases", type=int, default=100_000, help="cases seeded for phase 2")
     ap.add_argument("--reps", type=int, default=100, help="timed runs of each query")
     args = ap.parse_args()
 
     doc = generate_site()
-    with tempfile.TemporaryDirectory() as tmp, pg_schema(args.pg_url) as (engine, schema):
+    data_root = REPO_ROOT / "var"  # where the service keeps its files by default (not /tmp, often a slower fs)
+    data_root.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_root) as tmp, pg_schema(args.pg_url) as (engine, schema):
         site_file = Path(tmp) / "site.yaml"
         site_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         sessions = session_factory(engine)
@@ -412,9 +417,13 @@ def main() -> int:
         print(f"site: {len(cameras)} cameras, {len(doc['grids'])} grids; PostgreSQL schema {schema}")
 
         service = EventsService(sessions, store, Path(tmp) / "data", publish="thread")
+        batcher = IngestBatcher(service)
         service.start()
-        sustained(service, cameras, args.rate, args.seconds, args.threads)
+        batcher.start()
+        ingest_ok = sustained(service, batcher, cameras, args.rate, args.seconds)
+        batcher.close()
         service.close()
+        print(f"  group commit: {batcher.observations} observations in {batcher.batches} transactions")
 
         with engine.begin() as conn:
             conn.execute(text("TRUNCATE alerts, cases, case_audit, case_comments, case_attachments, outbox"))
@@ -422,7 +431,7 @@ def main() -> int:
         print(f"\nphase 2: seeded {args.alerts:,} alerts and {args.cases:,} cases with COPY in {seconds:.1f} s")
         ok = timed_queries(service, engine, doc, end, args.reps)
         explain(engine, service, doc)
-    print("\n" + json.dumps({"queries_within_target": ok}))
+    print("\n" + json.dumps({"ingest_within_target": ingest_ok, "queries_within_target": ok}))
     return 0
 
 

@@ -94,10 +94,12 @@ class Router:
         return street
 
     def refresh(self) -> None:
+        """Re-read everything now (also fills the cache before the first alert, on start)."""
         with self._lock:
             self._dir = self._load()
             self._cameras.clear()
             self._cameras_checked_at = float("-inf")
+            self._check_cameras()
 
     def _directory(self, need: str | None) -> _Directory:
         with self._lock:
