@@ -11,6 +11,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -138,9 +139,19 @@ class Staged:
         self._written: list[str] = []
 
     def write(self, rel: str, content: bytes) -> str:
-        self._store.write(rel, content)
         self._written.append(rel)
+        self._store.write(rel, content)
         return rel
+
+    def write_many(self, files: Sequence[tuple[str, bytes]]) -> None:
+        """Several files at once: creating a file waits on the disk, so the waits overlap."""
+        if len(files) < 4:
+            for rel, content in files:
+                self.write(rel, content)
+            return
+        self._written.extend(rel for rel, _ in files)
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence") as pool:
+            list(pool.map(lambda f: self._store.write(*f), files))
 
     def undo(self) -> None:
         for rel in self._written:

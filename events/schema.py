@@ -17,6 +17,7 @@ from camera_config.errors import InvalidInput, Issue
 from camera_config.validate import pydantic_issues
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
 from events.files import draw_detections
+from events.types import HotlineTicket, TriageClass
 
 MAX_EVIDENCE_B64 = 8 * 2**20
 """Base64 text accepted for one snapshot before decoding (the policy's byte limit applies after)."""
@@ -156,3 +157,46 @@ def parse_observation(doc: Any) -> Observation:
         return ObservationIn.model_validate(doc).to_observation()
     except ValidationError as exc:
         raise InvalidInput(pydantic_issues(exc, "")) from None
+
+
+class HotlineTicketIn(_In):
+    """One 12345 hotline ticket as the hotline system exports it."""
+
+    external_id: str = Field(min_length=1, max_length=64, description="The hotline's ticket number (dedup key).")
+    grid: str = Field(min_length=1, max_length=64, description="Grid id the ticket is about.")
+    title: str = Field(min_length=1, max_length=200, description="Short statement of the problem.")
+    description: str = Field("", max_length=4000, description="The caller's account.")
+    received_at: AwareDatetime | None = Field(None, description="When the call came in (with time zone).")
+    triage: TriageClass | None = Field(None, description="public, collective or private; default: the policy's.")
+    severity: Severity = Field(Severity.MEDIUM, description="low, medium, high or critical.")
+    location: str = Field("", max_length=300, description="Address or landmark.")
+    deadline_at: AwareDatetime | None = Field(None, description="The hotline's own deadline, if it sets one.")
+
+    def to_ticket(self) -> HotlineTicket:
+        return HotlineTicket(
+            external_id=self.external_id,
+            grid_id=self.grid,
+            title=self.title,
+            description=self.description,
+            received_at=self.received_at,
+            triage=self.triage,
+            severity=self.severity,
+            location=self.location,
+            deadline_at=self.deadline_at,
+        )
+
+
+def parse_hotline_tickets(doc: Any, where: str = "tickets") -> list[HotlineTicket]:
+    """A JSON list of tickets; every problem is reported as ``tickets[3].grid``."""
+    if not isinstance(doc, list):
+        raise InvalidInput(Issue(where, "must be a list of tickets"))
+    issues: list[Issue] = []
+    out: list[HotlineTicket] = []
+    for i, item in enumerate(doc):
+        try:
+            out.append(HotlineTicketIn.model_validate(item).to_ticket())
+        except ValidationError as exc:
+            issues += pydantic_issues(exc, f"{where}[{i}]")
+    if issues:
+        raise InvalidInput(issues)
+    return out
