@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
+import functools
 import io
 import json
 import random
@@ -119,7 +120,7 @@ def sustained(service: EventsService, batcher: IngestBatcher, cameras: list[str]
 
     committed_ms: list[float] = []
 
-    def on_done(fut: Future[IngestResult], at: float) -> None:
+    def on_done(fut: Future[IngestResult], *, at: float) -> None:
         committed_ms.append((time.perf_counter() - at) * 1000)
         exc = fut.exception()
         if exc is not None:
@@ -152,7 +153,7 @@ def sustained(service: EventsService, batcher: IngestBatcher, cameras: list[str]
             detections=detections,
             evidence_jpeg=jpeg,
         )
-        batcher.submit_async(ob).add_done_callback(lambda fut, at=at: on_done(fut, at))
+        batcher.submit_async(ob).add_done_callback(functools.partial(on_done, at=at))
     sent = time.perf_counter() - t0
     all_seen.wait(60)
     cpu_ms = (time.process_time() - cpu0) * 1000 / total
