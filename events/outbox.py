@@ -18,17 +18,20 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from camera_config.clock import Clock
-from camera_config.db import transaction
+from camera_config.db import UtcDateTime, transaction
 from events.orm import OUTBOX, OutboxRow
 from events.types import BusMessage
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[BusMessage], None]
+_MARK_PG = text("UPDATE outbox SET published_at = :at WHERE id = ANY(:ids)").bindparams(
+    bindparam("at", type_=UtcDateTime())
+)
 
 
 class Bus:
@@ -153,15 +156,14 @@ class Outbox:
                     return done
                 for id_, topic, payload, created_at in rows:
                     self.bus.publish(BusMessage(id_, topic, payload, created_at))
+                ids = [r[0] for r in rows]
                 if conn.dialect.name == "postgresql":
                     # Losing this mark in a crash only means publishing again (at-least-once), so it
-                    # need not wait for the disk.
+                    # need not wait for the disk; one array parameter keeps the statement text fixed.
                     conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                conn.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.id.in_([r[0] for r in rows]))
-                    .values(published_at=self._clock.now())
-                )
+                    conn.execute(_MARK_PG, {"ids": ids, "at": self._clock.now()})
+                else:
+                    conn.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=self._clock.now()))
                 conn.commit()
                 done += len(rows)
                 if len(rows) < self._batch:

@@ -603,3 +603,23 @@ def test_a_site_change_reaches_routing(make_service: MakeService, site_store: Si
         service.ingest(obs())
     site_store.set_enabled("C1", True)
     assert service.ingest(obs()).case is not None
+
+
+def test_a_clip_is_stored_for_an_alert_and_checked(service: EventsService, sessions: sessionmaker[Session]) -> None:
+    alert = service.ingest(obs()).alert
+    mp4 = bytes(4) + b"ftypisom" + bytes(200)
+    with pytest.raises(InvalidInput, match="clip: not an MP4 video"):
+        service.attach_clip(alert.id, b"RIFF" + bytes(100))
+    stored = service.attach_clip(alert.id, mp4)
+    assert stored.clip is not None
+    assert service.files.path(stored.clip).read_bytes() == mp4
+    with pytest.raises(NotFound, match="alert 42 does not exist"):
+        service.attach_clip(42, mp4)
+
+
+def test_published_messages_can_be_pruned(service: EventsService, clock: FakeClock) -> None:
+    service.ingest(obs())
+    clock.advance(3600)
+    assert service.outbox.prune(clock.now() - timedelta(minutes=30)) == 2
+    assert service.outbox.prune(clock.now()) == 0
+    assert service.outbox.pending() == 0
