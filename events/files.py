@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,15 @@ class FileStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def pool(self) -> ThreadPoolExecutor:
+        """Threads for writing many files at once (started on first use)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="files")
+            return self._pool
 
     def path(self, rel: str) -> Path:
         """Absolute path of a stored file; refuses anything that would leave the root."""
@@ -150,8 +160,7 @@ class Staged:
                 self.write(rel, content)
             return
         self._written.extend(rel for rel, _ in files)
-        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence") as pool:
-            list(pool.map(lambda f: self._store.write(*f), files))
+        list(self._store.pool().map(lambda f: self._store.write(*f), files))
 
     def undo(self) -> None:
         for rel in self._written:
