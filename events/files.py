@@ -12,7 +12,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -105,13 +105,14 @@ class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._dirs: set[Path] = set()
 
     def pool(self) -> ThreadPoolExecutor:
         """Threads for writing many files at once (started on first use)."""
-        with self._pool_lock:
+        with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="files")
+                self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="files")
             return self._pool
 
     def path(self, rel: str) -> Path:
@@ -128,6 +129,17 @@ class FileStore:
         tmp = full.with_name(f".{full.name}.{uuid.uuid4().hex[:8]}.tmp")
         tmp.write_bytes(content)
         os.replace(tmp, full)
+
+    def write_new(self, rel: str, content: bytes) -> None:
+        """Straight to its name, for a path no committed row refers to yet (so no reader can see it
+        half-written): half the file-system work of `write`, which matters for evidence under load."""
+        full = self.root / rel
+        if full.parent not in self._dirs:
+            full.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._dirs.add(full.parent)
+        with open(full, "wb") as f:
+            f.write(content)
 
     def remove(self, rel: str) -> None:
         (self.root / rel).unlink(missing_ok=True)
@@ -147,22 +159,31 @@ class Staged:
     def __init__(self, store: FileStore) -> None:
         self._store = store
         self._written: list[str] = []
+        self._pending: list[Future[None]] = []
 
     def write(self, rel: str, content: bytes) -> str:
         self._written.append(rel)
         self._store.write(rel, content)
         return rel
 
-    def write_many(self, files: Sequence[tuple[str, bytes]]) -> None:
-        """Several files at once: creating a file waits on the disk, so the waits overlap."""
-        if len(files) < 4:
-            for rel, content in files:
-                self.write(rel, content)
-            return
-        self._written.extend(rel for rel, _ in files)
-        list(self._store.pool().map(lambda f: self._store.write(*f), files))
+    def start_new(self, files: Sequence[tuple[str, bytes]]) -> None:
+        """Begin writing new files in the background, so the disk's waits overlap each other and the
+        database's; `finish` (before the commit) waits for them."""
+        pool = self._store.pool()
+        for rel, content in files:
+            self._written.append(rel)
+            self._pending.append(pool.submit(self._store.write_new, rel, content))
+
+    def finish(self) -> None:
+        """Wait for background writes; the first failure is raised (and the transaction rolled back)."""
+        pending, self._pending = self._pending, []
+        for fut in pending:
+            fut.result()
 
     def undo(self) -> None:
+        for fut in self._pending:
+            fut.exception()  # let it finish before its file is removed
+        self._pending.clear()
         for rel in self._written:
             self._store.remove(rel)
         self._written.clear()

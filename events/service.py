@@ -245,6 +245,7 @@ class EventsService:
                 with self._write_lock, self.files.staged() as staged, transaction(self._sessions) as s:
                     result = work(s, staged, messages)
                     self.outbox.add(s, messages)
+                    staged.finish()
                 break
             except IntegrityError as exc:
                 if attempt == _RETRIES - 1:
@@ -1123,7 +1124,7 @@ class _Batch:
             if evidence is not None and obs.evidence_jpeg is not None:
                 files.append((evidence, obs.evidence_jpeg))
             applied.append((i, obs.episode_id, topic))
-        self.staged.write_many(files)
+        self.staged.start_new(files)
 
         if new:
             self._insert(ALERTS, _INSERT_ALERTS, list(new.values()))
