@@ -10,7 +10,6 @@ winner's row.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
@@ -20,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, text, true, update
+from sqlalchemy import func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,13 +27,14 @@ from camera_config.clock import Clock, SystemClock
 from camera_config.db import transaction
 from camera_config.errors import Conflict, GridwatchError, InvalidInput, Issue, NotFound
 from camera_config.store import SiteStore
-from detectors.types import EpisodeState, HazardType, Observation, Severity
+from detectors.types import HazardType, Observation, Severity
 from events import queries
 from events.files import FileStore, Staged, attachment_path, check_attachments, sniff
+from events.ingest import LINK_ALERT, Batch
 from events.lifecycle import OVERDUE_CAN_ESCALATE, TERMINAL, next_state
-from events.orm import ALERTS, CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
+from events.orm import CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
 from events.outbox import Bus, Outbox, to_json
-from events.policy import SEVERITY_RANK, Policy
+from events.policy import Policy
 from events.queries import AlertFilter, CaseFilter, CaseOrder
 from events.routing import Router
 from events.schema import parse_observation
@@ -64,6 +64,7 @@ from events.types import (
     TriageClass,
     UnitFigures,
 )
+from events.values import alert_value, case_value, max_severity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,105 +72,8 @@ Messages = list[tuple[str, dict[str, Any]]]
 Publish = Literal["inline", "thread", "off"]
 
 _RETRIES = 3
-# Statements of the hot path built once, so SQLAlchemy compiles each once and caches it.
-# Multi-row INSERT ... RETURNING in pages of a fixed size: the SQL text then repeats, and the
-# driver's parse cache (short statements only) keeps it; one page per batch size would not.
-_PAGE = {"insertmanyvalues_page_size": 4}
-_INSERT_ALERTS = insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True).execution_options(**_PAGE)
 _INSERT_CASE = insert(CASES).returning(*CASES.c)
-_INSERT_CASES = insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True).execution_options(**_PAGE)
-_ALERT_STEP: tuple[str, ...] = (
-    "seq",
-    "episode_state",
-    "severity",
-    "last_seen_at",
-    "updates",
-    "summary",
-    "measurements",
-)
-_ALERT_STEP += ("detections", "closed_at", "evidence")
-_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
-_UPDATE_ALERTS = (
-    update(ALERTS)
-    .where(ALERTS.c.id == bindparam("b_id"))
-    .values({name: bindparam(f"b_{name}") for name in _ALERT_STEP})
-)
-_UPDATE_CASES = (
-    update(CASES)
-    .where(CASES.c.id == bindparam("b_id"))
-    .values(alert_count=bindparam("b_alert_count"), severity=bindparam("b_severity"), updated_at=bindparam("b_at"))
-)
-_LINK_ALERT = (
-    update(ALERTS)
-    .where(ALERTS.c.id == bindparam("alert_id"))
-    .values(case_id=bindparam("case_id"), status=bindparam("status"))
-)
 MAX_TEXT = 4000
-
-
-# ----------------------------------------------------------------------------- rows → values
-
-
-def alert_value(row: Any) -> Alert:
-    """From an ORM row or a Core result row (same attribute names)."""
-    return Alert(
-        id=row.id,
-        episode_id=row.episode_id,
-        camera_id=row.camera_id,
-        zone_id=row.zone_id,
-        hazard=HazardType(row.hazard),
-        severity=Severity(row.severity),
-        episode_state=EpisodeState(row.episode_state),
-        status=AlertStatus(row.status),
-        seq=row.seq,
-        grid_id=row.grid_id,
-        community_id=row.community_id,
-        street_id=row.street_id,
-        started_at=row.started_at,
-        last_seen_at=row.last_seen_at,
-        received_at=row.received_at,
-        closed_at=row.closed_at,
-        summary=row.summary,
-        measurements=dict(row.measurements),
-        updates=row.updates,
-        evidence=row.evidence,
-        clip=row.clip,
-        case_id=row.case_id,
-        handled_by=row.handled_by,
-        handled_at=row.handled_at,
-        dismiss_reason=row.dismiss_reason,
-    )
-
-
-def case_value(row: Any) -> Case:
-    return Case(
-        id=row.id,
-        source=CaseSource(row.source),
-        state=CaseState(row.state),
-        title=row.title,
-        triage=TriageClass(row.triage),
-        severity=Severity(row.severity),
-        level=Level(row.level),
-        grid_id=row.grid_id,
-        community_id=row.community_id,
-        street_id=row.street_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        due_at=row.due_at,
-        deadline_at=row.deadline_at,
-        hazard=HazardType(row.hazard) if row.hazard else None,
-        camera_id=row.camera_id,
-        zone_id=row.zone_id,
-        assignee_id=row.assignee_id,
-        informed_ids=tuple(row.informed),
-        reporter_id=row.reporter_id,
-        external_id=row.external_id,
-        description=row.description,
-        location=row.location,
-        alert_count=row.alert_count,
-        resolved_at=row.resolved_at,
-        closed_at=row.closed_at,
-    )
 
 
 def _attachment_value(row: CaseAttachmentRow) -> Attachment:
@@ -198,10 +102,6 @@ def _text(value: str, where: str, *, required: bool, limit: int = MAX_TEXT) -> s
 def _aware(value: datetime, where: str, issues: list[Issue]) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         issues.append(Issue(where, "needs a time zone (aware UTC datetime)"))
-
-
-def _max_severity(a: str, b: Severity) -> str:
-    return b.value if SEVERITY_RANK[b] > SEVERITY_RANK[Severity(a)] else a
 
 
 class EventsService:
@@ -312,7 +212,9 @@ class EventsService:
             except GridwatchError as exc:
                 results[i] = exc
         if ready:
-            for i, outcome in self._write(lambda s, staged, out: _Batch(self, s, staged, out).run(ready)):
+            for i, outcome in self._write(
+                lambda s, staged, out: Batch(self.policy, self.clock, s, staged, out).run(ready)
+            ):
                 results[i] = outcome
         return [r if r is not None else Conflict("not applied") for r in results]
 
@@ -343,23 +245,6 @@ class EventsService:
                 issues.append(Issue("evidence_jpeg", "not a JPEG image"))
         if issues:
             raise InvalidInput(issues)
-
-    @staticmethod
-    def _check_update(row: Any, obs: Observation) -> None:
-        for name, stored, given in (
-            ("camera_id", row.camera_id, obs.camera_id),
-            ("hazard", row.hazard, obs.hazard.value),
-            ("zone_id", row.zone_id, obs.zone_id),
-        ):
-            if stored != given:
-                raise Conflict(f'episode "{row.episode_id}" has {name} "{stored}"; this observation says "{given}"')
-        if obs.seq < row.seq:
-            raise Conflict(
-                f'episode "{row.episode_id}": seq {obs.seq} arrived after seq {row.seq}; an out-of-order update '
-                "is not applied"
-            )
-        if obs.seq > row.seq and row.episode_state == EpisodeState.CLOSED.value:
-            raise Conflict(f'episode "{row.episode_id}" closed at seq {row.seq}; seq {obs.seq} is not applied')
 
     def attach_clip(self, alert_id: int, clip_mp4: bytes) -> Alert:
         """Store a short evidence clip (MP4) for an alert, when the source could provide one."""
@@ -488,7 +373,7 @@ class EventsService:
                 .where(c.c.id == found.id)
                 .values(
                     alert_count=c.c.alert_count + 1,
-                    severity=_max_severity(found.severity, alert.severity),
+                    severity=max_severity(found.severity, alert.severity),
                     updated_at=now,
                 )
                 .returning(*c.c)
@@ -519,7 +404,7 @@ class EventsService:
                 alert_count=1,
                 out=out,
             )
-        s.execute(_LINK_ALERT, {"alert_id": alert.id, "case_id": case.id, "status": AlertStatus.IN_CASE.value})
+        s.execute(LINK_ALERT, {"alert_id": alert.id, "case_id": case.id, "status": AlertStatus.IN_CASE.value})
         return case
 
     def _new_case(
@@ -1055,311 +940,5 @@ class EventsService:
         return sorted(out, key=lambda x: (-x.count, x.camera_id, x.hazard.value, x.reason))
 
 
-def _maybe(row: CaseRow | None) -> Case | None:
-    return case_value(row) if row is not None else None
-
-
 def _hazard(row: CaseRow) -> HazardType | None:
     return HazardType(row.hazard) if row.hazard else None
-
-
-def _detection_json(d: Any) -> dict[str, Any]:
-    return {
-        "label": d.label,
-        "confidence": d.confidence,
-        "box": [d.box.x1, d.box.y1, d.box.x2, d.box.y2],
-        "track_id": d.track_id,
-    }
-
-
-class _Batch:
-    """One transaction's worth of observations: a handful of statements for the whole batch.
-
-    Alerts and cases are read once (``IN`` lists, locked), changed in memory in the order given,
-    then written with one multi-row statement per table.
-    """
-
-    def __init__(self, service: EventsService, s: Session, staged: Staged, out: Messages) -> None:
-        self.svc = service
-        self.s = s
-        self.staged = staged
-        self.out = out
-        self.now = service.clock.now()
-
-    def run(self, ready: Sequence[tuple[int, Observation, Route]]) -> list[tuple[int, IngestResult | GridwatchError]]:
-        s, now = self.s, self.now
-        episodes = sorted({obs.episode_id for _, obs, _ in ready})
-        alerts: dict[str, dict[str, Any]] = {
-            r.episode_id: dict(r._mapping)
-            for r in s.execute(select(ALERTS).where(ALERTS.c.episode_id.in_(episodes)).with_for_update())
-        }
-        new: dict[str, dict[str, Any]] = {}
-        changed: set[str] = set()
-        applied: list[tuple[int, str, str]] = []  # (index, episode, topic)
-        dupes: list[tuple[int, str]] = []
-        errors: list[tuple[int, IngestResult | GridwatchError]] = []
-        files: list[tuple[str, bytes]] = []
-        for i, obs, route in ready:
-            cur = alerts.get(obs.episode_id)
-            evidence = None
-            if obs.evidence_jpeg is not None:
-                digest = hashlib.sha256(obs.episode_id.encode()).hexdigest()[:24]
-                evidence = f"evidence/{now:%Y/%m/%d}/{digest}-{obs.seq}.jpg"
-            if cur is None:
-                cur = alerts[obs.episode_id] = new[obs.episode_id] = self._new_alert(obs, route, evidence)
-                topic = "alert.opened"
-            else:
-                try:
-                    EventsService._check_update(_Values(cur), obs)
-                except Conflict as exc:
-                    errors.append((i, exc))
-                    continue
-                if obs.seq == cur["seq"]:
-                    dupes.append((i, obs.episode_id))
-                    continue
-                self._apply(cur, obs, evidence)
-                if obs.episode_id not in new:
-                    changed.add(obs.episode_id)
-                topic = f"alert.{obs.state.value}"
-            if evidence is not None and obs.evidence_jpeg is not None:
-                files.append((evidence, obs.evidence_jpeg))
-            applied.append((i, obs.episode_id, topic))
-        self.staged.start_new(files)
-
-        if new:
-            self._insert(ALERTS, _INSERT_ALERTS, list(new.values()))
-        if changed:
-            s.execute(
-                _UPDATE_ALERTS,
-                [{"b_id": alerts[e]["id"], **{f"b_{k}": alerts[e][k] for k in _ALERT_STEP}} for e in sorted(changed)],
-            )
-        cases = self._cases(alerts, [e for _, e, _ in applied], ready)
-
-        results: list[tuple[int, IngestResult | GridwatchError]] = list(errors)
-        case_of = {e: cases.get(a["case_id"]) if a["case_id"] is not None else None for e, a in alerts.items()}
-        for i, episode, topic in applied:
-            alert = alert_value(_Values(alerts[episode]))
-            self.out.append((topic, to_json(alert)))
-            self.out.extend(self.case_messages.pop(episode, []))
-            case = case_of[episode]
-            results.append((i, IngestResult(alert, created=topic == "alert.opened" and episode in new, case=case)))
-        for i, episode in dupes:
-            alert = alert_value(_Values(alerts[episode]))
-            results.append((i, IngestResult(alert, created=False, duplicate=True, case=case_of[episode])))
-        return results
-
-    def _insert(self, table: Table, returning: Any, rows: list[dict[str, Any]]) -> None:
-        """Insert rows and put their new ids into them.
-
-        On PostgreSQL the ids come from the table's sequence in one query, and the rows go in as one
-        pipelined, prepared statement: two round trips for any number of rows. Elsewhere, a multi-row
-        INSERT ... RETURNING.
-        """
-        if self.s.get_bind().dialect.name == "postgresql":
-            ids = self.s.scalars(_NEXT_IDS, {"table": table.name, "n": len(rows)}).all()
-            for values, id_ in zip(rows, ids, strict=True):
-                values["id"] = id_
-            self.s.execute(insert(table), rows)
-            return
-        for values, got in zip(rows, self.s.execute(returning, rows).all(), strict=True):
-            values["id"] = got.id
-
-    def _new_alert(self, obs: Observation, route: Route, evidence: str | None) -> dict[str, Any]:
-        return {
-            "episode_id": obs.episode_id,
-            "camera_id": obs.camera_id,
-            "zone_id": obs.zone_id,
-            "hazard": obs.hazard.value,
-            "severity": obs.severity.value,
-            "episode_state": obs.state.value,
-            "status": AlertStatus.NEW.value,
-            "seq": obs.seq,
-            "grid_id": route.grid_id,
-            "community_id": route.community_id,
-            "street_id": route.street_id,
-            "started_at": obs.started_at,
-            "last_seen_at": obs.observed_at,
-            "received_at": self.now,
-            "closed_at": obs.observed_at if obs.state is EpisodeState.CLOSED else None,
-            "summary": obs.summary,
-            "measurements": dict(obs.measurements),
-            "detections": [_detection_json(d) for d in obs.detections],
-            "updates": 1,
-            "evidence": evidence,
-            "clip": None,
-            "case_id": None,
-            "handled_by": None,
-            "handled_at": None,
-            "dismiss_reason": None,
-        }
-
-    @staticmethod
-    def _apply(cur: dict[str, Any], obs: Observation, evidence: str | None) -> None:
-        cur["seq"] = obs.seq
-        cur["episode_state"] = obs.state.value
-        cur["severity"] = _max_severity(cur["severity"], obs.severity)
-        cur["last_seen_at"] = max(cur["last_seen_at"], obs.observed_at)
-        cur["updates"] += 1
-        if obs.summary:
-            cur["summary"] = obs.summary
-        if obs.measurements:
-            cur["measurements"] = dict(obs.measurements)
-        if obs.detections:
-            cur["detections"] = [_detection_json(d) for d in obs.detections]
-        if obs.state is EpisodeState.CLOSED:
-            cur["closed_at"] = obs.observed_at
-        if evidence is not None:
-            cur["evidence"] = evidence
-
-    def _cases(
-        self, alerts: dict[str, dict[str, Any]], episodes: list[str], ready: Sequence[tuple[int, Observation, Route]]
-    ) -> dict[int, Case]:
-        """Auto-cases and absorption for the applied alerts; returns every touched case by id."""
-        s, now, svc = self.s, self.now, self.svc
-        routes = {obs.episode_id: route for _, obs, route in ready}
-        self.case_messages: dict[str, Messages] = {}
-        absorb = svc.policy.absorb_into_open_case
-        order = list(dict.fromkeys(episodes))
-        wanted = [
-            e
-            for e in order
-            if alerts[e]["case_id"] is None
-            and alerts[e]["status"] == AlertStatus.NEW.value
-            and svc.policy.auto_case(HazardType(alerts[e]["hazard"]), Severity(alerts[e]["severity"]))
-        ]
-        linked_ids = {alerts[e]["case_id"] for e in alerts if alerts[e]["case_id"] is not None}
-        keys = {f"{alerts[e]['camera_id']}|{alerts[e]['hazard']}" for e in wanted} if absorb else set()
-        loaded: dict[int, dict[str, Any]] = {}
-        if keys or linked_ids:
-            cond: ColumnElement[bool] = CASES.c.id.in_(sorted(linked_ids))
-            if keys:
-                cond = cond | CASES.c.open_key.in_(sorted(keys))
-            loaded = {r.id: dict(r._mapping) for r in s.execute(select(CASES).where(cond).with_for_update())}
-        by_key = {c["open_key"]: c for c in loaded.values() if c["open_key"] is not None}
-        touched: set[int] = set()
-        fresh: list[dict[str, Any]] = []
-        links: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (alert, case)
-        trail: list[tuple[dict[str, Any], str, str | None, str, dict[str, Any]]] = []
-        # A linked alert whose severity rose raises its case's severity.
-        for e in order:
-            a = alerts[e]
-            c = loaded.get(a["case_id"]) if a["case_id"] is not None else None
-            if c is not None and _max_severity(c["severity"], Severity(a["severity"])) != c["severity"]:
-                c["severity"], c["updated_at"] = a["severity"], now
-                touched.add(c["id"])
-        for e in wanted:
-            a = alerts[e]
-            key = f"{a['camera_id']}|{a['hazard']}"
-            c = by_key.get(key) if absorb else None
-            if c is not None:
-                c["alert_count"] += 1
-                c["severity"] = _max_severity(c["severity"], Severity(a["severity"]))
-                c["updated_at"] = now
-                if "id" in c:
-                    touched.add(c["id"])
-                data = {"alert_id": a["id"], "episode_id": a["episode_id"]}
-                trail.append((c, "add_alert", c["state"], c["state"], data))
-                self.case_messages.setdefault(e, []).append(("case.alert_added", {"_case": c, "alert_id": a["id"]}))
-            else:
-                c = self._case_values(a, routes[e], key if absorb else None)
-                fresh.append(c)
-                if absorb:
-                    by_key[key] = c
-                trail.append((c, "report", None, CaseState.REPORTED.value, {"source": CaseSource.CAMERA.value}))
-                trail.append((c, "register", CaseState.REPORTED.value, CaseState.REGISTERED.value, {}))
-                if c["assignee_id"] is not None:
-                    data = {"assignee_id": c["assignee_id"]}
-                    trail.append((c, "dispatch", CaseState.REGISTERED.value, CaseState.DISPATCHED.value, data))
-                self.case_messages.setdefault(e, []).append(("case.created", {"_case": c}))
-            links.append((a, c))
-        if fresh:
-            self._insert(CASES, _INSERT_CASES, fresh)
-            loaded.update((c["id"], c) for c in fresh)
-        if touched:
-            s.execute(
-                _UPDATE_CASES,
-                [
-                    {"b_id": i, "b_alert_count": c["alert_count"], "b_severity": c["severity"], "b_at": c["updated_at"]}
-                    for i, c in ((i, loaded[i]) for i in sorted(touched))
-                ],
-            )
-        if links:
-            s.execute(
-                _LINK_ALERT,
-                [{"alert_id": a["id"], "case_id": c["id"], "status": AlertStatus.IN_CASE.value} for a, c in links],
-            )
-            for a, c in links:
-                a["case_id"], a["status"] = c["id"], AlertStatus.IN_CASE.value
-        if trail:
-            s.execute(
-                insert(CASE_AUDIT),
-                [
-                    {
-                        "case_id": c["id"],
-                        "at": now,
-                        "actor_id": SYSTEM.id,
-                        "actor_role": SYSTEM.role.value,
-                        "action": action,
-                        "from_state": before,
-                        "to_state": after,
-                        "note": "",
-                        "data": data,
-                    }
-                    for c, action, before, after, data in trail
-                ],
-            )
-        values_by_id = {c["id"]: case_value(_Values(c)) for c in loaded.values()}
-        for messages in self.case_messages.values():
-            for k, (topic, payload) in enumerate(messages):
-                case = values_by_id[payload.pop("_case")["id"]]
-                messages[k] = (topic, {"case": to_json(case), **payload} if topic != "case.created" else to_json(case))
-        return values_by_id
-
-    def _case_values(self, alert: dict[str, Any], route: Route, open_key: str | None) -> dict[str, Any]:
-        hazard, severity = HazardType(alert["hazard"]), Severity(alert["severity"])
-        hp = self.svc.policy.hazard(hazard)
-        deadline = self.now + self.svc.policy.deadline(severity, hazard)
-        return {
-            "source": CaseSource.CAMERA.value,
-            "external_id": None,
-            "state": (CaseState.DISPATCHED if route.assignee_id else CaseState.REGISTERED).value,
-            "is_open": True,
-            "open_key": open_key,
-            "title": f"{hp.title}: camera {alert['camera_id']}"[:200],
-            "description": alert["summary"],
-            "location": "",
-            "triage": hp.triage.value,
-            "severity": severity.value,
-            "level": Level.GRID.value,
-            "hazard": hazard.value,
-            "grid_id": route.grid_id,
-            "community_id": route.community_id,
-            "street_id": route.street_id,
-            "camera_id": alert["camera_id"],
-            "zone_id": alert["zone_id"],
-            "assignee_id": route.assignee_id,
-            "informed": list(route.informed_ids),
-            "reporter_id": SYSTEM.id,
-            "alert_count": 1,
-            "created_at": self.now,
-            "updated_at": self.now,
-            "due_at": deadline,
-            "deadline_at": deadline,
-            "resolved_at": None,
-            "closed_at": None,
-        }
-
-
-class _Values:
-    """Attribute access over a column dict, so `alert_value`/`case_value` read it like a row."""
-
-    __slots__ = ("_d",)
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self._d = d
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._d[name]
-        except KeyError:
-            raise AttributeError(name) from None
