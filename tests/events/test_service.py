@@ -547,7 +547,9 @@ def test_figures_match_hand_computed_values(
     hazards = [HazardType.FALLEN_PERSON, HazardType.CROWD, HazardType.INTRUSION, HazardType.STRUCTURE]
     ids = []
     for i, hazard in enumerate(hazards):
-        ids.append(service.ingest(obs(f"g1-{i}", hazard=hazard, severity=Severity.CRITICAL)).case.id)  # type: ignore[union-attr]
+        made = service.ingest(obs(f"g1-{i}", hazard=hazard, severity=Severity.CRITICAL)).case
+        assert made is not None
+        ids.append(made.id)
     e = service.ingest(obs("g2", camera_id="C2", severity=Severity.CRITICAL)).case
     assert e is not None
     service.transition(e.id, A.DISPATCH, OPERATOR, assignee_id="W1")
