@@ -115,6 +115,12 @@ class FileStore:
                 self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="files")
             return self._pool
 
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
     def path(self, rel: str) -> Path:
         """Absolute path of a stored file; refuses anything that would leave the root."""
         full = (self.root / rel).resolve()

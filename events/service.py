@@ -166,7 +166,9 @@ class EventsService:
             self.outbox.start()
 
     def close(self) -> None:
+        """Stop the background relay (after a last pass) and the file writers."""
         self.outbox.stop()
+        self.files.close()
 
     def relay(self) -> int:
         """Publish what the outbox holds (also what a crashed process left behind)."""
