@@ -54,8 +54,9 @@ LINK_ALERT = (  # an alert joins a case
 class Batch:
     """One transaction's worth of observations: a handful of statements for the whole batch.
 
-    Alerts and cases are read once (``IN`` lists, locked), changed in memory in the order given,
-    then written with one multi-row statement per table.
+    Alerts and cases are read once (``IN`` lists, locked in id order so that concurrent batches
+    queue rather than deadlock), changed in memory in the order given, then written with one
+    multi-row statement per table.
     """
 
     def __init__(self, policy: Policy, clock: Clock, s: Session, staged: Staged, out: Messages) -> None:
@@ -70,7 +71,9 @@ class Batch:
         episodes = sorted({obs.episode_id for _, obs, _ in ready})
         alerts: dict[str, dict[str, Any]] = {
             r.episode_id: dict(r._mapping)
-            for r in s.execute(select(ALERTS).where(ALERTS.c.episode_id.in_(episodes)).with_for_update())
+            for r in s.execute(
+                select(ALERTS).where(ALERTS.c.episode_id.in_(episodes)).order_by(ALERTS.c.id).with_for_update()
+            )
         }
         new: dict[str, dict[str, Any]] = {}
         changed: set[str] = set()
@@ -216,7 +219,10 @@ class Batch:
             cond: ColumnElement[bool] = CASES.c.id.in_(sorted(linked_ids))
             if keys:
                 cond = cond | CASES.c.open_key.in_(sorted(keys))
-            loaded = {r.id: dict(r._mapping) for r in s.execute(select(CASES).where(cond).with_for_update())}
+            loaded = {
+                r.id: dict(r._mapping)
+                for r in s.execute(select(CASES).where(cond).order_by(CASES.c.id).with_for_update())
+            }
         by_key = {c["open_key"]: c for c in loaded.values() if c["open_key"] is not None}
         touched: set[int] = set()
         fresh: list[dict[str, Any]] = []

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import func, insert, select, true, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from camera_config.clock import Clock, SystemClock
@@ -72,6 +72,8 @@ Messages = list[tuple[str, dict[str, Any]]]
 Publish = Literal["inline", "thread", "off"]
 
 _RETRIES = 3
+_RETRY_STATES = {"40P01", "40001"}
+"""PostgreSQL's deadlock and serialization failures: the transaction can simply run again."""
 _INSERT_CASE = insert(CASES).returning(*CASES.c)
 MAX_TEXT = 4000
 
@@ -138,7 +140,8 @@ class EventsService:
     # ------------------------------------------------------------------ plumbing
 
     def _write(self, work: Callable[[Session, Staged, Messages], T]) -> T:
-        """Run ``work`` in one transaction with its outbox messages; retried when it loses a unique-key race."""
+        """Run ``work`` in one transaction with its outbox messages; run again when it loses a race
+        (a unique key taken meanwhile, a deadlock), and then it finds the winner's rows."""
         for attempt in range(_RETRIES):
             messages: Messages = []
             try:
@@ -147,10 +150,13 @@ class EventsService:
                     self.outbox.add(s, messages)
                     staged.finish()
                 break
-            except IntegrityError as exc:
+            except DBAPIError as exc:
+                retry = isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", None) in _RETRY_STATES
+                if not retry:
+                    raise
                 if attempt == _RETRIES - 1:
                     raise Conflict(f"a concurrent change collided with this one: {exc.orig}") from None
-                log.info("retrying after a unique-key race: %s", exc.orig)
+                log.info("retrying after a race with a concurrent change: %s", exc.orig)
         if self._publish == "inline":
             self.relay()
         elif self._publish == "thread":
