@@ -18,7 +18,7 @@ from camera_config.clock import Clock
 from camera_config.errors import Conflict, GridwatchError
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.files import Staged
-from events.orm import ALERTS, CASE_AUDIT, CASES
+from events.orm import ALERTS, CASE_AUDIT, CASES, bulk_insert
 from events.outbox import to_json
 from events.policy import Policy
 from events.types import SYSTEM, AlertStatus, Case, CaseSource, CaseState, IngestResult, Level, Route
@@ -136,15 +136,14 @@ class Batch:
     def _insert(self, table: Table, returning: Any, rows: list[dict[str, Any]]) -> None:
         """Insert rows and put their new ids into them.
 
-        On PostgreSQL the ids come from the table's sequence in one query, and the rows go in as one
-        pipelined, prepared statement: two round trips for any number of rows. Elsewhere, a multi-row
-        INSERT ... RETURNING.
+        On PostgreSQL the ids come from the table's sequence in one query and the rows go in with
+        COPY: two round trips for any number of rows. Elsewhere, a multi-row INSERT ... RETURNING.
         """
         if self.s.get_bind().dialect.name == "postgresql":
             ids = self.s.scalars(_NEXT_IDS, {"table": table.name, "n": len(rows)}).all()
             for values, id_ in zip(rows, ids, strict=True):
                 values["id"] = id_
-            self.s.execute(insert(table), rows)
+            bulk_insert(self.s, table, rows)
             return
         for values, got in zip(rows, self.s.execute(returning, rows).all(), strict=True):
             values["id"] = got.id
@@ -279,8 +278,9 @@ class Batch:
             for a, c in links:
                 a["case_id"], a["status"] = c["id"], AlertStatus.IN_CASE.value
         if trail:
-            s.execute(
-                insert(CASE_AUDIT),
+            bulk_insert(
+                s,
+                CASE_AUDIT,
                 [
                     {
                         "case_id": c["id"],

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from psycopg.types.json import Json
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from camera_config.db import Base
 
@@ -156,3 +157,19 @@ ALERTS = cast(Table, AlertRow.__table__)
 CASES = cast(Table, CaseRow.__table__)
 CASE_AUDIT = cast(Table, CaseAuditRow.__table__)
 OUTBOX = cast(Table, OutboxRow.__table__)
+
+
+def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL (one stream, no per-row
+    statement work), a multi-row INSERT elsewhere. Rows carry their ids already when ids matter."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    names = [c.name for c in table.columns if c.name in rows[0]]
+    json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    raw: Any = session.connection().connection.dbapi_connection
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([Json(row[n]) if n in json_cols else row[n] for n in names])

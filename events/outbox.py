@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from camera_config.clock import Clock
 from camera_config.db import UtcDateTime, transaction
-from events.orm import OUTBOX, OutboxRow
+from events.orm import OUTBOX, OutboxRow, bulk_insert
 from events.types import BusMessage
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Outbox:
         if messages:
             now = self._clock.now()
             rows = [{"topic": t, "payload": dict(p), "created_at": now, "published_at": None} for t, p in messages]
-            session.execute(insert(OUTBOX), rows)
+            bulk_insert(session, OUTBOX, rows)
 
     def relay(self) -> int:
         """Publish every pending message in order and mark it; returns how many were published.
