@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from camera_config.db import UtcDateTime
 from camera_config.errors import InvalidInput, Issue
 from detectors.types import HazardType, Severity
-from events.orm import AlertRow, CaseRow
+from events.orm import ALERTS, CASES, AlertRow, CaseRow
 from events.types import (
     AlertStatus,
     CaseSource,
@@ -100,7 +100,7 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-def alert_query(f: AlertFilter, cursor: str | None, limit: int) -> Select[AlertRow]:
+def alert_query(f: AlertFilter, cursor: str | None, limit: int) -> Select[Any]:
     """Newest first; the caller fetches ``limit + 1`` to know whether there is a next page."""
     conds: list[ColumnElement[bool]] = []
     for col, value in (
@@ -123,14 +123,14 @@ def alert_query(f: AlertFilter, cursor: str | None, limit: int) -> Select[AlertR
         key, id_ = decode_cursor(cursor)
         conds.append(tuple_(AlertRow.received_at, AlertRow.id) < tuple_(_at(key), id_))
     return (
-        select(AlertRow)
+        select(ALERTS)  # plain rows, not ORM objects: a page is read, never written back
         .where(and_(True, *conds))
         .order_by(AlertRow.received_at.desc(), AlertRow.id.desc())
         .limit(check_limit(limit) + 1)
     )
 
 
-def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) -> Select[CaseRow]:
+def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) -> Select[Any]:
     """``deadline``: most urgent first (the board); ``newest``: most recently created first."""
     conds: list[ColumnElement[bool]] = []
     if f.states:
@@ -162,7 +162,7 @@ def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) 
         pair = tuple_(key_col, CaseRow.id)
         conds.append(pair > tuple_(_at(key), id_) if order == "deadline" else pair < tuple_(_at(key), id_))
     ordering = (key_col.asc(), CaseRow.id.asc()) if order == "deadline" else (key_col.desc(), CaseRow.id.desc())
-    return select(CaseRow).where(and_(True, *conds)).order_by(*ordering).limit(check_limit(limit) + 1)
+    return select(CASES).where(and_(True, *conds)).order_by(*ordering).limit(check_limit(limit) + 1)
 
 
 def _at(value: datetime) -> Any:

@@ -827,7 +827,7 @@ class EventsService:
     def alerts(self, f: AlertFilter | None = None, *, cursor: str | None = None, limit: int = 50) -> Page[Alert]:
         """Newest first; filters combine with AND."""
         with self._sessions() as s:
-            rows = list(s.scalars(queries.alert_query(f or AlertFilter(), cursor, limit)))
+            rows = s.execute(queries.alert_query(f or AlertFilter(), cursor, limit)).all()
         more = len(rows) > limit
         rows = rows[:limit]
         nxt = queries.encode_cursor(rows[-1].received_at, rows[-1].id) if more else None
@@ -845,7 +845,7 @@ class EventsService:
         if order not in ("deadline", "newest"):
             raise InvalidInput(Issue("order", f'"deadline" or "newest", got "{order}"'))
         with self._sessions() as s:
-            rows = list(s.scalars(queries.case_query(f or CaseFilter(), cursor, limit, order)))
+            rows = s.execute(queries.case_query(f or CaseFilter(), cursor, limit, order)).all()
         more = len(rows) > limit
         rows = rows[:limit]
         nxt = None
@@ -904,7 +904,7 @@ class EventsService:
     def case_counts(self, f: CaseFilter | None = None) -> dict[CaseState, int]:
         """Cases per state under the same filters as the board (for its column headers)."""
         q = queries.case_query(f or CaseFilter(), None, queries.MAX_LIMIT, "deadline").order_by(None).limit(None)
-        sub = q.with_only_columns(CaseRow.state).subquery()
+        sub = q.with_only_columns(CASES.c.state).subquery()
         with self._sessions() as s:
             rows = s.execute(select(sub.c.state, func.count()).group_by(sub.c.state)).all()
         got: dict[str, int] = {state: int(n) for state, n in rows}
