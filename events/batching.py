@@ -24,32 +24,40 @@ _Item = tuple[Observation, "Future[IngestResult]"]
 
 
 class IngestBatcher:
-    def __init__(self, service: EventsService, *, max_batch: int = 256) -> None:
+    def __init__(self, service: EventsService, *, max_batch: int = 256, writers: int = 1) -> None:
+        """``writers`` > 1 runs that many transactions at once (PostgreSQL), so that one batch's
+        Python work overlaps another's waits on the database; SQLite writes one at a time anyway."""
         self._service = service
         self._max_batch = max_batch
+        self._writers = writers
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._count_lock = threading.Lock()
         self.batches = 0
         self.observations = 0
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="ingest-batcher", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._run, name=f"ingest-writer-{i}", daemon=True) for i in range(self._writers)
+            ]
+            for t in self._threads:
+                t.start()
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Apply what is queued, then stop."""
-        if self._thread is not None:
+        for _ in self._threads:
             self._queue.put(None)
-            self._thread.join(timeout_s)
-            self._thread = None
+        for t in self._threads:
+            t.join(timeout_s)
+        self._threads = []
 
     def submit(self, obs: Observation, *, timeout_s: float = 30.0) -> IngestResult:
         """Ingest ``obs`` with whatever else is queued; raises its error like `EventsService.ingest`."""
         return self.submit_async(obs).result(timeout_s)
 
     def submit_async(self, obs: Observation) -> Future[IngestResult]:
-        if self._thread is None:
+        if not self._threads:
             raise Unavailable("the ingest batcher is not running")
         fut: Future[IngestResult] = Future()
         self._queue.put((obs, fut))
@@ -67,7 +75,7 @@ class IngestBatcher:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
+                if item is None:  # one stop signal per writer: this one is ours
                     stopping = True
                     break
                 batch.append(item)
@@ -81,8 +89,9 @@ class IngestBatcher:
             for _, fut in batch:
                 fut.set_exception(exc)
             return
-        self.batches += 1
-        self.observations += len(batch)
+        with self._count_lock:
+            self.batches += 1
+            self.observations += len(batch)
         for (_, fut), result in zip(batch, results, strict=True):
             if isinstance(result, GridwatchError):
                 fut.set_exception(result)

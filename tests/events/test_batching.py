@@ -69,7 +69,7 @@ def test_a_batch_applies_in_order_and_isolates_bad_observations(
 
 
 def test_the_batcher_commits_concurrent_submissions_together(service: EventsService) -> None:
-    batcher = IngestBatcher(service)
+    batcher = IngestBatcher(service, writers=2)
     with pytest.raises(Unavailable, match="not running"):
         batcher.submit(obs())
     batcher.start()
