@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
+import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, insert
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from camera_config.db import Base
@@ -170,6 +172,12 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     names = [c.name for c in table.columns if c.name in rows[0]]
     json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
     raw: Any = session.connection().connection.dbapi_connection
-    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([Json(row[n]) if n in json_cols else row[n] for n in names])
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([Json(row[n]) if n in json_cols else row[n] for n in names])
+    except psycopg.IntegrityError as exc:  # as SQLAlchemy would raise it, so callers handle one kind
+        raise sa_exc.IntegrityError(statement, None, exc) from exc
+    except psycopg.Error as exc:
+        raise sa_exc.DBAPIError(statement, None, exc) from exc
