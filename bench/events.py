@@ -407,7 +407,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0, help="length of phase 1")
     ap.add_argument("--alerts", type=int, default=1_000_000, help="alerts seeded for phase 2")
     ap.add_argument("--cases", type=int, default=100_000, help="cases seeded for phase 2")
-    ap.add_argument("--writers", type=int, default=2, help="concurrent ingest transactions (group commit writers)")
+    ap.add_argument("--writers", type=int, default=1, help="concurrent ingest transactions (group commit writers)")
+    ap.add_argument("--linger-ms", type=float, default=10.0, help="how long a batch waits for more observations")
     ap.add_argument("--reps", type=int, default=100, help="timed runs of each query")
     args = ap.parse_args()
 
@@ -424,7 +425,7 @@ def main() -> int:
         print(f"site: {len(cameras)} cameras, {len(doc['grids'])} grids; PostgreSQL schema {schema}")
 
         service = EventsService(sessions, store, Path(tmp) / "data", publish="thread")
-        batcher = IngestBatcher(service, writers=args.writers)
+        batcher = IngestBatcher(service, writers=args.writers, linger_s=args.linger_ms / 1000)
         service.start()
         batcher.start()
         ingest_ok = sustained(service, batcher, cameras, args.rate, args.seconds)
