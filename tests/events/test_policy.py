@@ -6,11 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from camera_config.errors import InvalidInput
 from detectors.types import HazardType, Severity
 from events.policy import Policy, load_policy, parse_policy
 from events.types import Level, TriageClass
+from tests.conftest import REPO
 
 
 def test_defaults_cover_every_hazard_and_severity() -> None:
@@ -87,3 +89,12 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     other.write_text("deadline_h: {critical: -1}\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match=r"q\.yaml\.deadline_h\.critical"):
         load_policy(other)
+
+
+def test_the_readme_example_is_a_valid_policy() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("The policy is configuration with defaults", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    policy = parse_policy(yaml.safe_load(example))
+    assert policy.hazard(HazardType.CROWD).deadline_h == 1
+    assert policy.auto_case(HazardType.LOITERING, Severity.CRITICAL)
