@@ -2,12 +2,15 @@
 
 Cameras and the organisation around grids (communities, streets, people) are cached for ``ttl_s``
 (a few seconds: alerts arrive hundreds of times a second, site changes rarely), so a change, such as
-a camera being disabled, takes effect within ``ttl_s``. A camera or grid not in the cache is looked
-up at once.
+a camera being disabled, takes effect within about ``ttl_s``. When the cache is due, it is re-read
+by a background thread while alerts go on being routed with what is known (re-reading the site
+takes a while and must not stall ingestion); a camera or grid not in the cache is looked up at once.
+With ``ttl_s=0`` every lookup reads the site first.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +20,8 @@ from camera_config.errors import Conflict, NotFound
 from camera_config.model import Camera, Grid, PersonRole
 from camera_config.store import SiteStore
 from events.types import Route
+
+log = logging.getLogger(__name__)
 
 _BULK = 100
 """More changed cameras than this are reloaded in one query rather than one by one."""
@@ -41,11 +46,12 @@ class Router:
         self._cameras: dict[str, Camera] = {}
         self._cameras_checked_at = float("-inf")
         self._lock = threading.RLock()
+        self._refreshing = threading.Lock()
 
     def camera(self, camera_id: str) -> Camera:
         """The camera, if it exists and is enabled; a disabled camera raises Conflict."""
+        self._refresh_if_due()
         with self._lock:
-            self._check_cameras()
             cam = self._cameras.get(camera_id)
             if cam is None:
                 cam = self._cameras[camera_id] = self._site.camera(camera_id)
@@ -53,11 +59,33 @@ class Router:
             raise Conflict(f'camera "{camera_id}" is disabled: its alerts are refused')
         return cam
 
-    def _check_cameras(self) -> None:
-        """Every ``ttl_s``: one cheap revision poll, then reload only the cameras that changed."""
+    def _refresh_if_due(self) -> None:
         now = self._clock.monotonic()
-        if now - self._cameras_checked_at < self._ttl_s:
+        due = now - min(self._cameras_checked_at, self._dir.loaded_at) >= self._ttl_s
+        if not due:
             return
+        if self._ttl_s <= 0 or not self._cameras:
+            with self._lock:
+                self._check_cameras(now)
+                self._dir = self._load()
+            return
+        if self._refreshing.acquire(blocking=False):
+            threading.Thread(target=self._background_refresh, name="site-refresh", daemon=True).start()
+
+    def _background_refresh(self) -> None:
+        try:
+            now = self._clock.monotonic()
+            directory = self._load()
+            with self._lock:
+                self._check_cameras(now)
+                self._dir = directory
+        except Exception:
+            log.exception("re-reading the site failed; routing goes on with what it knew")
+        finally:
+            self._refreshing.release()
+
+    def _check_cameras(self, now: float) -> None:
+        """One cheap revision poll, then reload only the cameras that changed."""
         revisions = self._site.revisions()
         changed = [cid for cid, rev in revisions.items() if cid in self._cameras and self._cameras[cid].revision != rev]
         if not self._cameras or len(changed) > _BULK:
@@ -71,6 +99,7 @@ class Router:
 
     def grid(self, grid_id: str) -> Route:
         """Grid → community → street, the grid's worker, and its building leaders and party group members."""
+        self._refresh_if_due()
         d = self._directory(need=grid_id)
         grid = d.grids.get(grid_id)
         if grid is None:
@@ -87,6 +116,7 @@ class Router:
         )
 
     def community_street(self, community_id: str) -> str:
+        self._refresh_if_due()
         d = self._directory(need=None)
         street = d.street_of.get(community_id)
         if street is None:
@@ -98,14 +128,12 @@ class Router:
         with self._lock:
             self._dir = self._load()
             self._cameras.clear()
-            self._cameras_checked_at = float("-inf")
-            self._check_cameras()
+            self._check_cameras(self._clock.monotonic())
 
     def _directory(self, need: str | None) -> _Directory:
         with self._lock:
             d = self._dir
-            stale = self._clock.monotonic() - d.loaded_at >= self._ttl_s
-            if stale or (need is not None and need not in d.grids):
+            if need is not None and need not in d.grids:
                 self._dir = d = self._load()
             return d
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -655,3 +656,24 @@ def test_published_messages_can_be_pruned(service: EventsService, clock: FakeClo
     assert service.outbox.prune(clock.now() - timedelta(minutes=30)) == 2
     assert service.outbox.prune(clock.now()) == 0
     assert service.outbox.pending() == 0
+
+
+def test_a_cached_site_is_reread_in_the_background(
+    sessions: sessionmaker[Session], site_store: SiteStore, tmp_path: Path, clock: FakeClock
+) -> None:
+    service = EventsService(sessions, site_store, tmp_path / "data", clock=clock, site_ttl_s=5.0)
+    service.start()
+    site_store.set_enabled("C1", False)
+    assert service.ingest(obs("before")).created  # within the cache's life, the old view holds
+    clock.advance(6)
+    deadline = time.monotonic() + 10
+    refused = False
+    while not refused and time.monotonic() < deadline:
+        try:
+            service.router.camera("C1")
+            time.sleep(0.02)
+        except Conflict:
+            refused = True
+    assert refused
+    with pytest.raises(Conflict, match='camera "C1" is disabled'):
+        service.ingest(obs("after"))
