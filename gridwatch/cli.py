@@ -16,6 +16,7 @@ from rich.tree import Tree
 
 from camera_config.errors import GridwatchError, InvalidInput
 from camera_config.store import ImportReport, TreeNode
+from gridwatch import events_cli
 from gridwatch.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -368,6 +369,8 @@ def parser() -> argparse.ArgumentParser:
     dbs = dbp.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
     up = dbs.add_parser("upgrade", parents=[common], help="migrate the database to the current schema")
     up.set_defaults(func=cmd_db_upgrade)
+
+    events_cli.add_commands(sub, common)
     return p
 
 

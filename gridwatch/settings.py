@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     footage_dir: Path = Field(REPO_ROOT / ".cache" / "footage", description="Real demo footage (vtest.avi, tree.avi).")
     demo: bool = Field(False, description="Demo mode: accept local files as camera sources.")
     log_level: str = Field("info", description="debug, info, warning or error.")
+    events_policy: Path | None = Field(
+        None, description="Events policy YAML (triage, deadlines, auto-case, escalation); default: built-in."
+    )
 
     @field_validator("bind")
     @classmethod

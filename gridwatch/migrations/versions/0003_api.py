@@ -1,7 +1,7 @@
 """api: users, sessions, API tokens, login throttling
 
 Revision ID: 0003_api
-Revises: 0001_site_model
+Revises: 0002_events
 Create Date: 2026-11-25 12:06:48.329255
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import camera_config.db
 
 revision: str = "0003_api"
-down_revision: str | None = "0001_site_model"
+down_revision: str | None = "0002_events"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,338 @@
+"""Applying a batch of observations in one transaction: a handful of statements for the whole batch.
+
+Alerts and cases are read once (``IN`` lists, locked), changed in memory in the order given, then
+written with one multi-row statement per table. `EventsService.ingest` is a batch of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, bindparam, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from camera_config.clock import Clock
+from camera_config.errors import Conflict, GridwatchError
+from detectors.types import EpisodeState, HazardType, Observation, Severity
+from events.files import Staged
+from events.orm import ALERTS, CASE_AUDIT, CASES, bulk_insert
+from events.outbox import to_json
+from events.policy import Policy
+from events.types import SYSTEM, AlertStatus, Case, CaseSource, CaseState, IngestResult, Level, Route
+from events.values import Values, alert_value, case_value, check_update, detection_json, max_severity
+
+Messages = list[tuple[str, dict[str, Any]]]
+
+# Statements of the hot path built once, so SQLAlchemy compiles each once and caches it.
+# Multi-row INSERT ... RETURNING in pages of a fixed size: the SQL text then repeats, and the
+# driver's parse cache (short statements only) keeps it; one page per batch size would not.
+_PAGE = {"insertmanyvalues_page_size": 4}
+_INSERT_ALERTS = insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True).execution_options(**_PAGE)
+_INSERT_CASES = insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True).execution_options(**_PAGE)
+_ALERT_STEP = "seq episode_state severity last_seen_at updates summary measurements detections closed_at evidence"
+_NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
+_UPDATE_ALERTS = (
+    update(ALERTS)
+    .where(ALERTS.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _ALERT_STEP.split()})
+)
+_UPDATE_CASES = (
+    update(CASES)
+    .where(CASES.c.id == bindparam("b_id"))
+    .values(alert_count=bindparam("b_alert_count"), severity=bindparam("b_severity"), updated_at=bindparam("b_at"))
+)
+LINK_ALERT = (  # an alert joins a case
+    update(ALERTS)
+    .where(ALERTS.c.id == bindparam("alert_id"))
+    .values(case_id=bindparam("case_id"), status=bindparam("status"))
+)
+
+
+class Batch:
+    """One transaction's worth of observations: a handful of statements for the whole batch.
+
+    Alerts and cases are read once (``IN`` lists, locked in id order so that concurrent batches
+    queue rather than deadlock), changed in memory in the order given, then written with one
+    multi-row statement per table.
+    """
+
+    def __init__(self, policy: Policy, clock: Clock, s: Session, staged: Staged, out: Messages) -> None:
+        self.policy = policy
+        self.s = s
+        self.staged = staged
+        self.out = out
+        self.now: datetime = clock.now()
+
+    def run(self, ready: Sequence[tuple[int, Observation, Route]]) -> list[tuple[int, IngestResult | GridwatchError]]:
+        s, now = self.s, self.now
+        episodes = sorted({obs.episode_id for _, obs, _ in ready})
+        alerts: dict[str, dict[str, Any]] = {
+            r.episode_id: dict(r._mapping)
+            for r in s.execute(
+                select(ALERTS).where(ALERTS.c.episode_id.in_(episodes)).order_by(ALERTS.c.id).with_for_update()
+            )
+        }
+        new: dict[str, dict[str, Any]] = {}
+        changed: set[str] = set()
+        applied: list[tuple[int, str, str]] = []  # (index, episode, topic)
+        dupes: list[tuple[int, str]] = []
+        errors: list[tuple[int, IngestResult | GridwatchError]] = []
+        files: list[tuple[str, bytes]] = []
+        for i, obs, route in ready:
+            cur = alerts.get(obs.episode_id)
+            evidence = None
+            if obs.evidence_jpeg is not None:
+                digest = hashlib.sha256(obs.episode_id.encode()).hexdigest()[:24]
+                evidence = f"evidence/{now:%Y/%m/%d}/{digest}-{obs.seq}.jpg"
+            if cur is None:
+                cur = alerts[obs.episode_id] = new[obs.episode_id] = self._new_alert(obs, route, evidence)
+                topic = "alert.opened"
+            else:
+                try:
+                    check_update(Values(cur), obs)
+                except Conflict as exc:
+                    errors.append((i, exc))
+                    continue
+                if obs.seq == cur["seq"]:
+                    dupes.append((i, obs.episode_id))
+                    continue
+                self._apply(cur, obs, evidence)
+                if obs.episode_id not in new:
+                    changed.add(obs.episode_id)
+                topic = f"alert.{obs.state.value}"
+            if evidence is not None and obs.evidence_jpeg is not None:
+                files.append((evidence, obs.evidence_jpeg))
+            applied.append((i, obs.episode_id, topic))
+        self.staged.start_new(files)
+
+        if new:
+            self._insert(ALERTS, _INSERT_ALERTS, list(new.values()))
+        if changed:
+            s.execute(
+                _UPDATE_ALERTS,
+                [
+                    {"b_id": alerts[e]["id"], **{f"b_{k}": alerts[e][k] for k in _ALERT_STEP.split()}}
+                    for e in sorted(changed)
+                ],
+            )
+        cases = self._cases(alerts, [e for _, e, _ in applied], ready)
+
+        results: list[tuple[int, IngestResult | GridwatchError]] = list(errors)
+        case_of = {e: cases.get(a["case_id"]) if a["case_id"] is not None else None for e, a in alerts.items()}
+        for i, episode, topic in applied:
+            alert = alert_value(Values(alerts[episode]))
+            self.out.append((topic, to_json(alert)))
+            self.out.extend(self.case_messages.pop(episode, []))
+            case = case_of[episode]
+            results.append((i, IngestResult(alert, created=topic == "alert.opened" and episode in new, case=case)))
+        for i, episode in dupes:
+            alert = alert_value(Values(alerts[episode]))
+            results.append((i, IngestResult(alert, created=False, duplicate=True, case=case_of[episode])))
+        return results
+
+    def _insert(self, table: Table, returning: Any, rows: list[dict[str, Any]]) -> None:
+        """Insert rows and put their new ids into them.
+
+        On PostgreSQL the ids come from the table's sequence in one query and the rows go in with
+        COPY: two round trips for any number of rows. Elsewhere, a multi-row INSERT ... RETURNING.
+        """
+        if self.s.get_bind().dialect.name == "postgresql":
+            ids = self.s.scalars(_NEXT_IDS, {"table": table.name, "n": len(rows)}).all()
+            for values, id_ in zip(rows, ids, strict=True):
+                values["id"] = id_
+            bulk_insert(self.s, table, rows)
+            return
+        for values, got in zip(rows, self.s.execute(returning, rows).all(), strict=True):
+            values["id"] = got.id
+
+    def _new_alert(self, obs: Observation, route: Route, evidence: str | None) -> dict[str, Any]:
+        return {
+            "episode_id": obs.episode_id,
+            "camera_id": obs.camera_id,
+            "zone_id": obs.zone_id,
+            "hazard": obs.hazard.value,
+            "severity": obs.severity.value,
+            "episode_state": obs.state.value,
+            "status": AlertStatus.NEW.value,
+            "seq": obs.seq,
+            "grid_id": route.grid_id,
+            "community_id": route.community_id,
+            "street_id": route.street_id,
+            "started_at": obs.started_at,
+            "last_seen_at": obs.observed_at,
+            "received_at": self.now,
+            "closed_at": obs.observed_at if obs.state is EpisodeState.CLOSED else None,
+            "summary": obs.summary,
+            "measurements": dict(obs.measurements),
+            "detections": [detection_json(d) for d in obs.detections],
+            "updates": 1,
+            "evidence": evidence,
+            "clip": None,
+            "case_id": None,
+            "handled_by": None,
+            "handled_at": None,
+            "dismiss_reason": None,
+        }
+
+    @staticmethod
+    def _apply(cur: dict[str, Any], obs: Observation, evidence: str | None) -> None:
+        cur["seq"] = obs.seq
+        cur["episode_state"] = obs.state.value
+        cur["severity"] = max_severity(cur["severity"], obs.severity)
+        cur["last_seen_at"] = max(cur["last_seen_at"], obs.observed_at)
+        cur["updates"] += 1
+        if obs.summary:
+            cur["summary"] = obs.summary
+        if obs.measurements:
+            cur["measurements"] = dict(obs.measurements)
+        if obs.detections:
+            cur["detections"] = [detection_json(d) for d in obs.detections]
+        if obs.state is EpisodeState.CLOSED:
+            cur["closed_at"] = obs.observed_at
+        if evidence is not None:
+            cur["evidence"] = evidence
+
+    def _cases(
+        self, alerts: dict[str, dict[str, Any]], episodes: list[str], ready: Sequence[tuple[int, Observation, Route]]
+    ) -> dict[int, Case]:
+        """Auto-cases and absorption for the applied alerts; returns every touched case by id."""
+        s, now, policy = self.s, self.now, self.policy
+        routes = {obs.episode_id: route for _, obs, route in ready}
+        self.case_messages: dict[str, Messages] = {}
+        absorb = policy.absorb_into_open_case
+        order = list(dict.fromkeys(episodes))
+        wanted = [
+            e
+            for e in order
+            if alerts[e]["case_id"] is None
+            and alerts[e]["status"] == AlertStatus.NEW.value
+            and policy.auto_case(HazardType(alerts[e]["hazard"]), Severity(alerts[e]["severity"]))
+        ]
+        linked_ids = {alerts[e]["case_id"] for e in alerts if alerts[e]["case_id"] is not None}
+        keys = {f"{alerts[e]['camera_id']}|{alerts[e]['hazard']}" for e in wanted} if absorb else set()
+        loaded: dict[int, dict[str, Any]] = {}
+        if keys or linked_ids:
+            cond: ColumnElement[bool] = CASES.c.id.in_(sorted(linked_ids))
+            if keys:
+                cond = cond | CASES.c.open_key.in_(sorted(keys))
+            loaded = {
+                r.id: dict(r._mapping)
+                for r in s.execute(select(CASES).where(cond).order_by(CASES.c.id).with_for_update())
+            }
+        by_key = {c["open_key"]: c for c in loaded.values() if c["open_key"] is not None}
+        touched: set[int] = set()
+        fresh: list[dict[str, Any]] = []
+        links: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (alert, case)
+        trail: list[tuple[dict[str, Any], str, str | None, str, dict[str, Any]]] = []
+        # A linked alert whose severity rose raises its case's severity.
+        for e in order:
+            a = alerts[e]
+            c = loaded.get(a["case_id"]) if a["case_id"] is not None else None
+            if c is not None and max_severity(c["severity"], Severity(a["severity"])) != c["severity"]:
+                c["severity"], c["updated_at"] = a["severity"], now
+                touched.add(c["id"])
+        for e in wanted:
+            a = alerts[e]
+            key = f"{a['camera_id']}|{a['hazard']}"
+            c = by_key.get(key) if absorb else None
+            if c is not None:
+                c["alert_count"] += 1
+                c["severity"] = max_severity(c["severity"], Severity(a["severity"]))
+                c["updated_at"] = now
+                if "id" in c:
+                    touched.add(c["id"])
+                data = {"alert_id": a["id"], "episode_id": a["episode_id"]}
+                trail.append((c, "add_alert", c["state"], c["state"], data))
+                self.case_messages.setdefault(e, []).append(("case.alert_added", {"_case": c, "alert_id": a["id"]}))
+            else:
+                c = self._case_values(a, routes[e], key if absorb else None)
+                fresh.append(c)
+                if absorb:
+                    by_key[key] = c
+                trail.append((c, "report", None, CaseState.REPORTED.value, {"source": CaseSource.CAMERA.value}))
+                trail.append((c, "register", CaseState.REPORTED.value, CaseState.REGISTERED.value, {}))
+                if c["assignee_id"] is not None:
+                    data = {"assignee_id": c["assignee_id"]}
+                    trail.append((c, "dispatch", CaseState.REGISTERED.value, CaseState.DISPATCHED.value, data))
+                self.case_messages.setdefault(e, []).append(("case.created", {"_case": c}))
+            links.append((a, c))
+        if fresh:
+            self._insert(CASES, _INSERT_CASES, fresh)
+            loaded.update((c["id"], c) for c in fresh)
+        if touched:
+            s.execute(
+                _UPDATE_CASES,
+                [
+                    {"b_id": i, "b_alert_count": c["alert_count"], "b_severity": c["severity"], "b_at": c["updated_at"]}
+                    for i, c in ((i, loaded[i]) for i in sorted(touched))
+                ],
+            )
+        if links:
+            s.execute(
+                LINK_ALERT,
+                [{"alert_id": a["id"], "case_id": c["id"], "status": AlertStatus.IN_CASE.value} for a, c in links],
+            )
+            for a, c in links:
+                a["case_id"], a["status"] = c["id"], AlertStatus.IN_CASE.value
+        if trail:
+            bulk_insert(
+                s,
+                CASE_AUDIT,
+                [
+                    {
+                        "case_id": c["id"],
+                        "at": now,
+                        "actor_id": SYSTEM.id,
+                        "actor_role": SYSTEM.role.value,
+                        "action": action,
+                        "from_state": before,
+                        "to_state": after,
+                        "note": "",
+                        "data": data,
+                    }
+                    for c, action, before, after, data in trail
+                ],
+            )
+        values_by_id = {c["id"]: case_value(Values(c)) for c in loaded.values()}
+        for messages in self.case_messages.values():
+            for k, (topic, payload) in enumerate(messages):
+                case = values_by_id[payload.pop("_case")["id"]]
+                messages[k] = (topic, {"case": to_json(case), **payload} if topic != "case.created" else to_json(case))
+        return values_by_id
+
+    def _case_values(self, alert: dict[str, Any], route: Route, open_key: str | None) -> dict[str, Any]:
+        hazard, severity = HazardType(alert["hazard"]), Severity(alert["severity"])
+        hp = self.policy.hazard(hazard)
+        deadline = self.now + self.policy.deadline(severity, hazard)
+        return {
+            "source": CaseSource.CAMERA.value,
+            "external_id": None,
+            "state": (CaseState.DISPATCHED if route.assignee_id else CaseState.REGISTERED).value,
+            "is_open": True,
+            "open_key": open_key,
+            "title": f"{hp.title}: camera {alert['camera_id']}"[:200],
+            "description": alert["summary"],
+            "location": "",
+            "triage": hp.triage.value,
+            "severity": severity.value,
+            "level": Level.GRID.value,
+            "hazard": hazard.value,
+            "grid_id": route.grid_id,
+            "community_id": route.community_id,
+            "street_id": route.street_id,
+            "camera_id": alert["camera_id"],
+            "zone_id": alert["zone_id"],
+            "assignee_id": route.assignee_id,
+            "informed": list(route.informed_ids),
+            "reporter_id": SYSTEM.id,
+            "alert_count": 1,
+            "created_at": self.now,
+            "updated_at": self.now,
+            "due_at": deadline,
+            "deadline_at": deadline,
+            "resolved_at": None,
+            "closed_at": None,
+        }

@@ -1,0 +1,191 @@
+"""The in-process bus and the outbox table that feeds it.
+
+Every change writes its message into ``outbox`` in the same transaction as the change itself; after
+the commit the relay publishes pending rows in id order and marks them. A crash between commit and
+publish leaves the rows pending, and `Outbox.relay` on the next start publishes them: nothing is
+lost. A crash after publishing but before marking re-publishes on restart, so delivery is
+at-least-once and subscribers dedupe on `BusMessage.id`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import fnmatch
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from camera_config.clock import Clock
+from camera_config.db import UtcDateTime, transaction
+from events.orm import OUTBOX, OutboxRow, bulk_insert
+from events.types import BusMessage
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[BusMessage], None]
+_MARK_PG = text("UPDATE outbox SET published_at = :at WHERE id = ANY(:ids)").bindparams(
+    bindparam("at", type_=UtcDateTime())
+)
+
+
+class Bus:
+    """Topic fan-out inside one process. Patterns are shell-style: ``case.*``, ``*``.
+
+    A failing subscriber is logged and counted, never allowed to stop the others or the relay.
+    """
+
+    def __init__(self) -> None:
+        self._subs: list[tuple[str, Handler]] = []
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def subscribe(self, pattern: str, handler: Handler) -> Callable[[], None]:
+        """Returns the function that unsubscribes."""
+        entry = (pattern, handler)
+        with self._lock:
+            self._subs.append(entry)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if entry in self._subs:
+                    self._subs.remove(entry)
+
+        return unsubscribe
+
+    def publish(self, message: BusMessage) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for pattern, handler in subs:
+            if fnmatch.fnmatchcase(message.topic, pattern):
+                try:
+                    handler(message)
+                except Exception:
+                    self.failures += 1
+                    log.exception("bus subscriber for %s failed on message %d", pattern, message.id)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def to_json(value: Any) -> Any:
+    """Dataclass values as JSON-ready data: enums by value, datetimes as ISO 8601 with offset."""
+    if value is None or isinstance(value, str | int | float):
+        return value.value if isinstance(value, enum.Enum) else value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    cls = type(value)
+    names = _FIELDS.get(cls)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: to_json(getattr(value, name)) for name in names}
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+class Outbox:
+    def __init__(self, sessions: sessionmaker[Session], bus: Bus, clock: Clock, *, batch: int = 500) -> None:
+        self._sessions = sessions
+        self.bus = bus
+        self._clock = clock
+        self._batch = batch
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, *, poll_s: float = 1.0) -> None:
+        """Relay from a background thread: woken by `notify` after each commit, and every ``poll_s``
+        (which also picks up what another process or a crashed run left)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                self._wake.wait(poll_s)
+                self._wake.clear()
+                try:
+                    self.relay()
+                except Exception:
+                    log.exception("outbox relay failed; retrying")
+                    self._stop.wait(poll_s)
+
+        self._thread = threading.Thread(target=loop, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the relay thread after a last pass."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout_s)
+        self._thread = None
+        self.relay()
+
+    def add(self, session: Session, messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Queue messages inside the caller's transaction: they exist exactly when the change does."""
+        if messages:
+            now = self._clock.now()
+            rows = [{"topic": t, "payload": dict(p), "created_at": now, "published_at": None} for t, p in messages]
+            bulk_insert(session, OUTBOX, rows)
+
+    def relay(self) -> int:
+        """Publish every pending message in order and mark it; returns how many were published.
+
+        One relaying process per database: the API is the only writer of cases.
+        """
+        done = 0
+        engine = self._sessions.kw["bind"]
+        with self._lock, engine.connect() as conn:
+            while True:
+                rows = conn.execute(
+                    select(OutboxRow.id, OutboxRow.topic, OutboxRow.payload, OutboxRow.created_at)
+                    .where(OutboxRow.published_at.is_(None))
+                    .order_by(OutboxRow.id)
+                    .limit(self._batch)
+                ).all()
+                conn.commit()  # no snapshot is held while subscribers run
+                if not rows:
+                    return done
+                for id_, topic, payload, created_at in rows:
+                    self.bus.publish(BusMessage(id_, topic, payload, created_at))
+                ids = [r[0] for r in rows]
+                if conn.dialect.name == "postgresql":
+                    # Losing this mark in a crash only means publishing again (at-least-once), so it
+                    # need not wait for the disk; one array parameter keeps the statement text fixed.
+                    conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                    conn.execute(_MARK_PG, {"ids": ids, "at": self._clock.now()})
+                else:
+                    conn.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=self._clock.now()))
+                conn.commit()
+                done += len(rows)
+                if len(rows) < self._batch:
+                    return done
+
+    def pending(self) -> int:
+        with self._sessions() as s:
+            return s.scalar(select(func.count()).where(OutboxRow.published_at.is_(None))) or 0
+
+    def prune(self, before: datetime) -> int:
+        """Forget published messages older than ``before`` (the table would otherwise only grow)."""
+        with transaction(self._sessions) as s:
+            result = s.execute(
+                delete(OutboxRow).where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < before)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)

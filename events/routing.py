@@ -1,0 +1,158 @@
+"""Who answers for a camera or a grid, read from the site model through camera_config's SiteStore.
+
+Cameras and the organisation around grids (communities, streets, people) are cached for ``ttl_s``
+(a few seconds: alerts arrive hundreds of times a second, site changes rarely), so a change, such as
+a camera being disabled, takes effect within about ``ttl_s``. When the cache is due, it is re-read
+by a background thread while alerts go on being routed with what is known (re-reading the site
+takes a while and must not stall ingestion); a camera or grid not in the cache is looked up at once.
+With ``ttl_s=0`` every lookup reads the site first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from camera_config.clock import Clock
+from camera_config.errors import Conflict, NotFound
+from camera_config.model import Camera, Grid, PersonRole
+from camera_config.store import SiteStore
+from events.types import Route
+
+log = logging.getLogger(__name__)
+
+_BULK = 100
+"""More changed cameras than this are reloaded in one query rather than one by one."""
+
+
+@dataclass(slots=True)
+class _Directory:
+    grids: dict[str, Grid] = field(default_factory=dict)
+    street_of: dict[str, str] = field(default_factory=dict)  # community -> street
+    worker_of: dict[str, str] = field(default_factory=dict)  # grid -> grid worker
+    leaders_of: dict[str, list[str]] = field(default_factory=dict)  # grid -> building leaders
+    members_of: dict[str, list[str]] = field(default_factory=dict)  # party group -> members
+    loaded_at: float = float("-inf")
+
+
+class Router:
+    def __init__(self, site: SiteStore, clock: Clock, *, ttl_s: float = 30.0) -> None:
+        self._site = site
+        self._clock = clock
+        self._ttl_s = ttl_s
+        self._dir = _Directory()
+        self._cameras: dict[str, Camera] = {}
+        self._cameras_checked_at = float("-inf")
+        self._lock = threading.RLock()
+        self._refreshing = threading.Lock()
+
+    def camera(self, camera_id: str) -> Camera:
+        """The camera, if it exists and is enabled; a disabled camera raises Conflict."""
+        self._refresh_if_due()
+        with self._lock:
+            cam = self._cameras.get(camera_id)
+            if cam is None:
+                cam = self._cameras[camera_id] = self._site.camera(camera_id)
+        if not cam.enabled:
+            raise Conflict(f'camera "{camera_id}" is disabled: its alerts are refused')
+        return cam
+
+    def _refresh_if_due(self) -> None:
+        now = self._clock.monotonic()
+        due = now - min(self._cameras_checked_at, self._dir.loaded_at) >= self._ttl_s
+        if not due:
+            return
+        if self._ttl_s <= 0 or not self._cameras:
+            with self._lock:
+                self._check_cameras(now)
+                self._dir = self._load()
+            return
+        if self._refreshing.acquire(blocking=False):
+            threading.Thread(target=self._background_refresh, name="site-refresh", daemon=True).start()
+
+    def _background_refresh(self) -> None:
+        try:
+            now = self._clock.monotonic()
+            directory = self._load()
+            with self._lock:
+                self._check_cameras(now)
+                self._dir = directory
+        except Exception:
+            log.exception("re-reading the site failed; routing goes on with what it knew")
+        finally:
+            self._refreshing.release()
+
+    def _check_cameras(self, now: float) -> None:
+        """One cheap revision poll, then reload only the cameras that changed."""
+        revisions = self._site.revisions()
+        changed = [cid for cid, rev in revisions.items() if cid in self._cameras and self._cameras[cid].revision != rev]
+        if not self._cameras or len(changed) > _BULK:
+            self._cameras = {c.id: c for c in self._site.cameras()}
+        else:
+            for cid in [cid for cid in self._cameras if cid not in revisions]:
+                del self._cameras[cid]
+            for cid in changed:
+                self._cameras[cid] = self._site.camera(cid)
+        self._cameras_checked_at = now
+
+    def grid(self, grid_id: str) -> Route:
+        """Grid → community → street, the grid's worker, and its building leaders and party group members."""
+        self._refresh_if_due()
+        d = self._directory(need=grid_id)
+        grid = d.grids.get(grid_id)
+        if grid is None:
+            raise NotFound(f'grid "{grid_id}" does not exist')
+        informed = list(d.leaders_of.get(grid_id, []))
+        if grid.party_group_id is not None:
+            informed += d.members_of.get(grid.party_group_id, [])
+        return Route(
+            grid_id=grid.id,
+            community_id=grid.community_id,
+            street_id=d.street_of.get(grid.community_id, ""),
+            assignee_id=d.worker_of.get(grid_id),
+            informed_ids=tuple(dict.fromkeys(informed)),
+        )
+
+    def community_street(self, community_id: str) -> str:
+        self._refresh_if_due()
+        d = self._directory(need=None)
+        street = d.street_of.get(community_id)
+        if street is None:
+            raise NotFound(f'community "{community_id}" does not exist')
+        return street
+
+    def refresh(self) -> None:
+        """Re-read everything now (also fills the cache before the first alert, on start)."""
+        with self._lock:
+            self._dir = self._load()
+            self._cameras.clear()
+            self._check_cameras(self._clock.monotonic())
+
+    def _directory(self, need: str | None) -> _Directory:
+        with self._lock:
+            d = self._dir
+            if need is not None and need not in d.grids:
+                self._dir = d = self._load()
+            return d
+
+    def _load(self) -> _Directory:
+        d = _Directory(loaded_at=self._clock.monotonic())
+        d.grids = {g.id: g for g in self._site.grids()}
+        for street in self._site.tree():
+            for community in street.children:
+                if community.kind == "community":
+                    d.street_of[community.id] = street.id
+        leaders: dict[str, list[str]] = defaultdict(list)
+        members: dict[str, list[str]] = defaultdict(list)
+        for person in self._site.people():  # ordered by id: the first worker of a grid is its assignee
+            if person.role is PersonRole.GRID_WORKER and person.grid_id is not None:
+                d.worker_of.setdefault(person.grid_id, person.id)
+            elif person.role is PersonRole.BUILDING_LEADER and person.grid_id is not None:
+                leaders[person.grid_id].append(person.id)
+            elif person.role is PersonRole.PARTY_MEMBER and person.party_group_id is not None:
+                members[person.party_group_id].append(person.id)
+        d.leaders_of = dict(leaders)
+        d.members_of = dict(members)
+        return d

@@ -1,0 +1,344 @@
+"""What events hands downstream (api, outbound channels): alerts, cases, their audit trail and figures.
+
+Frozen values, never ORM rows, so a caller cannot write one back by accident and a value can be
+serialised as it is.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from detectors.types import EpisodeState, HazardType, Severity
+
+T = TypeVar("T")
+
+
+class AlertStatus(enum.StrEnum):
+    """Where the operators are with an alert (independent of the episode being open or closed)."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    DISMISSED = "dismissed"
+    ESCALATED = "escalated"
+    IN_CASE = "in_case"
+
+
+class CaseState(enum.StrEnum):
+    """The closed loop after GB/T 30428, plus the three side states."""
+
+    REPORTED = "reported"
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    DISMISSED = "dismissed"
+    ESCALATED = "escalated"
+    REOPENED = "reopened"
+
+
+class CaseAction(enum.StrEnum):
+    """What a person (or the escalation tick) does to a case; `events.lifecycle` says where each leads."""
+
+    REGISTER = "register"
+    DISPATCH = "dispatch"
+    ACCEPT = "accept"
+    START = "start"
+    RESOLVE = "resolve"
+    VERIFY = "verify"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    DISMISS = "dismiss"
+    ESCALATE = "escalate"
+
+
+class TriageClass(enum.StrEnum):
+    """The "three matters": who has to act."""
+
+    PUBLIC = "public"
+    """Government departments."""
+    COLLECTIVE = "collective"
+    """The property company or the compound."""
+    PRIVATE = "private"
+    """Residents, mediated by building leaders."""
+
+
+class Level(enum.StrEnum):
+    """Who answers for a case now; escalation moves it up."""
+
+    GRID = "grid"
+    COMMUNITY = "community"
+    STREET = "street"
+
+
+class CaseSource(enum.StrEnum):
+    CAMERA = "camera"
+    PATROL = "patrol"
+    HOTLINE = "hotline"
+
+
+class ActorRole(enum.StrEnum):
+    OPERATOR = "operator"
+    GRID_WORKER = "grid_worker"
+    COMMUNITY = "community"
+    STREET = "street"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something. Plain identifiers: authentication is the API's job."""
+
+    id: str
+    role: ActorRole
+
+
+SYSTEM = Actor("gridwatch", ActorRole.SYSTEM)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Who answers for a place: the grid, its worker, and who is informed."""
+
+    grid_id: str
+    community_id: str
+    street_id: str
+    assignee_id: str | None
+    """The grid's worker; None when the grid has none (the case still lands on the grid)."""
+    informed_ids: tuple[str, ...] = ()
+    """Building leaders of the grid and members of its party group."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    episode_id: str
+    camera_id: str
+    zone_id: str | None
+    hazard: HazardType
+    severity: Severity
+    episode_state: EpisodeState
+    status: AlertStatus
+    seq: int
+    grid_id: str
+    community_id: str
+    street_id: str
+    started_at: datetime
+    last_seen_at: datetime
+    received_at: datetime
+    closed_at: datetime | None = None
+    summary: str = ""
+    measurements: Mapping[str, float] = field(default_factory=dict)
+    updates: int = 1
+    evidence: str | None = None
+    """Path of the latest evidence snapshot, relative to the data dir."""
+    clip: str | None = None
+    case_id: int | None = None
+    handled_by: str | None = None
+    handled_at: datetime | None = None
+    dismiss_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: int
+    source: CaseSource
+    state: CaseState
+    title: str
+    triage: TriageClass
+    severity: Severity
+    level: Level
+    grid_id: str
+    community_id: str
+    street_id: str
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime
+    """First deadline, fixed at creation: on-time figures are measured against it."""
+    deadline_at: datetime
+    """Current deadline: moves on escalation and reopening."""
+    hazard: HazardType | None = None
+    camera_id: str | None = None
+    zone_id: str | None = None
+    assignee_id: str | None = None
+    informed_ids: tuple[str, ...] = ()
+    reporter_id: str | None = None
+    external_id: str | None = None
+    description: str = ""
+    location: str = ""
+    alert_count: int = 0
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    id: int
+    case_id: int
+    name: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    path: str
+    """Relative to the data dir."""
+    created_at: datetime
+    audit_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of a case's trail: a transition (from ≠ to) or a note on it (absorbed alert, re-route)."""
+
+    id: int
+    case_id: int
+    at: datetime
+    actor_id: str
+    actor_role: ActorRole
+    action: str
+    from_state: CaseState | None
+    to_state: CaseState
+    note: str = ""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: int
+    case_id: int
+    at: datetime
+    actor_id: str
+    actor_role: ActorRole
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    case: Case
+    audit: tuple[AuditEntry, ...]
+    comments: tuple[Comment, ...]
+    alert_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a keyset-paginated list; pass ``next_cursor`` back for the next one (None: the end)."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    alert: Alert
+    created: bool
+    """False for an update or a redelivery."""
+    duplicate: bool = False
+    """True when the observation had been applied before (same episode and seq): nothing changed."""
+    case: Case | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAttachment:
+    """A file handed in with a transition or a report; checked against the policy's limits."""
+
+    name: str
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolReport:
+    """A problem a grid worker found on patrol."""
+
+    grid_id: str
+    title: str
+    description: str = ""
+    triage: TriageClass | None = None
+    """None: the policy's default for patrol reports."""
+    severity: Severity = Severity.MEDIUM
+    hazard: HazardType | None = None
+    location: str = ""
+    camera_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineTicket:
+    """A ticket from the 12345 citizen hotline; ``external_id`` is the hotline's own number."""
+
+    external_id: str
+    grid_id: str
+    title: str
+    description: str = ""
+    received_at: datetime | None = None
+    triage: TriageClass | None = None
+    severity: Severity = Severity.MEDIUM
+    location: str = ""
+    deadline_at: datetime | None = None
+    """The hotline's own deadline, when it sets one; otherwise the policy's."""
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineImportReport:
+    created: tuple[int, ...]
+    """Case ids made from new tickets."""
+    duplicates: tuple[str, ...]
+    """External ids already imported before (or twice in the batch): skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFigures:
+    """False alarms of one rule (hazard type) in one unit and period."""
+
+    hazard: HazardType
+    alerts: int
+    dismissed: int
+
+    @property
+    def false_alarm_rate(self) -> float | None:
+        return self.dismissed / self.alerts if self.alerts else None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitFigures:
+    """Closed-loop figures of one grid, community or street over a period (cases created in it).
+
+    completion_rate = closed / (received - dismissed); on_time_rate = closed by the first deadline /
+    closed; times to close are from creation to closing, in seconds; p90 is the nearest-rank 90th
+    percentile.
+    """
+
+    level: Level
+    unit_id: str
+    received: int
+    closed: int
+    dismissed: int
+    closed_on_time: int
+    completion_rate: float | None
+    on_time_rate: float | None
+    mean_close_s: float | None
+    p90_close_s: float | None
+    rules: tuple[RuleFigures, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FalseAlarmCount:
+    camera_id: str
+    hazard: HazardType
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """What subscribers receive. ``id`` is the outbox row's: delivery is at-least-once, so dedupe on it."""
+
+    id: int
+    topic: str
+    payload: Mapping[str, Any]
+    created_at: datetime

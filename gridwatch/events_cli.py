@@ -1,0 +1,111 @@
+"""`gridwatch events ...`: the policy check, the escalation tick, 12345 import and figures from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from camera_config.errors import InvalidInput, Issue
+from events.policy import load_policy
+from events.types import Level
+
+out = Console(highlight=False)
+
+
+def _day(value: str) -> datetime:
+    try:
+        day = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'"{value}" is not a date like 2026-03-01') from None
+    return day if day.tzinfo else day.replace(tzinfo=UTC)
+
+
+def cmd_check_policy(args: argparse.Namespace) -> int:
+    policy = load_policy(args.file)
+    auto = sorted(h.value for h, p in policy.hazards.items() if p.auto_case_min_severity is not None)
+    steps = " → ".join(["grid", *(s.to.value for s in policy.escalation)])
+    out.print(f"{args.file}: valid — auto-cases for {', '.join(auto)}; escalation {steps}")
+    return 0
+
+
+def cmd_escalate(args: argparse.Namespace) -> int:
+    from gridwatch.cli import _settings
+    from gridwatch.wiring import open_service
+
+    cases = open_service(_settings(args)).events.escalation_tick()
+    for case in cases:
+        due = f"{case.deadline_at:%Y-%m-%d %H:%M}"
+        out.print(f"case {case.id} ({case.grid_id}) escalated to the {case.level.value}, due {due}")
+    out.print(f"{len(cases)} overdue case(s) escalated")
+    return 0
+
+
+def cmd_import_hotline(args: argparse.Namespace) -> int:
+    from events.schema import parse_hotline_tickets  # cv2 and numpy: only when needed
+    from gridwatch.cli import _read_text, _settings
+    from gridwatch.wiring import open_service
+
+    path: Path = args.file
+    try:
+        doc = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(Issue(f"{path.name} line {exc.lineno}", f"not valid JSON: {exc.msg}")) from None
+    tickets = parse_hotline_tickets(doc, path.name)
+    report = open_service(_settings(args)).events.import_hotline(tickets)
+    out.print(f"{path}: {len(report.created)} case(s) created, {len(report.duplicates)} ticket(s) already imported")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from gridwatch.cli import _settings
+    from gridwatch.wiring import open_service
+
+    until = args.until or datetime.now(UTC)
+    since = args.since or until - timedelta(days=30)
+    rows = open_service(_settings(args)).events.figures(Level(args.level), since, until)
+    table = Table(title=f"{args.level} figures, cases created {since:%Y-%m-%d} to {until:%Y-%m-%d}")
+    for col in ("unit", "received", "closed", "dismissed", "completion", "on time", "mean to close", "p90 to close"):
+        table.add_column(col, justify="left" if col == "unit" else "right")
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.0%}"
+
+    def hours(v: float | None) -> str:
+        return "—" if v is None else f"{v / 3600:.1f} h"
+
+    for f in rows:
+        table.add_row(
+            f.unit_id,
+            str(f.received),
+            str(f.closed),
+            str(f.dismissed),
+            pct(f.completion_rate),
+            pct(f.on_time_rate),
+            hours(f.mean_close_s),
+            hours(f.p90_close_s),
+        )
+    out.print(table)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    ev = sub.add_parser("events", help="alerts and cases: policy check, escalation, 12345 import, figures")
+    es = ev.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
+    cp = es.add_parser("check-policy", help="validate an events policy YAML; list every error")
+    cp.add_argument("file", type=Path)
+    cp.set_defaults(func=cmd_check_policy)
+    esc = es.add_parser("escalate", parents=[common], help="escalate overdue cases one level now (run it every minute)")
+    esc.set_defaults(func=cmd_escalate)
+    hot = es.add_parser("import-hotline", parents=[common], help="12345 tickets (JSON list) as cases; repeats skipped")
+    hot.add_argument("file", type=Path, help="JSON list of {external_id, grid, title, description, received_at, ...}")
+    hot.set_defaults(func=cmd_import_hotline)
+    fig = es.add_parser("figures", parents=[common], help="completion, on-time rate, time to close per unit")
+    fig.add_argument("--level", choices=[lv.value for lv in Level], default="grid", help="grid, community or street")
+    fig.add_argument("--since", type=_day, help="first day (default: 30 days before --until)")
+    fig.add_argument("--until", type=_day, help="day after the last (default: now)")
+    fig.set_defaults(func=cmd_figures)

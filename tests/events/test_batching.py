@@ -1,0 +1,107 @@
+"""Batched ingestion: one transaction for many observations, each with its own result or error."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from camera_config.errors import Conflict, GridwatchError, InvalidInput, NotFound, Unavailable
+from detectors.types import EpisodeState, HazardType, Severity
+from events.batching import IngestBatcher
+from events.orm import AlertRow, CaseRow
+from events.service import EventsService
+from events.types import IngestResult
+from tests.events.conftest import Recorder, obs
+
+
+def test_a_batch_applies_in_order_and_isolates_bad_observations(
+    service: EventsService, sessions: sessionmaker[Session], bus_log: Recorder
+) -> None:
+    service.ingest(obs("old", seq=4, state=EpisodeState.UPDATED, hazard=HazardType.LOITERING, severity=Severity.LOW))
+    results = service.ingest_many(
+        [
+            obs("a"),  # opens, and makes the case
+            obs("b"),  # same camera and hazard: joins a's case, created in this same batch
+            obs("a", seq=1, state=EpisodeState.UPDATED, severity=Severity.CRITICAL),
+            obs("x", camera_id="C9"),  # unknown camera
+            obs("old", seq=2, state=EpisodeState.UPDATED, hazard=HazardType.LOITERING),  # out of order
+            obs("a", seq=1, state=EpisodeState.UPDATED, severity=Severity.CRITICAL),  # redelivered
+            obs("c", camera_id="C2", hazard=HazardType.CROWD, severity=Severity.CRITICAL),
+        ]
+    )
+    a, b, a1, x, old, again, c = results
+    assert isinstance(x, NotFound)
+    assert isinstance(old, Conflict)
+    assert "seq 2 arrived after seq 4" in str(old)
+    for r in (a, b, a1, again, c):
+        assert isinstance(r, IngestResult)
+    assert isinstance(a, IngestResult)
+    assert isinstance(b, IngestResult)
+    assert isinstance(a1, IngestResult)
+    assert isinstance(again, IngestResult)
+    assert isinstance(c, IngestResult)
+    assert (a.created, a1.created, again.duplicate) == (True, False, True)
+    assert a.alert.seq == 1  # results show the batch's end state
+    assert a.case is not None
+    assert b.case is not None
+    assert c.case is not None
+    assert b.case.id == a.case.id
+    assert (b.case.alert_count, b.case.severity) == (2, Severity.CRITICAL)
+    assert c.case.id != a.case.id
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AlertRow)) == 4
+        assert s.scalar(select(func.count()).select_from(CaseRow)) == 2
+    assert [e.action for e in service.case(a.case.id).audit] == ["report", "register", "dispatch", "add_alert"]
+    assert bus_log.topics == [
+        "alert.opened",  # the first, single ingest of "old" (an update with no open before it still opens)
+        "alert.opened",
+        "case.created",
+        "alert.opened",
+        "case.alert_added",
+        "alert.updated",
+        "alert.opened",
+        "case.created",
+    ]
+
+
+def test_the_batcher_commits_concurrent_submissions_together(service: EventsService) -> None:
+    batcher = IngestBatcher(service, writers=2)
+    with pytest.raises(Unavailable, match="not running"):
+        batcher.submit(obs())
+    batcher.start()
+    try:
+        gate = threading.Barrier(8)
+        futures: list[Future[IngestResult]] = []
+        lock = threading.Lock()
+
+        def send(i: int) -> None:
+            gate.wait()
+            fut = batcher.submit_async(obs(f"ep-{i}", camera_id="C9" if i == 7 else "C1"))
+            with lock:
+                futures.append(fut)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        outcomes: list[IngestResult | BaseException] = []
+        for fut in futures:
+            exc = fut.exception(30)
+            outcomes.append(exc if exc is not None else fut.result())
+        with pytest.raises(InvalidInput, match="seq: must be"):
+            batcher.submit(obs("neg", seq=-1))
+    finally:
+        batcher.close()
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    oks = [o for o in outcomes if isinstance(o, IngestResult)]
+    assert len(errors) == 1
+    assert isinstance(errors[0], GridwatchError)
+    assert len(oks) == 7
+    assert len({o.case.id for o in oks if o.case is not None}) == 1  # one camera, one hazard: one case
+    assert batcher.observations == 9
+    assert batcher.batches <= 9
