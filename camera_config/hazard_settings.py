@@ -51,6 +51,16 @@ class FallSettings(_Config):
     enabled: bool = Field(True, description="Raise fallen-person alerts.")
     min_duration_s: float = Field(3.0, ge=0, le=600, description="Seconds a fall must persist before alerting.")
     clear_s: float = Field(5.0, ge=0, le=3600, description="Seconds without a fallen person before the alert closes.")
+    min_confidence: float = Field(
+        0.6, ge=0, le=1, description="Fall-class confidence needed; lower ones still count as people, not as falls."
+    )
+    min_aspect: float = Field(
+        0.8, ge=0, le=10, description="A fall box must be at least this wide for its height (a walker is taller)."
+    )
+    upright_first: bool = Field(
+        True,
+        description="Only a tracked person seen upright before counts (a fall happens; a still object never stood).",
+    )
     lying_aspect: float = Field(
         1.4,
         gt=1,

@@ -9,13 +9,16 @@ from detectors.model import FALLEN_PERSON, PERSON
 from detectors.types import Detection, HazardType, Observation, Severity
 
 
-def is_fallen(det: Detection, *, model_has_fall_class: bool, lying_aspect: float) -> bool:
+def is_fallen(det: Detection, settings: FallSettings, *, model_has_fall_class: bool) -> bool:
+    """The model's fall class, sure enough and not upright; or, for a model without one, a lying person box."""
+    width, height = det.box.x2 - det.box.x1, det.box.y2 - det.box.y1
+    if height <= 0:
+        return False
     if det.label == FALLEN_PERSON:
-        return True
+        return det.confidence >= settings.min_confidence and width / height >= settings.min_aspect
     if model_has_fall_class or det.label != PERSON:
         return False
-    width, height = det.box.x2 - det.box.x1, det.box.y2 - det.box.y1
-    return height > 0 and width / height >= lying_aspect
+    return width / height >= settings.lying_aspect
 
 
 class FallRule:
@@ -26,15 +29,22 @@ class FallRule:
         self.model_has_fall_class = model_has_fall_class
         self.persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
         self.writer = EpisodeWriter(camera_id, HazardType.FALLEN_PERSON, Severity.HIGH)
+        self.upright: dict[int, float] = {}
+        """Track id → when last seen upright (kept for a while: a fall follows standing)."""
 
     def observe(self, ctx: FrameContext) -> list[Observation]:
         if not ctx.analysed:
             return []
-        down = [
-            d
-            for d in ctx.people()
-            if is_fallen(d, model_has_fall_class=self.model_has_fall_class, lying_aspect=self.settings.lying_aspect)
-        ]
+        now = ctx.now_s
+        down = []
+        for d in ctx.people():
+            if is_fallen(d, self.settings, model_has_fall_class=self.model_has_fall_class):
+                if not self.settings.upright_first or (d.track_id is not None and d.track_id in self.upright):
+                    down.append(d)
+            elif d.track_id is not None and d.box.y2 - d.box.y1 > d.box.x2 - d.box.x1:
+                self.upright[d.track_id] = now
+        for tid in [t for t, at in self.upright.items() if now - at > 600]:
+            del self.upright[tid]
         step = self.persistence.step(ctx.now_s, bool(down))
         if step is Step.IDLE:
             return []

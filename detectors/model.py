@@ -99,10 +99,10 @@ class ModelConfig:
     """Model input size for whole frames (longest side) and the side of region crops."""
     threads: int = 0
     """Inference threads; 0 = every core (ultralytics would otherwise leave torch on one thread here)."""
-    conf: float = 0.4
+    conf: float = 0.35
     """Lowest confidence kept, for every label without its own entry in ``label_conf``."""
-    label_conf: Mapping[str, float] = field(default_factory=lambda: {FALLEN_PERSON: 0.6})
-    """Per-label confidence floors: a fall raises an alert, so it must be surer than a count."""
+    label_conf: Mapping[str, float] = field(default_factory=dict)
+    """Per-label confidence floors (the fall rule has its own, higher one)."""
     iou: float = 0.7
     """NMS overlap (class-agnostic: Normal and Fall boxes on one person are one person)."""
     cache_dir: Path | None = None

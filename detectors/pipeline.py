@@ -49,7 +49,9 @@ class Mode(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    mode: Mode = Mode.FULL
+    mode: Mode = Mode.REGIONS
+    region_size: int = 320
+    """Side of the model input for region crops (crops are taken at full resolution, this big or bigger)."""
     max_regions: int = 4
     """More regions than this in one frame: analyse the whole frame instead."""
     max_region_share: float = 0.6
@@ -264,7 +266,7 @@ class DetectorPipeline:
         results: list[list[Detection]] = [[] for _ in todo]
         whole: list[int] = []
         crops: list[tuple[int, Region, Image]] = []
-        side = self.detector.config.imgsz
+        side = self.config.region_size
         for i, (state, f) in enumerate(todo):
             motion = state.motion.boxes(f.image) if self.config.mode is Mode.REGIONS else None
             if self.config.mode is Mode.FULL or motion is None:
