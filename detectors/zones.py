@@ -29,12 +29,12 @@ def check_zones(camera_id: str, zones: Sequence[Zone]) -> None:
         if not np.all(np.isfinite(pts)) or pts.min() < 0 or pts.max() > 1:
             issues.append(Issue(where, f'zone "{z.id}" points must be normalised to 0..1'))
             continue
+        if _self_intersects(pts):
+            issues.append(Issue(where, f'zone "{z.id}" outline crosses itself'))
+            continue
         area = abs(float(cv2.contourArea(pts.astype(np.float32))))
         if area < MIN_ZONE_AREA:
             issues.append(Issue(where, f'zone "{z.id}" has no area ({area:.2g} of the picture)'))
-            continue
-        if _self_intersects(pts):
-            issues.append(Issue(where, f'zone "{z.id}" outline crosses itself'))
     if issues:
         raise InvalidInput(issues)
 
