@@ -98,3 +98,17 @@ def clips(tmp_path: Path) -> Iterator[Path]:
     d = tmp_path / "clips"
     d.mkdir()
     yield d
+
+
+@pytest.fixture(scope="session")
+def vtest_2fps(vtest: Path) -> list[Image]:
+    """The first 40 s of vtest at 2 frames a second, half size: real scenes for the picture rules."""
+    frames = read_frames(vtest, set(range(0, 400, 5)))
+    return [cv2.resize(frames[i], (384, 288), interpolation=cv2.INTER_AREA) for i in sorted(frames)]
+
+
+@pytest.fixture(scope="session")
+def tree_2fps(tree: Path) -> list[Image]:
+    frames = read_frames(tree)
+    step = 7  # tree.avi runs at 15 fps
+    return [frames[i] for i in sorted(frames) if i % step == 0]
