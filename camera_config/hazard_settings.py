@@ -75,8 +75,11 @@ class StructureSettings(_Config):
     min_changed: float = Field(
         0.25, gt=0, le=1, description="Share of the zone (not hidden by people) that must differ from the reference."
     )
-    min_edge_loss: float = Field(
-        0.3, ge=0, le=1, description="Share of the reference's edges (the wall's outline) that must be gone."
+    min_edge_change: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="How much of the edge structure (the wall's outline) must be gone or buried in new clutter.",
     )
     min_samples: int = Field(3, ge=1, le=1000, description="Consecutive changed samples before alerting.")
     learn_rate: float = Field(

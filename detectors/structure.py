@@ -1,8 +1,8 @@
 """Structural change in a structure zone (a wall that collapsed, a fence pushed over).
 
 Samples of the zone are compared with a reference learned slowly from earlier samples: a structural change
-is where the picture is no longer similar (SSIM) *and* the reference's edges — the wall's outline — are
-gone. Pixels covered by detected people or vehicles are left out (a person in front of a wall is not a
+is where the picture is no longer similar (SSIM) *and* the edge structure — the wall's outline — is gone
+or buried in clutter. Pixels covered by detected people or vehicles are left out (a person in front of a wall is not a
 collapse), the change must persist over several samples, and a jump in whole-picture brightness (day and
 night, lights) re-learns the reference instead of alerting.
 """
@@ -56,8 +56,8 @@ def edges(gray: Gray) -> Mask:
 class Comparison:
     changed: float
     """Share of the visible zone that is no longer similar to the reference."""
-    edge_loss: float
-    """Share of the reference's edges with no edge near them now."""
+    edge_change: float
+    """How much of the edge structure differs: 1 − (reference edges still found) / (edges then or now, the more)."""
     visible: float
     """Share of the zone not hidden by detected objects."""
 
@@ -68,10 +68,12 @@ def compare(reference: Gray, gray: Gray, valid: Mask) -> Comparison:
         return Comparison(0.0, 0.0, 0.0)
     changed = float((ssim_map(reference, gray)[valid] < SSIM_CHANGED).mean())
     ref_edges = edges(reference) & valid
-    now_edges = cv2.dilate(edges(gray).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    total = int(ref_edges.sum())
-    edge_loss = 1.0 - float((ref_edges & now_edges).sum()) / total if total >= 20 else 0.0
-    return Comparison(changed, edge_loss, 1.0)
+    cur_edges = edges(gray) & valid
+    near_now = cv2.dilate(cur_edges.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    # A wall gone (its outline missing) and a wall turned to rubble (its outline drowned in clutter) both count.
+    most = max(int(ref_edges.sum()), int(cur_edges.sum()))
+    edge_change = 1.0 - float((ref_edges & near_now).sum()) / most if most >= 20 else 0.0
+    return Comparison(changed, edge_change, 1.0)
 
 
 class StructureRule:
@@ -125,17 +127,18 @@ class StructureRule:
         if visible < 0.3:
             return []  # mostly hidden by people: this sample says nothing
         result = compare(self.reference, gray, valid)
-        self.last = Comparison(result.changed, result.edge_loss, visible)
-        changed = result.changed >= self.settings.min_changed and result.edge_loss >= self.settings.min_edge_loss
+        self.last = Comparison(result.changed, result.edge_change, visible)
+        changed = result.changed >= self.settings.min_changed and result.edge_change >= self.settings.min_edge_change
         self.streak = self.streak + 1 if changed else 0
-        if not changed and not self.writer.open:
+        if result.changed < self.settings.min_changed / 2 and not self.writer.open:
+            # Learn only from samples clearly like the reference, so a real change is never absorbed.
             rate = self.settings.learn_rate
             self.reference = np.where(valid, self.reference + rate * (gray - self.reference), self.reference).astype(
                 np.float32
             )
             self.reference_brightness += rate * (brightness - self.reference_brightness)
         step = self.persistence.step(now, self.streak >= self.settings.min_samples)
-        measures = {"changed": result.changed, "edge_loss": result.edge_loss, "visible": visible}
+        measures = {"changed": result.changed, "edge_change": result.edge_change, "visible": visible}
         if step is Step.OPEN:
             x1, y1, x2, y2 = zone.bbox
             return [
@@ -143,7 +146,7 @@ class StructureRule:
                     now,
                     ctx.now_at,
                     f"structure in {zone.zone.name} changed: {result.changed:.0%} differs, "
-                    f"{result.edge_loss:.0%} of its outline gone",
+                    f"edges {result.edge_change:.0%} different",
                     measures,
                     evidence=evidence_jpeg(
                         ctx.frame.image, zones=[zone], highlight=[(x1, y1, x2, y2)], title=f"structure change in {zone.id}"
