@@ -58,6 +58,8 @@ class PipelineConfig:
     """Regions covering more than this share of the frame: analyse the whole frame instead."""
     track_fps: float = 5.0
     """Analysed frames per second the tracker is tuned for (how long a lost track is kept)."""
+    hold_lost_s: float = 1.0
+    """A tracked person missed for up to this long still counts, at the tracker's predicted place."""
 
 
 @dataclass(slots=True)
@@ -92,7 +94,7 @@ class _Camera:
         self.config = config
         self.model_has_fall_class = model_has_fall_class
         self.zones: CameraZones | None = None
-        self.tracker = Tracker(fps=config.track_fps)
+        self.tracker = Tracker(fps=config.track_fps, hold_lost_s=config.hold_lost_s)
         self.motion = MotionFinder()
         self.counters = CameraCounters()
         self.detections: tuple[Detection, ...] = ()
