@@ -99,7 +99,7 @@ class ModelConfig:
     """Model input size for whole frames (longest side) and the side of region crops."""
     threads: int = 0
     """Inference threads; 0 = every core (ultralytics would otherwise leave torch on one thread here)."""
-    conf: float = 0.35
+    conf: float = 0.3
     """Lowest confidence kept, for every label without its own entry in ``label_conf``."""
     label_conf: Mapping[str, float] = field(default_factory=dict)
     """Per-label confidence floors (the fall rule has its own, higher one)."""

@@ -104,7 +104,7 @@ class TamperRule:
         self._previous = stats.gray
         covered = stats.entropy_bits < self.settings.covered_entropy
         faults = {h: False for h in _FAULTS}
-        faults[HazardType.CAMERA_FROZEN] = frozen
+        faults[HazardType.CAMERA_FROZEN] = frozen and not covered  # a covered lens looks the same frame to frame
         faults[HazardType.CAMERA_COVERED] = covered
         measures = {"entropy_bits": stats.entropy_bits, "sharpness": stats.sharpness, "brightness": stats.brightness}
         if self.reference is None or self.baseline_sharpness is None or self.baseline_brightness is None:

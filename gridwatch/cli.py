@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -234,19 +235,12 @@ def cmd_model_export(args: argparse.Namespace) -> int:
     config = _model_config(args, _settings(args))
     assert isinstance(config, ModelConfig)
     fmt = Backend(args.format)
-    steps = ["loading weights", f"exporting to {fmt.value}", "verifying", "done"]
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-    ) as bar:
-        task = bar.add_task("export", total=len(steps))
+    started = time.monotonic()
 
-        def progress(step: str) -> None:
-            done = steps.index(step) + 1 if step in steps else len(steps)
-            bar.update(task, description=step, completed=done)
+    def progress(step: str) -> None:
+        err.print(f"[{time.monotonic() - started:5.1f} s] {step}")
 
-        path = export_model(
-            config.resolved_weights(), fmt, config.resolved_cache_dir(), progress=progress, force=args.force
-        )
+    path = export_model(config.resolved_weights(), fmt, config.resolved_cache_dir(), progress=progress, force=args.force)
     out.print(f"{fmt.value} model: {path.parent}")
     return 0
 
