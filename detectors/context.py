@@ -39,4 +39,3 @@ class Rule(Protocol):
     """A hazard rule: pure apart from its own state; time only from the frames."""
 
     def observe(self, ctx: FrameContext) -> list[Observation]: ...
-

@@ -25,9 +25,7 @@ class CrowdRule:
         self.settings = settings
         self.min_people, self.min_duration_s = crowd_thresholds(settings, zone)
         self.keep_people = max(1, self.min_people - settings.hysteresis_people)
-        self.persistence = Persistence(
-            on_s=self.min_duration_s, off_s=settings.clear_s, cooldown_s=settings.cooldown_s
-        )
+        self.persistence = Persistence(on_s=self.min_duration_s, off_s=settings.clear_s, cooldown_s=settings.cooldown_s)
         self.writer = EpisodeWriter(
             camera_id, HazardType.CROWD, Severity.MEDIUM, zone_id=zone.id, update_every_s=settings.update_every_s
         )

@@ -53,9 +53,9 @@ class Persistence:
 
     def step(self, now_s: float, condition: bool) -> Step:
         if condition:
-            if self._since is None or (self._last_true is not None and now_s - self._last_true > self.gap_s):
-                if not self.active:
-                    self._since = now_s
+            gap = self._last_true is not None and now_s - self._last_true > self.gap_s
+            if (self._since is None or gap) and not self.active:
+                self._since = now_s
             self._last_true = now_s
         if self.active:
             if not condition and self._last_true is not None and now_s - self._last_true >= self.off_s:
@@ -107,7 +107,8 @@ class EpisodeWriter:
         detections: Sequence[Detection],
         evidence: bytes | None,
     ) -> Observation:
-        assert self.episode_id is not None and self.started_at is not None
+        assert self.episode_id is not None
+        assert self.started_at is not None
         obs = Observation(
             episode_id=self.episode_id,
             camera_id=self.camera_id,
@@ -215,7 +216,8 @@ def evidence_jpeg(
         cv2.putText(canvas, title, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
     if canvas.shape[1] > max_width:
         scale = max_width / canvas.shape[1]
-        canvas = cv2.resize(canvas, (max_width, round(canvas.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        size = (max_width, round(canvas.shape[0] * scale))
+        canvas = np.asarray(cv2.resize(canvas, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:  # pragma: no cover - encoding a valid uint8 image does not fail
         raise RuntimeError("JPEG encoding failed")

@@ -103,7 +103,7 @@ class ModelConfig:
     """Lowest confidence kept, for every label without its own entry in ``label_conf``."""
     label_conf: Mapping[str, float] = field(default_factory=dict)
     """Per-label confidence floors (the fall rule has its own, higher one)."""
-    iou: float = 0.7
+    iou: float = 0.5
     """NMS overlap (class-agnostic: Normal and Fall boxes on one person are one person)."""
     cache_dir: Path | None = None
     """Where exports are kept; None = ``$GRIDWATCH_DATA_DIR/models`` (default ``var/models``)."""
@@ -137,7 +137,7 @@ def load_yolo(path: Path) -> tuple[Any, WeightsInfo]:
     """Load ultralytics weights from a file, turning every failure into an error that names the file."""
     if not path.is_file():
         raise InvalidInput(f"{path}: no such weights file")
-    from ultralytics import YOLO
+    from ultralytics.models.yolo.model import YOLO
 
     try:
         with _quiet():
@@ -156,7 +156,7 @@ def label_table(info: WeightsInfo, class_map: Mapping[str, str]) -> dict[int, st
     if not PERSON_LABELS & set(table.values()):
         raise InvalidInput(
             f"{info.path}: no class maps to a person (model classes: {', '.join(info.names.values())}); "
-            "set detector.class_map, e.g. {\"pedestrian\": \"person\"}"
+            'set detector.class_map, e.g. {"pedestrian": "person"}'
         )
     return table
 
@@ -363,8 +363,8 @@ class Detector:
             )
             return wanted, path
         for fmt in (Backend.OPENVINO, Backend.ONNX):
-            if (path := fresh_export(cache, self.info, fmt)) is not None:
-                return fmt, path
+            if (found := fresh_export(cache, self.info, fmt)) is not None:
+                return fmt, found
         if cfg.auto_export:
             return Backend.OPENVINO, export_model(self.info.path, Backend.OPENVINO, cache, progress=progress)
         return Backend.TORCH, self.info.path

@@ -51,6 +51,8 @@ class Mode(enum.StrEnum):
 class PipelineConfig:
     mode: Mode = Mode.REGIONS
     region_size: int = 320
+    frame_size: int | None = None
+    """Model input (longest side) for whole frames; None = the model's ``imgsz``."""
     """Side of the model input for region crops (crops are taken at full resolution, this big or bigger)."""
     max_regions: int = 4
     """More regions than this in one frame: analyse the whole frame instead."""
@@ -76,7 +78,7 @@ class CameraCounters:
 
 def frame_problem(frame: Frame) -> str | None:
     """Why a frame cannot be analysed (None when it can): a decoder may hand over anything."""
-    image = frame.image
+    image: object = frame.image
     if not isinstance(image, np.ndarray):
         return f"image is {type(image).__name__}, not an array"
     if image.dtype != np.uint8:
@@ -288,11 +290,15 @@ class DetectorPipeline:
             state.counters.regions += len(regions)
             crops += [(i, r, r.crop(f.image)) for r in regions]
         if whole:
-            for i, dets in zip(whole, self.detector.detect([todo[i][1].image for i in whole]), strict=True):
+            pictures = [todo[i][1].image for i in whole]
+            for i, dets in zip(whole, self.detector.detect(pictures, imgsz=self.config.frame_size), strict=True):
                 results[i] = dets
                 todo[i][0].counters.full_frames += 1
         if crops:
-            images = [c if c.shape[0] == side else cv2.resize(c, (side, side), interpolation=cv2.INTER_AREA) for *_, c in crops]
+            images: list[Image] = [
+                c if c.shape[0] == side else np.asarray(cv2.resize(c, (side, side), interpolation=cv2.INTER_AREA))
+                for *_, c in crops
+            ]
             found = self.detector.detect(images, imgsz=side)
             for (i, region, _), dets in zip(crops, found, strict=True):
                 scale = region.size / side
@@ -382,4 +388,3 @@ class InferenceLoop:
             except Exception:  # the loop outlives any one bad batch
                 log.exception("detector batch of %d frames failed", len(frames))
             self.batches += 1
-

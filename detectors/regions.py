@@ -44,7 +44,7 @@ class MotionFinder:
         """None for the first frame (nothing to compare with: look everywhere)."""
         h, w = image.shape[:2]
         small = cv2.resize(image, (max(1, w // MOTION_SCALE), max(1, h // MOTION_SCALE)), interpolation=cv2.INTER_AREA)
-        gray = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
+        gray = np.asarray(cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0), dtype=np.uint8)
         previous, self._previous = self._previous, gray
         if previous is None or previous.shape != gray.shape:
             return None

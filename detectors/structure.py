@@ -113,8 +113,16 @@ class StructureRule:
             return []
         self.next_sample_s = now + self.settings.sample_every_s
         gray, valid = self._crop(ctx, zone, ctx.detections)
-        zone_pixels = int((cv2.resize(zone.mask[zone.bbox[1] : zone.bbox[3], zone.bbox[0] : zone.bbox[2]].astype(
-            np.uint8), (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST) > 0).sum())
+        zone_pixels = int(
+            (
+                cv2.resize(
+                    zone.mask[zone.bbox[1] : zone.bbox[3], zone.bbox[0] : zone.bbox[2]].astype(np.uint8),
+                    (gray.shape[1], gray.shape[0]),
+                    interpolation=cv2.INTER_NEAREST,
+                )
+                > 0
+            ).sum()
+        )
         visible = float(valid.sum()) / max(zone_pixels, 1)
         brightness = float(cv2.cvtColor(ctx.frame.image, cv2.COLOR_BGR2GRAY).mean())
         if self.reference is None or self.reference_brightness is None or self.reference.shape != gray.shape:
@@ -149,7 +157,10 @@ class StructureRule:
                     f"edges {result.edge_change:.0%} different",
                     measures,
                     evidence=evidence_jpeg(
-                        ctx.frame.image, zones=[zone], highlight=[(x1, y1, x2, y2)], title=f"structure change in {zone.id}"
+                        ctx.frame.image,
+                        zones=[zone],
+                        highlight=[(x1, y1, x2, y2)],
+                        title=f"structure change in {zone.id}",
                     ),
                 )
             ]

@@ -29,7 +29,7 @@ class Tracker:
             match_thresh=match_iou,
             fuse_score=True,
         )
-        self._tracker = BYTETracker(args)
+        self._tracker = BYTETracker(args)  # type: ignore[no-untyped-call]
         self._labels: dict[str, int] = {}
         self._hold_frames = round(hold_lost_s * fps)
 
@@ -38,7 +38,14 @@ class Tracker:
 
         rows = np.array(
             [
-                [d.box.x1, d.box.y1, d.box.x2, d.box.y2, d.confidence, self._labels.setdefault(d.label, len(self._labels))]
+                [
+                    d.box.x1,
+                    d.box.y1,
+                    d.box.x2,
+                    d.box.y2,
+                    d.confidence,
+                    self._labels.setdefault(d.label, len(self._labels)),
+                ]
                 for d in detections
             ],
             dtype=np.float32,

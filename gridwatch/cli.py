@@ -240,7 +240,9 @@ def cmd_model_export(args: argparse.Namespace) -> int:
     def progress(step: str) -> None:
         err.print(f"[{time.monotonic() - started:5.1f} s] {step}")
 
-    path = export_model(config.resolved_weights(), fmt, config.resolved_cache_dir(), progress=progress, force=args.force)
+    path = export_model(
+        config.resolved_weights(), fmt, config.resolved_cache_dir(), progress=progress, force=args.force
+    )
     out.print(f"{fmt.value} model: {path.parent}")
     return 0
 
@@ -299,7 +301,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     expected = _frames_expected(args.clip, every_s)
     with _progress(f"analysing {args.clip.name}") as progress:
         report = evaluate_clip(
-            args.clip, camera, pipeline, labels=labels, every_s=every_s, progress=lambda n: progress(n, max(n, expected))
+            args.clip,
+            camera,
+            pipeline,
+            labels=labels,
+            every_s=every_s,
+            progress=lambda n: progress(n, max(n, expected)),
         )
     out.print(
         f"{report.clip}: {report.frames} frames analysed ({report.corrupt} corrupt), camera {camera.id}, "
@@ -405,7 +412,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--weights", type=Path, help="ultralytics weights file (default: the shipped person model)")
     ev.add_argument("--backend", choices=["auto", "torch", "onnx", "openvino"], default="auto")
     ev.add_argument("--imgsz", type=int, default=640, help="model input size for whole frames")
-    ev.add_argument("--mode", choices=["regions", "full"], default="regions", help="motion-region crops or whole frames")
+    ev.add_argument(
+        "--mode", choices=["regions", "full"], default="regions", help="motion-region crops or whole frames"
+    )
     ev.add_argument("--threads", type=int, default=0, help="inference threads (default: every core)")
     ev.set_defaults(func=cmd_eval)
     return p

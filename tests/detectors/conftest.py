@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -19,8 +18,8 @@ import pytest
 os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="gridwatch-yolo-"))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from detectors.model import Backend, Detector, ModelConfig, default_weights  # noqa: E402
-from ingest.types import Image  # noqa: E402
+from detectors.model import Backend, Detector, ModelConfig, default_weights
+from ingest.types import Image
 
 DATA = Path(__file__).parent / "data"
 LABELS = DATA / "vtest_counts.csv"
@@ -93,18 +92,11 @@ def vtest_head(vtest: Path) -> dict[int, Image]:
     return read_frames(vtest, limit=60)
 
 
-@pytest.fixture
-def clips(tmp_path: Path) -> Iterator[Path]:
-    d = tmp_path / "clips"
-    d.mkdir()
-    yield d
-
-
 @pytest.fixture(scope="session")
 def vtest_2fps(vtest: Path) -> list[Image]:
     """The first 40 s of vtest at 2 frames a second, half size: real scenes for the picture rules."""
     frames = read_frames(vtest, set(range(0, 400, 5)))
-    return [cv2.resize(frames[i], (384, 288), interpolation=cv2.INTER_AREA) for i in sorted(frames)]
+    return [np.asarray(cv2.resize(frames[i], (384, 288), interpolation=cv2.INTER_AREA)) for i in sorted(frames)]
 
 
 @pytest.fixture(scope="session")

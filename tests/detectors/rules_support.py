@@ -32,11 +32,19 @@ def camera(zones: Sequence[Zone] = (), hazards: HazardSettings | None = None, ci
 
 
 def zone(zid: str, purpose: ZonePurpose, points: Sequence[tuple[float, float]], **settings: float) -> Zone:
-    return Zone(id=zid, name=zid, purpose=purpose, points=tuple(points), settings=ZoneSettings(**settings))  # type: ignore[arg-type]
+    return Zone(id=zid, name=zid, purpose=purpose, points=tuple(points), settings=ZoneSettings.model_validate(settings))
 
 
-def person(x: float, y: float, *, track: int | None = None, label: str = "person", conf: float = 0.8,
-           w: float = 30, h: float = 80) -> Detection:
+def person(
+    x: float,
+    y: float,
+    *,
+    track: int | None = None,
+    label: str = "person",
+    conf: float = 0.8,
+    w: float = 30,
+    h: float = 80,
+) -> Detection:
     """A box whose bottom-centre (the feet) is at (x, y)."""
     return Detection(label, conf, Box(x - w / 2, y - h, x + w / 2, y), track_id=track)
 

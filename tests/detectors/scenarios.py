@@ -44,17 +44,18 @@ def covered(image: Image, _i: int) -> Image:
     """A hand or a cloth over the lens: nearly one dark colour with a little sensor noise."""
     rng = np.random.default_rng(_i)
     base = np.full_like(image, (22, 24, 28))
-    return np.clip(base.astype(np.int16) + rng.integers(-2, 3, image.shape), 0, 255).astype(np.uint8)
+    noisy = base.astype(np.int16) + rng.integers(-2, 3, image.shape).astype(np.int16)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
 def blurred(image: Image, _i: int) -> Image:
-    return cv2.GaussianBlur(image, (0, 0), 6)
+    return np.asarray(cv2.GaussianBlur(image, (0, 0), 6), dtype=np.uint8)
 
 
 def shifted(image: Image, _i: int, dx: float = 0.12, dy: float = 0.06) -> Image:
     h, w = image.shape[:2]
-    m = np.float32([[1, 0, dx * w], [0, 1, dy * h]])
-    return cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+    m = np.array([[1, 0, dx * w], [0, 1, dy * h]], dtype=np.float32)
+    return np.asarray(cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REFLECT), dtype=np.uint8)
 
 
 def edited_frames(

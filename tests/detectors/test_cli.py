@@ -15,7 +15,13 @@ from tests.detectors import scenarios
 
 
 def run(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GRIDWATCH_DATA_DIR": str(data), "COLUMNS": "200", "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "GRIDWATCH_DATA_DIR": str(data),
+        "COLUMNS": "200",
+        "PYTHONPATH": str(REPO),
+        "YOLO_OFFLINE": "1",
+    }
     env.pop("YOLO_CONFIG_DIR", None)  # the command points it into the data dir itself
     return subprocess.run(
         [sys.executable, "-m", "gridwatch", *args], capture_output=True, text=True, env=env, timeout=110, check=False
@@ -32,14 +38,18 @@ def exported(data_dir: Path) -> subprocess.CompletedProcess[str]:
     return run(data_dir, "model", "export", "--format", "openvino")
 
 
-def test_model_export_shows_progress_and_fills_the_cache(exported: subprocess.CompletedProcess[str], data_dir: Path) -> None:
+def test_model_export_shows_progress_and_fills_the_cache(
+    exported: subprocess.CompletedProcess[str], data_dir: Path
+) -> None:
     assert exported.returncode == 0, exported.stderr
-    assert "exporting to openvino" in exported.stderr and "openvino model:" in exported.stdout
+    assert "exporting to openvino" in exported.stderr
+    assert "openvino model:" in exported.stdout
     (model,) = (data_dir / "models").glob("best-*-openvino/model.xml")
     assert model.with_suffix(".bin").stat().st_size > 1_000_000
     assert (data_dir / "ultralytics").is_dir()  # ultralytics' settings live in the data dir
     again = run(data_dir, "model", "export", "--format", "openvino")
-    assert again.returncode == 0 and "up to date" in again.stderr
+    assert again.returncode == 0
+    assert "up to date" in again.stderr
 
 
 def test_eval_reports_alerts_and_precision_recall_on_a_scenario_clip(
@@ -57,12 +67,15 @@ def test_eval_reports_alerts_and_precision_recall_on_a_scenario_clip(
 
 def test_eval_names_bad_inputs(data_dir: Path, tmp_path: Path) -> None:
     res = run(data_dir, "eval", str(tmp_path / "missing.avi"))
-    assert res.returncode == 1 and "missing.avi: no such video file" in res.stderr
+    assert res.returncode == 1
+    assert "missing.avi: no such video file" in res.stderr
     bad = tmp_path / "bad.csv"
     bad.write_text("frame,people\n10,many\n", encoding="utf-8")
     clip = tmp_path / "x.avi"
     clip.write_bytes(b"not a video")
     res = run(data_dir, "eval", str(clip), "--labels", str(bad))
-    assert res.returncode == 1 and "bad.csv row 1" in res.stderr
+    assert res.returncode == 1
+    assert "bad.csv row 1" in res.stderr
     res = run(data_dir, "model", "export", "--weights", str(tmp_path / "none.pt"))
-    assert res.returncode == 1 and "none.pt: no such weights file" in res.stderr
+    assert res.returncode == 1
+    assert "none.pt: no such weights file" in res.stderr

@@ -18,7 +18,9 @@ def crowd(n: int, *, outside: int = 0) -> list[Detection]:
     return inside + [person(50 + 60 * i, 100, track=100 + i) for i in range(outside)]
 
 
-def drive(rule: CrowdRule, counts: Callable[[float], int], until_s: float, every_s: float = 0.5) -> list[tuple[float, Observation]]:
+def drive(
+    rule: CrowdRule, counts: Callable[[float], int], until_s: float, every_s: float = 0.5
+) -> list[tuple[float, Observation]]:
     cam = camera([PLAZA])
     out = []
     for i in range(int(until_s / every_s)):
@@ -40,7 +42,11 @@ SETTINGS = CrowdSettings(min_people=5, min_duration_s=10, clear_s=5, cooldown_s=
     [
         ("never enough people", lambda t: 4, []),
         ("people outside the zone do not count", lambda t: 2, []),
-        ("appearing: five for ten seconds opens one alert", lambda t: 5 if t >= 2 else 0, [(12.0, EpisodeState.OPENED)]),
+        (
+            "appearing: five for ten seconds opens one alert",
+            lambda t: 5 if t >= 2 else 0,
+            [(12.0, EpisodeState.OPENED)],
+        ),
         ("shorter than ten seconds: nothing", lambda t: 6 if 2 <= t < 11 else 0, []),
         (
             "flickering detections: one frame at four does not restart the wait",
@@ -74,13 +80,17 @@ def test_one_gathering_is_one_episode_with_updates() -> None:
     assert len(ids) == 1
     assert [o.seq for _, o in events] == list(range(len(events)))
     updates = [o for _, o in events if o.state is EpisodeState.UPDATED]
-    assert updates and all(o.measurements["people"] >= 4 for o in updates)
+    assert updates
+    assert all(o.measurements["people"] >= 4 for o in updates)
     opened = events[0][1]
-    assert opened.zone_id == "plaza" and opened.evidence_jpeg is not None and opened.evidence_jpeg[:2] == b"\xff\xd8"
+    assert opened.zone_id == "plaza"
+    assert opened.evidence_jpeg is not None
+    assert opened.evidence_jpeg[:2] == b"\xff\xd8"
     assert len(opened.detections) == opened.measurements["people"] >= 5
     assert all(d.track_id is not None for d in opened.detections)
     closed = events[-1][1]
-    assert closed.state is EpisodeState.CLOSED and closed.measurements["peak_people"] == 9
+    assert closed.state is EpisodeState.CLOSED
+    assert closed.measurements["peak_people"] == 9
 
 
 def test_zone_overrides_camera_thresholds() -> None:

@@ -12,7 +12,7 @@ def run(p: Persistence, timeline: list[tuple[float, bool]]) -> list[tuple[float,
 
 
 def steady(start: float, end: float, value: bool, every: float = 0.5) -> list[tuple[float, bool]]:
-    return [(start + i * every, value) for i in range(int(round((end - start) / every)))]
+    return [(start + i * every, value) for i in range(round((end - start) / every))]
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ def steady(start: float, end: float, value: bool, every: float = 0.5) -> list[tu
         ("too short: never opens", steady(0, 9, True) + steady(9, 30, False), []),
         (
             "flickering: a short dip does not restart the wait",
-            steady(0, 6, True) + [(6.0, False)] + steady(6.5, 12, True),
+            [*steady(0, 6, True), (6.0, False), *steady(6.5, 12, True)],
             [(10.0, Step.OPEN)],
         ),
         (
@@ -53,7 +53,9 @@ def test_writer_keeps_one_id_and_counts_up() -> None:
     w = EpisodeWriter("CAM-1", HazardType.CROWD, Severity.MEDIUM, zone_id="plaza", update_every_s=10)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     first = w.start(0.0, t0, "open", key=5)
-    assert not w.due(1.0, key=5) and w.due(1.0, key=6) and w.due(11.0, key=5)
+    assert not w.due(1.0, key=5)
+    assert w.due(1.0, key=6)
+    assert w.due(11.0, key=5)
     second = w.update(2.0, t0 + timedelta(seconds=2), "more", key=6)
     last = w.finish(t0 + timedelta(seconds=3), "gone")
     assert [o.state for o in (first, second, last)] == [EpisodeState.OPENED, EpisodeState.UPDATED, EpisodeState.CLOSED]
@@ -61,7 +63,8 @@ def test_writer_keeps_one_id_and_counts_up() -> None:
     assert [o.seq for o in (first, second, last)] == [0, 1, 2]
     assert {o.started_at for o in (first, second, last)} == {t0}
     again = w.start(20.0, t0 + timedelta(seconds=20), "again")
-    assert again.episode_id != first.episode_id and again.seq == 0
+    assert again.episode_id != first.episode_id
+    assert again.seq == 0
 
 
 def test_evidence_is_an_annotated_jpeg() -> None:
@@ -71,5 +74,6 @@ def test_evidence_is_an_annotated_jpeg() -> None:
     jpeg = evidence_jpeg(image, detections=[Detection("person", 0.9, Box(10, 20, 60, 120), track_id=3)], title="x")
     assert jpeg[:2] == b"\xff\xd8"
     decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None
     assert decoded.shape == image.shape
     assert np.abs(decoded.astype(int) - 128).max() > 60  # something was drawn

@@ -20,9 +20,11 @@ def lying(track: int = 1, conf: float = 0.8, label: str = "fallen_person") -> De
     return person(300, 400, track=track, w=90, h=35, conf=conf, label=label)
 
 
-def drive(rule: FallRule, scene: Callable[[float], list[Detection]], until_s: float = 30) -> list[tuple[float, EpisodeState]]:
+def drive(
+    rule: FallRule, scene: Callable[[float], list[Detection]], until_s: float = 30
+) -> list[tuple[float, EpisodeState]]:
     cam = camera()
-    out = []
+    out: list[tuple[float, EpisodeState]] = []
     for i in range(int(until_s / 0.5)):
         t = i * 0.5
         out += [(t, o.state) for o in rule.observe(context(cam, t, scene(t))) if o.state is not EpisodeState.UPDATED]
@@ -53,7 +55,9 @@ def drive(rule: FallRule, scene: Callable[[float], list[Detection]], until_s: fl
         ),
     ],
 )
-def test_fall_table(name: str, scene: Callable[[float], list[Detection]], expected: list[tuple[float, EpisodeState]]) -> None:
+def test_fall_table(
+    name: str, scene: Callable[[float], list[Detection]], expected: list[tuple[float, EpisodeState]]
+) -> None:
     assert drive(FallRule("CAM-T", SETTINGS), scene) == expected, name
 
 
@@ -75,4 +79,5 @@ def test_fall_evidence_names_the_track() -> None:
         t = i * 0.5
         opened += rule.observe(context(cam, t, [standing() if t < 2 else lying()]))
     assert opened[0].state is EpisodeState.OPENED
-    assert opened[0].detections[0].track_id == 1 and opened[0].evidence_jpeg
+    assert opened[0].detections[0].track_id == 1
+    assert opened[0].evidence_jpeg

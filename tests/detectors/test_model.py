@@ -51,7 +51,9 @@ def test_people_found_on_real_vtest_frames(detector: Detector, labelled_frames: 
         assert all(0 <= d.box.x1 < d.box.x2 <= w and 0 <= d.box.y1 < d.box.y2 <= h for d in dets)
 
 
-def test_backends_agree(detector: Detector, torch_detector: Detector, labelled_frames: dict[int, tuple[Image, int]]) -> None:
+def test_backends_agree(
+    detector: Detector, torch_detector: Detector, labelled_frames: dict[int, tuple[Image, int]]
+) -> None:
     image, _ = labelled_frames[490]
     (a,) = detector.detect([image])
     (b,) = torch_detector.detect([image])
@@ -61,11 +63,11 @@ def test_backends_agree(detector: Detector, torch_detector: Detector, labelled_f
 
 def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pt"
-    with pytest.raises(InvalidInput, match="nope.pt: no such weights file"):
+    with pytest.raises(InvalidInput, match=r"nope\.pt: no such weights file"):
         Detector(ModelConfig(weights=missing, backend=Backend.TORCH))
     corrupt = tmp_path / "broken.pt"
     corrupt.write_bytes(os.urandom(2048))
-    with pytest.raises(InvalidInput, match="broken.pt: not a loadable ultralytics weights file"):
+    with pytest.raises(InvalidInput, match=r"broken\.pt: not a loadable ultralytics weights file"):
         Detector(ModelConfig(weights=corrupt, backend=Backend.TORCH))
 
 
@@ -85,14 +87,16 @@ def test_weights_without_a_person_class_are_refused(animal_weights: Path) -> Non
     with pytest.raises(InvalidInput) as err:
         Detector(ModelConfig(weights=animal_weights, backend=Backend.TORCH))
     message = str(err.value)
-    assert "animals.pt: no class maps to a person" in message and "cat, dog" in message
+    assert "animals.pt: no class maps to a person" in message
+    assert "cat, dog" in message
 
 
 def test_class_map_plugs_other_weights_in(animal_weights: Path, labelled_frames: dict[int, tuple[Image, int]]) -> None:
     d = Detector(ModelConfig(weights=animal_weights, backend=Backend.TORCH, class_map={"cat": "person"}))
     assert d.labels == {0: "person"}
     (found,) = d.detect([labelled_frames[490][0]])
-    assert found and {x.label for x in found} == {"person"}
+    assert found
+    assert {x.label for x in found} == {"person"}
 
 
 def test_export_is_reused_while_fresh_and_redone_for_other_weights(
@@ -100,7 +104,8 @@ def test_export_is_reused_while_fresh_and_redone_for_other_weights(
 ) -> None:
     _, info = load_yolo(weights)
     existing = fresh_export(model_cache, info, Backend.OPENVINO)
-    assert existing is not None and existing == detector.model_path
+    assert existing is not None
+    assert existing == detector.model_path
     steps: list[str] = []
     assert export_model(weights, Backend.OPENVINO, model_cache, progress=steps.append) == existing
     assert steps == ["loading weights", "up to date"]
@@ -118,7 +123,8 @@ def test_export_is_reused_while_fresh_and_redone_for_other_weights(
 def test_onnx_export_and_backend(model_cache: Path, labelled_frames: dict[int, tuple[Image, int]]) -> None:
     steps: list[str] = []
     d = Detector(ModelConfig(backend=Backend.ONNX, cache_dir=model_cache), progress=steps.append)
-    assert d.backend is Backend.ONNX and d.model_path.suffix == ".onnx"
+    assert d.backend is Backend.ONNX
+    assert d.model_path.suffix == ".onnx"
     assert "exporting to onnx" in steps
     (found,) = d.detect([labelled_frames[490][0]])
     assert people(found) >= 2
@@ -129,5 +135,7 @@ def test_letterbox_and_input_shape() -> None:
     assert input_shape(1080, 810, 640) == (640, 480)
     image = np.full((576, 768, 3), 200, np.uint8)
     boxed, scale = letterbox(image, 512, 640)
-    assert boxed.shape == (512, 640, 3) and scale == pytest.approx(640 / 768)
-    assert boxed[500, 10].tolist() == [114, 114, 114] and boxed[10, 10].tolist() == [200, 200, 200]
+    assert boxed.shape == (512, 640, 3)
+    assert scale == pytest.approx(640 / 768)
+    assert boxed[500, 10].tolist() == [114, 114, 114]
+    assert boxed[10, 10].tolist() == [200, 200, 200]

@@ -11,7 +11,7 @@ import pytest
 from camera_config.clock import FakeClock
 from camera_config.errors import InvalidInput
 from camera_config.model import Camera, ZonePurpose
-from detectors.evaluate import evaluate_clip, file_camera, read_labels
+from detectors.evaluate import EvalReport, evaluate_clip, file_camera, read_labels
 from detectors.model import Detector
 from detectors.pipeline import DetectorPipeline, InferenceLoop, Mode, PipelineConfig, frame_problem
 from detectors.types import EpisodeState, HazardType, Observation
@@ -39,7 +39,7 @@ def test_corrupt_frames_are_counted_and_skipped(detector: Detector, vtest: Path)
     bad = [
         replace(good[0], image=np.zeros((4, 4, 3), np.uint8)),
         replace(good[0], image=np.zeros((100, 100), np.uint8)),
-        replace(good[0], image=np.zeros((100, 100, 3), np.float32)),  # type: ignore[arg-type]
+        replace(good[0], image=np.zeros((100, 100, 3), np.float32)),
         replace(good[0], image=None),  # type: ignore[arg-type]
     ]
     assert [frame_problem(f) is not None for f in bad] == [True] * 4
@@ -68,7 +68,8 @@ def test_cameras_are_batched_and_reconfigured(detector: Detector, vtest: Path) -
         (HazardType.CROWD, EpisodeState.CLOSED, "camera settings changed")
     ]
     assert closing[0].episode_id == crowd[0].episode_id
-    assert pipeline.apply_cameras([b]) == [] and pipeline.camera_ids == ["CAM-B"]
+    assert pipeline.apply_cameras([b]) == []
+    assert pipeline.camera_ids == ["CAM-B"]
 
 
 def test_degenerate_zone_is_refused_when_applied(detector: Detector) -> None:
@@ -105,7 +106,7 @@ def test_inference_loop_keeps_only_the_latest_frames(detector: Detector, vtest: 
 
 
 @pytest.fixture(scope="module")
-def vtest_pass(detector: Detector, vtest: Path) -> tuple[object, Camera]:
+def vtest_pass(detector: Detector, vtest: Path) -> tuple[EvalReport, Camera]:
     """One pass over the whole of vtest at one analysed frame a second (the tests' time budget), default
     settings, plus a crowd zone whose threshold (3 people for 4 s) is low enough for vtest's pedestrians."""
     cam = file_camera("vtest", [LOW_CROWD])
@@ -114,19 +115,22 @@ def vtest_pass(detector: Detector, vtest: Path) -> tuple[object, Camera]:
     return report, cam
 
 
-def test_unedited_vtest_raises_only_the_configured_crowd_alert(vtest_pass: tuple[object, Camera]) -> None:
+def test_unedited_vtest_raises_only_the_configured_crowd_alert(vtest_pass: tuple[EvalReport, Camera]) -> None:
     report, _ = vtest_pass
-    assert set(report.alerts_by_hazard()) == {"crowd"}  # type: ignore[attr-defined]
-    crowd = [e for e in report.episodes if e.hazard is HazardType.CROWD]  # type: ignore[attr-defined]
+    assert set(report.alerts_by_hazard()) == {"crowd"}
+    crowd = [e for e in report.episodes if e.hazard is HazardType.CROWD]
     assert 1 <= len(crowd) <= 3  # vtest's crowd comes and goes a few times over 80 s; never one alert a frame
 
 
-def test_vtest_counts_against_the_hand_labels(vtest_pass: tuple[object, Camera]) -> None:
+def test_vtest_counts_against_the_hand_labels(vtest_pass: tuple[EvalReport, Camera]) -> None:
     report, _ = vtest_pass
-    assert len(report.counts) == 40  # type: ignore[attr-defined]
-    assert report.count_mae is not None and report.count_mae <= 1.5  # type: ignore[attr-defined]
+    assert len(report.counts) == 40
+    assert report.count_mae is not None
+    assert report.count_mae <= 1.5
 
 
 def test_tree_raises_nothing(detector: Detector, tree: Path) -> None:
     report = evaluate_clip(tree, file_camera("tree"), DetectorPipeline(detector), every_s=0.5)
-    assert report.episodes == [] and report.frames >= 50 and report.corrupt == 0
+    assert report.episodes == []
+    assert report.frames >= 50
+    assert report.corrupt == 0

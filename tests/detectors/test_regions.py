@@ -11,9 +11,14 @@ def test_one_region_holds_nearby_boxes_and_stays_inside_the_frame() -> None:
     regions = plan_regions(boxes, 768, 576, 320)
     assert len(regions) == 1
     r = regions[0]
-    assert r.size == 320 and r.x + r.size <= 768 and r.y + r.size <= 576
+    assert r.size == 320
+    assert r.x + r.size <= 768
+    assert r.y + r.size <= 576
     for b in boxes:
-        assert r.x <= b.x1 and r.y <= b.y1 and b.x2 <= r.x + r.size and b.y2 <= r.y + r.size
+        assert r.x <= b.x1
+        assert r.y <= b.y1
+        assert b.x2 <= r.x + r.size
+        assert b.y2 <= r.y + r.size
 
 
 def test_far_apart_boxes_get_their_own_regions_and_a_big_box_a_bigger_one() -> None:

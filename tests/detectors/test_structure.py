@@ -28,8 +28,9 @@ def box_px(image: Image, rel: tuple[float, float, float, float]) -> tuple[int, i
     return int(rel[0] * w), int(rel[1] * h), int(rel[2] * w), int(rel[3] * h)
 
 
-def run(frames: Iterable[Frame], detections: Sequence[Detection] = (), settings: StructureSettings | None = None
-        ) -> list[Observation]:
+def run(
+    frames: Iterable[Frame], detections: Sequence[Detection] = (), settings: StructureSettings | None = None
+) -> list[Observation]:
     cam = wall_camera()
     rule = StructureRule(cam.id, WALL, settings or StructureSettings())
     out: list[Observation] = []
@@ -47,8 +48,11 @@ def test_collapsed_wall_is_one_alert(vtest_2fps: list[Image]) -> None:
     opened = [o for o in out if o.state is EpisodeState.OPENED]
     assert len(opened) == 1
     o = opened[0]
-    assert o.hazard is HazardType.STRUCTURE and o.zone_id == "wall" and o.evidence_jpeg
-    assert o.measurements["changed"] >= 0.25 and o.measurements["edge_change"] >= 0.3
+    assert o.hazard is HazardType.STRUCTURE
+    assert o.zone_id == "wall"
+    assert o.evidence_jpeg
+    assert o.measurements["changed"] >= 0.25
+    assert o.measurements["edge_change"] >= 0.3
     assert all(x.state is not EpisodeState.CLOSED for x in out)  # the rubble stays: the alert stays open
 
 
@@ -79,4 +83,5 @@ def test_comparison_measures() -> None:
     a = (rng.random((60, 80)) * 255).astype(np.float32)
     assert float(ssim_map(a, a).mean()) > 0.99
     same = compare(a, a, np.ones(a.shape, bool))
-    assert same.changed == 0 and same.edge_change == 0
+    assert same.changed == 0
+    assert same.edge_change == 0

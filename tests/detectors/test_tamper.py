@@ -47,7 +47,8 @@ def test_edited_real_footage_raises_exactly_that_fault(
     # opened once the edit (from 20 s) has persisted for min_duration_s (5 s), not before
     assert 25 <= faults[0][1] - FakeClock().now().timestamp() <= 27
     first = next(o for o in out if o.state is EpisodeState.OPENED)
-    assert first.evidence_jpeg and first.camera_id == "CAM-T"
+    assert first.evidence_jpeg
+    assert first.camera_id == "CAM-T"
 
 
 def test_frozen_picture(vtest_2fps: list[Image]) -> None:

@@ -41,4 +41,5 @@ def test_degenerate_zones_are_refused_by_field(points: list[tuple[float, float]]
         check_zones(cam.id, cam.zones)
     (issue,) = err.value.issues
     assert issue.where == "cameras[CAM-T].zones[1].points"
-    assert message in issue.message and '"bad"' in issue.message
+    assert message in issue.message
+    assert '"bad"' in issue.message
