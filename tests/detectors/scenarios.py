@@ -32,10 +32,16 @@ def rubble(image: Image, box: tuple[int, int, int, int], seed: int = 7) -> Image
     patch = patch / 3.0
     tint = np.array([95, 110, 125], np.float32)  # dusty brick-grey (BGR)
     patch = np.clip(tint * (0.5 + patch), 0, 255)
-    for _ in range(40):  # stones
-        cx, cy, r = int(rng.integers(0, w)), int(rng.integers(0, h)), int(rng.integers(2, max(3, h // 6)))
-        shade = float(rng.uniform(40, 170))
-        cv2.circle(patch, (cx, cy), r, (shade, shade * 1.05, shade * 1.1), -1)
+    for _ in range(int(w * h / 150)):  # broken bricks and stones: irregular, lit from above
+        cx, cy = int(rng.integers(0, w)), int(rng.integers(0, h))
+        r = int(rng.integers(2, max(3, min(h, w) // 8)))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(4, 8))))
+        radii = r * rng.uniform(0.5, 1.0, len(angles))
+        pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], axis=1).astype(np.int32)
+        brick = rng.random() < 0.5
+        base = np.array([60, 80, 150] if brick else [120, 125, 130], np.float32) * float(rng.uniform(0.5, 1.2))
+        cv2.fillConvexPoly(patch, pts, base.tolist())
+        cv2.polylines(patch, [pts], True, (base * 0.4).tolist(), 1)
     out[y1:y2, x1:x2] = patch.astype(np.uint8)
     return out
 
