@@ -52,14 +52,17 @@ class FallSettings(_Config):
     min_duration_s: float = Field(3.0, ge=0, le=600, description="Seconds a fall must persist before alerting.")
     clear_s: float = Field(5.0, ge=0, le=3600, description="Seconds without a fallen person before the alert closes.")
     min_confidence: float = Field(
-        0.6, ge=0, le=1, description="Fall-class confidence needed; lower ones still count as people, not as falls."
+        0.45, ge=0, le=1, description="Fall-class confidence needed; lower ones still count as people, not as falls."
     )
     min_aspect: float = Field(
         0.8, ge=0, le=10, description="A fall box must be at least this wide for its height (a walker is taller)."
     )
     upright_first: bool = Field(
         True,
-        description="Only a tracked person seen upright before counts (a fall happens; a still object never stood).",
+        description="Only a fall where someone was just seen standing counts (a still object never stood up).",
+    )
+    upright_window_s: float = Field(
+        15.0, gt=0, le=600, description="How recently someone must have stood at the spot of a fall."
     )
     lying_aspect: float = Field(
         1.4,

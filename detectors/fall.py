@@ -29,22 +29,45 @@ class FallRule:
         self.model_has_fall_class = model_has_fall_class
         self.persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
         self.writer = EpisodeWriter(camera_id, HazardType.FALLEN_PERSON, Severity.HIGH)
-        self.upright: dict[int, float] = {}
-        """Track id → when last seen upright (kept for a while: a fall follows standing)."""
+        self.upright: dict[int, tuple[float, float, float, float]] = {}
+        """Track id → (when, feet x, feet y, height) last seen upright: a fall follows standing."""
+
+    def _stood_here(self, d: Detection, standing_now: set[int]) -> bool:
+        """Someone stood where this fall is and no longer stands: the same track, or a person seen upright
+        at this spot who is not upright anywhere now (the tracker may give the lying body a new id)."""
+        if d.track_id is not None and d.track_id in self.upright and d.track_id not in standing_now:
+            return True
+        b = d.box
+        cx, cy = (b.x1 + b.x2) / 2, (b.y1 + b.y2) / 2
+        reach = max(b.x2 - b.x1, b.y2 - b.y1)
+        return any(
+            tid not in standing_now and ((fx - cx) ** 2 + (fy - cy) ** 2) ** 0.5 <= max(reach, height)
+            for tid, (_, fx, fy, height) in self.upright.items()
+        )
 
     def observe(self, ctx: FrameContext) -> list[Observation]:
         if not ctx.analysed:
             return []
         now = ctx.now_s
-        down = []
-        for d in ctx.people():
-            if is_fallen(d, self.settings, model_has_fall_class=self.model_has_fall_class):
-                if not self.settings.upright_first or (d.track_id is not None and d.track_id in self.upright):
-                    down.append(d)
-            elif d.track_id is not None and d.box.y2 - d.box.y1 > d.box.x2 - d.box.x1:
-                self.upright[d.track_id] = now
-        for tid in [t for t, at in self.upright.items() if now - at > 600]:
+        people = ctx.people()
+        standing_now: set[int] = set()
+        for d in people:
+            if d.track_id is not None and not is_fallen(
+                d, self.settings, model_has_fall_class=self.model_has_fall_class
+            ):
+                b = d.box
+                if b.y2 - b.y1 > b.x2 - b.x1:
+                    self.upright[d.track_id] = (now, (b.x1 + b.x2) / 2, b.y2, b.y2 - b.y1)
+                    standing_now.add(d.track_id)
+        for tid in [t for t, (at, *_) in self.upright.items() if now - at > self.settings.upright_window_s]:
             del self.upright[tid]
+        down = [
+            d
+            for d in people
+            if is_fallen(d, self.settings, model_has_fall_class=self.model_has_fall_class)
+            # once a fall is confirmed, the person stays down however long ago they stood
+            and (not self.settings.upright_first or self.persistence.active or self._stood_here(d, standing_now))
+        ]
         step = self.persistence.step(ctx.now_s, bool(down))
         if step is Step.IDLE:
             return []

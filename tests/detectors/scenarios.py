@@ -102,3 +102,27 @@ def write_clip(frames: Sequence[Image], path: Path, fps: float) -> Path:
     finally:
         writer.release()
     return path
+
+
+def person_crop(image: Image, box: tuple[int, int, int, int]) -> Image:
+    x1, y1, x2, y2 = box
+    return image[y1:y2, x1:x2].copy()
+
+
+def paste(image: Image, patch: Image, feet: tuple[int, int]) -> Image:
+    """Paste ``patch`` so that its bottom-centre lands on ``feet``."""
+    out = image.copy()
+    h, w = patch.shape[:2]
+    x, y = feet[0] - w // 2, feet[1] - h
+    out[y : y + h, x : x + w] = patch
+    return out
+
+
+def falling(person: Image, feet: tuple[int, int], fall_at: int) -> Edit:
+    """A real person standing at ``feet``, lying on the ground there from picture ``fall_at`` on."""
+    lying = cv2.rotate(person, cv2.ROTATE_90_COUNTERCLOCKWISE)
+
+    def edit(image: Image, i: int) -> Image:
+        return paste(image, person if i < fall_at else lying, feet)
+
+    return edit

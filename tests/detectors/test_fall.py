@@ -47,7 +47,17 @@ def drive(
             [(8.0, EpisodeState.OPENED), (19.5, EpisodeState.CLOSED)],
         ),
         ("a still object the model calls a fall never stood up", lambda t: [lying(track=9)], []),
-        ("an unsure fall class is not a fall", lambda t: [standing() if t < 5 else lying(conf=0.45)], []),
+        ("an unsure fall class is not a fall", lambda t: [standing() if t < 5 else lying(conf=0.3)], []),
+        (
+            "the lying body gets a new track id: still the fall of the one who stood there",
+            lambda t: [standing(track=1) if t < 5 else lying(track=2)],
+            [(8.0, EpisodeState.OPENED)],
+        ),
+        (
+            "someone walking past a lying object, still upright elsewhere, does not make it a fall",
+            lambda t: [lying(track=9), person(300 + 40 * t, 400, track=3)],
+            [],
+        ),
         (
             "an upright box labelled fall is a walker, not a fall",
             lambda t: [standing() if t < 5 else person(300, 400, track=1, label="fallen_person", w=30, h=80)],

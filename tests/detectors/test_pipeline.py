@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from detectors.pipeline import DetectorPipeline, InferenceLoop, Mode, PipelineCo
 from detectors.types import EpisodeState, HazardType, Observation
 from ingest.files import read_file_frames
 from ingest.types import Frame
-from tests.detectors.conftest import LABELS
+from tests.detectors import scenarios
+from tests.detectors.conftest import LABELS, read_frames
 from tests.detectors.rules_support import camera, zone
 
 LOW_CROWD = zone("square", ZonePurpose.CROWD, [(0, 0.25), (1, 0.25), (1, 1), (0, 1)], min_people=3, min_duration_s=4)
@@ -134,3 +136,19 @@ def test_tree_raises_nothing(detector: Detector, tree: Path) -> None:
     assert report.episodes == []
     assert report.frames >= 50
     assert report.corrupt == 0
+
+
+def test_a_real_person_falling_raises_one_fall_alert(detector: Detector, vtest: Path) -> None:
+    """A pedestrian cut from vtest stands on the lawn for 6 s, then lies there (the same picture turned)."""
+    frames = read_frames(vtest, set(range(100, 400, 5)))
+    pictures = [frames[i] for i in sorted(frames)][:30]  # 15 s at 2 frames a second
+    person = scenarios.person_crop(read_frames(vtest, {490})[490], (512, 250, 555, 365))
+    edit = scenarios.falling(person, feet=(360, 470), fall_at=12)
+    pipeline = DetectorPipeline(detector, [camera(cid="CAM-F")], config=PipelineConfig(track_fps=2.0))
+    out: list[Observation] = []
+    for f in scenarios.edited_frames(pictures, "CAM-F", fps=2, edit=edit):
+        out += pipeline.process([f])
+    falls = [o for o in out if o.hazard is HazardType.FALLEN_PERSON]
+    assert [o.state for o in falls if o.state is not EpisodeState.UPDATED] == [EpisodeState.OPENED]
+    assert falls[0].observed_at - FakeClock().now() >= timedelta(seconds=6 + 3)
+    assert {o.hazard for o in out} == {HazardType.FALLEN_PERSON}
