@@ -120,7 +120,7 @@ def paste(image: Image, patch: Image, feet: tuple[int, int]) -> Image:
 
 def falling(person: Image, feet: tuple[int, int], fall_at: int) -> Edit:
     """A real person standing at ``feet``, lying on the ground there from picture ``fall_at`` on."""
-    lying = cv2.rotate(person, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    lying = np.asarray(cv2.rotate(person, cv2.ROTATE_90_COUNTERCLOCKWISE), dtype=np.uint8)
 
     def edit(image: Image, i: int) -> Image:
         return paste(image, person if i < fall_at else lying, feet)
