@@ -137,9 +137,13 @@ def evaluate_clip(
     *,
     labels: Labels | None = None,
     every_s: float | None = None,
+    loop_for_s: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> EvalReport:
-    """Run every sampled frame of ``clip`` through the pipeline on the clip's own timeline (a fake clock)."""
+    """Run every sampled frame of ``clip`` through the pipeline on the clip's own timeline (a fake clock).
+
+    ``loop_for_s`` plays a short clip over and over for that many seconds of video.
+    """
     labels = labels or Labels()
     pipeline.apply_cameras([camera])
     clock = FakeClock()
@@ -147,7 +151,9 @@ def evaluate_clip(
     step = every_s if every_s is not None else 1.0 / camera.detect.fps
     report = EvalReport(clip=clip.name, labelled_episodes=labels.episodes)
     opened: dict[str, Episode] = {}
-    for frame in read_file_frames(clip, camera.id, every_s=step, clock=clock):
+    for frame in read_file_frames(clip, camera.id, every_s=step, clock=clock, loop=loop_for_s is not None):
+        if loop_for_s is not None and frame.monotonic_s - t0_s > loop_for_s:
+            break
         report.frames += 1
         start = time.perf_counter()
         observations = pipeline.process([frame])

@@ -55,10 +55,10 @@ def test_model_export_shows_progress_and_fills_the_cache(
 def test_eval_reports_alerts_and_precision_recall_on_a_scenario_clip(
     exported: subprocess.CompletedProcess[str], data_dir: Path, vtest_2fps: list[Image], tmp_path: Path
 ) -> None:
-    pictures = [f if i < 40 else scenarios.covered(f, i) for i, f in enumerate(vtest_2fps[:70])]
+    pictures = [f if i < 30 else scenarios.covered(f, i) for i, f in enumerate(vtest_2fps[:50])]
     clip = scenarios.write_clip(pictures, tmp_path / "covered.avi", fps=2)
     labels = tmp_path / "episodes.csv"
-    labels.write_text("hazard,start_s,end_s\ncamera_covered,20,35\n", encoding="utf-8")
+    labels.write_text("hazard,start_s,end_s\ncamera_covered,15,25\n", encoding="utf-8")
     res = run(data_dir, "eval", str(clip), "--labels", str(labels), "--every", "1")
     assert res.returncode == 0, res.stderr
     assert "alerts: camera_covered 1" in res.stdout

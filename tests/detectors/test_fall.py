@@ -59,6 +59,11 @@ def drive(
             [],
         ),
         (
+            "someone who stops by a lying object and then leaves does not make it a fall",
+            lambda t: [lying(track=9 if t < 12 else 10)] + ([person(320, 400, track=3)] if 8 <= t < 11 else []),
+            [],
+        ),
+        (
             "an upright box labelled fall is a walker, not a fall",
             lambda t: [standing() if t < 5 else person(300, 400, track=1, label="fallen_person", w=30, h=80)],
             [],

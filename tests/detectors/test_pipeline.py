@@ -57,13 +57,13 @@ def test_corrupt_frames_are_counted_and_skipped(detector: Detector, vtest: Path)
 def test_cameras_are_batched_and_reconfigured(detector: Detector, vtest: Path) -> None:
     a, b = camera([LOW_CROWD], cid="CAM-A"), camera(cid="CAM-B")
     pipeline = DetectorPipeline(detector, [a, b], config=PipelineConfig(mode=Mode.FULL))
-    frames = frames_of(vtest, "CAM-A", 0.5, 12)
+    frames = frames_of(vtest, "CAM-A", 0.5, 10)
     opened: list[Observation] = []
     for f in frames:
         opened += pipeline.process([f, replace(f, camera_id="CAM-B")])
     crowd = [o for o in opened if o.hazard is HazardType.CROWD]
     assert [o.camera_id for o in crowd if o.state is EpisodeState.OPENED] == ["CAM-A"]
-    assert pipeline.counters("CAM-B").analysed == 12
+    assert pipeline.counters("CAM-B").analysed == 10
     # a changed camera closes what its old rules had open; a removed one disappears
     closing = pipeline.apply_cameras([replace(a, revision=2, zones=()), b])
     assert [(o.hazard, o.state, o.summary) for o in closing] == [
@@ -132,23 +132,24 @@ def test_vtest_counts_against_the_hand_labels(vtest_pass: tuple[EvalReport, Came
 
 
 def test_tree_raises_nothing(detector: Detector, tree: Path) -> None:
-    report = evaluate_clip(tree, file_camera("tree"), DetectorPipeline(detector), every_s=0.5)
+    """tree.avi is 4.5 s of a swaying tree (motion, no people); played for 20 s."""
+    report = evaluate_clip(tree, file_camera("tree"), DetectorPipeline(detector), every_s=0.5, loop_for_s=20)
     assert report.episodes == []
-    assert report.frames >= 50
+    assert report.frames >= 36
     assert report.corrupt == 0
 
 
 def test_a_real_person_falling_raises_one_fall_alert(detector: Detector, vtest: Path) -> None:
-    """A pedestrian cut from vtest stands on the lawn for 6 s, then lies there (the same picture turned)."""
+    """A pedestrian cut from vtest stands on the lawn for 4 s, then lies there (the same picture turned)."""
     frames = read_frames(vtest, set(range(100, 400, 5)))
-    pictures = [frames[i] for i in sorted(frames)][:30]  # 15 s at 2 frames a second
+    pictures = [frames[i] for i in sorted(frames)][:22]  # 11 s at 2 frames a second
     person = scenarios.person_crop(read_frames(vtest, {490})[490], (512, 250, 555, 365))
-    edit = scenarios.falling(person, feet=(360, 470), fall_at=12)
+    edit = scenarios.falling(person, feet=(360, 470), fall_at=8)
     pipeline = DetectorPipeline(detector, [camera(cid="CAM-F")], config=PipelineConfig(track_fps=2.0))
     out: list[Observation] = []
     for f in scenarios.edited_frames(pictures, "CAM-F", fps=2, edit=edit):
         out += pipeline.process([f])
     falls = [o for o in out if o.hazard is HazardType.FALLEN_PERSON]
     assert [o.state for o in falls if o.state is not EpisodeState.UPDATED] == [EpisodeState.OPENED]
-    assert falls[0].observed_at - FakeClock().now() >= timedelta(seconds=6 + 3)
+    assert falls[0].observed_at - FakeClock().now() >= timedelta(seconds=4 + 3)
     assert {o.hazard for o in out} == {HazardType.FALLEN_PERSON}
