@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from camera_config.model import Camera
+from detectors.episodes import EpisodeWriter
 from detectors.model import PERSON_LABELS
 from detectors.types import Detection, Observation
 from detectors.zones import CameraZones
@@ -39,3 +40,7 @@ class Rule(Protocol):
     """A hazard rule: pure apart from its own state; time only from the frames."""
 
     def observe(self, ctx: FrameContext) -> list[Observation]: ...
+
+    def episodes(self) -> list[EpisodeWriter]:
+        """Its episode writers (to close what is open when the rule is taken down)."""
+        ...

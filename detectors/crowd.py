@@ -31,6 +31,9 @@ class CrowdRule:
         )
         self.peak = 0
 
+    def episodes(self) -> list[EpisodeWriter]:
+        return [self.writer]
+
     def observe(self, ctx: FrameContext) -> list[Observation]:
         if not ctx.analysed:
             return []

@@ -85,6 +85,9 @@ class FallRule:
                 return True
         return False
 
+    def episodes(self) -> list[EpisodeWriter]:
+        return [self.writer]
+
     def observe(self, ctx: FrameContext) -> list[Observation]:
         if not ctx.analysed:
             return []

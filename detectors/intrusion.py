@@ -42,6 +42,9 @@ class IntrusionRule:
         self.persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
         self.writer = EpisodeWriter(camera_id, HazardType.INTRUSION, Severity.HIGH, zone_id=zone.id)
 
+    def episodes(self) -> list[EpisodeWriter]:
+        return [self.writer]
+
     def observe(self, ctx: FrameContext) -> list[Observation]:
         zone = _zone(ctx, self.zone_id)
         if zone is None or not ctx.analysed:
@@ -95,6 +98,9 @@ class LoiterRule:
 
     def dwell_s(self, track_id: int, now_s: float) -> float:
         return now_s - self.entered[track_id] if track_id in self.entered else 0.0
+
+    def episodes(self) -> list[EpisodeWriter]:
+        return [self.writer]
 
     def observe(self, ctx: FrameContext) -> list[Observation]:
         zone = _zone(ctx, self.zone_id)

@@ -24,6 +24,7 @@ from camera_config.errors import GridwatchError
 from camera_config.model import Camera
 from detectors.context import FrameContext, Rule
 from detectors.crowd import CrowdRule
+from detectors.episodes import EpisodeWriter
 from detectors.fall import FallRule
 from detectors.intrusion import IntrusionRule, LoiterRule
 from detectors.model import FALLEN_PERSON, PERSON_LABELS, Detector
@@ -127,14 +128,9 @@ class _Camera:
             self.zones = CameraZones(self.camera, w, h)
         return self.zones
 
-    def open_writers(self) -> Iterator[object]:
+    def open_episodes(self) -> Iterator[EpisodeWriter]:
         for rule in self.rules:
-            for name in ("writer", "writers"):
-                w = getattr(rule, name, None)
-                if isinstance(w, dict):
-                    yield from w.values()
-                elif w is not None:
-                    yield w
+            yield from (w for w in rule.episodes() if w.open)
 
 
 def _suppress(dets: list[Detection], iou: float = 0.5, inside: float = 0.7) -> list[Detection]:
@@ -209,13 +205,8 @@ class DetectorPipeline:
         return closing
 
     def _close_all(self, state: _Camera, why: str) -> list[Observation]:
-        out = []
         now = self.clock.now()
-        for w in state.open_writers():
-            finish = getattr(w, "finish", None)
-            if getattr(w, "open", False) and finish is not None:
-                out.append(finish(now, why))
-        return out
+        return [w.finish(now, why) for w in state.open_episodes()]
 
     @property
     def camera_ids(self) -> list[str]:
@@ -274,6 +265,8 @@ class DetectorPipeline:
         crops: list[tuple[int, Region, Image]] = []
         side = self.config.region_size
         for i, (state, f) in enumerate(todo):
+            if f.motion is not None and f.motion <= 0 and not state.detections:
+                continue  # ingest saw nothing move and nobody is tracked: nobody to find
             motion = state.motion.boxes(f.image) if self.config.mode is Mode.REGIONS else None
             if self.config.mode is Mode.FULL or motion is None:
                 whole.append(i)

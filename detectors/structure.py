@@ -104,6 +104,9 @@ class StructureRule:
         valid = cv2.resize(inside.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         return gray.astype(np.float32), valid
 
+    def episodes(self) -> list[EpisodeWriter]:
+        return [self.writer]
+
     def observe(self, ctx: FrameContext) -> list[Observation]:
         now = ctx.now_s
         if self.next_sample_s is not None and now < self.next_sample_s:

@@ -94,6 +94,9 @@ class TamperRule:
             self.reference = np.mean([s.gray for s in self._learning], axis=0).astype(np.float32)
             self._learning = []
 
+    def episodes(self) -> list[EpisodeWriter]:
+        return list(self.writers.values())
+
     def observe(self, ctx: FrameContext) -> list[Observation]:
         now = ctx.now_s
         if self.next_sample_s is not None and now < self.next_sample_s:

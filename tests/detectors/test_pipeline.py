@@ -153,3 +153,14 @@ def test_a_real_person_falling_raises_one_fall_alert(detector: Detector, vtest: 
     assert [o.state for o in falls if o.state is not EpisodeState.UPDATED] == [EpisodeState.OPENED]
     assert falls[0].observed_at - FakeClock().now() >= timedelta(seconds=4 + 3)
     assert {o.hazard for o in out} == {HazardType.FALLEN_PERSON}
+
+
+def test_motion_gating_from_ingest_skips_inference_on_a_still_empty_scene(detector: Detector, vtest: Path) -> None:
+    pipeline = DetectorPipeline(detector, [camera(cid="CAM-G")], config=PipelineConfig(mode=Mode.FULL))
+    (first, second) = frames_of(vtest, "CAM-G", 0.2, 2)
+    pipeline.process([replace(first, motion=0.0)])
+    c = pipeline.counters("CAM-G")
+    assert (c.analysed, c.full_frames, pipeline.detections("CAM-G")) == (1, 0, ())
+    pipeline.process([replace(second, motion=0.3)])
+    assert c.full_frames == 1
+    assert pipeline.detections("CAM-G")  # people walk in vtest
