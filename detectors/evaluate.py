@@ -17,7 +17,7 @@ from pathlib import Path
 
 from camera_config.clock import FakeClock
 from camera_config.errors import InvalidInput, Issue
-from camera_config.model import Camera
+from camera_config.model import Camera, CameraLevel, Zone
 from detectors.model import PERSON_LABELS
 from detectors.pipeline import DetectorPipeline
 from detectors.types import EpisodeState, HazardType, Observation
@@ -177,10 +177,8 @@ def evaluate_clip(
     return report
 
 
-def file_camera(camera_id: str = "eval", zones: Sequence[object] = ()) -> Camera:
+def file_camera(camera_id: str = "eval", zones: Sequence[Zone] = ()) -> Camera:
     """A bare camera for evaluating a file: default settings, no zones unless given."""
-    from camera_config.model import CameraLevel, Zone
-
     return Camera(
         id=camera_id,
         name=camera_id,
@@ -188,5 +186,5 @@ def file_camera(camera_id: str = "eval", zones: Sequence[object] = ()) -> Camera
         grid_id="eval",
         main_url=f"file:{camera_id}",
         sub_url=None,
-        zones=tuple(z for z in zones if isinstance(z, Zone)),
+        zones=tuple(zones),
     )
