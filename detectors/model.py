@@ -33,6 +33,8 @@ from camera_config.errors import InvalidInput, Unavailable
 from detectors.types import Box, Detection
 from ingest.types import Image
 
+log = logging.getLogger(__name__)
+
 PERSON = "person"
 FALLEN_PERSON = "fallen_person"
 VEHICLE = "vehicle"
@@ -366,7 +368,10 @@ class Detector:
             if (found := fresh_export(cache, self.info, fmt)) is not None:
                 return fmt, found
         if cfg.auto_export:
-            return Backend.OPENVINO, export_model(self.info.path, Backend.OPENVINO, cache, progress=progress)
+            try:
+                return Backend.OPENVINO, export_model(self.info.path, Backend.OPENVINO, cache, progress=progress)
+            except (Unavailable, OSError) as exc:  # no OpenVINO, a read-only cache: slower, but running
+                log.warning("%s; running on PyTorch", exc)
         return Backend.TORCH, self.info.path
 
     def warm_up(self) -> None:
