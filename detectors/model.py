@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -110,7 +111,8 @@ class ModelConfig:
     cache_dir: Path | None = None
     """Where exports are kept; None = ``$GRIDWATCH_DATA_DIR/models`` (default ``var/models``)."""
     auto_export: bool = True
-    """With backend auto: make the OpenVINO export (a few seconds) when no up-to-date one exists."""
+    """With backend auto: make the OpenVINO and ONNX exports (seconds, once) when no up-to-date ones exist;
+    the faster of the two on this machine is then used."""
 
     def resolved_weights(self) -> Path:
         return self.weights if self.weights is not None else default_weights()
@@ -340,39 +342,62 @@ class Detector:
             [self.config.label_conf.get(self.labels.get(i, ""), self.config.conf) for i in range(len(self.info.names))],
             dtype=np.float32,
         )
-        threads = self.config.resolved_threads()
-        self.backend, self.model_path = self._choose_backend(progress)
-        runner: _Runner
-        if self.backend is Backend.OPENVINO:
-            runner = _OpenVinoRunner(self.model_path, threads)
-        elif self.backend is Backend.ONNX:
-            runner = _OnnxRunner(self.model_path, threads)
-        else:
-            runner = _TorchRunner(yolo, threads)
-        self._run = runner
+        self.threads = self.config.resolved_threads()
+        self.timings_ms: dict[Backend, float] = {}
+        """With backend auto: what each candidate took on a model-size input when it was picked."""
         self._lock = threading.Lock()
+        self.backend, self.model_path, self._run = self._choose_backend(yolo, progress)
         self.warm_up()
 
-    def _choose_backend(self, progress: Progress | None) -> tuple[Backend, Path]:
+    def _runner(self, backend: Backend, path: Path, yolo: Any) -> _Runner:
+        if backend is Backend.OPENVINO:
+            return _OpenVinoRunner(path, self.threads)
+        if backend is Backend.ONNX:
+            return _OnnxRunner(path, self.threads)
+        return _TorchRunner(yolo, self.threads)
+
+    def _choose_backend(self, yolo: Any, progress: Progress | None) -> tuple[Backend, Path, _Runner]:
         cfg = self.config
         cache = cfg.resolved_cache_dir()
         wanted = cfg.backend
         if wanted is Backend.TORCH:
-            return Backend.TORCH, self.info.path
+            return Backend.TORCH, self.info.path, self._runner(Backend.TORCH, self.info.path, yolo)
         if wanted in (Backend.ONNX, Backend.OPENVINO):
             path = fresh_export(cache, self.info, wanted) or export_model(
                 self.info.path, wanted, cache, progress=progress
             )
-            return wanted, path
+            return wanted, path, self._runner(wanted, path, yolo)
+        candidates: dict[Backend, Path] = {}
         for fmt in (Backend.OPENVINO, Backend.ONNX):
-            if (found := fresh_export(cache, self.info, fmt)) is not None:
-                return fmt, found
-        if cfg.auto_export:
-            try:
-                return Backend.OPENVINO, export_model(self.info.path, Backend.OPENVINO, cache, progress=progress)
-            except (Unavailable, OSError) as exc:  # no OpenVINO, a read-only cache: slower, but running
-                log.warning("%s; running on PyTorch", exc)
-        return Backend.TORCH, self.info.path
+            found = fresh_export(cache, self.info, fmt)
+            if found is None and cfg.auto_export:
+                try:
+                    found = export_model(self.info.path, fmt, cache, progress=progress)
+                except (Unavailable, OSError) as exc:  # no runtime, a read-only cache: try the next one
+                    log.warning("%s", exc)
+            if found is not None:
+                candidates[fmt] = found
+        if not candidates:
+            log.warning("no exported model for %s; running on PyTorch", self.info.path)
+            return Backend.TORCH, self.info.path, self._runner(Backend.TORCH, self.info.path, yolo)
+        return self._fastest(candidates, yolo)
+
+    def _fastest(self, candidates: Mapping[Backend, Path], yolo: Any) -> tuple[Backend, Path, _Runner]:
+        """Time each exported model on this machine (interleaved, best of three) and keep the quickest:
+        which runtime wins depends on the CPU's instruction sets."""
+        runners = {b: self._runner(b, p, yolo) for b, p in candidates.items()}
+        probe = np.zeros((1, 3, self.config.imgsz, self.config.imgsz), dtype=np.float32)
+        best: dict[Backend, float] = {b: float("inf") for b in runners}
+        for run in runners.values():
+            run(probe)  # first call compiles and allocates
+        for _ in range(3):
+            for b, run in runners.items():
+                start = time.perf_counter()
+                run(probe)
+                best[b] = min(best[b], (time.perf_counter() - start) * 1000)
+        self.timings_ms = best
+        chosen = min(best, key=lambda b: best[b])
+        return chosen, candidates[chosen], runners[chosen]
 
     def warm_up(self) -> None:
         """First inferences compile kernels and allocate; pay for that at start, not on the first alert."""

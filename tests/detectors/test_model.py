@@ -39,7 +39,9 @@ def test_default_model_finds_the_people_on_bus_jpg(detector: Detector) -> None:
     (found,) = detector.detect([bus()])
     assert people(found) >= 3  # four people, one cut by the picture's edge
     assert all(d.box.x2 > d.box.x1 and d.box.y2 > d.box.y1 for d in found)
-    assert detector.backend is Backend.OPENVINO  # auto picked the fastest (exported on first use)
+    # auto exported both runtimes on first use, timed them here and kept the faster
+    assert set(detector.timings_ms) == {Backend.OPENVINO, Backend.ONNX}
+    assert detector.backend is min(detector.timings_ms, key=lambda b: detector.timings_ms[b])
 
 
 def test_people_found_on_real_vtest_frames(detector: Detector, labelled_frames: dict[int, tuple[Image, int]]) -> None:
@@ -105,7 +107,7 @@ def test_export_is_reused_while_fresh_and_redone_for_other_weights(
     _, info = load_yolo(weights)
     existing = fresh_export(model_cache, info, Backend.OPENVINO)
     assert existing is not None
-    assert existing == detector.model_path
+    assert existing.parent.name.endswith("-openvino")
     steps: list[str] = []
     assert export_model(weights, Backend.OPENVINO, model_cache, progress=steps.append) == existing
     assert steps == ["loading weights", "up to date"]
@@ -121,11 +123,10 @@ def test_export_is_reused_while_fresh_and_redone_for_other_weights(
 
 
 def test_onnx_export_and_backend(model_cache: Path, labelled_frames: dict[int, tuple[Image, int]]) -> None:
-    steps: list[str] = []
-    d = Detector(ModelConfig(backend=Backend.ONNX, cache_dir=model_cache), progress=steps.append)
+    d = Detector(ModelConfig(backend=Backend.ONNX, cache_dir=model_cache))
     assert d.backend is Backend.ONNX
     assert d.model_path.suffix == ".onnx"
-    assert "exporting to onnx" in steps
+    assert d.model_path.parent.name.endswith("-onnx")
     (found,) = d.detect([labelled_frames[490][0]])
     assert people(found) >= 2
 
