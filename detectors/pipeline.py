@@ -325,6 +325,11 @@ class LatestFrames:
             self._frames[frame.camera_id] = frame
             self._cond.notify()
 
+    def wake(self) -> None:
+        """Release a waiting ``take`` (to stop)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def take(self, timeout_s: float) -> list[Frame]:
         with self._cond:
             if not self._frames:
@@ -359,8 +364,7 @@ class InferenceLoop:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
-        with self.frames._cond:
-            self.frames._cond.notify_all()
+        self.frames.wake()
         self._thread.join(timeout_s)
 
     def _deliver(self, observations: Iterable[Observation]) -> None:
