@@ -140,7 +140,11 @@ def main() -> int:
 
     counts = labelled()
     frames = read(args.footage, set(counts) | {f - 2 for f in counts})
-    cache = Path(tempfile.mkdtemp(prefix="gridwatch-bench-models-"))
+    with tempfile.TemporaryDirectory(prefix="gridwatch-bench-models-") as tmp:
+        return run(args, counts, frames, Path(tmp))
+
+
+def run(args: argparse.Namespace, counts: dict[int, int], frames: dict[int, Image], cache: Path) -> int:
     threads = args.threads or os.cpu_count() or 1
     print(
         f"vtest.avi: {len(counts)} hand-labelled frames ({sum(counts.values())} people); {threads} threads; "

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="gridwatch-yolo-"))
+os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "gridwatch-tests-ultralytics"))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 from detectors.model import Backend, Detector, ModelConfig, default_weights
