@@ -6,7 +6,23 @@ frozen so that a value handed downstream cannot change under a running rule.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
+
+
+def parse_window(text: str) -> tuple[time, time | None]:
+    """ "22:00-06:00" → (22:00, 06:00); an end of 24:00 is None (end of day). Windows may cross midnight."""
+    m = _WINDOW.match(text.strip())
+    if not m or (m.group(3) == "24" and m.group(4) != "00"):
+        raise ValueError(f'schedule window "{text}" must look like "22:00-06:00"')
+    start = time(int(m.group(1)), int(m.group(2)))
+    end = None if m.group(3) == "24" else time(int(m.group(3)), int(m.group(4)))
+    return start, end
 
 
 class _Config(BaseModel):
@@ -19,19 +35,85 @@ class CrowdSettings(_Config):
     min_duration_s: float = Field(
         10.0, ge=0, le=3600, description="Seconds the count must stay at or above min_people."
     )
+    hysteresis_people: int = Field(
+        1, ge=0, le=100, description="An open gathering lasts while at least min_people minus this many remain."
+    )
+    clear_s: float = Field(5.0, ge=0, le=3600, description="Seconds below that level before the gathering is closed.")
+    cooldown_s: float = Field(
+        60.0, ge=0, le=86400, description="Seconds after a close before the same zone can raise a new gathering."
+    )
+    update_every_s: float = Field(
+        10.0, gt=0, le=3600, description="Seconds between updates of an open gathering (sooner when the count moves)."
+    )
 
 
 class FallSettings(_Config):
     enabled: bool = Field(True, description="Raise fallen-person alerts.")
     min_duration_s: float = Field(3.0, ge=0, le=600, description="Seconds a fall must persist before alerting.")
+    clear_s: float = Field(5.0, ge=0, le=3600, description="Seconds without a fallen person before the alert closes.")
+    min_confidence: float = Field(
+        0.45, ge=0, le=1, description="Fall-class confidence needed; lower ones still count as people, not as falls."
+    )
+    min_aspect: float = Field(
+        0.8, ge=0, le=10, description="A fall box must be at least this wide for its height (a walker is taller)."
+    )
+    upright_first: bool = Field(
+        True,
+        description="Only a fall where someone was just seen standing counts (a still object never stood up).",
+    )
+    upright_window_s: float = Field(
+        15.0, gt=0, le=600, description="How recently someone must have stood at the spot of a fall."
+    )
+    lying_aspect: float = Field(
+        1.4,
+        gt=1,
+        le=10,
+        description="Models without a fall class: a person box this many times wider than tall counts as lying.",
+    )
 
 
 class StructureSettings(_Config):
     enabled: bool = Field(True, description="Watch structure zones (walls) for collapse or large change.")
+    sample_every_s: float = Field(2.0, gt=0, le=3600, description="Seconds between compared samples of a zone.")
+    min_changed: float = Field(
+        0.25, gt=0, le=1, description="Share of the zone (not hidden by people) that must differ from the reference."
+    )
+    min_edge_change: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="How much of the edge structure (the wall's outline) must be gone or buried in new clutter.",
+    )
+    min_samples: int = Field(3, ge=1, le=1000, description="Consecutive changed samples before alerting.")
+    learn_rate: float = Field(
+        0.05, gt=0, le=1, description="How fast the reference follows slow change (weathering, shadows) per sample."
+    )
+    relearn_brightness: float = Field(
+        0.35,
+        gt=0,
+        le=1,
+        description="A whole-picture brightness change of this share (day ↔ night, lights) re-learns the reference.",
+    )
 
 
 class TamperSettings(_Config):
     enabled: bool = Field(True, description="Raise camera-fault alerts: covered, defocused, moved, frozen.")
+    sample_every_s: float = Field(1.0, gt=0, le=3600, description="Seconds between checked frames.")
+    min_duration_s: float = Field(5.0, ge=0, le=3600, description="Seconds a fault must persist before alerting.")
+    clear_s: float = Field(5.0, ge=0, le=3600, description="Seconds without the fault before the alert closes.")
+    covered_entropy: float = Field(
+        3.5, ge=0, le=8, description="Covered: grey-level entropy (bits) below this (one colour, a hand, a cloth)."
+    )
+    defocus_ratio: float = Field(
+        0.3, gt=0, lt=1, description="Defocused: sharpness (Laplacian variance) below this share of the baseline."
+    )
+    moved_shift: float = Field(
+        0.04, gt=0, le=1, description="Moved: picture shifted by more than this share of its width vs the reference."
+    )
+    frozen_s: float = Field(10.0, gt=0, le=3600, description="Frozen: seconds of identical frames.")
+    baseline_samples: int = Field(
+        10, ge=1, le=10000, description="Samples used to learn the camera's own sharpness and reference view."
+    )
 
 
 class IntrusionSettings(_Config):
@@ -39,6 +121,31 @@ class IntrusionSettings(_Config):
     loiter_s: float = Field(
         60.0, ge=0, le=86400, description="Seconds one tracked person may stay in a restricted zone."
     )
+    min_duration_s: float = Field(
+        1.0, ge=0, le=600, description="Seconds someone must be inside a restricted zone before an intrusion alert."
+    )
+    clear_s: float = Field(5.0, ge=0, le=3600, description="Seconds with nobody inside before the alert closes.")
+    schedule: tuple[str, ...] = Field(
+        (),
+        description='Times the zone is restricted, as "HH:MM-HH:MM" in the camera\'s time zone; empty = always.',
+    )
+    timezone: str = Field("UTC", description="IANA time zone for the schedule, e.g. Asia/Shanghai.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _windows(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for w in value:
+            parse_window(w)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'unknown time zone "{value}"') from None
+        return value
 
 
 class HazardSettings(_Config):

@@ -1,0 +1,149 @@
+"""Restricted zones: intrusion (anyone inside, optionally only at scheduled times) and loitering (one tracked
+person staying longer than loiter_s)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from camera_config.hazard_settings import IntrusionSettings, parse_window
+from camera_config.model import Zone
+from detectors.context import FrameContext
+from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
+from detectors.types import Detection, HazardType, Observation, Severity
+from detectors.zones import PixelZone
+
+
+def in_schedule(settings: IntrusionSettings, at: datetime) -> bool:
+    """Whether the zone is restricted at this instant (no schedule = always). Windows may cross midnight."""
+    if not settings.schedule:
+        return True
+    local = at.astimezone(ZoneInfo(settings.timezone)).time()
+    for window in settings.schedule:
+        start, end = parse_window(window)
+        if end is None:
+            end = time.max
+        if start <= end:
+            if start <= local < end:
+                return True
+        elif local >= start or local < end:
+            return True
+    return False
+
+
+def _zone(ctx: FrameContext, zone_id: str) -> PixelZone | None:
+    return next((z for z in ctx.zones.restricted if z.id == zone_id), None)
+
+
+class IntrusionRule:
+    def __init__(self, camera_id: str, zone: Zone, settings: IntrusionSettings) -> None:
+        self.zone_id = zone.id
+        self.settings = settings
+        self.persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
+        self.writer = EpisodeWriter(camera_id, HazardType.INTRUSION, Severity.HIGH, zone_id=zone.id)
+
+    def episodes(self) -> list[EpisodeWriter]:
+        return [self.writer]
+
+    def observe(self, ctx: FrameContext) -> list[Observation]:
+        zone = _zone(ctx, self.zone_id)
+        if zone is None or not ctx.analysed:
+            return []
+        active = in_schedule(self.settings, ctx.now_at)
+        inside = [d for d in ctx.people() if zone.holds(d)] if active else []
+        step = self.persistence.step(ctx.now_s, bool(inside))
+        title = f"intrusion: {len(inside)} in {zone.id}"
+        measures = {"people": float(len(inside))}
+        if step is Step.OPEN:
+            return [
+                self.writer.start(
+                    ctx.now_s,
+                    ctx.now_at,
+                    f"{len(inside)} person(s) in restricted zone {zone.zone.name}",
+                    measures,
+                    inside,
+                    evidence_jpeg(ctx.frame.image, detections=inside, zones=[zone], title=title),
+                    key=len(inside),
+                )
+            ]
+        if step is Step.CLOSE:
+            return [self.writer.finish(ctx.now_at, f"{zone.zone.name} clear", measures)]
+        if step is Step.ONGOING and inside and self.writer.due(ctx.now_s, key=len(inside)):
+            return [
+                self.writer.update(
+                    ctx.now_s,
+                    ctx.now_at,
+                    f"{len(inside)} person(s) in {zone.zone.name}",
+                    measures,
+                    inside,
+                    evidence_jpeg(ctx.frame.image, detections=inside, zones=[zone], title=title),
+                    key=len(inside),
+                )
+            ]
+        return []
+
+
+class LoiterRule:
+    """Dwell per track id: a person who stays in the zone (brief misses of up to ``gap_s`` forgiven) beyond
+    loiter_s opens one episode for the zone, which closes when no loiterer is left."""
+
+    def __init__(self, camera_id: str, zone: Zone, settings: IntrusionSettings, *, gap_s: float = 3.0) -> None:
+        self.zone_id = zone.id
+        self.loiter_s = zone.settings.loiter_s if zone.settings.loiter_s is not None else settings.loiter_s
+        self.gap_s = gap_s
+        self.entered: dict[int, float] = {}
+        self.last_seen: dict[int, float] = {}
+        self.persistence = Persistence(on_s=0.0, off_s=settings.clear_s)
+        self.writer = EpisodeWriter(camera_id, HazardType.LOITERING, Severity.MEDIUM, zone_id=zone.id)
+
+    def dwell_s(self, track_id: int, now_s: float) -> float:
+        return now_s - self.entered[track_id] if track_id in self.entered else 0.0
+
+    def episodes(self) -> list[EpisodeWriter]:
+        return [self.writer]
+
+    def observe(self, ctx: FrameContext) -> list[Observation]:
+        zone = _zone(ctx, self.zone_id)
+        if zone is None or not ctx.analysed:
+            return []
+        now = ctx.now_s
+        inside: list[Detection] = [d for d in ctx.people() if d.track_id is not None and zone.holds(d)]
+        for d in inside:
+            assert d.track_id is not None
+            self.entered.setdefault(d.track_id, now)
+            self.last_seen[d.track_id] = now
+        for tid in [t for t, seen in self.last_seen.items() if now - seen > self.gap_s]:
+            del self.last_seen[tid]
+            self.entered.pop(tid, None)
+        loiterers = [d for d in inside if d.track_id is not None and self.dwell_s(d.track_id, now) >= self.loiter_s]
+        step = self.persistence.step(now, bool(loiterers))
+        longest = max((self.dwell_s(d.track_id, now) for d in loiterers if d.track_id is not None), default=0.0)
+        measures = {"loiterers": float(len(loiterers)), "longest_dwell_s": longest}
+        title = f"loitering in {zone.id}: {longest:.0f} s"
+        if step is Step.OPEN:
+            return [
+                self.writer.start(
+                    now,
+                    ctx.now_at,
+                    f"person loitering in {zone.zone.name} for {longest:.0f} s",
+                    measures,
+                    loiterers,
+                    evidence_jpeg(ctx.frame.image, detections=loiterers, zones=[zone], title=title),
+                    key=len(loiterers),
+                )
+            ]
+        if step is Step.CLOSE:
+            return [self.writer.finish(ctx.now_at, f"nobody loitering in {zone.zone.name}", measures)]
+        if step is Step.ONGOING and loiterers and self.writer.due(now, key=len(loiterers)):
+            return [
+                self.writer.update(
+                    now,
+                    ctx.now_at,
+                    f"{len(loiterers)} loitering in {zone.zone.name}",
+                    measures,
+                    loiterers,
+                    evidence_jpeg(ctx.frame.image, detections=loiterers, zones=[zone], title=title),
+                    key=len(loiterers),
+                )
+            ]
+        return []

@@ -1,0 +1,388 @@
+"""The detector stage: the latest frames of many cameras → one batched inference → tracks → hazard rules.
+
+`DetectorPipeline` is single-threaded and synchronous (easy to test and to evaluate clips with);
+`InferenceLoop` runs it on its own thread, fed by `LatestFrames`, which keeps only the newest frame of each
+camera so a slow detector never backs decoding up. One model instance per loop: ultralytics models are not
+thread-safe.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from camera_config.clock import Clock, SystemClock
+from camera_config.errors import GridwatchError
+from camera_config.model import Camera
+from detectors.context import FrameContext, Rule
+from detectors.crowd import CrowdRule
+from detectors.episodes import EpisodeWriter
+from detectors.fall import FallRule
+from detectors.intrusion import IntrusionRule, LoiterRule
+from detectors.model import FALLEN_PERSON, PERSON_LABELS, Detector
+from detectors.regions import MotionFinder, Region, plan_regions, regions_area
+from detectors.structure import StructureRule
+from detectors.tamper import TamperRule
+from detectors.tracking import Tracker
+from detectors.types import Box, Detection, Observation
+from detectors.zones import CameraZones, check_zones
+from ingest.types import Frame, Image
+
+log = logging.getLogger(__name__)
+
+MIN_SIDE = 16
+
+
+class Mode(enum.StrEnum):
+    FULL = "full"
+    """The whole frame, scaled to the model size."""
+    REGIONS = "regions"
+    """Model-size crops around motion and tracked objects; the whole frame when they would cover most of it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    mode: Mode = Mode.REGIONS
+    region_size: int = 320
+    frame_size: int | None = None
+    """Model input (longest side) for whole frames; None = the model's ``imgsz``."""
+    """Side of the model input for region crops (crops are taken at full resolution, this big or bigger)."""
+    max_regions: int = 3
+    """More regions than this in one frame: analyse the whole frame instead (three 320 crops cost about what a
+    640×480 whole frame does, so regions are never the dearer choice)."""
+    max_region_share: float = 0.7
+    """Regions covering more than this share of the frame: analyse the whole frame instead."""
+    track_fps: float = 5.0
+    """Analysed frames per second the tracker is tuned for (how long a lost track is kept)."""
+    hold_lost_s: float = 0.0
+    """A tracked person missed for up to this long still counts, at the tracker's predicted place (0 = off:
+    on vtest the tracker's id switches made it count people twice more often than it bridged a miss)."""
+
+
+@dataclass(slots=True)
+class CameraCounters:
+    frames: int = 0
+    analysed: int = 0
+    corrupt: int = 0
+    rule_errors: int = 0
+    regions: int = 0
+    full_frames: int = 0
+    last_people: int = 0
+
+
+def frame_problem(frame: Frame) -> str | None:
+    """Why a frame cannot be analysed (None when it can): a decoder may hand over anything."""
+    image: object = frame.image
+    if not isinstance(image, np.ndarray):
+        return f"image is {type(image).__name__}, not an array"
+    if image.dtype != np.uint8:
+        return f"image dtype {image.dtype}, expected uint8"
+    if image.ndim != 3 or image.shape[2] != 3:
+        return f"image shape {image.shape}, expected height × width × 3"
+    if image.shape[0] < MIN_SIDE or image.shape[1] < MIN_SIDE:
+        return f"image {image.shape[1]}×{image.shape[0]} is too small"
+    return None
+
+
+class _Camera:
+    def __init__(self, camera: Camera, config: PipelineConfig, model_has_fall_class: bool) -> None:
+        check_zones(camera.id, camera.zones)
+        self.camera = camera
+        self.config = config
+        self.model_has_fall_class = model_has_fall_class
+        self.zones: CameraZones | None = None
+        self.tracker = Tracker(fps=config.track_fps, hold_lost_s=config.hold_lost_s)
+        self.motion = MotionFinder()
+        self.counters = CameraCounters()
+        self.detections: tuple[Detection, ...] = ()
+        self.rules = self._rules()
+
+    def _rules(self) -> list[Rule]:
+        cam, hz = self.camera, self.camera.hazards
+        rules: list[Rule] = []
+        for z in cam.zones:
+            purpose = z.purpose.value
+            if purpose == "crowd" and hz.crowd.enabled:
+                rules.append(CrowdRule(cam.id, z, hz.crowd))
+            elif purpose == "restricted" and hz.intrusion.enabled:
+                rules += [IntrusionRule(cam.id, z, hz.intrusion), LoiterRule(cam.id, z, hz.intrusion)]
+            elif purpose == "structure" and hz.structure.enabled:
+                rules.append(StructureRule(cam.id, z, hz.structure))
+        if hz.fall.enabled:
+            rules.append(FallRule(cam.id, hz.fall, model_has_fall_class=self.model_has_fall_class))
+        if hz.tamper.enabled:
+            rules.append(TamperRule(cam.id, hz.tamper))
+        return rules
+
+    def zones_for(self, image: Image) -> CameraZones:
+        h, w = image.shape[:2]
+        if self.zones is None or (self.zones.width, self.zones.height) != (w, h):
+            self.zones = CameraZones(self.camera, w, h)
+        return self.zones
+
+    def open_episodes(self) -> Iterator[EpisodeWriter]:
+        for rule in self.rules:
+            yield from (w for w in rule.episodes() if w.open)
+
+
+def _suppress(dets: list[Detection], iou: float = 0.5, inside: float = 0.7) -> list[Detection]:
+    """Merge what overlapping crops found twice: drop a box that overlaps, or mostly lies inside, a surer one."""
+    kept: list[Detection] = []
+    for d in sorted(dets, key=lambda d: d.confidence, reverse=True):
+        a = d.box
+        area = max((a.x2 - a.x1) * (a.y2 - a.y1), 1e-6)
+        dup = False
+        for k in kept:
+            b = k.box
+            ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+            iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+            inter = ix * iy
+            union = area + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
+            if inter / union > iou or inter / area > inside:
+                dup = True
+                break
+        if not dup:
+            kept.append(d)
+    return kept
+
+
+def _shift(det: Detection, region: Region, scale: float) -> Detection:
+    b = det.box
+    return Detection(
+        label=det.label,
+        confidence=det.confidence,
+        box=Box(region.x + b.x1 * scale, region.y + b.y1 * scale, region.x + b.x2 * scale, region.y + b.y2 * scale),
+    )
+
+
+class DetectorPipeline:
+    """Frames in, Observations out; one model, any number of cameras."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        cameras: Iterable[Camera] = (),
+        *,
+        config: PipelineConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.detector = detector
+        self.config = config or PipelineConfig()
+        self.clock = clock or SystemClock()
+        self.model_has_fall_class = FALLEN_PERSON in detector.labels.values()
+        self._cameras: dict[str, _Camera] = {}
+        self.unknown_frames = 0
+        self.last_inference_ms = 0.0
+        self.apply_cameras(cameras)
+
+    # ------------------------------------------------------------------ configuration
+
+    def apply_cameras(self, cameras: Iterable[Camera]) -> list[Observation]:
+        """Make the running set match ``cameras``: add new ones, rebuild changed ones (by revision), drop the rest.
+
+        Episodes still open on a dropped or rebuilt camera are closed (their rules no longer exist), and those
+        closing Observations are returned so that no alert is left open forever.
+        """
+        wanted = {c.id: c for c in cameras if c.enabled}
+        closing: list[Observation] = []
+        for cid in list(self._cameras):
+            current = self._cameras[cid]
+            new = wanted.get(cid)
+            if new is None or new.revision != current.camera.revision or new != current.camera:
+                closing += self._close_all(current, "camera removed" if new is None else "camera settings changed")
+                del self._cameras[cid]
+        for cid, cam in wanted.items():
+            if cid not in self._cameras:
+                self._cameras[cid] = _Camera(cam, self.config, self.model_has_fall_class)
+        return closing
+
+    def _close_all(self, state: _Camera, why: str) -> list[Observation]:
+        now = self.clock.now()
+        return [w.finish(now, why) for w in state.open_episodes()]
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return list(self._cameras)
+
+    def counters(self, camera_id: str) -> CameraCounters:
+        return self._cameras[camera_id].counters
+
+    def detections(self, camera_id: str) -> tuple[Detection, ...]:
+        """The last analysed frame's detections (tracked, outside masks)."""
+        return self._cameras[camera_id].detections
+
+    # ------------------------------------------------------------------ frames
+
+    def process(self, frames: Sequence[Frame]) -> list[Observation]:
+        """Analyse one batch (normally the newest frame of each camera) and run every camera's rules."""
+        todo: list[tuple[_Camera, Frame]] = []
+        for f in frames:
+            state = self._cameras.get(f.camera_id)
+            if state is None:
+                self.unknown_frames += 1
+                continue
+            state.counters.frames += 1
+            problem = frame_problem(f)
+            if problem is not None:
+                state.counters.corrupt += 1
+                log.warning("camera %s frame %s skipped: %s", f.camera_id, f.seq, problem)
+                continue
+            todo.append((state, f))
+        found = self._detect(todo)
+        out: list[Observation] = []
+        for (state, f), dets in zip(todo, found, strict=True):
+            try:
+                zones = state.zones_for(f.image)
+            except GridwatchError as exc:  # pragma: no cover - zones were checked when the camera was added
+                log.error("camera %s: %s", f.camera_id, exc)
+                continue
+            dets = zones.unmasked(dets)
+            dets = state.tracker.update(dets, (f.height, f.width))
+            state.detections = tuple(dets)
+            state.counters.analysed += 1
+            state.counters.last_people = sum(d.label in PERSON_LABELS for d in dets)
+            ctx = FrameContext(camera=state.camera, frame=f, zones=zones, detections=state.detections)
+            for rule in state.rules:
+                try:
+                    out += rule.observe(ctx)
+                except Exception:  # one broken rule must not stop the camera, nor the others
+                    state.counters.rule_errors += 1
+                    log.exception("camera %s: rule %s failed", f.camera_id, type(rule).__name__)
+        return out
+
+    def _detect(self, todo: Sequence[tuple[_Camera, Frame]]) -> list[list[Detection]]:
+        t0 = time.perf_counter()
+        results: list[list[Detection]] = [[] for _ in todo]
+        whole: list[int] = []
+        crops: list[tuple[int, Region, Image]] = []
+        side = self.config.region_size
+        for i, (state, f) in enumerate(todo):
+            if f.motion is not None and f.motion <= 0 and not state.detections:
+                continue  # ingest saw nothing move and nobody is tracked: nobody to find
+            motion = state.motion.boxes(f.image) if self.config.mode is Mode.REGIONS else None
+            if self.config.mode is Mode.FULL or motion is None:
+                whole.append(i)
+                continue
+            looked = motion + [d.box for d in state.detections]
+            if not looked:
+                continue  # nothing moves and nothing is tracked: nobody to find
+            regions = plan_regions(looked, f.width, f.height, side)
+            if (
+                len(regions) > self.config.max_regions
+                or regions_area(regions) > self.config.max_region_share * f.width * f.height
+            ):
+                whole.append(i)
+                continue
+            state.counters.regions += len(regions)
+            crops += [(i, r, r.crop(f.image)) for r in regions]
+        if whole:
+            pictures = [todo[i][1].image for i in whole]
+            for i, dets in zip(whole, self.detector.detect(pictures, imgsz=self.config.frame_size), strict=True):
+                results[i] = dets
+                todo[i][0].counters.full_frames += 1
+        if crops:
+            images: list[Image] = [
+                c if c.shape[0] == side else np.asarray(cv2.resize(c, (side, side), interpolation=cv2.INTER_AREA))
+                for *_, c in crops
+            ]
+            found = self.detector.detect(images, imgsz=side)
+            for (i, region, _), dets in zip(crops, found, strict=True):
+                scale = region.size / side
+                results[i] += [_shift(d, region, scale) for d in dets]
+            for i in {i for i, *_ in crops}:
+                results[i] = _suppress(results[i])
+        self.last_inference_ms = (time.perf_counter() - t0) * 1000
+        return results
+
+    def run(self, batches: Iterable[Sequence[Frame]]) -> Iterator[Observation]:
+        for batch in batches:
+            yield from self.process(batch)
+
+
+# ---------------------------------------------------------------------------- the inference thread
+
+
+@dataclass
+class LatestFrames:
+    """The newest frame of each camera; putting a frame over an unread one counts a drop."""
+
+    _frames: dict[str, Frame] = field(default_factory=dict)
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if frame.camera_id in self._frames:
+                self.dropped[frame.camera_id] = self.dropped.get(frame.camera_id, 0) + 1
+            self._frames[frame.camera_id] = frame
+            self._cond.notify()
+
+    def wake(self) -> None:
+        """Release a waiting ``take`` (to stop)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    def take(self, timeout_s: float) -> list[Frame]:
+        with self._cond:
+            if not self._frames:
+                self._cond.wait(timeout_s)
+            frames = list(self._frames.values())
+            self._frames.clear()
+            return frames
+
+
+class InferenceLoop:
+    """Runs a pipeline on its own thread: take the newest frames of all cameras, process them as one batch,
+    hand every Observation to ``sink``. Camera changes are applied between batches."""
+
+    def __init__(
+        self, pipeline: DetectorPipeline, sink: Callable[[Observation], None], *, idle_timeout_s: float = 0.5
+    ) -> None:
+        self.pipeline = pipeline
+        self.sink = sink
+        self.frames = LatestFrames()
+        self.idle_timeout_s = idle_timeout_s
+        self.batches = 0
+        self._changes: queue.SimpleQueue[list[Camera]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gridwatch-detector", daemon=True)
+
+    def start(self) -> InferenceLoop:
+        self._thread.start()
+        return self
+
+    def apply_cameras(self, cameras: Iterable[Camera]) -> None:
+        self._changes.put(list(cameras))
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self.frames.wake()
+        self._thread.join(timeout_s)
+
+    def _deliver(self, observations: Iterable[Observation]) -> None:
+        for obs in observations:
+            try:
+                self.sink(obs)
+            except Exception:
+                log.exception("observation %s/%s not delivered", obs.episode_id, obs.seq)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            while not self._changes.empty():
+                self._deliver(self.pipeline.apply_cameras(self._changes.get()))
+            frames = self.frames.take(self.idle_timeout_s)
+            if not frames:
+                continue
+            try:
+                self._deliver(self.pipeline.process(frames))
+            except Exception:  # the loop outlives any one bad batch
+                log.exception("detector batch of %d frames failed", len(frames))
+            self.batches += 1

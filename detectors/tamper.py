@@ -1,0 +1,152 @@
+"""Camera faults judged from the picture alone: covered, defocused, moved, frozen.
+
+Each camera is compared with itself: its own sharpness baseline and reference view, learned over the first
+samples and followed slowly while the camera is healthy. Whole-picture brightness jumps (lights on, dusk)
+re-learn the baseline instead of raising a fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from camera_config.hazard_settings import TamperSettings
+from detectors.context import FrameContext
+from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
+from detectors.types import HazardType, Observation, Severity
+from ingest.types import Image
+
+WORK_WIDTH = 320
+"""Pictures are judged at this width: cheap, and independent of the stream's resolution."""
+FOLLOW = 0.02
+"""Per healthy sample: how fast the baseline and the reference view follow slow change."""
+
+Gray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class PictureStats:
+    entropy_bits: float
+    sharpness: float
+    brightness: float
+    gray: Gray
+
+
+def picture_stats(image: Image) -> PictureStats:
+    h, w = image.shape[:2]
+    scale = WORK_WIDTH / w
+    small = cv2.resize(image, (WORK_WIDTH, max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    hist = np.bincount(gray.ravel(), minlength=256).astype(np.float64)
+    p = hist[hist > 0] / hist.sum()
+    entropy = float(-(p * np.log2(p)).sum())
+    sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    return PictureStats(entropy, sharpness, float(gray.mean()), gray.astype(np.float32))
+
+
+def shift_fraction(reference: Gray, gray: Gray) -> tuple[float, float]:
+    """How far the picture slid against the reference (share of the width), and the correlation peak."""
+    window = cv2.createHanningWindow((gray.shape[1], gray.shape[0]), cv2.CV_32F)
+    ref = reference - reference.mean()
+    cur = gray - gray.mean()
+    (dx, dy), response = cv2.phaseCorrelate(ref, cur, window)
+    return float(np.hypot(dx, dy) / gray.shape[1]), float(response)
+
+
+_FAULTS = {
+    HazardType.CAMERA_COVERED: Severity.HIGH,
+    HazardType.CAMERA_DEFOCUSED: Severity.MEDIUM,
+    HazardType.CAMERA_MOVED: Severity.MEDIUM,
+    HazardType.CAMERA_FROZEN: Severity.HIGH,
+}
+
+
+class TamperRule:
+    def __init__(self, camera_id: str, settings: TamperSettings) -> None:
+        self.settings = settings
+        self.camera_id = camera_id
+        self.next_sample_s: float | None = None
+        self.baseline_sharpness: float | None = None
+        self.baseline_brightness: float | None = None
+        self.reference: Gray | None = None
+        self._learning: list[PictureStats] = []
+        self._previous: Gray | None = None
+        s = settings
+        self.persistence = {
+            h: Persistence(
+                on_s=s.frozen_s if h is HazardType.CAMERA_FROZEN else s.min_duration_s,
+                off_s=s.clear_s,
+                gap_s=s.sample_every_s * 1.5,
+            )
+            for h in _FAULTS
+        }
+        self.writers = {h: EpisodeWriter(camera_id, h, sev, update_every_s=60.0) for h, sev in _FAULTS.items()}
+        self.last_measures: dict[str, float] = {}
+
+    def _learn(self, stats: PictureStats) -> None:
+        self._learning.append(stats)
+        if len(self._learning) >= self.settings.baseline_samples:
+            self.baseline_sharpness = float(np.median([s.sharpness for s in self._learning]))
+            self.baseline_brightness = float(np.median([s.brightness for s in self._learning]))
+            self.reference = np.mean([s.gray for s in self._learning], axis=0).astype(np.float32)
+            self._learning = []
+
+    def episodes(self) -> list[EpisodeWriter]:
+        return list(self.writers.values())
+
+    def observe(self, ctx: FrameContext) -> list[Observation]:
+        now = ctx.now_s
+        if self.next_sample_s is not None and now < self.next_sample_s:
+            return []
+        self.next_sample_s = now + self.settings.sample_every_s
+        stats = picture_stats(ctx.frame.image)
+        frozen = self._previous is not None and float(np.abs(stats.gray - self._previous).mean()) < 0.05
+        self._previous = stats.gray
+        covered = stats.entropy_bits < self.settings.covered_entropy
+        faults = {h: False for h in _FAULTS}
+        faults[HazardType.CAMERA_FROZEN] = frozen and not covered  # a covered lens looks the same frame to frame
+        faults[HazardType.CAMERA_COVERED] = covered
+        measures = {"entropy_bits": stats.entropy_bits, "sharpness": stats.sharpness, "brightness": stats.brightness}
+        if self.reference is None or self.baseline_sharpness is None or self.baseline_brightness is None:
+            if not covered and not frozen:
+                self._learn(stats)
+        else:
+            bright_jump = abs(stats.brightness - self.baseline_brightness) / max(self.baseline_brightness, 1.0)
+            if not covered and bright_jump > 0.35 and not self.writers[HazardType.CAMERA_MOVED].open:
+                # Lighting changed, not the camera: start the baseline again.
+                self.reference = None
+                self.baseline_sharpness = self.baseline_brightness = None
+                self._learn(stats)
+            elif not covered:
+                ratio = stats.sharpness / max(self.baseline_sharpness, 1e-6)
+                shift, response = shift_fraction(self.reference, stats.gray)
+                measures |= {"sharpness_ratio": ratio, "shift": shift, "shift_response": response}
+                faults[HazardType.CAMERA_DEFOCUSED] = ratio < self.settings.defocus_ratio
+                faults[HazardType.CAMERA_MOVED] = shift > self.settings.moved_shift
+                if not any(faults.values()) and not any(w.open for w in self.writers.values()):
+                    self.baseline_sharpness += FOLLOW * (stats.sharpness - self.baseline_sharpness)
+                    self.baseline_brightness += FOLLOW * (stats.brightness - self.baseline_brightness)
+                    self.reference += FOLLOW * (stats.gray - self.reference)
+        self.last_measures = measures
+        out: list[Observation] = []
+        for hazard, writer in self.writers.items():
+            step = self.persistence[hazard].step(now, faults[hazard])
+            name = hazard.value.removeprefix("camera_")
+            if step is Step.OPEN:
+                out.append(
+                    writer.start(
+                        now,
+                        ctx.now_at,
+                        f"camera {name}",
+                        measures,
+                        evidence=evidence_jpeg(ctx.frame.image, title=f"camera {name}"),
+                    )
+                )
+            elif step is Step.CLOSE:
+                out.append(writer.finish(ctx.now_at, f"camera no longer {name}", measures))
+            elif step is Step.ONGOING and faults[hazard] and writer.due(now):
+                out.append(writer.update(now, ctx.now_at, f"camera still {name}", measures))
+        return out

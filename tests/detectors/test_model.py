@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from camera_config.errors import InvalidInput
+from detectors.model import (
+    PERSON_LABELS,
+    Backend,
+    Detector,
+    ModelConfig,
+    export_dir,
+    export_model,
+    fresh_export,
+    input_shape,
+    letterbox,
+    load_yolo,
+)
+from ingest.types import Image
+
+
+def bus() -> Image:
+    import ultralytics
+
+    path = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    return np.asarray(cv2.imread(str(path)), dtype=np.uint8)
+
+
+def people(dets: list) -> int:  # type: ignore[type-arg]
+    return sum(d.label in PERSON_LABELS for d in dets)
+
+
+def test_default_model_finds_the_people_on_bus_jpg(detector: Detector) -> None:
+    (found,) = detector.detect([bus()])
+    assert people(found) >= 3  # four people, one cut by the picture's edge
+    assert all(d.box.x2 > d.box.x1 and d.box.y2 > d.box.y1 for d in found)
+    # auto exported both runtimes on first use, timed them here and kept the faster
+    assert set(detector.timings_ms) == {Backend.OPENVINO, Backend.ONNX}
+    assert detector.backend is min(detector.timings_ms, key=lambda b: detector.timings_ms[b])
+
+
+def test_people_found_on_real_vtest_frames(detector: Detector, labelled_frames: dict[int, tuple[Image, int]]) -> None:
+    frames = [labelled_frames[i] for i in (10, 250, 490, 750)]
+    found = detector.detect([image for image, _ in frames])  # one batch of four
+    for (image, truth), dets in zip(frames, found, strict=True):
+        assert abs(people(dets) - truth) <= 2
+        h, w = image.shape[:2]
+        assert all(0 <= d.box.x1 < d.box.x2 <= w and 0 <= d.box.y1 < d.box.y2 <= h for d in dets)
+
+
+def test_backends_agree(
+    detector: Detector, torch_detector: Detector, labelled_frames: dict[int, tuple[Image, int]]
+) -> None:
+    image, _ = labelled_frames[490]
+    (a,) = detector.detect([image])
+    (b,) = torch_detector.detect([image])
+    assert abs(people(a) - people(b)) <= 1
+    assert torch_detector.backend is Backend.TORCH
+
+
+def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pt"
+    with pytest.raises(InvalidInput, match=r"nope\.pt: no such weights file"):
+        Detector(ModelConfig(weights=missing, backend=Backend.TORCH))
+    corrupt = tmp_path / "broken.pt"
+    corrupt.write_bytes(os.urandom(2048))
+    with pytest.raises(InvalidInput, match=r"broken\.pt: not a loadable ultralytics weights file"):
+        Detector(ModelConfig(weights=corrupt, backend=Backend.TORCH))
+
+
+@pytest.fixture(scope="module")
+def animal_weights(tmp_path_factory: pytest.TempPathFactory, weights: Path) -> Path:
+    """Real weights whose classes are not people (the person model, renamed)."""
+    import torch
+
+    ckpt = torch.load(weights, map_location="cpu", weights_only=False)
+    ckpt["model"].names = {0: "cat", 1: "dog"}
+    path = tmp_path_factory.mktemp("weights") / "animals.pt"
+    torch.save(ckpt, path)
+    return path
+
+
+def test_weights_without_a_person_class_are_refused(animal_weights: Path) -> None:
+    with pytest.raises(InvalidInput) as err:
+        Detector(ModelConfig(weights=animal_weights, backend=Backend.TORCH))
+    message = str(err.value)
+    assert "animals.pt: no class maps to a person" in message
+    assert "cat, dog" in message
+
+
+def test_class_map_plugs_other_weights_in(animal_weights: Path, labelled_frames: dict[int, tuple[Image, int]]) -> None:
+    d = Detector(ModelConfig(weights=animal_weights, backend=Backend.TORCH, class_map={"cat": "person"}))
+    assert d.labels == {0: "person"}
+    (found,) = d.detect([labelled_frames[490][0]])
+    assert found
+    assert {x.label for x in found} == {"person"}
+
+
+def test_export_is_reused_while_fresh_and_redone_for_other_weights(
+    detector: Detector, model_cache: Path, weights: Path, animal_weights: Path
+) -> None:
+    _, info = load_yolo(weights)
+    existing = fresh_export(model_cache, info, Backend.OPENVINO)
+    assert existing is not None
+    assert existing.parent.name.endswith("-openvino")
+    steps: list[str] = []
+    assert export_model(weights, Backend.OPENVINO, model_cache, progress=steps.append) == existing
+    assert steps == ["loading weights", "up to date"]
+    _, other = load_yolo(animal_weights)
+    assert fresh_export(model_cache, other, Backend.OPENVINO) is None  # keyed by the weights' hash
+    stamp = export_dir(model_cache, info, Backend.OPENVINO) / "gridwatch-export.json"
+    saved = stamp.read_text()
+    try:
+        stamp.write_text(json.dumps({"weights_sha256": "0" * 64, "format": "openvino"}))
+        assert fresh_export(model_cache, info, Backend.OPENVINO) is None  # stale stamp: not used
+    finally:
+        stamp.write_text(saved)
+
+
+def test_onnx_export_and_backend(model_cache: Path, labelled_frames: dict[int, tuple[Image, int]]) -> None:
+    d = Detector(ModelConfig(backend=Backend.ONNX, cache_dir=model_cache))
+    assert d.backend is Backend.ONNX
+    assert d.model_path.suffix == ".onnx"
+    assert d.model_path.parent.name.endswith("-onnx")
+    (found,) = d.detect([labelled_frames[490][0]])
+    assert people(found) >= 2
+
+
+def test_letterbox_and_input_shape() -> None:
+    assert input_shape(576, 768, 640) == (480, 640)
+    assert input_shape(1080, 810, 640) == (640, 480)
+    image = np.full((576, 768, 3), 200, np.uint8)
+    boxed, scale = letterbox(image, 512, 640)
+    assert boxed.shape == (512, 640, 3)
+    assert scale == pytest.approx(640 / 768)
+    assert boxed[500, 10].tolist() == [114, 114, 114]
+    assert boxed[10, 10].tolist() == [200, 200, 200]
