@@ -47,7 +47,7 @@ class IngestOptions:
     stall_s: float = 2.0
     """A read that succeeds only after blocking this long counts as a stall (health: degraded)."""
     reconnect_base_s: float = 0.5
-    reconnect_cap_s: float = 3.0
+    reconnect_cap_s: float = 2.5
     """Cap of the reconnect backoff for transient faults (refused, timeout, stalled, ended)."""
     permanent_cap_s: float = 30.0
     """Cap for faults that retrying will not fix soon (bad credentials, no such stream, codec)."""
@@ -375,10 +375,16 @@ class CameraRunner:
             now = self.clock.monotonic()
             with self._lock:
                 self._input.add(now)
-                if self._last_packet_at is not None and self._streaming and now - self._last_packet_at >= opts.stall_s:
-                    self.stalls += 1
-                    self.health_tracker.stall()
+                gap = now - self._last_packet_at if self._last_packet_at is not None and self._streaming else 0.0
                 self._last_packet_at = now
+                if gap >= opts.stall_s:
+                    self.stalls += 1
+            if gap >= opts.stall_s:
+                self.health_tracker.stall()
+            if gap >= 0.9 * opts.read_timeout_s and not paced:
+                # FFmpeg answers the first timed-out read with what it had buffered; the next read would
+                # block for another full timeout. A read that took the whole timeout ends the session now.
+                raise StreamError(OfflineReason.STALLED, f"{redact(source.url)}: no data for {gap:.1f} s")
             if now - last_progress > opts.no_frame_timeout_s:
                 what = "keyframe" if not seen_key else "decodable frame"
                 raise StreamError(
