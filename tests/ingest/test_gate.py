@@ -18,7 +18,7 @@ def gray_frames(path: Path, n: int) -> list[tuple[float, Gray]]:
     for i, f in enumerate(read_file_frames(path, "CAM-T")):
         if i >= n:
             break
-        out.append((f.monotonic_s, shrink(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY))))
+        out.append((f.monotonic_s, shrink(np.asarray(cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY), dtype=np.uint8))))
     return out
 
 
@@ -108,7 +108,8 @@ def test_mask_zones_are_ignored(background: Gray) -> None:
     gate = MotionGate(0.5, keepalive_s=1000.0, ignore=mask)
     gate.update(background, 0.0)
     inside = gate.update(with_blob(background, 10, 40, 24, 80), 0.1)
-    assert inside.reason is GateReason.STILL and inside.motion == 0.0
+    assert inside.reason is GateReason.STILL
+    assert inside.motion == 0.0
     outside = gate.update(with_blob(background, 120, 40, 24, 80), 0.2)
     assert outside.reason is GateReason.MOTION
 

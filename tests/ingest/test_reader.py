@@ -64,10 +64,12 @@ def test_decode_modes_deliver_their_rates(rtsp_server: RtspTestServer) -> None:
     for f in frames["KEYFRAME"] + frames["AUTO-1"]:
         assert f.is_keyframe
     f = frames["FULL"][-1]
-    assert f.image.shape == (360, 640, 3) and f.image.dtype == np.uint8
+    assert f.image.shape == (360, 640, 3)
+    assert f.image.dtype == np.uint8
     assert f.wall_at.tzinfo is not None
     seqs = [x.seq for x in frames["FULL"]]
-    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
 
 
 def test_motion_gating_on_the_live_pattern(rtsp_server: RtspTestServer) -> None:
@@ -98,7 +100,8 @@ def test_slow_detector_gets_the_newest_frame_and_drops_are_counted(rtsp_server: 
     assert [f.seq for f in taken] == sorted(f.seq for f in taken)
     assert taken[-1].seq - taken[0].seq >= 25, "frames between takes were skipped, not queued"
     assert stats.dropped >= 30
-    assert latest is not None and latest.seq >= taken[-1].seq
+    assert latest is not None
+    assert latest.seq >= taken[-1].seq
     assert latest.image.shape == (1080, 1920, 3)
 
 
@@ -107,8 +110,26 @@ def short_clip(footage: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two seconds of tree.avi (15 fps), so looping shows within a short test."""
     out = tmp_path_factory.mktemp("clips") / "tree-2s.mp4"
     subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(footage / "tree.avi"), "-t", "2"]
-        + ["-c:v", "libx264", "-preset", "ultrafast", "-g", "15", "-pix_fmt", "yuv420p", str(out)],
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(footage / "tree.avi"),
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "15",
+            "-pix_fmt",
+            "yuv420p",
+            str(out),
+        ],
         check=True,
         timeout=60,
     )
@@ -124,7 +145,8 @@ def test_a_file_source_loops_at_its_native_rate(short_clip: Path) -> None:
         health = worker.health("FILE")[0]
     assert stats.input_fps == pytest.approx(15.0, rel=0.15), "played at the file's own 15 fps, not as fast as possible"
     assert len(frames) >= 55, "kept going past the 30 frames of the clip: looped"
-    assert health.state is HealthState.ONLINE and health.reconnects_last_hour == 0
+    assert health.state is HealthState.ONLINE
+    assert health.reconnects_last_hour == 0
     gaps = np.diff([f.monotonic_s for f in frames])
     assert gaps.max() < 0.3, "no pause at the loop point"
 
@@ -152,7 +174,7 @@ def test_small_gray_reads_the_luma_plane() -> None:
     bgr = np.clip(bgr.astype(np.int16) + rng.integers(-5, 5, bgr.shape), 0, 255).astype(np.uint8)
     yuv = av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(format="yuv420p")
     assert yuv.planes[0].line_size != yuv.width, "the case worth testing: rows padded beyond the width"
-    luma = yuv.to_ndarray()[: yuv.height]
+    luma = np.asarray(yuv.to_ndarray(), dtype=np.uint8)[: yuv.height]
     small = small_gray(yuv)
     assert small.shape == (90, 160)
     assert np.abs(small.astype(int) - shrink(luma).astype(int)).max() <= 1

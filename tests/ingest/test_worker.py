@@ -58,7 +58,8 @@ def test_server_frozen_is_detected_and_blocks_nothing(fresh_rtsp_server: RtspTes
 
         server.pause()
         noticed, waited = wait_for(in_state(worker, "CAM-F", HealthState.DEGRADED, HealthState.OFFLINE), 10)
-        assert noticed is not None and waited < 10
+        assert noticed is not None
+        assert waited < 10
         offline, waited = wait_for(in_state(worker, "CAM-F", HealthState.OFFLINE), 10)
         assert offline is not None, health_of(worker, "CAM-F")
         assert offline.reason in (OfflineReason.STALLED, OfflineReason.TIMEOUT)
@@ -116,8 +117,10 @@ def test_each_fault_has_its_reason(rtsp_server: RtspTestServer) -> None:
         assert ok, health
         for cid in expected:
             assert health[cid].state is HealthState.OFFLINE
-            assert health[cid].detail
-            assert "not-the-password" not in health[cid].detail and "demo-pass" not in health[cid].detail
+            detail = health[cid].detail or ""
+            assert detail
+            assert "not-the-password" not in detail
+            assert "demo-pass" not in detail
         assert "169.254.169.254" in (health["HTTP"].detail or "")
         assert "only rtsp:// or rtsps://" in (health["HTTP"].detail or "")
         assert "no video stream (audio pcm_alaw)" in (health["AUDIO-ONLY"].detail or "")
@@ -125,7 +128,9 @@ def test_each_fault_has_its_reason(rtsp_server: RtspTestServer) -> None:
             worker.latest("NOT-RUN")
 
 
-def test_eight_cameras_one_broken_keep_their_rate(rtsp_server: RtspTestServer, fresh_rtsp_server: RtspTestServer) -> None:
+def test_eight_cameras_one_broken_keep_their_rate(
+    rtsp_server: RtspTestServer, fresh_rtsp_server: RtspTestServer
+) -> None:
     """A camera whose server hangs (frozen, the nastiest fault) costs the other seven nothing."""
     target_fps = 5.0
     healthy = [
@@ -193,7 +198,8 @@ def test_live_reconfiguration(rtsp_server: RtspTestServer) -> None:
             assert res.restarted == ("CHANGING",)
             assert wait_for(in_state(worker, "CHANGING", HealthState.ONLINE), 10)[0]
             latest, _ = wait_for(lambda: worker.latest("CHANGING"), 5)
-            assert latest is not None and latest.width == 1920
+            assert latest is not None
+            assert latest.width == 1920
 
             # remove (and a disabled camera counts as removed)
             res = worker.apply([steady, replace(moved, enabled=False, revision=4)])
@@ -207,7 +213,8 @@ def test_live_reconfiguration(rtsp_server: RtspTestServer) -> None:
     assert steady_health.state is HealthState.ONLINE
     assert steady_health.since == steady_since, "the untouched camera never went down"
     assert steady_health.reconnects_last_hour == 0
-    assert len(gaps) > 50 and max(gaps[1:]) < 1.0, "its frames kept flowing throughout"
+    assert len(gaps) > 50
+    assert max(gaps[1:]) < 1.0, "its frames kept flowing throughout"
 
 
 def test_a_password_change_reconnects(rtsp_server: RtspTestServer) -> None:
