@@ -24,8 +24,9 @@ from camera_config.model import Camera
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "scripts" / "rtsp_server.py"
-DEFAULT_FOOTAGE = REPO_ROOT / ".cache" / "footage"
-DEFAULT_CACHE = REPO_ROOT / ".cache" / "rtsp"
+CACHE_ROOT = REPO_ROOT / os.environ.get("GRIDWATCH_CACHE", ".cache")  # as scripts/setup.sh (an absolute path wins)
+DEFAULT_FOOTAGE = CACHE_ROOT / "footage"
+DEFAULT_CACHE = CACHE_ROOT / "rtsp"
 DEMO_PORT = 8554
 
 DEMO_FILES = {"/vtest-360p": "vtest.avi", "/vtest-1080p": "vtest.avi", "/tree": "tree.avi"}
