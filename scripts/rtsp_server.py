@@ -138,6 +138,10 @@ class Feed:
         self.next_due = time.monotonic()
 
     def tick(self, now: float) -> None:
+        if self.appsrc.current_state != Gst.State.PLAYING:
+            # A shared media without clients is paused: pushing now would queue stale frames for the next one.
+            self.next_due = now
+            return
         if now - self.next_due > 1.0:  # the process was stopped (SIGSTOP) or starved: carry on from now
             self.next_due = now
         while self.next_due <= now:
@@ -166,11 +170,10 @@ class Feeds:
 class ClipFactory(GstRtspServer.RTSPMediaFactory):  # type: ignore[misc]
     """A shared, looping clip; every path it is mounted on shares the one media (and its feed)."""
 
-    def __init__(self, name: str, clips: dict[str, list[AccessUnit]], paths: dict[str, Path], feeds: Feeds) -> None:
+    def __init__(self, name: str, clips: dict[str, list[AccessUnit]], feeds: Feeds) -> None:
         super().__init__()
         self.clip_name = name
         self.clips = clips
-        self.paths = paths
         self.feeds = feeds
         self.set_shared(True)
         self.set_launch(
@@ -184,8 +187,6 @@ class ClipFactory(GstRtspServer.RTSPMediaFactory):  # type: ignore[misc]
         return f"clip:{self.clip_name}"
 
     def _configure(self, _factory: GstRtspServer.RTSPMediaFactory, media: GstRtspServer.RTSPMedia) -> None:
-        if self.clip_name not in self.clips:
-            self.clips[self.clip_name] = load_clip(self.paths[self.clip_name])
         feed = Feed(self.clips[self.clip_name], media.get_element().get_by_name("src"))
         self.feeds.active.add(feed)
         media.connect("unprepared", lambda _m: self.feeds.active.discard(feed))
@@ -245,7 +246,8 @@ def main() -> int:
     server.set_service(str(args.port))
     mounts = server.get_mount_points()
     feeds = Feeds()
-    clips: dict[str, list[AccessUnit]] = {}
+    # Loaded before accepting clients: loading inside a client's request would stall the main loop.
+    clips = {name: load_clip(path) for name, path in paths.items()}
 
     protected: dict[str, tuple[str, str]] = {}
     for spec in args.auth:
@@ -273,11 +275,11 @@ def main() -> int:
 
     factories: dict[str, ClipFactory] = {}
     for name in VARIANTS:
-        factories[name] = ClipFactory(name, clips, paths, feeds)
+        factories[name] = ClipFactory(name, clips, feeds)
         mount(f"/{name}", factories[name])
     camera_ids = [f"CAM-{i:04d}" for i in range(1, args.cameras + 1)]
     camera_ids += [c for c in args.camera_ids.split(",") if c]
-    shared_by_cameras = {clip: ClipFactory(clip, clips, paths, feeds) for clip in set(CAMERA_ROLES.values())}
+    shared_by_cameras = {clip: ClipFactory(clip, clips, feeds) for clip in set(CAMERA_ROLES.values())}
     for factory in shared_by_cameras.values():
         add_roles(factory, ["anonymous", *user_roles])
     for cid in camera_ids:

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures (run them as files, e.g. python bench/ingest.py)."""
