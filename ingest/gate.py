@@ -116,7 +116,7 @@ class MotionGate:
             return GateDecision(True, 0.0, GateReason.FIRST)
         diff = picture - self._background
         # A uniform brightness shift (auto exposure, a cloud) is not motion.
-        diff -= float(np.median(diff))
+        diff -= float(diff.mean())
         changed = np.abs(diff) > self.delta
         if self.ignore is not None and self.ignore.shape == changed.shape:
             keep = ~self.ignore

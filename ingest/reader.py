@@ -22,6 +22,7 @@ import av.container
 import av.error
 import numpy as np
 from av.video.frame import VideoFrame
+from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 
 from camera_config.clock import Clock
@@ -33,7 +34,7 @@ from ingest.gate import GateReason, Gray, MotionGate, polygon_mask, shrink, smal
 from ingest.health import HealthTracker
 from ingest.meter import RecentMean, WindowRate
 from ingest.sources import PERMANENT, Source, SourceKind, StreamError, classify, open_container
-from ingest.types import CameraHealth, CameraStats, Frame, OfflineReason
+from ingest.types import CameraHealth, CameraStats, Frame, Image, OfflineReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ class ReaderConfig:
 class PendingFrame:
     """A decoded frame waiting for the detector; converted to a BGR image only if someone takes it."""
 
-    __slots__ = ("_av", "_frame", "camera_id", "is_keyframe", "monotonic_s", "motion", "seq", "wall_at")
+    __slots__ = ("_av", "_convert", "_frame", "camera_id", "is_keyframe", "monotonic_s", "motion", "seq", "wall_at")
 
     def __init__(
         self,
@@ -85,7 +86,9 @@ class PendingFrame:
         picture: VideoFrame,
         is_keyframe: bool,
         motion: float,
+        convert: Callable[[VideoFrame], Image],
     ) -> None:
+        self._convert = convert
         self.camera_id = camera_id
         self.seq = seq
         self.monotonic_s = monotonic_s
@@ -99,7 +102,7 @@ class PendingFrame:
         if self._frame is None:
             picture = self._av
             assert picture is not None
-            image = np.ascontiguousarray(picture.to_ndarray(format="bgr24"), dtype=np.uint8)
+            image = self._convert(picture)
             self._frame = Frame(
                 camera_id=self.camera_id,
                 seq=self.seq,
@@ -199,6 +202,8 @@ class CameraRunner:
         self._streaming = False
         self._gate: MotionGate | None = None
         self._gate_key: tuple[object, ...] | None = None
+        self._reformatter = VideoReformatter()  # keeps its conversion context: building one per frame costs 5×
+        self._convert_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"ingest-{camera.id}", daemon=True)
 
     # ------------------------------------------------------------------ control
@@ -478,7 +483,14 @@ class CameraRunner:
         if detect.motion_gating and not decision.offer:
             return
         pending = PendingFrame(
-            self.camera.id, self._seq, now, self.clock.now(), picture, is_keyframe, round(decision.motion, 4)
+            self.camera.id,
+            self._seq,
+            now,
+            self.clock.now(),
+            picture,
+            is_keyframe,
+            round(decision.motion, 4),
+            self._to_bgr,
         )
         with self._lock:
             if self._slot is not None and not self._slot_taken:
@@ -487,6 +499,12 @@ class CameraRunner:
             self._slot_taken = False
             self.offered += 1
         self._on_offer()
+
+    def _to_bgr(self, picture: VideoFrame) -> Image:
+        """Runs on the detector's thread, only for frames it takes."""
+        with self._convert_lock:
+            converted = self._reformatter.reformat(picture, format="bgr24")
+        return np.ascontiguousarray(converted.to_ndarray(), dtype=np.uint8)
 
     def _gate_for(self, config: ReaderConfig, width: int, height: int) -> MotionGate:
         detect = config.detect

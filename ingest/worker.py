@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 
+import cv2
+
 from camera_config.clock import Clock, SystemClock
 from camera_config.errors import GridwatchError, InvalidInput, NotFound
 from camera_config.model import Camera, StreamCredentials
@@ -48,6 +50,9 @@ class IngestWorker:
         clock: Clock | None = None,
         options: IngestOptions | None = None,
     ) -> None:
+        # One thread per camera already; OpenCV's own pool on 160 px gate pictures only burns CPU spinning
+        # (ultralytics sets the same when it is imported).
+        cv2.setNumThreads(0)
         self._credentials = credentials
         self.allow_files = allow_files
         self.clock = clock or SystemClock()
