@@ -114,15 +114,18 @@ class IngestWorker:
         """Resolve the detect URL with its credentials; a refusal becomes the camera's offline reason."""
         url = camera.detect_url
         credentials: StreamCredentials | None = None
-        try:
-            if self._credentials is not None and (camera.username or camera.has_password):
+        if self._credentials is not None and (camera.username or camera.has_password):
+            try:
                 credentials = self._credentials(camera.id)
+            except Exception as exc:  # a store that is down must not stop the other cameras
+                detail = str(exc) if isinstance(exc, GridwatchError) else type(exc).__name__
+                return None, StreamError(
+                    OfflineReason.ERROR, f'camera "{camera.id}": credentials unavailable: {detail}'
+                )
+        try:
             return resolve_source(url, allow_files=self.allow_files, credentials=credentials), None
         except InvalidInput as exc:
-            error = StreamError(OfflineReason.UNSUPPORTED_SOURCE, f'camera "{camera.id}": {exc}')
-        except GridwatchError as exc:
-            error = StreamError(OfflineReason.ERROR, f'camera "{camera.id}": credentials unavailable: {exc}')
-        return None, error
+            return None, StreamError(OfflineReason.UNSUPPORTED_SOURCE, f'camera "{camera.id}": {exc}')
 
     def _retire(self, runner: CameraRunner) -> None:
         runner.stop()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from camera_config.model import Camera, CameraLevel
 from camera_config.stream_settings import DetectSettings
+from ingest.demo_server import RtspTestServer
 from ingest.types import CameraHealth, HealthState
 from ingest.worker import IngestWorker
+from tests.conftest import EXAMPLES
 
 T = TypeVar("T")
 
@@ -48,3 +51,12 @@ def in_state(worker: IngestWorker, camera_id: str, *states: HealthState) -> Call
         return h if h.state in states else None
 
     return probe
+
+
+def demo_site_on(server: RtspTestServer, path: Path, *, cam04_enabled: bool = True) -> Path:
+    """The demo site with its cameras on ``server`` instead of 127.0.0.1:8554."""
+    text = (EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8").replace(":8554/", f":{server.port}/")
+    if not cam04_enabled:
+        text = text.replace("    level: property\n", "    level: property\n    enabled: false\n")
+    path.write_text(text, encoding="utf-8")
+    return path

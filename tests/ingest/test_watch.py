@@ -10,18 +10,11 @@ from pathlib import Path
 
 from ingest.demo_server import RtspTestServer
 from tests.conftest import EXAMPLES, REPO
+from tests.ingest.helpers import demo_site_on
 
 
 def gridwatch(data_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "gridwatch", *args, "--data-dir", str(data_dir)]
-
-
-def demo_site_on(server: RtspTestServer, path: Path, *, cam04_enabled: bool = True) -> Path:
-    text = (EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8").replace(":8554/", f":{server.port}/")
-    if not cam04_enabled:
-        text = text.replace("    level: property\n", "    level: property\n    enabled: false\n")
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_watch_shows_cameras_come_up_and_applies_site_changes(tmp_path: Path, rtsp_server: RtspTestServer) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from camera_config.errors import NotFound
 from camera_config.model import StreamCredentials
+from camera_config.schema import CameraSpec, CredentialsSpec
+from camera_config.store import SiteStore
 from camera_config.stream_settings import DecodeMode, DetectSettings
 from ingest.demo_server import RtspTestServer, free_port
 from ingest.types import HealthState, OfflineReason
 from ingest.worker import IngestWorker
-from tests.ingest.helpers import camera, health_of, in_state, wait_for
+from tests.ingest.helpers import camera, demo_site_on, health_of, in_state, wait_for
 from tests.rtsp import SECURE_CREDENTIALS, SECURE_PATH
 
 UP = (HealthState.ONLINE, HealthState.DEGRADED)
@@ -227,3 +230,39 @@ def test_a_password_change_reconnects(rtsp_server: RtspTestServer) -> None:
         res = worker.apply([replace(cam, revision=2)])
         assert res.restarted == ("SECURE",)
         assert wait_for(in_state(worker, "SECURE", HealthState.ONLINE), 10)[0]
+
+
+def test_cameras_and_credentials_from_the_site_store(
+    store: SiteStore, rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    """The demo site through the real store: the worker reads what the store says, passwords included."""
+    store.load_site(demo_site_on(rtsp_server, tmp_path / "site.yaml"))
+    secure = CameraSpec.model_validate(
+        {
+            "id": "CAM-SECURE",
+            "name": "Gate with a password",
+            "compound": "K-01",
+            "streams": {"main": rtsp_server.url(SECURE_PATH)},
+            "credentials": {"username": SECURE_CREDENTIALS[0], "password": SECURE_CREDENTIALS[1]},
+            "detect": {"mode": "keyframe"},
+        }
+    )
+    store.put_camera(secure)
+    ghost = replace(camera("GHOST", rtsp_server.url("/tree")), username="nobody", has_password=True)
+    with IngestWorker(store.credentials) as worker:
+        worker.apply([*store.cameras(enabled_only=True), ghost])
+        ids = ["CAM-01", "CAM-02", "CAM-03", "CAM-04", "CAM-SECURE"]
+        for cid in ids:
+            assert wait_for(in_state(worker, cid, HealthState.ONLINE), 10)[0], worker.health(cid)
+        ghost_health = health_of(worker, "GHOST")
+        assert ghost_health.reason is OfflineReason.ERROR
+        assert 'credentials unavailable: camera "GHOST" does not exist' in (ghost_health.detail or "")
+
+        changed = CredentialsSpec.model_validate({"username": "demo", "password": "changed"})
+        store.put_camera(secure.model_copy(update={"credentials": changed}))
+        res = worker.apply(store.cameras(enabled_only=True))
+        assert res.restarted == ("CAM-SECURE",)
+        assert set(res.unchanged) == {"CAM-01", "CAM-02", "CAM-03", "CAM-04"}
+        assert res.stopped == ("GHOST",)
+        unauthorized, _ = wait_for(lambda: health_of(worker, "CAM-SECURE").reason is OfflineReason.UNAUTHORIZED, 10)
+        assert unauthorized, health_of(worker, "CAM-SECURE")
