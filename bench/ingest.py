@@ -84,11 +84,16 @@ def child_gridwatch(reader: str, urls: list[str], warmup_s: float, seconds: floa
     counts = [0]
     with IngestWorker() as worker:
         worker.apply(cams)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(h.state.value != "online" for h in worker.health()):
+            time.sleep(0.2)
 
         def pump() -> None:
             counts[0] += len(worker.take_ready(timeout_s=0.2))
 
-        return measure(lambda: counts[0], warmup_s, seconds, pump)
+        result = measure(lambda: counts[0], warmup_s, seconds, pump)
+        result["opened"] = sum(s.input_fps > 0 for s in worker.stats())
+        return result
 
 
 def child_cv2(reader: str, urls: list[str], warmup_s: float, seconds: float) -> dict[str, float]:
@@ -97,9 +102,9 @@ def child_cv2(reader: str, urls: list[str], warmup_s: float, seconds: float) -> 
 
     counts = [0] * len(urls)
     running = True
+    caps = [cv2.VideoCapture(url, cv2.CAP_FFMPEG) for url in urls]  # one after another, as LoadStreams does
 
-    def loop(i: int, url: str) -> None:
-        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG)
+    def loop(i: int, cap: cv2.VideoCapture) -> None:
         last = 0.0
         while running and cap.isOpened():
             if reader == "cv2":
@@ -115,10 +120,11 @@ def child_cv2(reader: str, urls: list[str], warmup_s: float, seconds: float) -> 
                     last = now
         cap.release()
 
-    threads = [threading.Thread(target=loop, args=(i, u), daemon=True) for i, u in enumerate(urls)]
+    threads = [threading.Thread(target=loop, args=(i, c), daemon=True) for i, c in enumerate(caps)]
     for t in threads:
         t.start()
     result = measure(lambda: sum(counts), warmup_s, seconds)
+    result["opened"] = sum(c.isOpened() for c in caps)
     running = False
     for t in threads:  # OpenCV aborts the interpreter if a thread is still inside it at exit
         t.join(timeout=10)
@@ -144,7 +150,9 @@ def child_loadstreams(urls: list[str], warmup_s: float, seconds: float) -> dict[
         counts[0] += len(images)
 
     try:
-        return measure(lambda: counts[0], warmup_s, seconds, pump)
+        result = measure(lambda: counts[0], warmup_s, seconds, pump)
+        result["opened"] = len(urls)  # LoadStreams raises unless every stream opened
+        return result
     finally:
         loader.close()  # type: ignore[no-untyped-call]
         os.unlink(f.name)
@@ -186,7 +194,8 @@ def cell(result: dict[str, float], n: int) -> str:
         return "failed"
     cpu = 100.0 * result["cpu_s"] / result["wall_s"] / n
     fps = result["frames"] / result["wall_s"] / n
-    return f"{cpu:5.1f}% {fps:5.1f}"
+    missing = "" if result.get("opened", n) >= n else f" ({n - int(result['opened'])} down)"
+    return f"{cpu:5.1f}% {fps:5.1f}{missing}"
 
 
 def main() -> int:
