@@ -28,6 +28,8 @@ CACHE_ROOT = REPO_ROOT / os.environ.get("GRIDWATCH_CACHE", ".cache")  # as scrip
 DEFAULT_FOOTAGE = CACHE_ROOT / "footage"
 DEFAULT_CACHE = CACHE_ROOT / "rtsp"
 DEMO_PORT = 8554
+CLIPS = ("vtest-360p", "vtest-1080p", "tree")
+"""What the server encodes into its cache (scripts/rtsp_server.py, VARIANTS)."""
 
 DEMO_FILES = {"/vtest-360p": "vtest.avi", "/vtest-1080p": "vtest.avi", "/tree": "tree.avi"}
 """Demo mounts with a footage file that can stand in for them (the live pattern has none)."""
@@ -56,6 +58,8 @@ def prepare_clips(
     footage_dir: Path = DEFAULT_FOOTAGE, cache_dir: Path = DEFAULT_CACHE, *, timeout_s: float = 900.0
 ) -> None:
     """Encode the footage into the server's cache once (about a minute the first time, instant after)."""
+    if all((cache_dir / f"{name}.ts").is_file() for name in CLIPS):
+        return
     if not SCRIPT.is_file():
         raise Unavailable(f"the RTSP test server script is missing ({SCRIPT.name})")
     if not Path(system_python()).exists():
@@ -126,7 +130,10 @@ class RtspTestServer:
         for path, (user, password) in self.auth.items():
             cmd += ["--auth", f"{path}={user}:{password}"]
         with self._log.open("wb") as log:
-            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            except OSError as exc:
+                raise Unavailable(f"cannot run the RTSP test server with {system_python()}: {exc.strerror}") from None
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -84,3 +84,13 @@ def test_demo_sources_fall_back_to_files_and_say_so(
     assert "no-such-python is missing" in sources.message
     cams = sources.cameras([camera("CAM-02", f"rtsp://127.0.0.1:{sources.port}/tree")])
     assert cams[0].main_url == str(footage / "tree.avi")
+
+
+def test_a_missing_system_python_is_unavailable_not_a_crash(
+    footage: Path, rtsp_clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDWATCH_SYSTEM_PYTHON", str(tmp_path / "no-such-python"))
+    with pytest.raises(Unavailable, match="cannot run the RTSP test server"):
+        RtspTestServer.start(free_port(), footage_dir=footage, cache_dir=rtsp_clips)
+    sources = start_demo_sources(port=free_port(), footage_dir=footage, cache_dir=rtsp_clips)
+    assert not sources.streaming
