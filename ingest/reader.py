@@ -399,7 +399,8 @@ class CameraRunner:
                 last_eval = now
                 with self._lock:
                     input_fps = self._input.rate(now)
-                self.health_tracker.evaluate(input_fps, nominal)
+                # A file plays at its own pace (and AVI files count repeated frames they do not hold).
+                self.health_tracker.evaluate(input_fps, None if paced else nominal)
 
             key = bool(packet.is_keyframe)
             if key:
