@@ -226,9 +226,11 @@ def _health_lines(worker: IngestWorker) -> list[str]:
         if s.keyframe_interval_s:
             mode += f", keyframe every {s.keyframe_interval_s:.1f} s"
         age = f"{s.last_frame_age_s:.1f} s" if s.last_frame_age_s is not None else "—"
+        gated = worker.camera(h.camera_id).detect.motion_gating
+        motion = f"motion {s.motion_ratio:4.0%}" if gated else "gating off"
         lines.append(
             f"{h.camera_id:<{width}}  {state}  since {since}  in {s.input_fps:4.1f} fps  analysed {s.analysed_fps:4.1f}"
-            f" fps ({mode})  motion {s.motion_ratio:4.0%}  decode {s.decode_ms:.1f} ms  last frame {age} ago  "
+            f" fps ({mode})  {motion}  decode {s.decode_ms:.1f} ms  last frame {age} ago  "
             f"{h.reconnects_last_hour} reconnects/h" + (f"  {h.detail}" if h.detail else "")
         )
     return lines

@@ -85,7 +85,7 @@ class PendingFrame:
         wall_at: datetime,
         picture: VideoFrame,
         is_keyframe: bool,
-        motion: float,
+        motion: float | None,
         convert: Callable[[VideoFrame], Image],
     ) -> None:
         self._convert = convert
@@ -474,24 +474,21 @@ class CameraRunner:
         return DecodeMode.SAMPLED
 
     def _analyse(self, picture: VideoFrame, config: ReaderConfig, now: float, is_keyframe: bool) -> None:
-        detect = config.detect
-        small = small_gray(picture)
-        gate = self._gate_for(config, picture.width, picture.height)
-        decision = gate.update(small, now)
-        with self._lock:
-            self._analysed.add(now)
-            self._motion.add(1.0 if decision.reason in (GateReason.MOTION, GateReason.RECALIBRATED) else 0.0)
-        if detect.motion_gating and not decision.offer:
-            return
+        motion: float | None = None
+        if config.detect.motion_gating:
+            gate = self._gate_for(config, picture.width, picture.height)
+            decision = gate.update(small_gray(picture), now)
+            motion = round(decision.motion, 4)
+            with self._lock:
+                self._analysed.add(now)
+                self._motion.add(1.0 if decision.reason in (GateReason.MOTION, GateReason.RECALIBRATED) else 0.0)
+            if not decision.offer:
+                return
+        else:  # every analysed frame goes to the detector: no gate to run
+            with self._lock:
+                self._analysed.add(now)
         pending = PendingFrame(
-            self.camera.id,
-            self._seq,
-            now,
-            self.clock.now(),
-            picture,
-            is_keyframe,
-            round(decision.motion, 4),
-            self._to_bgr,
+            self.camera.id, self._seq, now, self.clock.now(), picture, is_keyframe, motion, self._to_bgr
         )
         with self._lock:
             if self._slot is not None and not self._slot_taken:

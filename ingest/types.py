@@ -78,7 +78,8 @@ class CameraStats:
     dropped: int
     """Gated frames replaced by a newer one before the detector took them."""
     motion_ratio: float
-    """Share of recently analysed frames that had motion (and so were offered to the detector)."""
+    """Share of recently analysed frames that had motion (and so were offered to the detector); 0 while the
+    camera's motion gating is off (the gate does not run then)."""
     decode_ms: float
     """Mean time to decode one frame, recent average."""
     last_frame_age_s: float | None

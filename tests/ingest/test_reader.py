@@ -63,6 +63,7 @@ def test_decode_modes_deliver_their_rates(rtsp_server: RtspTestServer) -> None:
         assert len(frames[cid]) == pytest.approx(5 * analysed, rel=0.3)
     for f in frames["KEYFRAME"] + frames["AUTO-1"]:
         assert f.is_keyframe
+        assert f.motion is None, "gating off: the gate did not run"
     f = frames["FULL"][-1]
     assert f.image.shape == (360, 640, 3)
     assert f.image.dtype == np.uint8
