@@ -4,6 +4,8 @@ N concurrent real RTSP streams (N = 1, 8, 32) at 640×360 and 1920×1080 (25 fps
 second) from the project's RTSP test server on 127.0.0.1. Each reader runs in a process of its own,
 which measures its own CPU time (all threads, psutil) over the measuring window after a warm-up.
 Every analysed frame is handed over as a BGR image, as a detector would take it (motion gating off).
+OpenCV captures are opened one after another (LoadStreams does the same); the window starts once the
+video they queued meanwhile has been read, so it shows the steady state, not the catching up.
 
 Readers:
   full        gridwatch, decode and analyse every frame
@@ -66,6 +68,21 @@ def measure(
     return {"cpu_s": (c1.user + c1.system) - (c0.user + c0.system), "frames": f1 - f0, "wall_s": t1 - t0}
 
 
+def drain_backlog(read: Callable[[], int], n: int, limit_s: float = 120.0) -> None:
+    """Streams opened one after another have queued up seconds of video: wait until it is read.
+
+    Otherwise the window would show faster-than-real-time catching up instead of the steady state.
+    """
+    quiet = 0
+    last = read()
+    end = time.monotonic() + limit_s
+    while quiet < 2 and time.monotonic() < end:
+        time.sleep(1.0)
+        now = read()
+        quiet = quiet + 1 if now - last <= 1.05 * 25 * n else 0
+        last = now
+
+
 def child_gridwatch(reader: str, urls: list[str], warmup_s: float, seconds: float) -> dict[str, float]:
     from camera_config.model import Camera, CameraLevel
     from camera_config.stream_settings import DecodeMode, DetectSettings
@@ -101,6 +118,7 @@ def child_cv2(reader: str, urls: list[str], warmup_s: float, seconds: float) -> 
     import cv2
 
     counts = [0] * len(urls)
+    grabs = [0] * len(urls)
     running = True
     caps = [cv2.VideoCapture(url, cv2.CAP_FFMPEG) for url in urls]  # one after another, as LoadStreams does
 
@@ -110,9 +128,11 @@ def child_cv2(reader: str, urls: list[str], warmup_s: float, seconds: float) -> 
             if reader == "cv2":
                 ok, _ = cap.read()
                 counts[i] += ok
+                grabs[i] += ok
             else:  # one frame per second: grab (decode) everything, convert only what is used
                 if not cap.grab():
                     continue
+                grabs[i] += 1
                 now = time.monotonic()
                 if now - last >= 1.0 - 0.02:
                     ok, _ = cap.retrieve()
@@ -123,6 +143,7 @@ def child_cv2(reader: str, urls: list[str], warmup_s: float, seconds: float) -> 
     threads = [threading.Thread(target=loop, args=(i, c), daemon=True) for i, c in enumerate(caps)]
     for t in threads:
         t.start()
+    drain_backlog(lambda: sum(grabs), len(urls))
     result = measure(lambda: sum(counts), warmup_s, seconds)
     result["opened"] = sum(c.isOpened() for c in caps)
     running = False
@@ -141,7 +162,9 @@ def child_loadstreams(urls: list[str], warmup_s: float, seconds: float) -> dict[
     LOGGER.disabled = True
     with tempfile.NamedTemporaryFile("w", suffix=".streams", delete=False) as f:
         f.write("\n".join(urls))
+    opening = time.monotonic()
     loader = LoadStreams(f.name, vid_stride=1, buffer=False)
+    warmup_s = max(warmup_s, time.monotonic() - opening)  # its threads catch up meanwhile
     it = iter(loader)
     counts = [0]
 
