@@ -199,10 +199,12 @@ def run_child(reader: str, urls: list[str], warmup_s: float, seconds: float, ser
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     server = psutil.Process(server_pid)
     s0, t0 = server.cpu_times(), time.monotonic()
-    # Opening 32 streams one after another (LoadStreams does) takes a while: allow for it.
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, env=env, timeout=120 + 3 * len(urls) + warmup_s + seconds
-    )
+    # Opening 32 streams one after another (LoadStreams does) and reading their backlog takes a while.
+    limit_s = 240 + 6 * len(urls) + warmup_s + seconds
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        return {"error": 1.0, "message": f"no result within {limit_s:g} s"}  # type: ignore[dict-item]
     s1, t1 = server.cpu_times(), time.monotonic()
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -214,7 +216,7 @@ def run_child(reader: str, urls: list[str], warmup_s: float, seconds: float, ser
 
 def cell(result: dict[str, float], n: int) -> str:
     if "error" in result:
-        return "failed"
+        return "timed out" if "within" in str(result.get("message")) else "failed"
     cpu = 100.0 * result["cpu_s"] / result["wall_s"] / n
     fps = result["frames"] / result["wall_s"] / n
     missing = "" if result.get("opened", n) >= n else f" ({n - int(result['opened'])} down)"

@@ -491,6 +491,13 @@ class CameraRunner:
             self.camera.id, self._seq, now, self.clock.now(), picture, is_keyframe, motion, self._to_bgr
         )
         with self._lock:
+            keeping_up = self._slot is None or self._slot_taken
+        if keeping_up:
+            # The detector took the last frame, so it will likely take this one: convert it here, on this
+            # camera's thread, rather than serially on the detector's. A lagging detector converts only
+            # what it takes.
+            pending.frame()
+        with self._lock:
             if self._slot is not None and not self._slot_taken:
                 self.dropped += 1
             self._slot = pending
