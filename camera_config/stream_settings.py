@@ -27,3 +27,9 @@ class DetectSettings(BaseModel):
     motion_sensitivity: float = Field(
         0.5, ge=0, le=1, description="0 = only large motion wakes the detector, 1 = any change does."
     )
+    motion_gating: bool = Field(
+        True, description="Offer the detector only frames with motion (plus keep-alive samples); off: every frame."
+    )
+    keepalive_s: float = Field(
+        10.0, gt=0, le=3600, description="Without motion, still offer one frame this often (seconds)."
+    )

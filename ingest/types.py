@@ -35,8 +35,11 @@ class Frame:
 
 
 class HealthState(enum.StrEnum):
+    STARTING = "starting"
+    """Not yet connected since the worker (re)started the camera; not a fault."""
     ONLINE = "online"
     DEGRADED = "degraded"
+    """Streaming, but with stalls or well below the stream's frame rate."""
     OFFLINE = "offline"
 
 
@@ -48,6 +51,8 @@ class OfflineReason(enum.StrEnum):
     CODEC = "codec_unsupported"
     STALLED = "stalled"
     ENDED = "ended"
+    UNSUPPORTED_SOURCE = "unsupported_source"
+    """The URL's scheme is not one ingest opens (or a file outside demo mode); retrying will not help."""
     ERROR = "error"
 
 
@@ -63,10 +68,28 @@ class CameraHealth:
 
 @dataclass(frozen=True, slots=True)
 class CameraStats:
+    """Rates over the last few seconds; counters since the worker started the camera."""
+
     camera_id: str
     input_fps: float
+    """Frames arriving from the source (decoded or not)."""
     analysed_fps: float
+    """Frames decoded into pictures and checked by motion gating: the decode mode's output rate."""
     dropped: int
+    """Gated frames replaced by a newer one before the detector took them."""
     motion_ratio: float
+    """Share of recently analysed frames that had motion (and so were offered to the detector); 0 while the
+    camera's motion gating is off (the gate does not run then)."""
     decode_ms: float
+    """Mean time to decode one frame, recent average."""
     last_frame_age_s: float | None
+    decoded_fps: float = 0.0
+    """Frames the decoder produced, including those decoded only as references for later ones."""
+    decode_mode: str | None = None
+    """The mode in effect: full, sampled or keyframe (auto resolves to one of these)."""
+    keyframe_interval_s: float | None = None
+    """Measured on the stream; decides whether auto mode can decode keyframes only."""
+    stalls: int = 0
+    """Reads that succeeded only after blocking for the stall threshold."""
+    offered: int = 0
+    """Frames handed to the detector's slot (motion or keep-alive)."""

@@ -1,0 +1,524 @@
+"""One camera's reader: a thread that keeps its stream open, decodes only what the mode needs, gates
+on motion and leaves the newest frame for the detector.
+
+Every blocking call is bounded (open and each read have timeouts), so a frozen or vanished
+server costs a reconnect with backoff, never a stuck thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import av
+import av.container
+import av.error
+import numpy as np
+from av.video.frame import VideoFrame
+from av.video.reformatter import VideoReformatter
+from av.video.stream import VideoStream
+
+from camera_config.clock import Clock
+from camera_config.model import Camera, ZonePurpose
+from camera_config.stream_settings import DecodeMode, DetectSettings
+from camera_config.urls import redact
+from ingest.backoff import Backoff
+from ingest.gate import GateReason, Gray, MotionGate, polygon_mask, shrink, small_size
+from ingest.health import HealthTracker
+from ingest.meter import RecentMean, WindowRate
+from ingest.sources import PERMANENT, Source, SourceKind, StreamError, classify, open_container
+from ingest.types import CameraHealth, CameraStats, Frame, Image, OfflineReason
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """Worker-wide limits; per-camera choices (mode, fps, sensitivity) are in the camera's DetectSettings."""
+
+    open_timeout_s: float = 5.0
+    """Bound on connecting and the RTSP handshake."""
+    read_timeout_s: float = 5.0
+    """Bound on every read; a read that runs into it ends the session (offline: stalled)."""
+    stall_s: float = 2.0
+    """A read that succeeds only after blocking this long counts as a stall (health: degraded)."""
+    reconnect_base_s: float = 0.5
+    reconnect_cap_s: float = 2.5
+    """Cap of the reconnect backoff for transient faults (refused, timeout, stalled, ended)."""
+    permanent_cap_s: float = 30.0
+    """Cap for faults that retrying will not fix soon (bad credentials, no such stream, codec)."""
+    no_frame_timeout_s: float = 15.0
+    """A session that yields no decodable frame for this long is restarted."""
+    degraded_window_s: float = 30.0
+    low_fps_ratio: float = 0.5
+    rate_window_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderConfig:
+    """What may change on a running camera without reconnecting."""
+
+    detect: DetectSettings
+    ignore: tuple[tuple[tuple[float, float], ...], ...] = ()
+    """Mask zones (normalised polygons) that motion gating ignores."""
+
+    @classmethod
+    def of(cls, camera: Camera) -> ReaderConfig:
+        return cls(camera.detect, tuple(z.points for z in camera.zones if z.purpose is ZonePurpose.MASK))
+
+
+class PendingFrame:
+    """A decoded frame waiting for the detector; converted to a BGR image only if someone takes it."""
+
+    __slots__ = ("_av", "_convert", "_frame", "camera_id", "is_keyframe", "monotonic_s", "motion", "seq", "wall_at")
+
+    def __init__(
+        self,
+        camera_id: str,
+        seq: int,
+        monotonic_s: float,
+        wall_at: datetime,
+        picture: VideoFrame,
+        is_keyframe: bool,
+        motion: float | None,
+        convert: Callable[[VideoFrame], Image],
+    ) -> None:
+        self._convert = convert
+        self.camera_id = camera_id
+        self.seq = seq
+        self.monotonic_s = monotonic_s
+        self.wall_at = wall_at
+        self.is_keyframe = is_keyframe
+        self.motion = motion
+        self._av: VideoFrame | None = picture
+        self._frame: Frame | None = None
+
+    def frame(self) -> Frame:
+        if self._frame is None:
+            picture = self._av
+            assert picture is not None
+            image = self._convert(picture)
+            self._frame = Frame(
+                camera_id=self.camera_id,
+                seq=self.seq,
+                monotonic_s=self.monotonic_s,
+                wall_at=self.wall_at,
+                image=image,
+                is_keyframe=self.is_keyframe,
+                motion=self.motion,
+            )
+            self._av = None
+        return self._frame
+
+
+_Y_PLANE_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"})
+
+
+def small_gray(picture: VideoFrame) -> Gray:
+    """The gate's small grey picture, read straight from the luma plane when there is one (no conversion)."""
+    if picture.format.name in _Y_PLANE_FORMATS:
+        plane = picture.planes[0]
+        rows = np.frombuffer(memoryview(plane), dtype=np.uint8, count=plane.line_size * picture.height)
+        luma = rows.reshape(picture.height, plane.line_size)[:, : picture.width]
+    else:
+        luma = np.asarray(picture.to_ndarray(format="gray"), dtype=np.uint8)
+    return shrink(luma)
+
+
+class KeyframeClock:
+    """Measures a stream's keyframe interval from the timestamps of its last few keyframes."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque(maxlen=6)
+
+    def add(self, t: float) -> None:
+        if self._times and t <= self._times[-1]:
+            self._times.clear()  # timestamps restarted: measure afresh
+        self._times.append(t)
+
+    @property
+    def last(self) -> float | None:
+        return self._times[-1] if self._times else None
+
+    def interval_s(self) -> float | None:
+        if len(self._times) < 3:
+            return None
+        times = list(self._times)
+        return round(float(statistics.median(b - a for a, b in itertools.pairwise(times))), 3)
+
+
+class CameraRunner:
+    """Owns one camera's reader thread, its health, its stats and its one-frame slot."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        source: Source | None,
+        *,
+        options: IngestOptions,
+        clock: Clock,
+        on_offer: Callable[[], None],
+        error: StreamError | None = None,
+    ) -> None:
+        self.camera = camera
+        self.source = source
+        self.options = options
+        self.clock = clock
+        self._on_offer = on_offer
+        self._error = error
+        self._config = ReaderConfig.of(camera)
+        self.health_tracker = HealthTracker(
+            camera.id,
+            clock,
+            degraded_window_s=options.degraded_window_s,
+            low_fps_ratio=options.low_fps_ratio,
+        )
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        now = clock.monotonic()
+        w = options.rate_window_s
+        self._input = WindowRate(w, now)
+        self._decoded = WindowRate(w, now)
+        self._analysed = WindowRate(w, now)
+        self._decode_ms = RecentMean(50)
+        self._motion = RecentMean(50)
+        self._slot: PendingFrame | None = None
+        self._slot_taken = True
+        self.dropped = 0
+        self.offered = 0
+        self.stalls = 0
+        self.decode_errors = 0
+        self._seq = 0
+        self._mode: DecodeMode | None = None
+        self._keyframes = KeyframeClock()
+        self._nominal_fps: float | None = None
+        self._last_frame_at: float | None = None
+        self._last_packet_at: float | None = None
+        self._streaming = False
+        self._gate: MotionGate | None = None
+        self._gate_key: tuple[object, ...] | None = None
+        self._reformatter = VideoReformatter()  # keeps its conversion context: building one per frame costs 5×
+        self._convert_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"ingest-{camera.id}", daemon=True)
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        if self._error is not None:
+            self.health_tracker.offline(self._error.reason, self._error.detail)
+            return
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end; it does within the read timeout at worst (a read cannot be cut short)."""
+        self._stop.set()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def reconfigure(self, camera: Camera) -> None:
+        """New settings or zones for the same stream: applied from the next frame on, no reconnect."""
+        self.camera = camera
+        self._config = ReaderConfig.of(camera)
+
+    # ------------------------------------------------------------------ the detector's side
+
+    def take(self) -> PendingFrame | None:
+        with self._lock:
+            if self._slot is None or self._slot_taken:
+                return None
+            self._slot_taken = True
+            return self._slot
+
+    def peek(self) -> PendingFrame | None:
+        with self._lock:
+            return self._slot
+
+    def health(self) -> CameraHealth:
+        with self._lock:
+            last = self._last_packet_at if self._streaming else None
+        if last is not None:
+            self.health_tracker.waiting(self.clock.monotonic() - last, self.options.stall_s)
+        return self.health_tracker.snapshot()
+
+    def stats(self) -> CameraStats:
+        with self._lock:
+            now = self.clock.monotonic()
+            return CameraStats(
+                camera_id=self.camera.id,
+                input_fps=round(self._input.rate(now), 2),
+                analysed_fps=round(self._analysed.rate(now), 2),
+                dropped=self.dropped,
+                motion_ratio=round(self._motion.mean(), 3),
+                decode_ms=round(self._decode_ms.mean(), 2),
+                last_frame_age_s=None if self._last_frame_at is None else round(now - self._last_frame_at, 2),
+                decoded_fps=round(self._decoded.rate(now), 2),
+                decode_mode=self._mode.value if self._mode else None,
+                keyframe_interval_s=self._keyframes.interval_s(),
+                stalls=self.stalls,
+                offered=self.offered,
+            )
+
+    # ------------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        source = self.source
+        assert source is not None
+        backoff = Backoff(self.options.reconnect_base_s, self.options.reconnect_cap_s, rng=random.Random())
+        while not self._stop.is_set():
+            frames_before = self._seq
+            try:
+                self._session(source)
+            except StreamError as exc:
+                reason, detail = exc.reason, exc.detail
+            except Exception as exc:  # a bug or an unforeseen library error must not end the camera
+                reason, detail = classify(exc, opening=False, source=source)
+            else:
+                break  # the session returns only when asked to stop
+            with self._lock:
+                self._streaming = False
+            if self._stop.is_set():
+                break
+            self.health_tracker.offline(reason, detail)
+            if self._seq > frames_before:
+                backoff.reset()
+            cap = self.options.permanent_cap_s if reason in PERMANENT else None
+            self._stop.wait(backoff.next_delay_s(cap))
+
+    def _session(self, source: Source) -> None:
+        opts = self.options
+        container = open_container(source, open_timeout_s=opts.open_timeout_s, read_timeout_s=opts.read_timeout_s)
+        try:
+            loop_offset_s = 0.0
+            while True:
+                video = self._video_stream(container, source)
+                end_s = self._read(container, video, source, loop_offset_s)
+                if end_s is None:
+                    return  # stopped
+                if source.kind is not SourceKind.FILE:
+                    raise StreamError(OfflineReason.ENDED, f"{redact(source.url)}: the source ended the stream")
+                # A file: play it again from the start, on the same timeline.
+                loop_offset_s = end_s
+                container.close()
+                container = open_container(
+                    source, open_timeout_s=opts.open_timeout_s, read_timeout_s=opts.read_timeout_s
+                )
+        except StreamError:
+            raise
+        except Exception as exc:
+            reason, detail = classify(exc, opening=False, source=source)
+            raise StreamError(reason, detail) from None
+        finally:
+            container.close()
+
+    @staticmethod
+    def _video_stream(container: av.container.InputContainer, source: Source) -> VideoStream:
+        if not container.streams.video:
+            found = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams if s.codec_context)
+            raise StreamError(
+                OfflineReason.CODEC, f"{redact(source.url)}: no video stream ({found or 'no streams at all'})"
+            )
+        video = container.streams.video[0]
+        if video.codec_context is None:
+            raise StreamError(OfflineReason.CODEC, f"{redact(source.url)}: no decoder for its video codec")
+        video.codec_context.thread_count = 1  # many cameras per core: threads inside one decoder only add overhead
+        video.codec_context.thread_type = "SLICE"
+        return video
+
+    def _read(
+        self, container: av.container.InputContainer, video: VideoStream, source: Source, offset_s: float
+    ) -> float | None:
+        """Read until the stream ends (returns the end time on the source's timeline) or stop (None)."""
+        opts = self.options
+        codec = video.codec_context
+        rate = video.average_rate or video.guessed_rate
+        nominal = float(rate) if rate else None
+        frame_s = 1.0 / nominal if nominal else 0.04
+        time_base = float(video.time_base) if video.time_base else None
+        paced = source.kind is SourceKind.FILE
+        started = self.clock.monotonic()
+        first_t: float | None = None
+        t = 0.0
+        seen_key = False
+        synced = False
+        last_analysed: float | None = None
+        last_progress = started
+        last_eval = started
+        with self._lock:
+            self._nominal_fps = nominal
+        self._keyframes = KeyframeClock()
+
+        for packet in container.demux(video):
+            if self._stop.is_set():
+                return None
+            if packet.size == 0:
+                continue  # the end-of-stream flush
+            # Position on the source's timeline: timestamps when it has them, else arrival.
+            arrival = self.clock.monotonic()
+            if packet.pts is not None and time_base:
+                pts_s = packet.pts * time_base
+                if first_t is None:
+                    first_t = pts_s
+                t = offset_s + pts_s - first_t
+            else:
+                t = arrival - started + offset_s
+            if paced:  # files play at their own rate
+                wait = started + (t - offset_s) - arrival
+                if wait > 0 and self._stop.wait(wait):
+                    return None
+            now = self.clock.monotonic()
+            with self._lock:
+                self._input.add(now)
+                gap = now - self._last_packet_at if self._last_packet_at is not None and self._streaming else 0.0
+                self._last_packet_at = now
+                if gap >= opts.stall_s:
+                    self.stalls += 1
+            if gap >= opts.stall_s:
+                self.health_tracker.stall()
+            if gap >= 0.9 * opts.read_timeout_s and not paced:
+                # FFmpeg answers the first timed-out read with what it had buffered; the next read would
+                # block for another full timeout. A read that took the whole timeout ends the session now.
+                raise StreamError(OfflineReason.STALLED, f"{redact(source.url)}: no data for {gap:.1f} s")
+            if now - last_progress > opts.no_frame_timeout_s:
+                what = "keyframe" if not seen_key else "decodable frame"
+                raise StreamError(
+                    OfflineReason.ERROR, f"{redact(source.url)}: no {what} for {opts.no_frame_timeout_s:g} s"
+                )
+            if now - last_eval >= 1.0:
+                last_eval = now
+                with self._lock:
+                    input_fps = self._input.rate(now)
+                # A file plays at its own pace (and AVI files count repeated frames they do not hold).
+                self.health_tracker.evaluate(input_fps, None if paced else nominal)
+
+            key = bool(packet.is_keyframe)
+            if key:
+                self._keyframes.add(t)
+            if not seen_key:
+                if not key:
+                    continue  # nothing decodes cleanly before the first keyframe
+                seen_key = True
+
+            config = self._config
+            detect = config.detect
+            interval = 1.0 / detect.fps
+            tolerance = min(frame_s / 2, interval / 4)
+            mode = self._choose_mode(detect, interval, tolerance, t)
+            if mode is not self._mode:
+                with self._lock:
+                    self._mode = mode
+
+            if mode is DecodeMode.KEYFRAME:
+                synced = False
+                if not key:
+                    continue
+                if last_analysed is not None and last_analysed <= t < last_analysed + interval - tolerance:
+                    last_progress = now  # a keyframe we chose not to need
+                    continue
+            elif not synced and not key:
+                continue
+            t0 = time.perf_counter()
+            try:
+                pictures = codec.decode(packet)
+            except av.error.DecoderNotFoundError:
+                raise StreamError(OfflineReason.CODEC, f"{redact(source.url)}: no decoder for {codec.name}") from None
+            except (av.error.InvalidDataError, av.error.UndefinedError, av.error.PatchWelcomeError):
+                self.decode_errors += 1
+                synced = False
+                continue
+            decode_ms = (time.perf_counter() - t0) * 1000.0
+            synced = True
+            for picture in pictures:
+                self._seq += 1
+                now = self.clock.monotonic()
+                last_progress = now
+                with self._lock:
+                    self._decoded.add(now)
+                    self._decode_ms.add(decode_ms / len(pictures))
+                    self._last_frame_at = now
+                    first_frame = not self._streaming
+                    self._streaming = True
+                if first_frame:
+                    self.health_tracker.streaming()
+                pt = picture.time
+                ft = offset_s + pt - first_t if pt is not None and first_t is not None else t
+                if mode is DecodeMode.SAMPLED and not (
+                    last_analysed is None or ft < last_analysed or ft >= last_analysed + interval - tolerance
+                ):
+                    continue
+                last_analysed = ft
+                self._analyse(picture, config, now, bool(picture.key_frame))
+
+        return t + frame_s
+
+    def _choose_mode(self, detect: DetectSettings, interval: float, tolerance: float, t: float) -> DecodeMode:
+        if detect.mode is not DecodeMode.AUTO:
+            return detect.mode
+        ki = self._keyframes.interval_s()
+        last = self._keyframes.last
+        if ki is None or last is None:
+            return DecodeMode.SAMPLED  # measure first
+        if ki <= interval + tolerance and t - last <= max(3 * ki, 5.0):
+            return DecodeMode.KEYFRAME
+        return DecodeMode.SAMPLED
+
+    def _analyse(self, picture: VideoFrame, config: ReaderConfig, now: float, is_keyframe: bool) -> None:
+        motion: float | None = None
+        if config.detect.motion_gating:
+            gate = self._gate_for(config, picture.width, picture.height)
+            decision = gate.update(small_gray(picture), now)
+            motion = round(decision.motion, 4)
+            with self._lock:
+                self._analysed.add(now)
+                self._motion.add(1.0 if decision.reason in (GateReason.MOTION, GateReason.RECALIBRATED) else 0.0)
+            if not decision.offer:
+                return
+        else:  # every analysed frame goes to the detector: no gate to run
+            with self._lock:
+                self._analysed.add(now)
+        pending = PendingFrame(
+            self.camera.id, self._seq, now, self.clock.now(), picture, is_keyframe, motion, self._to_bgr
+        )
+        with self._lock:
+            keeping_up = self._slot is None or self._slot_taken
+        if keeping_up:
+            # The detector took the last frame, so it will likely take this one: convert it here, on this
+            # camera's thread, rather than serially on the detector's. A lagging detector converts only
+            # what it takes.
+            pending.frame()
+        with self._lock:
+            if self._slot is not None and not self._slot_taken:
+                self.dropped += 1
+            self._slot = pending
+            self._slot_taken = False
+            self.offered += 1
+        self._on_offer()
+
+    def _to_bgr(self, picture: VideoFrame) -> Image:
+        """Runs on the detector's thread, only for frames it takes."""
+        with self._convert_lock:
+            converted = self._reformatter.reformat(picture, format="bgr24")
+        return np.ascontiguousarray(converted.to_ndarray(), dtype=np.uint8)
+
+    def _gate_for(self, config: ReaderConfig, width: int, height: int) -> MotionGate:
+        detect = config.detect
+        key = (config.ignore, width, height, detect.motion_sensitivity, detect.keepalive_s)
+        if self._gate is None or key != self._gate_key:
+            mask = polygon_mask(config.ignore, small_size(width, height))
+            if self._gate is None:
+                self._gate = MotionGate(detect.motion_sensitivity, detect.keepalive_s, ignore=mask)
+            else:  # keep the learnt background
+                self._gate.configure(detect.motion_sensitivity, detect.keepalive_s, mask)
+            self._gate_key = key
+        return self._gate

@@ -1,0 +1,62 @@
+"""Small helpers shared by the ingest tests: camera values and bounded waiting."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from camera_config.model import Camera, CameraLevel
+from camera_config.stream_settings import DetectSettings
+from ingest.demo_server import RtspTestServer
+from ingest.types import CameraHealth, HealthState
+from ingest.worker import IngestWorker
+from tests.conftest import EXAMPLES
+
+T = TypeVar("T")
+
+
+def camera(camera_id: str, url: str, *, revision: int = 1, **detect: Any) -> Camera:
+    return Camera(
+        id=camera_id,
+        name=f"test camera {camera_id}",
+        level=CameraLevel.COMPOUND,
+        grid_id="G-01",
+        main_url=url,
+        sub_url=None,
+        detect=DetectSettings(**detect),
+        revision=revision,
+    )
+
+
+def wait_for(probe: Callable[[], T | None], timeout_s: float, interval_s: float = 0.05) -> tuple[T | None, float]:
+    """Poll until ``probe`` returns something truthy; (that value or None, seconds waited)."""
+    start = time.monotonic()
+    while True:
+        value = probe()
+        waited = time.monotonic() - start
+        if value or waited >= timeout_s:
+            return (value or None), waited
+        time.sleep(interval_s)
+
+
+def health_of(worker: IngestWorker, camera_id: str) -> CameraHealth:
+    return worker.health(camera_id)[0]
+
+
+def in_state(worker: IngestWorker, camera_id: str, *states: HealthState) -> Callable[[], CameraHealth | None]:
+    def probe() -> CameraHealth | None:
+        h = health_of(worker, camera_id)
+        return h if h.state in states else None
+
+    return probe
+
+
+def demo_site_on(server: RtspTestServer, path: Path, *, cam04_enabled: bool = True) -> Path:
+    """The demo site with its cameras on ``server`` instead of 127.0.0.1:8554."""
+    text = (EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8").replace(":8554/", f":{server.port}/")
+    if not cam04_enabled:
+        text = text.replace("    level: property\n", "    level: property\n    enabled: false\n")
+    path.write_text(text, encoding="utf-8")
+    return path
