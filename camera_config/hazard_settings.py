@@ -114,6 +114,12 @@ class TamperSettings(_Config):
     baseline_samples: int = Field(
         10, ge=1, le=10000, description="Samples used to learn the camera's own sharpness and reference view."
     )
+    offline_after_s: float = Field(
+        60.0, ge=0, le=86400, description="Offline: seconds a camera must stay unreachable before an alert."
+    )
+    online_clear_s: float = Field(
+        10.0, ge=0, le=3600, description="Offline: seconds back online before the offline alert closes."
+    )
 
 
 class IntrusionSettings(_Config):
