@@ -1,9 +1,9 @@
 """The detector stage: the latest frames of many cameras → one batched inference → tracks → hazard rules.
 
 `DetectorPipeline` is single-threaded and synchronous (easy to test and to evaluate clips with);
-`InferenceLoop` runs it on its own thread, fed by `LatestFrames`, which keeps only the newest frame of each
-camera so a slow detector never backs decoding up. One model instance per loop: ultralytics models are not
-thread-safe.
+`InferenceLoop` runs it on its own thread, fed by a frame source such as ingest's `IngestWorker.take_ready`,
+which keeps only the newest frame of each camera so a slow detector never backs decoding up. One model
+instance per loop: ultralytics models are not thread-safe.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -310,45 +310,29 @@ class DetectorPipeline:
 # ---------------------------------------------------------------------------- the inference thread
 
 
-@dataclass
-class LatestFrames:
-    """The newest frame of each camera; putting a frame over an unread one counts a drop."""
-
-    _frames: dict[str, Frame] = field(default_factory=dict)
-    _cond: threading.Condition = field(default_factory=threading.Condition)
-    dropped: dict[str, int] = field(default_factory=dict)
-
-    def put(self, frame: Frame) -> None:
-        with self._cond:
-            if frame.camera_id in self._frames:
-                self.dropped[frame.camera_id] = self.dropped.get(frame.camera_id, 0) + 1
-            self._frames[frame.camera_id] = frame
-            self._cond.notify()
-
-    def wake(self) -> None:
-        """Release a waiting ``take`` (to stop)."""
-        with self._cond:
-            self._cond.notify_all()
-
-    def take(self, timeout_s: float) -> list[Frame]:
-        with self._cond:
-            if not self._frames:
-                self._cond.wait(timeout_s)
-            frames = list(self._frames.values())
-            self._frames.clear()
-            return frames
+FrameSource = Callable[[float], Sequence[Frame]]
+"""Waits up to the given seconds for frames and returns the newest untaken frame of each camera that has one
+(ingest's ``IngestWorker.take_ready``); it keeps only the latest frame per camera and counts the drops."""
 
 
 class InferenceLoop:
-    """Runs a pipeline on its own thread: take the newest frames of all cameras, process them as one batch,
-    hand every Observation to ``sink``. Camera changes are applied between batches."""
+    """Runs a pipeline on its own thread: take the newest frames of all cameras from ``source``, process them
+    as one batch, hand every Observation to ``sink``. Camera changes are applied between batches.
+
+    Latest-frame keeping is the source's job (ingest already does it per camera), so frames are never queued
+    twice; the loop waits at most ``idle_timeout_s`` in the source, which bounds how long `stop` takes."""
 
     def __init__(
-        self, pipeline: DetectorPipeline, sink: Callable[[Observation], None], *, idle_timeout_s: float = 0.5
+        self,
+        pipeline: DetectorPipeline,
+        source: FrameSource,
+        sink: Callable[[Observation], object],
+        *,
+        idle_timeout_s: float = 0.5,
     ) -> None:
         self.pipeline = pipeline
+        self.source = source
         self.sink = sink
-        self.frames = LatestFrames()
         self.idle_timeout_s = idle_timeout_s
         self.batches = 0
         self._changes: queue.SimpleQueue[list[Camera]] = queue.SimpleQueue()
@@ -362,10 +346,16 @@ class InferenceLoop:
     def apply_cameras(self, cameras: Iterable[Camera]) -> None:
         self._changes.put(list(cameras))
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Ask the thread to end after its current batch and wait up to ``timeout_s``; True if it ended."""
         self._stop.set()
-        self.frames.wake()
-        self._thread.join(timeout_s)
+        if self._thread.ident is not None:
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def _deliver(self, observations: Iterable[Observation]) -> None:
         for obs in observations:
@@ -377,8 +367,16 @@ class InferenceLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             while not self._changes.empty():
-                self._deliver(self.pipeline.apply_cameras(self._changes.get()))
-            frames = self.frames.take(self.idle_timeout_s)
+                try:
+                    self._deliver(self.pipeline.apply_cameras(self._changes.get()))
+                except Exception:  # a camera the pipeline refuses must not end detection for the others
+                    log.exception("camera change not applied to the detector")
+            try:
+                frames = list(self.source(self.idle_timeout_s))
+            except Exception:
+                log.exception("frame source failed")
+                self._stop.wait(self.idle_timeout_s)
+                continue
             if not frames:
                 continue
             try:

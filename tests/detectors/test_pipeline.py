@@ -18,6 +18,7 @@ from detectors.pipeline import DetectorPipeline, InferenceLoop, Mode, PipelineCo
 from detectors.types import EpisodeState, HazardType, Observation
 from ingest.files import read_file_frames
 from ingest.types import Frame
+from ingest.worker import IngestWorker
 from tests.detectors import scenarios
 from tests.detectors.conftest import LABELS, read_frames
 from tests.detectors.rules_support import camera, zone
@@ -89,22 +90,51 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 60.0) -> bool:
     return False
 
 
-def test_inference_loop_keeps_only_the_latest_frames(detector: Detector, vtest: Path) -> None:
-    cams = [camera(cid=f"CAM-{i}") for i in range(3)]
+def test_inference_loop_runs_on_ingest_frames(detector: Detector, vtest: Path) -> None:
+    """The loop pulls the newest frame of every camera from ingest (which keeps only the latest), analyses
+    them in batches, takes camera changes between batches and stops promptly."""
+    cams = [replace(camera(cid=f"CAM-{i}"), main_url=str(vtest)) for i in range(3)]
     got: list[Observation] = []
-    loop = InferenceLoop(DetectorPipeline(detector, cams), got.append, idle_timeout_s=0.05).start()
+    with IngestWorker(allow_files=True) as worker:
+        worker.apply(cams)
+        loop = InferenceLoop(DetectorPipeline(detector, cams), worker.take_ready, got.append, idle_timeout_s=0.05)
+        loop.start()
+        try:
+            assert wait_until(lambda: all(loop.pipeline.counters(c.id).analysed >= 2 for c in cams))
+            assert loop.batches >= 2
+            loop.apply_cameras(cams[:1])  # a configuration change reaches the running loop
+            assert wait_until(lambda: loop.pipeline.camera_ids == ["CAM-0"])
+            analysed = loop.pipeline.counters("CAM-0").analysed
+            assert wait_until(lambda: loop.pipeline.counters("CAM-0").analysed > analysed)
+        finally:
+            started = time.monotonic()
+            assert loop.stop(timeout_s=5.0)
+            assert time.monotonic() - started < 5.0
+    assert not loop.alive
+
+
+def test_inference_loop_outlives_a_failing_source_and_sink(detector: Detector, vtest: Path) -> None:
+    cam = camera([LOW_CROWD], cid="CAM-A")
+    frames = iter(frames_of(vtest, "CAM-A", 0.5, 60))
+    calls = {"source": 0, "sink": 0}
+
+    def source(timeout_s: float) -> list[Frame]:
+        calls["source"] += 1
+        if calls["source"] == 2:
+            raise OSError("the source broke once")
+        return [f] if (f := next(frames, None)) is not None else []
+
+    def sink(obs: Observation) -> None:
+        calls["sink"] += 1
+        raise RuntimeError("the sink refuses everything")
+
+    loop = InferenceLoop(DetectorPipeline(detector, [cam]), source, sink, idle_timeout_s=0.05).start()
     try:
-        frames = frames_of(vtest, "x", 0.2, 6)
-        for f in frames:  # decoding outruns the detector: only the newest frame of each camera is kept
-            for cam in cams:
-                loop.frames.put(replace(f, camera_id=cam.id))
-        assert wait_until(lambda: all(loop.pipeline.counters(c.id).analysed >= 1 for c in cams))
-        assert sum(loop.frames.dropped.values()) >= 3 * (len(frames) - 1) - 3
-        loop.apply_cameras(cams[:1])  # a configuration change reaches the running loop
-        loop.frames.put(replace(frames[0], camera_id="CAM-0"))
-        assert wait_until(lambda: loop.pipeline.camera_ids == ["CAM-0"])
+        assert wait_until(lambda: loop.pipeline.counters("CAM-A").analysed >= 55)
+        assert loop.alive
+        assert calls["sink"] >= 1, "vtest's crowd opens an episode within 30 s"
     finally:
-        loop.stop()
+        assert loop.stop(timeout_s=5.0)
 
 
 @pytest.fixture(scope="module")
