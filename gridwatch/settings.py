@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     )
     footage_dir: Path = Field(REPO_ROOT / ".cache" / "footage", description="Real demo footage (vtest.avi, tree.avi).")
     demo: bool = Field(False, description="Demo mode: accept local files as camera sources.")
+    detect: bool = Field(
+        True,
+        description="`gridwatch run` pulls the cameras and raises alerts; false (0) serves the API and console only.",
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")
     events_policy: Path | None = Field(
         None, description="Events policy YAML (triage, deadlines, auto-case, escalation); default: built-in."

@@ -1,0 +1,256 @@
+"""The live pipeline end to end: the demo site's cameras over real RTSP, the real model, a real SQLite site.
+
+One running system is shared by the module's first tests (starting streams costs CPU on a small machine);
+the stop test runs its own on its own server so the connections it counts are its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import psutil
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy.exc import OperationalError
+
+from detectors.model import Detector
+from detectors.types import EpisodeState, HazardType, Observation, Severity
+from events.types import Alert
+from gridwatch.live import LiveOptions, LiveSystem
+from gridwatch.settings import Settings
+from gridwatch.wiring import Service, open_service
+from ingest.demo_server import RtspTestServer, free_port
+from ingest.types import HealthState
+from tests.conftest import EXAMPLES
+
+T = TypeVar("T")
+
+FAST = LiveOptions(health_every_s=0.5, reload_every_s=0.5, stop_timeout_s=15.0)
+CROWD_WAIT_S = 120.0
+"""vtest's pedestrians gather in the plaza zone again and again; 3 people for 3 s happens within a minute."""
+
+
+def site_yaml(server_port: int, path: Path, *, dead_port: int, cameras: tuple[str, ...] | None = None) -> Path:
+    """The demo site on the test server, with a crowd threshold vtest really reaches (3 people for 3 s) and
+    CAM-04 pointed at a port where nothing listens, declared offline after 2 s."""
+    text = (EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8")
+    text = text.replace("settings: {min_people: 6, min_duration_s: 10}", "settings: {min_people: 3, min_duration_s: 3}")
+    text = text.replace("rtsp://127.0.0.1:8554/pattern", f"rtsp://127.0.0.1:{dead_port}/pattern")
+    text = text.replace(":8554/", f":{server_port}/")
+    text = text.replace(
+        "    level: property\n",
+        "    level: property\n    hazards: {tamper: {offline_after_s: 2, online_clear_s: 2}}\n",
+    )
+    assert text.count(f":{server_port}/") == 5
+    assert f":{dead_port}/pattern" in text
+    if cameras is not None:
+        for cid in ("CAM-01", "CAM-02", "CAM-03", "CAM-04"):
+            if cid not in cameras:
+                text = text.replace(f"  - id: {cid}\n", f"  - id: {cid}\n    enabled: false\n")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def open_site(data_dir: Path, site_file: Path) -> tuple[Settings, Service]:
+    settings = Settings(data_dir=data_dir, demo=False)
+    service = open_service(settings)
+    service.site.load_site(site_file)
+    return settings, service
+
+
+def wait_for(probe: Callable[[], T | None], timeout_s: float, interval_s: float = 0.2) -> T | None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value or time.monotonic() >= deadline:
+            return value or None
+        time.sleep(interval_s)
+
+
+def alerts(service: Service, camera_id: str, hazard: HazardType) -> list[Alert]:
+    return [a for a in service.events.alerts(limit=200).items if a.camera_id == camera_id and a.hazard is hazard]
+
+
+def pulls(port: int) -> int:
+    """TCP connections this process holds to the RTSP server on ``port``."""
+    return sum(
+        1
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
+@pytest.fixture(scope="module")
+def running(
+    tmp_path_factory: pytest.TempPathFactory, rtsp_server: RtspTestServer, detector: Detector
+) -> Iterator[tuple[LiveSystem, Service]]:
+    tmp = tmp_path_factory.mktemp("live")
+    settings, service = open_site(tmp / "data", site_yaml(rtsp_server.port, tmp / "site.yaml", dead_port=free_port()))
+    live = LiveSystem(service, settings, detector=detector, options=FAST)
+    live.start()
+    yield live, service
+    assert live.stop()
+    service.events.close()
+
+
+def test_the_demo_site_raises_a_crowd_alert(running: tuple[LiveSystem, Service]) -> None:
+    live, service = running
+    found = wait_for(lambda: alerts(service, "CAM-01", HazardType.CROWD), CROWD_WAIT_S)
+    assert found, f"no crowd alert within {CROWD_WAIT_S:g} s; stats: {live.stats()}"
+    alert = found[0]
+    assert alert.zone_id == "plaza"
+    assert alert.grid_id == "G-01"
+    assert alert.measurements.get("people", 0) >= 3
+    assert alert.evidence is not None, "the snapshot with boxes is stored with the alert"
+    health = live.health("CAM-01")
+    assert health is not None
+    assert health.state in (HealthState.ONLINE, HealthState.DEGRADED)
+    assert live.deliveries.stored >= 1
+
+
+def test_an_unreachable_camera_becomes_a_camera_offline_alert(running: tuple[LiveSystem, Service]) -> None:
+    live, service = running
+    found = wait_for(lambda: alerts(service, "CAM-04", HazardType.CAMERA_OFFLINE), 30.0)
+    assert found, f"no offline alert for CAM-04; health: {live.health('CAM-04')}"
+    assert found[0].episode_state is not EpisodeState.CLOSED
+    assert "refused" in found[0].summary
+    health = live.health("CAM-04")
+    assert health is not None
+    assert health.state is HealthState.OFFLINE
+
+
+def test_stats_and_metrics_cover_every_pulled_camera(running: tuple[LiveSystem, Service]) -> None:
+    live, _ = running
+    stats = {s.camera_id: s for s in live.stats()}
+    assert set(stats) == {"CAM-01", "CAM-02", "CAM-03", "CAM-04"}
+    assert stats["CAM-01"].detected_frames > 0
+    assert stats["CAM-01"].detecting
+    assert stats["CAM-01"].ingest.input_fps > 0
+    registry = CollectorRegistry()
+    registry.register(live.collector())
+    text = generate_latest(registry).decode()
+    assert 'gridwatch_camera_online{camera="CAM-01"} 1.0' in text
+    assert 'gridwatch_camera_online{camera="CAM-04"} 0.0' in text
+    assert "gridwatch_observations_total" in text
+    assert "gridwatch_detector_batches_total" in text
+
+
+def test_a_camera_disabled_in_the_site_stops_being_pulled(
+    running: tuple[LiveSystem, Service], rtsp_server: RtspTestServer
+) -> None:
+    live, service = running
+    before = pulls(rtsp_server.port)
+    assert before >= 3  # CAM-01, CAM-02, CAM-03 (CAM-04 has no server)
+    service.site.set_enabled("CAM-03", False)
+    assert wait_for(lambda: "CAM-03" not in live.camera_ids, 10.0)
+    assert live.health("CAM-03") is None
+    assert wait_for(lambda: pulls(rtsp_server.port) == before - 1, 10.0), "the RTSP session was closed"
+    assert live.pipeline is not None
+    assert wait_for(lambda: "CAM-03" not in live.pipeline.camera_ids, 5.0), "the detector forgot it too"
+    service.site.set_enabled("CAM-03", True)  # and back, without a restart
+    assert wait_for(lambda: "CAM-03" in live.camera_ids, 10.0)
+    assert wait_for(lambda: pulls(rtsp_server.port) == before, 15.0)
+
+
+def test_stop_releases_threads_and_streams(
+    tmp_path: Path, fresh_rtsp_server: RtspTestServer, detector: Detector
+) -> None:
+    port = fresh_rtsp_server.port
+    site = site_yaml(port, tmp_path / "site.yaml", dead_port=free_port(), cameras=("CAM-01", "CAM-02"))
+    settings, service = open_site(tmp_path / "data", site)
+    threads_before = set(threading.enumerate())
+    live = LiveSystem(service, settings, detector=detector, options=FAST)
+    live.start()
+    try:
+        assert wait_for(lambda: pulls(port) == 2, 15.0)
+        assert wait_for(lambda: live.loop is not None and live.loop.batches > 0, 30.0)
+    finally:
+        started = time.monotonic()
+        assert live.stop()
+        took = time.monotonic() - started
+        service.events.close()
+    assert took < FAST.stop_timeout_s
+    assert pulls(port) == 0
+    assert live.camera_ids == []
+    assert live.health("CAM-01") is None
+    left = wait_for(lambda: not (set(threading.enumerate()) - threads_before), 5.0)
+    assert left, f"threads left behind: {[t.name for t in set(threading.enumerate()) - threads_before]}"
+
+
+# ---------------------------------------------------------------------------- delivering observations
+
+
+def observation(camera_id: str = "CAM-01", episode: str = "ep-1") -> Observation:
+    now = datetime.now(UTC)
+    return Observation(
+        episode_id=episode,
+        camera_id=camera_id,
+        hazard=HazardType.CROWD,
+        state=EpisodeState.OPENED,
+        severity=Severity.MEDIUM,
+        started_at=now,
+        observed_at=now,
+        zone_id="plaza" if camera_id == "CAM-01" else None,
+        summary="5 people gathering",
+        measurements={"people": 5.0},
+    )
+
+
+@pytest.fixture
+def idle_site(tmp_path: Path) -> tuple[Settings, Service]:
+    return open_site(tmp_path / "data", site_yaml(free_port(), tmp_path / "site.yaml", dead_port=free_port()))
+
+
+def test_a_refused_observation_is_logged_and_dropped(
+    idle_site: tuple[Settings, Service], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings, service = idle_site
+    live = LiveSystem(service, settings)
+    with caplog.at_level(logging.WARNING, logger="gridwatch.live"):
+        assert live.deliver(observation("CAM-99")) is False
+    assert 'refused: camera "CAM-99" does not exist' in caplog.text
+    assert live.deliveries.refused == 1
+    assert live.deliver(observation()) is True, "the next one is stored as usual"
+    assert live.deliveries.stored == 1
+
+
+def database_hiccup(ingest: Callable[[Observation], object], failures: int) -> Callable[[Observation], object]:
+    """The events ingest behind a database that is locked for the first ``failures`` attempts."""
+    left = {"n": failures}
+
+    def flaky(obs: Observation) -> object:
+        if left["n"] > 0:
+            left["n"] -= 1
+            raise OperationalError("INSERT INTO alerts ...", {}, sqlite3.OperationalError("database is locked"))
+        return ingest(obs)
+
+    return flaky
+
+
+def test_a_database_hiccup_is_retried_with_backoff(idle_site: tuple[Settings, Service]) -> None:
+    settings, service = idle_site
+    options = LiveOptions(retry_first_s=0.05, retry_max_s=0.1, retry_for_s=10.0)
+    live = LiveSystem(service, settings, options=options, ingest=database_hiccup(service.events.ingest, 3))
+    started = time.monotonic()
+    assert live.deliver(observation()) is True
+    assert time.monotonic() - started >= 0.05 + 0.1 + 0.1
+    assert live.deliveries.retries == 3
+    assert live.deliveries.stored == 1
+    assert [a.episode_id for a in alerts(service, "CAM-01", HazardType.CROWD)] == ["ep-1"]
+
+
+def test_a_lasting_outage_drops_the_observation_without_raising(idle_site: tuple[Settings, Service]) -> None:
+    settings, service = idle_site
+    options = LiveOptions(retry_first_s=0.05, retry_max_s=0.05, retry_for_s=0.3)
+    live = LiveSystem(service, settings, options=options, ingest=database_hiccup(service.events.ingest, 1000))
+    assert live.deliver(observation()) is False
+    assert live.deliveries.dropped == 1
+    assert live.deliveries.retries >= 3
+    assert alerts(service, "CAM-01", HazardType.CROWD) == []
