@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.exc import OperationalError
@@ -152,8 +152,9 @@ def test_a_camera_disabled_in_the_site_stops_being_pulled(
     assert wait_for(lambda: "CAM-03" not in live.camera_ids, 10.0)
     assert live.health("CAM-03") is None
     assert wait_for(lambda: pulls(rtsp_server.port) == before - 1, 10.0), "the RTSP session was closed"
-    assert live.pipeline is not None
-    assert wait_for(lambda: "CAM-03" not in live.pipeline.camera_ids, 5.0), "the detector forgot it too"
+    pipeline = live.pipeline
+    assert pipeline is not None
+    assert wait_for(lambda: "CAM-03" not in pipeline.camera_ids, 5.0), "the detector forgot it too"
     service.site.set_enabled("CAM-03", True)  # and back, without a restart
     assert wait_for(lambda: "CAM-03" in live.camera_ids, 10.0)
     assert wait_for(lambda: pulls(rtsp_server.port) == before, 15.0)
