@@ -82,10 +82,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gridwatch.runner import build_app
 
     settings = _settings(args)
+    site_file: Path | None = args.site or (DEMO_SITE if settings.demo else None)
+    app, service, live = build_app(settings, site_file=site_file, progress=lambda line: out.print(line, soft_wrap=True))
     # The pipeline's threads log what they do (site changes applied, refused observations, retries).
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    site_file: Path | None = args.site or (DEMO_SITE if settings.demo else None)
-    app, service, live = build_app(settings, site_file=site_file, progress=lambda line: out.print(line))
     counts = service.site.counts()
     out.print(
         f"gridwatch: {counts['cameras']} cameras, {counts['grids']} grids; database {settings.db_url.split('://')[0]}"

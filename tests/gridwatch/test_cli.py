@@ -29,6 +29,9 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert res.returncode == 0
     for command in ("run", "check-config", "import-cameras", "site", "db"):
         assert command in res.stdout
+    run_help = run(tmp_path, "run", "--help")
+    assert run_help.returncode == 0
+    assert "--no-detect" in run_help.stdout
 
 
 def test_check_config_accepts_the_demo_site(tmp_path: Path) -> None:

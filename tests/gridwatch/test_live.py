@@ -24,6 +24,7 @@ from detectors.model import Detector
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.types import Alert
 from gridwatch.live import LiveOptions, LiveSystem
+from gridwatch.runner import build_app
 from gridwatch.settings import Settings
 from gridwatch.wiring import Service, open_service
 from ingest.demo_server import RtspTestServer, free_port
@@ -41,7 +42,7 @@ def site_yaml(server_port: int, path: Path, *, dead_port: int, cameras: tuple[st
     """The demo site on the test server, with a crowd threshold vtest really reaches (3 people for 3 s) and
     CAM-04 pointed at a port where nothing listens, declared offline after 2 s."""
     text = (EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8")
-    text = text.replace("settings: {min_people: 6, min_duration_s: 10}", "settings: {min_people: 3, min_duration_s: 3}")
+    text = text.replace("settings: {min_people: 4, min_duration_s: 5}", "settings: {min_people: 3, min_duration_s: 3}")
     text = text.replace("rtsp://127.0.0.1:8554/pattern", f"rtsp://127.0.0.1:{dead_port}/pattern")
     text = text.replace(":8554/", f":{server_port}/")
     text = text.replace(
@@ -183,6 +184,17 @@ def test_stop_releases_threads_and_streams(
     assert live.health("CAM-01") is None
     left = wait_for(lambda: not (set(threading.enumerate()) - threads_before), 5.0)
     assert left, f"threads left behind: {[t.name for t in set(threading.enumerate()) - threads_before]}"
+
+
+def test_the_runner_wires_the_pipeline_unless_detection_is_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = site_yaml(free_port(), tmp_path / "site.yaml", dead_port=free_port())
+    _, _, live = build_app(Settings(data_dir=tmp_path / "on"), site_file=site)
+    assert isinstance(live, LiveSystem)
+    assert live.health("CAM-01") is None, "nothing is known before it starts"
+    assert not live.running
+    monkeypatch.setenv("GRIDWATCH_DETECT", "0")
+    _, _, off = build_app(Settings(data_dir=tmp_path / "off"), site_file=site)
+    assert off is None
 
 
 # ---------------------------------------------------------------------------- delivering observations
