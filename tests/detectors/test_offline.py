@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import timedelta
 
 from camera_config.hazard_settings import HazardSettings, TamperSettings
@@ -24,7 +25,7 @@ REFUSED = health(HealthState.OFFLINE, OfflineReason.REFUSED)
 TIMEOUT = health(HealthState.OFFLINE, OfflineReason.TIMEOUT)
 
 
-def feed(rule: OfflineRule, timeline: list[tuple[float, CameraHealth]], start_s: float = 0.0) -> list[Observation]:
+def feed(rule: OfflineRule, timeline: Sequence[tuple[float, CameraHealth]], start_s: float = 0.0) -> list[Observation]:
     """Each (duration, health) is reported every STEP_S seconds for that long, as the service does."""
     out: list[Observation] = []
     t = start_s
