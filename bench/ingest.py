@@ -11,7 +11,9 @@ Readers:
   full        gridwatch, decode and analyse every frame
   sampled@1   gridwatch, analyse 1 fps, decoding every frame (mode "sampled")
   auto@1      gridwatch, analyse 1 fps, mode "auto": keyframes only once the 1 s keyframe interval is measured
-  keyframe    gridwatch, keyframe-only decoding
+  keyframe    gridwatch, keyframe-only decoding, every keyframe (here 1 per second)
+  keyframe@0.5 gridwatch, keyframe-only at 0.5 fps: one keyframe every 2 s, the structure rule's cadence
+  pyav-key    the floor: PyAV alone with skip_frame="NONKEY", each keyframe converted to BGR
   cv2         plain cv2.VideoCapture read loop (RTSP over TCP, one thread per stream)
   cv2@1       cv2.VideoCapture, grab() every frame, retrieve() one per second
   LoadStreams ultralytics.data.loaders.LoadStreams (its own threads), iterated as fast as it yields
@@ -40,7 +42,8 @@ import psutil  # type: ignore[import-untyped]
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-READERS = ("full", "sampled@1", "auto@1", "keyframe", "cv2", "cv2@1", "LoadStreams")
+READERS = ("full", "sampled@1", "auto@1", "keyframe", "keyframe@0.5", "pyav-key", "cv2", "cv2@1", "LoadStreams")
+GRIDWATCH = ("full", "sampled@1", "auto@1", "keyframe", "keyframe@0.5")
 PATHS = {"360p": "sub", "1080p": "main"}  # /cam/<id>/sub is the 360p clip, /cam/<id>/main the 1080p one
 
 
@@ -93,6 +96,7 @@ def child_gridwatch(reader: str, urls: list[str], warmup_s: float, seconds: floa
         "sampled@1": DetectSettings(mode=DecodeMode.SAMPLED, fps=1, motion_gating=False),
         "auto@1": DetectSettings(mode=DecodeMode.AUTO, fps=1, motion_gating=False),
         "keyframe": DetectSettings(mode=DecodeMode.KEYFRAME, motion_gating=False),
+        "keyframe@0.5": DetectSettings(mode=DecodeMode.KEYFRAME, fps=0.5, motion_gating=False),
     }[reader]
     cams = [
         Camera(f"B{i}", f"bench {i}", CameraLevel.COMPOUND, "G", main_url=u, sub_url=None, detect=detect)
@@ -111,6 +115,36 @@ def child_gridwatch(reader: str, urls: list[str], warmup_s: float, seconds: floa
         result = measure(lambda: counts[0], warmup_s, seconds, pump)
         result["opened"] = sum(s.input_fps > 0 for s in worker.stats())
         return result
+
+
+def child_pyav_key(urls: list[str], warmup_s: float, seconds: float) -> dict[str, float]:
+    """The floor: PyAV alone, decoding keyframes only (``skip_frame="NONKEY"``), each turned into BGR."""
+    import av
+
+    counts = [0] * len(urls)
+    running = True
+    containers = [av.open(u, options={"rtsp_transport": "tcp"}, timeout=10.0) for u in urls]
+
+    def loop(i: int, container: av.container.InputContainer) -> None:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONKEY"
+        for packet in container.demux(stream):
+            if not running:
+                break
+            for frame in packet.decode():
+                frame.to_ndarray(format="bgr24")
+                counts[i] += 1
+        container.close()
+
+    threads = [threading.Thread(target=loop, args=(i, c), daemon=True) for i, c in enumerate(containers)]
+    for t in threads:
+        t.start()
+    result = measure(lambda: sum(counts), warmup_s, seconds)
+    result["opened"] = len(containers)
+    running = False
+    for t in threads:
+        t.join(timeout=10)
+    return result
 
 
 def child_cv2(reader: str, urls: list[str], warmup_s: float, seconds: float) -> dict[str, float]:
@@ -182,8 +216,10 @@ def child_loadstreams(urls: list[str], warmup_s: float, seconds: float) -> dict[
 
 
 def child_main(args: argparse.Namespace) -> None:
-    if args.child in ("full", "sampled@1", "auto@1", "keyframe"):
+    if args.child in GRIDWATCH:
         result = child_gridwatch(args.child, args.urls, args.warmup, args.seconds)
+    elif args.child == "pyav-key":
+        result = child_pyav_key(args.urls, args.warmup, args.seconds)
     elif args.child in ("cv2", "cv2@1"):
         result = child_cv2(args.child, args.urls, args.warmup, args.seconds)
     else:
@@ -273,6 +309,11 @@ def main() -> int:
         if key and "error" not in key:
             cpu = 100.0 * key["cpu_s"] / key["wall_s"] / n
             print(f"  keyframe-only, 1080p, N={n:>2}: {cpu:.2f} % of a core per camera (target ≤ 1 %)")
+        for reader in ("keyframe@0.5", "pyav-key"):
+            other = results.get((n, "1080p", reader))
+            if other and "error" not in other:
+                cpu = 100.0 * other["cpu_s"] / other["wall_s"] / n
+                print(f"    {reader:>12}, 1080p, N={n:>2}: {cpu:.2f} % of a core per camera")
     for res in resolutions:
         for n in ns:
             auto, plain = results.get((n, res, "auto@1")), results.get((n, res, "cv2"))

@@ -16,10 +16,15 @@ from detectors.episodes import EpisodeWriter, Persistence, Step
 from detectors.types import HazardType, Observation, Severity
 from ingest.types import CameraHealth, HealthState
 
+MIN_GAP_S = 15.0
+"""Health arrives every few seconds: shorter online spells than this do not restart the offline wait."""
+
 
 class _CameraOffline:
     def __init__(self, camera_id: str, settings: TamperSettings) -> None:
-        self.persistence = Persistence(on_s=settings.offline_after_s, off_s=settings.online_clear_s, gap_s=1e9)
+        # Back online for longer than the gap restarts the wait; a camera flapping faster stays "offline".
+        gap_s = max(settings.online_clear_s, MIN_GAP_S)
+        self.persistence = Persistence(on_s=settings.offline_after_s, off_s=settings.online_clear_s, gap_s=gap_s)
         self.writer = EpisodeWriter(camera_id, HazardType.CAMERA_OFFLINE, Severity.HIGH, update_every_s=600.0)
         self.reason: str | None = None
 
@@ -48,7 +53,7 @@ class OfflineRule:
     def __init__(self) -> None:
         self._cameras: dict[str, tuple[TamperSettings, _CameraOffline]] = {}
 
-    def apply_cameras(self, cameras: Iterable[Camera]) -> list[Observation]:
+    def apply_cameras(self, cameras: Iterable[Camera], now_at: datetime) -> list[Observation]:
         """Track these cameras; a removed or disabled camera's open outage is closed, not left hanging."""
         wanted = {c.id: c.hazards.tamper for c in cameras if c.enabled and c.hazards.tamper.enabled}
         closed: list[Observation] = []
@@ -56,7 +61,7 @@ class OfflineRule:
             settings, state = self._cameras[cid]
             if cid not in wanted or wanted[cid] != settings:
                 if state.writer.open:
-                    closed.append(state.writer.finish(state.writer.started_at or _epoch(), "camera no longer watched"))
+                    closed.append(state.writer.finish(now_at, "camera no longer watched", {}))
                 del self._cameras[cid]
         for cid, settings in wanted.items():
             if cid not in self._cameras:
@@ -73,9 +78,3 @@ class OfflineRule:
             if obs is not None:
                 out.append(obs)
         return out
-
-
-def _epoch() -> datetime:
-    from datetime import UTC
-
-    return datetime(1970, 1, 1, tzinfo=UTC)
