@@ -176,7 +176,7 @@ class LiveSystem:
         self.loop = InferenceLoop(
             self.pipeline, self.worker.take_ready, self.deliver, idle_timeout_s=self.options.idle_timeout_s
         ).start()
-        self._deliver_all(self.offline.apply_cameras(cameras))
+        self._deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         self._control = threading.Thread(target=self._run_control, name="live-control", daemon=True)
         self._control.start()
         say(
@@ -244,7 +244,7 @@ class LiveSystem:
         cameras = self._wanted()
         result = self.worker.apply(cameras)
         self.loop.apply_cameras(self._detectable(cameras))
-        self._deliver_all(self.offline.apply_cameras(cameras))
+        self._deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         changes = {
             k: v
             for k, v in (
