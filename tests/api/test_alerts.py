@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from api.context import ApiContext
 from api.app import create_app
+from api.context import ApiContext
 from camera_config.clock import FakeClock
 from events.service import EventsService
 from tests.api.conftest import Api, fast_auth, jpeg, observation
@@ -38,7 +38,8 @@ def test_list_is_scoped_filtered_and_paged(api: Api, events: EventsService, cloc
     only = admin.get("/api/alerts", params={"hazard": "intrusion", "severity": "low"}).json()["items"]
     assert [a["id"] for a in only] == [other]
     assert only[0]["camera_name"] == "Maple Gardens garden path"
-    assert only[0]["has_evidence"] is False and only[0]["evidence_url"] is None
+    assert only[0]["has_evidence"] is False
+    assert only[0]["evidence_url"] is None
     since = (clock.now() - timedelta(seconds=1.5)).isoformat()
     assert [a["id"] for a in admin.get("/api/alerts", params={"since": since}).json()["items"]] == [other, ids[2]]
 

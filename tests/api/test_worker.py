@@ -37,7 +37,8 @@ def test_delivery_is_idempotent(api: Api, worker: dict[str, str]) -> None:
     assert again.status_code == 200
     assert again.json()["results"][0] | {"created": True} == item | {"duplicate": True}
     alert = api.as_("admin").get(f"/api/alerts/{item['alert_id']}").json()
-    assert alert["episode_id"] == "w-1" and alert["has_evidence"]
+    assert alert["episode_id"] == "w-1"
+    assert alert["has_evidence"]
 
 
 def test_a_bad_item_is_refused_by_place_and_the_rest_applied(api: Api, worker: dict[str, str]) -> None:
