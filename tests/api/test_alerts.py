@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_list_is_scoped_filtered_and_paged(api: Api, events: EventsService, cloc
         ({"cursor": "not-a-cursor"}, "cursor"),
     ],
 )
-def test_bad_queries_name_the_field(api: Api, params: dict[str, object], where: str) -> None:
+def test_bad_queries_name_the_field(api: Api, params: dict[str, Any], where: str) -> None:
     res = api.as_("viewer").get("/api/alerts", params=params)
     assert res.status_code == 422
     assert where in [e["where"] for e in res.json()["errors"]]
