@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from camera_config.db import UtcDateTime
@@ -77,6 +77,8 @@ class CaseFilter:
     """Only open cases whose deadline passed before this moment."""
     late_at: datetime | None = None
     """Only open cases whose first deadline (``due_at``) passed before this moment."""
+    on_time_at: datetime | None = None
+    """The complement of ``late_at``: cases closed, or still within their first deadline at this moment."""
     since: datetime | None = None
     """Created at or after."""
     until: datetime | None = None
@@ -164,6 +166,8 @@ def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) 
         conds += [CaseRow.is_open == true(), CaseRow.deadline_at < f.overdue_at]
     if f.late_at is not None:
         conds += [CaseRow.is_open == true(), CaseRow.due_at < f.late_at]
+    if f.on_time_at is not None:
+        conds.append(or_(CaseRow.is_open != true(), CaseRow.due_at >= f.on_time_at))
     if f.since is not None:
         conds.append(CaseRow.created_at >= f.since)
     if f.until is not None:

@@ -119,24 +119,12 @@ def list_cases(
         assignee_id=assignee_id,
         grid_ids=principal.scope.grid_ids,
         late_at=now if overdue else None,
+        on_time_at=now if overdue is False else None,
     )
-    if overdue is False:
-        items, nxt = _not_overdue(events, f, now, cursor, limit)
-    else:
-        page = events.cases(f, cursor=cursor, limit=limit)
-        items, nxt = list(page.items), page.next_cursor
+    page = events.cases(f, cursor=cursor, limit=limit)
+    items, nxt = list(page.items), page.next_cursor
     names = runtime.names.names(c.camera_id for c in items)
     return CasePage(items=[CasePublic.of(c, names.get(c.camera_id or ""), now) for c in items], next_cursor=nxt)
-
-
-def _not_overdue(
-    events: EventsService, f: CaseFilter, now: Any, cursor: str | None, limit: int
-) -> tuple[list[Any], str | None]:
-    """Cases that are closed, dismissed or still within their first deadline: pages of the board with
-    the overdue ones left out (a page may come back shorter than ``limit``)."""
-    page = events.cases(f, cursor=cursor, limit=limit)
-    kept = [c for c in page.items if c.state in (CaseState.CLOSED, CaseState.DISMISSED) or c.due_at >= now]
-    return kept, page.next_cursor
 
 
 @router.get("/counts", responses=responses(*AUTH, 422, 503))

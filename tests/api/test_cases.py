@@ -164,6 +164,7 @@ def test_board_filters(api: Api, events: EventsService, users: UserStore, clock:
     assert api.as_("gw1").get("/api/cases", params={"mine": True}).json()["items"] == []  # no person linked
 
     assert ids(overdue=True) == []
+    assert set(ids(overdue=False)) == {first, second, patrol}
     clock.advance(timedelta(days=30).total_seconds())
     admin = api.as_("admin")  # the earlier session has ended meanwhile
     late = admin.get("/api/cases", params={"overdue": True}).json()["items"]
