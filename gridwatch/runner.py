@@ -20,5 +20,5 @@ def build_app(settings: Settings, *, site_file: Path | None = None) -> tuple[Fas
         service.site.load_site(site_file)
     # Served on loopback only, the browser is on this machine: WebRTC then needs 127.0.0.1 candidates.
     live = LiveSettings(ice_hosts=("127.0.0.1",) if settings.host in LOOPBACK else None)
-    app = create_app(ApiContext(engine=service.engine, site=service.site, live=live))
+    app = create_app(ApiContext(engine=service.engine, site=service.site, live=live, events=service.events))
     return app, service
