@@ -1,20 +1,22 @@
 // The console shell: who is logged in, navigation filtered by permission, and a hash router.
-// A page is a module exporting render(main, params, ctx) that may return a cleanup function
-// (called when the user navigates away: live views close their connection there).
+// A page is a module exporting render(view, params, ctx) that fills `view` and may return a cleanup
+// function (called when the user navigates away: live views close their connection there).
 import { api, h } from "./api.js";
 
 // Pages register here; `nav` entries appear in the menu for users allowed by `perm` (a permission
-// name, or a test of the user for pages that depend on the role).
-const WATCHES = (me) => ["admin", "operator", "viewer"].includes(me.role);
-const WORKS_GRID = (me) => me.role === "grid_worker";
-const SEES_CASES = (me) => WATCHES(me) || WORKS_GRID(me);
+// name, or a test of the user). Those who only do field work (grid workers) get their task list
+// instead of the centre's alert wall, case board and figures.
+const has = (me, permission) => me.permissions.includes(permission);
+const FIELD_ONLY = (me) => has(me, "cases:work") && !has(me, "cases:manage");
+const WATCHES = (me) => has(me, "alerts:read") && !FIELD_ONLY(me);
+const BOARD = (me) => has(me, "cases:read") && !FIELD_ONLY(me);
 
 export const ROUTES = [
-  { pattern: /^#\/tasks$/, module: "./pages/tasks.js", nav: "My tasks", href: "#/tasks", perm: WORKS_GRID },
+  { pattern: /^#\/tasks$/, module: "./pages/tasks.js", nav: "My tasks", href: "#/tasks", perm: FIELD_ONLY },
   { pattern: /^#\/alerts$/, module: "./pages/alerts.js", nav: "Alerts", href: "#/alerts", perm: WATCHES },
-  { pattern: /^#\/cases(?:\?.*)?$/, module: "./pages/cases.js", nav: "Cases", href: "#/cases", perm: WATCHES },
-  { pattern: /^#\/case\/(\d+)$/, module: "./pages/case.js", perm: SEES_CASES },
-  { pattern: /^#\/figures$/, module: "./pages/figures.js", nav: "Figures", href: "#/figures", perm: WATCHES },
+  { pattern: /^#\/cases(?:\?.*)?$/, module: "./pages/cases.js", nav: "Cases", href: "#/cases", perm: BOARD },
+  { pattern: /^#\/case\/(\d+)$/, module: "./pages/case.js", perm: "cases:read" },
+  { pattern: /^#\/figures$/, module: "./pages/figures.js", nav: "Figures", href: "#/figures", perm: BOARD },
   { pattern: /^#\/tree$/, module: "./pages/tree.js", nav: "Site", href: "#/tree", perm: "site:read" },
   { pattern: /^#\/cameras$/, module: "./pages/cameras.js", nav: "Cameras", href: "#/cameras", perm: "site:read" },
   { pattern: /^#\/cameras\/new$/, module: "./pages/camera-new.js", nav: "Add camera", href: "#/cameras/new", perm: "site:write" },
@@ -22,10 +24,11 @@ export const ROUTES = [
   { pattern: /^#\/camera\/([^/]+)$/, module: "./pages/camera.js", perm: "site:read" },
 ];
 
-// Where a user starts: grid workers on their tasks, those who watch on the alert wall, others on the site.
+// Where a user starts: grid workers on their tasks, those who handle alerts on the alert wall,
+// everyone else on the site.
 function landing() {
-  if (WORKS_GRID(me)) return "#/tasks";
-  if (WATCHES(me)) return "#/alerts";
+  if (FIELD_ONLY(me)) return "#/tasks";
+  if (has(me, "alerts:handle")) return "#/alerts";
   return "#/tree";
 }
 
@@ -68,13 +71,18 @@ async function route() {
   }
   const params = hash.match(r.pattern).slice(1).map(decodeURIComponent);
   main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  // The page renders into its own element, shown only if the user is still here when it is ready:
+  // a page that loads slowly never overwrites the one navigated to meanwhile.
+  const view = h("div", { class: "view" });
   try {
     const mod = await import(r.module);
-    const done = await mod.render(main, params, { me, can });
-    if (typeof done === "function") {
-      if (mine === visit) cleanup = done;
-      else done();
+    const done = await mod.render(view, params, { me, can });
+    if (mine !== visit) {
+      if (typeof done === "function") done();
+      return;
     }
+    cleanup = typeof done === "function" ? done : null;
+    main.replaceChildren(view);
   } catch (e) {
     if (e.status === 401 || mine !== visit) return;
     main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message));

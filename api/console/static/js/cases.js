@@ -24,26 +24,26 @@ export const TRANSITIONS = {
 };
 
 export const ACTION_LABEL = {
+  report: "Reported", add_alert: "Alert added",
   register: "Register", dispatch: "Dispatch", accept: "Accept", start: "Start work", resolve: "Resolve",
   verify: "Verify", close: "Close", reopen: "Reopen", dismiss: "Dismiss", escalate: "Escalate",
 };
 
-const ROLE_ACTIONS = {
-  admin: Object.keys(TRANSITIONS),
-  operator: Object.keys(TRANSITIONS),
-  grid_worker: ["accept", "start", "resolve"],
-};
+// Field work needs cases:work (grid workers, operators); the centre's moves need cases:manage.
+const FIELD_WORK = ["accept", "start", "resolve"];
+
+function has(me, permission) { return me.permissions.includes(permission); }
 
 // The actions `me` may take on a case in `state`, in the table's order.
 export function actionsFor(state, me) {
-  const mine = ROLE_ACTIONS[me.role] || [];
-  return mine.filter((a) => TRANSITIONS[a][0].includes(state));
+  return Object.keys(TRANSITIONS).filter((a) =>
+    has(me, FIELD_WORK.includes(a) ? "cases:work" : "cases:manage") && TRANSITIONS[a][0].includes(state));
 }
 
 export function needsNote(action) { return TRANSITIONS[action][1]; }
 
-// May `me` comment on cases (and report from patrol)? Readers only look.
-export function canWriteCases(me) { return me.role in ROLE_ACTIONS; }
+// May `me` comment on cases and report from patrol? Readers only look.
+export function canWorkCases(me) { return has(me, "cases:work"); }
 
 export function overdueBadge(c) { return c.overdue ? h("span", { class: "badge overdue" }, "overdue") : null; }
 

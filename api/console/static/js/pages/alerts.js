@@ -1,7 +1,6 @@
 // The live alert wall: alerts in scope, newest first; new ones arrive over server-sent events
 // without a reload. Operators acknowledge, dismiss (with a reason) or make a case from here.
 import { api, cursorPages, fmtTime, h, label, query, severityBadge, subscribe } from "../api.js";
-import { canWriteCases } from "../cases.js";
 
 const STATUSES = ["new", "acknowledged", "in_case", "escalated", "dismissed"];
 const MAX_CARDS = 200;
@@ -13,7 +12,7 @@ function thumb(a) {
 }
 
 export async function render(main, _params, { me }) {
-  const writer = canWriteCases(me);
+  const writer = me.permissions.includes("alerts:handle");
   const wall = h("ol", { class: "alert-wall", id: "alert-wall", "aria-live": "polite" });
   const status = h("select", { "aria-label": "Status", id: "alert-status" },
     h("option", { value: "" }, "All statuses"), STATUSES.map((s) => h("option", { value: s }, label(s))));

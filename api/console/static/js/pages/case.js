@@ -1,7 +1,7 @@
 // One case: its facts, the evidence of its alerts, the trail of every step (with photos), comments,
 // and the steps the caller may take from the current state. Works on a phone (the grid worker's view).
 import { api, fmtTime, h, label, severityBadge, stateBadge, subscribe } from "../api.js";
-import { ACTION_LABEL, actionsFor, canWriteCases, needsNote, overdueBadge } from "../cases.js";
+import { ACTION_LABEL, actionsFor, canWorkCases, needsNote, overdueBadge } from "../cases.js";
 
 const MAX_EVIDENCE = 4;
 
@@ -47,8 +47,8 @@ function facts(c) {
 }
 
 export async function render(main, [id], { me }) {
-  const worker = me.role === "grid_worker";
-  const back = worker ? h("a", { href: "#/tasks" }, "← My tasks") : h("a", { href: "#/cases" }, "← Cases");
+  const fieldOnly = canWorkCases(me) && !me.permissions.includes("cases:manage");
+  const back = fieldOnly ? h("a", { href: "#/tasks" }, "← My tasks") : h("a", { href: "#/cases" }, "← Cases");
   // The step form stays put across refreshes, so a note being typed is never lost.
   const note = h("textarea", { name: "note", id: "step-note", rows: 3, maxlength: 4000, placeholder: "Note (needed to resolve, reopen or dismiss)" });
   const photos = h("input", { type: "file", name: "photos", id: "step-photos", accept: "image/*", capture: "environment", multiple: true });
@@ -131,7 +131,7 @@ export async function render(main, [id], { me }) {
     stepForm.hidden = actions.length === 0;
     trail.replaceChildren(h("h2", {}, "Trail"), timeline(detail.audit));
     talk.replaceChildren(h("h2", {}, "Comments"), detail.comments.length ? comments(detail.comments) : h("p", { class: "muted" }, "No comments yet."),
-      canWriteCases(me) ? commentForm : null);
+      canWorkCases(me) ? commentForm : null);
   }
 
   async function refresh() { draw(await api(`/api/cases/${encodeURIComponent(id)}`)); }

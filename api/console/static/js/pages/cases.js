@@ -4,6 +4,7 @@ import { api, h, label, query, subscribe } from "../api.js";
 import { STATES, caseCard } from "../cases.js";
 
 const PER_COLUMN = 50;
+const GRID_KEY = "gridwatch.board.grid";
 
 function gridsOf(tree) {
   const grids = [];
@@ -13,11 +14,14 @@ function gridsOf(tree) {
 }
 
 export async function render(main, _params, _ctx) {
-  const wanted = new URLSearchParams(location.hash.split("?")[1] || "");
+  // The grid filter comes from the address (#/cases?grid=G-01) or, coming back from a case, from
+  // the last choice in this tab.
+  const fromHash = new URLSearchParams(location.hash.split("?")[1] || "").get("grid");
+  const wanted = fromHash ?? sessionStorage.getItem(GRID_KEY) ?? "";
   const tree = await api("/api/site/tree");
   const grid = h("select", { id: "board-grid", "aria-label": "Grid" },
     h("option", { value: "" }, "All grids"),
-    gridsOf(tree).map((g) => h("option", { value: g.id, selected: g.id === wanted.get("grid") }, `${g.id} ${g.name}`)));
+    gridsOf(tree).map((g) => h("option", { value: g.id, selected: g.id === wanted }, `${g.id} ${g.name}`)));
   const overdueOnly = h("input", { type: "checkbox", id: "board-overdue" });
   const board = h("div", { class: "board", id: "case-board" });
   const summary = h("span", { class: "muted", id: "board-summary" });
@@ -47,6 +51,7 @@ export async function render(main, _params, _ctx) {
   };
   grid.addEventListener("change", () => {
     history.replaceState(null, "", `#/cases${query({ grid: grid.value })}`);
+    sessionStorage.setItem(GRID_KEY, grid.value);
     draw();
   });
   overdueOnly.addEventListener("change", () => draw());
@@ -54,7 +59,7 @@ export async function render(main, _params, _ctx) {
   main.replaceChildren(
     h("h1", {}, "Cases"),
     h("div", { class: "toolbar" }, grid, h("label", { class: "check inline" }, overdueOnly, "Overdue only"), summary),
-    h("div", { class: "board-wrap" }, board));
+    board);
   await draw();
   const close = subscribe(["case.new", "case.changed"], redraw);
   return () => { close(); clearTimeout(pending); };

@@ -6,7 +6,11 @@ import { STATES } from "../cases.js";
 const NS = "http://www.w3.org/2000/svg";
 const W = 800;
 const PALETTE = ["#1f6feb", "#bf8700", "#cf222e", "#1a7f37", "#8250df", "#0a7ea4", "#e16f24", "#6e7781", "#bf3989", "#57606a", "#2da44e"];
-const STATE_COLOUR = Object.fromEntries(STATES.map((s, i) => [s, PALETTE[i % PALETTE.length]]));
+// The loop in blues and greens as it advances; side states stand out.
+const STATE_COLOUR = {
+  reported: "#9ecbff", registered: "#54aeff", dispatched: "#0969da", accepted: "#8250df", in_progress: "#bf8700",
+  resolved: "#4ac26b", verified: "#1a7f37", closed: "#116329", escalated: "#cf222e", reopened: "#e16f24", dismissed: "#8c959f",
+};
 const PERIODS = { 1: "last 24 hours", 7: "last 7 days", 30: "last 30 days", 90: "last 90 days" };
 
 function s(tag, attrs = {}, ...children) {
