@@ -411,6 +411,16 @@ def test_grid_worker_on_a_phone_accepts_reports_progress_with_a_photo_and_resolv
     page.click("text=← My tasks")
     expect(page.locator(f"#my-tasks a[data-case='{case_id}'] .badge.state")).to_have_text("resolved")
 
+    page.click("#patrol summary")  # a problem found on patrol becomes a case for the centre
+    page.fill("#patrol-form input[name=title]", "Broken railing by Block 2")
+    page.select_option("#patrol-form select[name=severity]", "high")
+    page.click("#patrol-form button[type=submit]")
+    expect(page.locator("#case-title")).to_contain_text("Broken railing by Block 2")
+    expect(page.locator("#case-facts")).to_contain_text("reported")
+    expect(page.locator("#case-facts")).to_contain_text("patrol")
+    expect(page.locator("#step-form")).to_be_hidden()  # registering it is the centre's move
+    no_horizontal_scroll(page)
+
 
 def test_operator_verifies_and_closes_and_the_board_shows_it_closed(page: Page, delivery: Delivery) -> None:
     server = delivery.server
