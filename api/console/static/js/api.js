@@ -106,17 +106,36 @@ export function severityBadge(severity) { return h("span", { class: `badge sev-$
 
 export function stateBadge(state) { return h("span", { class: `badge state state-${state}`, "data-state": state }, label(state)); }
 
-// Server-sent events of the given kinds; resolves nothing, returns close(). `onStatus` gets "live" or "reconnecting".
+// Server-sent events of the given kinds; returns close(). `onStatus` gets "live", "reconnecting" or
+// "closed". The browser reconnects by itself after a network error (resuming with Last-Event-ID);
+// when the server refused the stream (an ended session) it gives up, so check the session (the
+// login page if it ended) and open a new stream a little later.
 export function subscribe(kinds, onEvent, onStatus = () => {}) {
-  const source = new EventSource("/api/events", { withCredentials: true });
-  for (const kind of kinds) {
-    source.addEventListener(kind, (ev) => {
-      let data;
-      try { data = JSON.parse(ev.data); } catch { return; }
-      onEvent(kind, data);
+  let source = null;
+  let timer = null;
+  let closed = false;
+  const open = () => {
+    source = new EventSource("/api/events", { withCredentials: true });
+    for (const kind of kinds) {
+      source.addEventListener(kind, (ev) => {
+        let data;
+        try { data = JSON.parse(ev.data); } catch { return; }
+        onEvent(kind, data);
+      });
+    }
+    source.addEventListener("open", () => onStatus("live"));
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED) { onStatus("reconnecting"); return; }
+      onStatus("closed");
+      retry();
     });
-  }
-  source.addEventListener("open", () => onStatus("live"));
-  source.addEventListener("error", () => onStatus(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting"));
-  return () => source.close();
+  };
+  const retry = () => {
+    if (closed) return;
+    timer = setTimeout(() => {
+      api("/api/auth/me").then(() => { if (!closed) open(); }).catch((e) => { if (e.status !== 401) retry(); });
+    }, 3000);
+  };
+  open();
+  return () => { closed = true; clearTimeout(timer); source.close(); };
 }

@@ -122,8 +122,14 @@ export async function render(main, _params, { me }) {
     empty, wall);
   // Subscribe before the first load and hold events until it is done, so none falls in between.
   let held = [];
+  let gap = false;
   const close = subscribe(["alert.new", "alert.changed"], (_kind, a) => (held ? held.push(a) : upsert(a, { fresh: true })),
-    (s) => { liveState.textContent = s; liveState.dataset.state = s; });
+    (s) => {
+      liveState.textContent = s;
+      liveState.dataset.state = s;
+      if (s === "closed") gap = true; // a new stream does not replay what was missed: reload
+      else if (s === "live" && gap) { gap = false; load().catch(() => {}); }
+    });
   try {
     await load();
   } catch (e) {

@@ -61,6 +61,10 @@ export async function render(main, _params, _ctx) {
     h("div", { class: "toolbar" }, grid, h("label", { class: "check inline" }, overdueOnly, "Overdue only"), summary),
     board);
   await draw();
-  const close = subscribe(["case.new", "case.changed"], redraw);
+  let gap = false; // a stream opened anew does not replay what was missed: redraw then
+  const close = subscribe(["case.new", "case.changed"], redraw, (s) => {
+    if (s === "closed") gap = true;
+    else if (s === "live" && gap) { gap = false; redraw(); }
+  });
   return () => { close(); clearTimeout(pending); };
 }

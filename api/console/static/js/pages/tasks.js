@@ -72,9 +72,14 @@ export async function render(main, _params, { me }) {
     me.grid_ids && me.grid_ids.length ? report : null);
   await load();
   let pending = null;
-  const close = subscribe(["case.new", "case.changed"], () => {
+  let gap = false;
+  const reload = () => {
     if (pending) return;
     pending = setTimeout(() => { pending = null; load().catch((e) => console.error(e)); }, 300);
+  };
+  const close = subscribe(["case.new", "case.changed"], reload, (s) => {
+    if (s === "closed") gap = true;
+    else if (s === "live" && gap) { gap = false; reload(); }
   });
   return () => { close(); clearTimeout(pending); };
 }
