@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -476,3 +478,35 @@ def test_figures_page_draws_its_charts(page: Page, delivery: Delivery) -> None:
     expect(page.locator("#false-alarm-reasons")).to_contain_text("test pattern")
     expect(page.locator("#grid-figures tr[data-unit=G-01]")).to_be_visible()
     shot(page, "figures")
+
+
+def test_case_board_marks_overdue_cases(page: Page, server: Server, tmp_path: Path) -> None:
+    # A 12345 hotline ticket whose own deadline passed yesterday, imported with the command line.
+    now = datetime.now(UTC)
+    ticket = {
+        "external_id": f"12345-{uuid.uuid4().hex[:8]}",
+        "grid": "G-02",
+        "title": "Streetlight out on Maple Lane",
+        "received_at": (now - timedelta(days=2)).isoformat(),
+        "deadline_at": (now - timedelta(days=1)).isoformat(),
+    }
+    tickets = tmp_path / "tickets.json"
+    tickets.write_text(json.dumps([ticket]), encoding="utf-8")
+    subprocess.run(
+        [sys.executable, "-m", "gridwatch", "events", "import-hotline", str(tickets)],
+        env=server.env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    login(page, server, "operator")
+    page.goto(server.url + "/#/cases?grid=G-02")
+    card = page.locator("#case-board .board-col[data-state=dispatched] a.case-card", has_text="Streetlight out")
+    expect(card).to_have_class(re.compile(r"\bis-overdue\b"))
+    expect(card.locator(".badge.overdue")).to_have_text("overdue")
+    expect(page.locator("#board-summary")).to_contain_text("1 overdue")
+    page.check("#board-overdue")
+    expect(page.locator("#case-board a.case-card")).to_have_count(1)
+    shot(page, "case-board-overdue")
+    card.click()
+    expect(page.locator("#case-facts .badge.overdue")).to_be_visible()
