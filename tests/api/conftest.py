@@ -245,6 +245,8 @@ class Server:
     rtsp_password: str
     """CAM-03's (wrong) password: it must never show up in an answer or the log."""
     clip: Path
+    env: dict[str, str]
+    """The server's environment (database, data dir): `gridwatch` commands run with it act on its data."""
 
     def open_files(self, path: Path) -> int:
         """How many file descriptors the server process holds on ``path`` (a pull holds one on its source)."""
@@ -313,7 +315,7 @@ def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.Te
             time.sleep(0.2)
         passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
         assert set(passwords) == {"admin", "operator", "gridworker", "integrator", "viewer"}, log.read_text()
-        yield Server(url, proc.pid, log, passwords, rtsp_password, demo_clip)
+        yield Server(url, proc.pid, log, passwords, rtsp_password, demo_clip, env)
     finally:
         proc.terminate()
         try:
