@@ -33,17 +33,40 @@ class Permission(enum.StrEnum):
     USERS_MANAGE = "users:manage"
     TOKENS_OWN = "tokens:own"
     METRICS_READ = "metrics:read"
+    ALERTS_READ = "alerts:read"
+    ALERTS_HANDLE = "alerts:handle"
+    """Acknowledge, dismiss, escalate an alert or make a case of it."""
+    CASES_READ = "cases:read"
+    CASES_WORK = "cases:work"
+    """Field work on a case: accept, start, resolve, comment, attach photos, report from patrol."""
+    CASES_MANAGE = "cases:manage"
+    """The centre's moves: register, dispatch, verify, close, reopen, dismiss, escalate."""
+    OBSERVATIONS_DELIVER = "observations:deliver"
+    """Detection workers on other machines hand in what their rules saw."""
 
+
+_READ_WORK = frozenset({Permission.ALERTS_READ, Permission.CASES_READ})
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.OPERATOR: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW}),
-    Role.GRID_WORKER: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW}),
-    Role.INTEGRATOR: frozenset(
-        {Permission.SITE_READ, Permission.SITE_WRITE, Permission.LIVE_VIEW, Permission.TOKENS_OWN}
+    Role.OPERATOR: frozenset(
+        {
+            Permission.SITE_READ,
+            Permission.LIVE_VIEW,
+            *_READ_WORK,
+            Permission.ALERTS_HANDLE,
+            Permission.CASES_WORK,
+            Permission.CASES_MANAGE,
+        }
     ),
-    Role.VIEWER: frozenset({Permission.SITE_READ}),
-    Role.WORKER: frozenset({Permission.SITE_READ, Permission.TOKENS_OWN, Permission.METRICS_READ}),
+    Role.GRID_WORKER: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW, *_READ_WORK, Permission.CASES_WORK}),
+    Role.INTEGRATOR: frozenset(
+        {Permission.SITE_READ, Permission.SITE_WRITE, Permission.LIVE_VIEW, Permission.TOKENS_OWN, *_READ_WORK}
+    ),
+    Role.VIEWER: frozenset({Permission.SITE_READ, *_READ_WORK}),
+    Role.WORKER: frozenset(
+        {Permission.SITE_READ, Permission.TOKENS_OWN, Permission.METRICS_READ, Permission.OBSERVATIONS_DELIVER}
+    ),
 }
 
 

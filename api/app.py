@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.bridge import EventsBridge, register_gauges
 from api.context import ApiContext
 from api.live import LiveHub, host_candidates
-from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routes import auth, cameras, console, events, live, service, site, users
+from api.metrics import ApiMetrics, InFlight, MetricsMiddleware
+from api.names import CameraNames
+from api.routes import alerts, auth, cameras, cases, console, events, figures, live, service, site, users, worker
 from api.runtime import LifespanState, Runtime
 from api.stream import EventHub
 from api.users import UserStore
@@ -37,6 +39,10 @@ TAGS = [
     {"name": "cameras", "description": "Cameras: read in scope, written by integrators; bulk CSV import."},
     {"name": "zones", "description": "Zones drawn on a camera's picture."},
     {"name": "live", "description": "WebRTC live view."},
+    {"name": "alerts", "description": "Hazard alerts: list, evidence, acknowledge, dismiss, escalate, make a case."},
+    {"name": "cases", "description": "Cases through the loop: board, trail, transitions with photos, comments."},
+    {"name": "figures", "description": "Completion and on-time rates per unit; false alarms per camera and rule."},
+    {"name": "worker", "description": "Observations delivered by detection workers (API token, worker role)."},
     {"name": "events", "description": "Server-sent events."},
     {"name": "service", "description": "Health and metrics."},
 ]
@@ -51,6 +57,8 @@ def create_app(context: ApiContext) -> FastAPI:
         metrics=ApiMetrics(context.registry),
         live=LiveHub(context.live),
         events=EventHub(context.clock),
+        names=CameraNames(context.site),
+        ingesting=InFlight(),
     )
     runtime.metrics.gauges(
         "gridwatch_live_pulls",
@@ -66,13 +74,22 @@ def create_app(context: ApiContext) -> FastAPI:
         lambda: {"": float(runtime.events.subscribers)},
     )
 
+    bridge = None
+    if context.events is not None:
+        bridge = EventsBridge(context.events, runtime.events, runtime.names, context.clock, runtime.metrics)
+        register_gauges(runtime.metrics, context.events, context.clock, lambda: runtime.ingesting.value)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[LifespanState]:
         runtime.events.bind(asyncio.get_running_loop())
+        if bridge is not None:
+            bridge.start()
         with host_candidates(context.live.ice_hosts):
             try:
                 yield {"runtime": runtime}
             finally:
+                if bridge is not None:
+                    bridge.close()
                 runtime.events.close()
                 await runtime.live.close()
 
@@ -87,7 +104,9 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
-    for module in (service, auth, users, site, cameras, live, events, console):
+    for module in (service, auth, users, site, cameras, live, alerts, cases, figures, worker, events, console):
         app.include_router(module.router)
+    app.include_router(cases.files_router)
+    worker.document(app)
     app.mount("/static", StaticFiles(directory=console.STATIC), name="static")
     return app

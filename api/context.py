@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from camera_config.clock import Clock, SystemClock
 from camera_config.store import SiteStore
+from events.service import EventsService
 from ingest.types import CameraHealth
 
 
@@ -70,3 +71,5 @@ class ApiContext:
     health: HealthSource = _no_health
     registry: CollectorRegistry | None = None
     """Prometheus registry shared with the other stages; the API makes its own when None."""
+    events: EventsService | None = None
+    """Alerts, cases and figures; None serves the site alone (those routes answer 503)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -33,10 +35,38 @@ class ApiMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.alerts_received = Counter(
+            "gridwatch_alerts_received",
+            "Alerts opened (new hazard episodes), by hazard type and severity.",
+            ["hazard", "severity"],
+            registry=self.registry,
+        )
 
     def gauges(self, name: str, help_text: str, label: str | None, read: Callable[[], Mapping[str, float]]) -> None:
         """Register gauges read at scrape time (never stale): ``read`` returns label value → number."""
         self.registry.register(_ReadAtScrape(name, help_text, label, read))
+
+
+class InFlight:
+    """How many of something are under way right now (thread-safe), e.g. observations being applied."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    @property
+    def value(self) -> int:
+        return self._n
+
+    @contextmanager
+    def add(self, n: int) -> Iterator[None]:
+        with self._lock:
+            self._n += n
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._n -= n
 
 
 class _ReadAtScrape(Collector):

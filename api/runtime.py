@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 
 from api.context import ApiContext
 from api.live import LiveHub
-from api.metrics import ApiMetrics
+from api.metrics import ApiMetrics, InFlight
+from api.names import CameraNames
 from api.stream import EventHub
 from api.users import UserStore
 
@@ -21,6 +22,8 @@ class Runtime:
     metrics: ApiMetrics
     live: LiveHub
     events: EventHub
+    names: CameraNames
+    ingesting: InFlight
 
 
 class LifespanState(TypedDict):

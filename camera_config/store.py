@@ -229,6 +229,11 @@ class SiteStore:
         with self._factory() as s:
             return dict(s.execute(select(CameraRow.id, CameraRow.revision)).all())
 
+    def camera_names(self) -> dict[str, str]:
+        """camera id → name: what lists of alerts and cases show next to a camera id."""
+        with self._factory() as s:
+            return dict(s.execute(select(CameraRow.id, CameraRow.name)).all())
+
     def credentials(self, camera_id: str) -> StreamCredentials:
         with self._factory() as s:
             row = s.execute(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from camera_config.db import UtcDateTime
@@ -48,6 +48,8 @@ class AlertFilter:
     hazard: HazardType | None = None
     severity: Severity | None = None
     case_id: int | None = None
+    grid_ids: frozenset[str] | None = None
+    """Only alerts of these grids (a caller's scope); None: any grid."""
     since: datetime | None = None
     """Received at or after."""
     until: datetime | None = None
@@ -69,8 +71,14 @@ class CaseFilter:
     source: CaseSource | None = None
     hazard: HazardType | None = None
     camera_id: str | None = None
+    grid_ids: frozenset[str] | None = None
+    """Only cases of these grids (a caller's scope); None: any grid."""
     overdue_at: datetime | None = None
     """Only open cases whose deadline passed before this moment."""
+    late_at: datetime | None = None
+    """Only open cases whose first deadline (``due_at``) passed before this moment."""
+    on_time_at: datetime | None = None
+    """The complement of ``late_at``: cases closed, or still within their first deadline at this moment."""
     since: datetime | None = None
     """Created at or after."""
     until: datetime | None = None
@@ -115,6 +123,8 @@ def alert_query(f: AlertFilter, cursor: str | None, limit: int) -> Select[Any]:
     ):
         if value is not None:
             conds.append(col == value)
+    if f.grid_ids is not None:
+        conds.append(AlertRow.grid_id.in_(sorted(f.grid_ids)))
     if f.since is not None:
         conds.append(AlertRow.received_at >= f.since)
     if f.until is not None:
@@ -150,8 +160,14 @@ def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) 
     ):
         if value is not None:
             conds.append(col == value)
+    if f.grid_ids is not None:
+        conds.append(CaseRow.grid_id.in_(sorted(f.grid_ids)))
     if f.overdue_at is not None:
         conds += [CaseRow.is_open == true(), CaseRow.deadline_at < f.overdue_at]
+    if f.late_at is not None:
+        conds += [CaseRow.is_open == true(), CaseRow.due_at < f.late_at]
+    if f.on_time_at is not None:
+        conds.append(or_(CaseRow.is_open != true(), CaseRow.due_at >= f.on_time_at))
     if f.since is not None:
         conds.append(CaseRow.created_at >= f.since)
     if f.until is not None:

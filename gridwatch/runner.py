@@ -31,7 +31,7 @@ def build_app(
         registry.register(live_system.collector())
     # Served on loopback only, the browser is on this machine: WebRTC then needs 127.0.0.1 candidates.
     live = LiveSettings(ice_hosts=("127.0.0.1",) if settings.host in LOOPBACK else None)
-    context = ApiContext(engine=service.engine, site=service.site, live=live, registry=registry)
+    context = ApiContext(engine=service.engine, site=service.site, live=live, registry=registry, events=service.events)
     if live_system is not None:
         context = replace(context, health=live_system.health)
     app = create_app(context)

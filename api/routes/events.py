@@ -23,8 +23,10 @@ async def events(
         str | None, Header(max_length=20, description="Resume after this event (browsers send it on reconnect).")
     ] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """A stream of events (``camera.changed``, ``camera.deleted``, ``cameras.imported``; alerts and
-    cases join later), each with a JSON ``data`` object, filtered by the caller's scope."""
+    """A stream of events, each with a JSON ``data`` object, filtered by the caller's scope:
+    ``alert.new`` / ``alert.changed`` (an alert as ``GET /api/alerts/{id}`` gives it), ``case.new`` /
+    ``case.changed`` (a case as in ``GET /api/cases``), ``camera.changed``, ``camera.deleted`` and
+    ``cameras.imported``."""
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
     async with runtime.events.subscribe(principal.scope, after_id=after) as sub:
         while True:

@@ -6,6 +6,7 @@ this kind of machine; one test checks that stored hashes move to the configured 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -16,10 +17,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 import yaml
 from fastapi import FastAPI
@@ -36,6 +40,7 @@ from camera_config.clock import FakeClock
 from camera_config.db import session_factory
 from camera_config.store import SiteStore
 from camera_config.validate import load_site_file
+from events.service import EventsService
 from tests.conftest import EXAMPLES, REPO
 
 FAST_HASH = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),))
@@ -102,12 +107,59 @@ class Api:
 
 
 @pytest.fixture
-def api(engine: Engine, site: SiteStore, users: UserStore, clock: FakeClock) -> Iterator[Api]:
-    app = create_app(ApiContext(engine=engine, site=site, clock=clock, auth=fast_auth()))
+def events(engine: Engine, site: SiteStore, clock: FakeClock, tmp_path: Path) -> Iterator[EventsService]:
+    """The events service on the demo site (default policy), reading the site afresh on every lookup."""
+    service = EventsService(session_factory(engine), site, tmp_path / "data", clock=clock, site_ttl_s=0.0)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def api(engine: Engine, site: SiteStore, users: UserStore, clock: FakeClock, events: EventsService) -> Iterator[Api]:
+    app = create_app(ApiContext(engine=engine, site=site, clock=clock, auth=fast_auth(), events=events))
     holder = Api(app, [])
     yield holder
     for client in holder.clients:
         client.__exit__(None, None, None)
+
+
+def jpeg(width: int = 64, height: int = 48) -> bytes:
+    """A small real JPEG (a gradient), for evidence and photos."""
+    row = np.linspace(0, 255, width, dtype=np.uint8)
+    image = np.dstack([np.tile(row, (height, 1))] * 3)
+    ok, buf = cv2.imencode(".jpg", image)
+    assert ok
+    return bytes(buf)
+
+
+def observation(
+    episode_id: str,
+    *,
+    camera_id: str = "CAM-01",
+    hazard: str = "loitering",
+    severity: str = "medium",
+    state: str = "opened",
+    seq: int = 0,
+    at: datetime | None = None,
+    evidence: bytes | None = None,
+) -> dict[str, Any]:
+    """An observation in the remote (JSON) format; loitering at medium makes no case on its own."""
+    when = (at or FakeClock().now()).isoformat()
+    doc: dict[str, Any] = {
+        "episode_id": episode_id,
+        "camera_id": camera_id,
+        "hazard": hazard,
+        "state": state,
+        "severity": severity,
+        "started_at": when,
+        "observed_at": when,
+        "seq": seq,
+        "summary": f"{hazard} on {camera_id}",
+        "measurements": {"people": 2},
+    }
+    if evidence is not None:
+        doc["evidence_jpeg_b64"] = base64.b64encode(evidence).decode()
+    return doc
 
 
 # ---------------------------------------------------------------------------- a real server process
@@ -193,6 +245,8 @@ class Server:
     rtsp_password: str
     """CAM-03's (wrong) password: it must never show up in an answer or the log."""
     clip: Path
+    env: dict[str, str]
+    """The server's environment (database, data dir): `gridwatch` commands run with it act on its data."""
 
     def open_files(self, path: Path) -> int:
         """How many file descriptors the server process holds on ``path`` (a pull holds one on its source)."""
@@ -261,7 +315,7 @@ def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.Te
             time.sleep(0.2)
         passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
         assert set(passwords) == {"admin", "operator", "gridworker", "integrator", "viewer"}, log.read_text()
-        yield Server(url, proc.pid, log, passwords, rtsp_password, demo_clip)
+        yield Server(url, proc.pid, log, passwords, rtsp_password, demo_clip, env)
     finally:
         proc.terminate()
         try:

@@ -53,7 +53,15 @@ def test_login_sets_a_strict_httponly_cookie_and_logout_ends_it(api: Api) -> Non
     body = res.json()
     assert body["user"]["username"] == "operator"
     assert body["user"]["grid_ids"] == ["G-01", "G-02", "G-03"]
-    assert body["user"]["permissions"] == ["live:view", "site:read"]
+    assert body["user"]["permissions"] == [
+        "alerts:handle",
+        "alerts:read",
+        "cases:manage",
+        "cases:read",
+        "cases:work",
+        "live:view",
+        "site:read",
+    ]
     cookies = res.headers.get_list("set-cookie")
     session = next(c for c in cookies if c.startswith("gridwatch_session="))
     assert "HttpOnly" in session

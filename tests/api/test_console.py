@@ -5,10 +5,19 @@ Screenshots of every page go to test-artifacts/console/ (ignored by git).
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, FilePayload, Page, expect, sync_playwright
 
@@ -73,6 +82,7 @@ def login(page: Page, server: Server, user: str) -> None:
 
 
 def shot(page: Page, name: str) -> None:
+    page.evaluate("() => window.scrollTo(0, 0)")  # else the sticky top bar lands mid-picture
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
@@ -88,11 +98,15 @@ def test_login(page: Page, server: Server) -> None:
     page.fill("#password", server.passwords["operator"])
     page.click("button[type=submit]")
     expect(page.locator("#user-name")).to_have_text("He Ping · operator")
-    expect(page.locator("#nav a")).to_have_text(["Site", "Cameras"])  # no integrator pages for an operator
+    # operators land on the alert wall; no integrator pages for them
+    expect(page.locator("#nav a")).to_have_text(["Alerts", "Cases", "Figures", "Site", "Cameras"])
+    expect(page.locator("#alert-wall")).to_be_attached()
+    assert page.url.endswith("/#/alerts")
 
 
 def test_camera_tree(page: Page, server: Server) -> None:
     login(page, server, "operator")
+    page.click("#nav >> text=Site")
     tree = page.locator("#site-tree")
     expect(tree.locator("li.camera")).to_have_count(5)
     for name in ("Riverside Sub-district", "Willow Lane Community", "Greenfield Property Services", "Willow Court"):
@@ -104,6 +118,7 @@ def test_camera_tree(page: Page, server: Server) -> None:
 
 def test_camera_page_receives_webrtc_video(page: Page, server: Server) -> None:
     login(page, server, "operator")
+    page.click("#nav >> text=Site")
     page.click("a[href='#/camera/CAM-01']")
     expect(page.locator("h1")).to_have_text("Willow Court east gate plaza")
     expect(page.locator("#live polygon[data-zone=plaza]")).to_have_count(1)
@@ -130,7 +145,10 @@ BAD_CSV = (
 
 def test_integrator_csv_import_shows_the_error_report(page: Page, server: Server) -> None:
     login(page, server, "integrator")
-    expect(page.locator("#nav a")).to_have_text(["Site", "Cameras", "Add camera", "Import CSV"])
+    expect(page.locator("#nav a")).to_have_text(
+        ["Alerts", "Cases", "Figures", "Site", "Cameras", "Add camera", "Import CSV"]
+    )  # integrators read alerts and cases, and land on the site
+    expect(page.locator("#site-tree")).to_be_attached()
     page.click("#nav >> text=Import CSV")
     upload: FilePayload = {"name": "cameras.csv", "mimeType": "text/csv", "buffer": BAD_CSV.encode()}
     page.set_input_files("#csv-file", upload)
@@ -180,12 +198,14 @@ def test_add_camera_form_marks_the_refused_field(page: Page, server: Server) -> 
 def test_grid_worker_on_a_phone_sees_only_their_grid(page: Page, server: Server) -> None:
     page.set_viewport_size({"width": 390, "height": 844})
     login(page, server, "gridworker")
+    expect(page.locator("h1")).to_have_text("My tasks")  # a grid worker lands on their tasks
+    page.goto(server.url + "/#/tree")
     tree = page.locator("#site-tree")
     expect(tree.locator("li.camera")).to_have_count(2)
     expect(tree.locator("li.camera[data-camera=CAM-02]")).to_have_count(0)
     expect(page.locator("#nav")).to_be_hidden()
     page.click("#menu-toggle")
-    expect(page.locator("#nav a")).to_have_text(["Site", "Cameras"])
+    expect(page.locator("#nav a")).to_have_text(["My tasks", "Site", "Cameras"])
     shot(page, "phone-tree")
     page.goto(server.url + "/#/camera/CAM-02")
     expect(page.locator("#page")).to_contain_text('camera "CAM-02" does not exist')
@@ -195,3 +215,298 @@ def test_grid_worker_on_a_phone_sees_only_their_grid(page: Page, server: Server)
     width = page.evaluate("() => document.querySelector('#live').getBoundingClientRect().width")
     assert width <= 390
     shot(page, "phone-camera")
+
+
+# ---------------------------------------------------------------------------- alerts and cases
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A detection worker's account on the server: delivers observations with its API token."""
+
+    server: Server
+    token: str
+    jpeg: bytes
+
+    def observe(self, *, camera: str = "CAM-01", hazard: str = "crowd", summary: str, severity: str = "medium") -> int:
+        """One new hazard episode, as a remote worker sends it; the id of the alert it made."""
+        now = datetime.now(UTC)
+        doc = {
+            "episode_id": f"ui-{uuid.uuid4().hex[:12]}",
+            "camera_id": camera,
+            "hazard": hazard,
+            "state": "opened",
+            "severity": severity,
+            "started_at": (now - timedelta(seconds=40)).isoformat(),
+            "observed_at": now.isoformat(),
+            "seq": 0,
+            "zone_id": "plaza" if camera == "CAM-01" else None,
+            "summary": summary,
+            "measurements": {"people": 7.0, "duration_s": 40.0},
+            "evidence_jpeg_b64": base64.b64encode(self.jpeg).decode(),
+        }
+        res = httpx.post(
+            self.server.url + "/api/worker/observations",
+            json={"observations": [doc]},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+        )
+        assert res.status_code == 200, res.text
+        result = res.json()["results"][0]
+        assert result["created"] is True, result
+        return int(result["alert_id"])
+
+
+@pytest.fixture(scope="module")
+def delivery(server: Server, footage: Path) -> Delivery:
+    """A worker account with a token (made by the admin over the API) and a real frame as evidence."""
+    capture = cv2.VideoCapture(str(footage / "vtest.avi"))
+    try:
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    assert ok
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    name = f"ui-worker-{uuid.uuid4().hex[:6]}"
+    with http_login(server, "admin") as admin:
+        res = admin.post("/api/users", json={"username": name, "role": "worker"})
+        assert res.status_code == 201, res.text
+        res = admin.post(f"/api/users/{name}/tokens", json={"name": "console tests"})
+        assert res.status_code == 201, res.text
+        token = res.json()["secret"]
+    return Delivery(server, token, jpeg.tobytes())
+
+
+def case_in(delivery: Delivery, state: str, *, camera: str, hazard: str, summary: str) -> int:
+    """A case of a new alert on a camera of grid G-01, driven over the API to ``state``: the precondition
+    of a browser test that starts in the middle of the loop.
+
+    Each test takes its own camera and hazard: an open case of the same camera and hazard would
+    take the new alert in instead of making a new case.
+    """
+    alert_id = delivery.observe(camera=camera, hazard=hazard, summary=summary)
+    with http_login(delivery.server, "operator") as op:
+        res = op.post(f"/api/alerts/{alert_id}/case", json={"note": ""})
+        assert res.status_code == 200, res.text
+        case = res.json()
+    assert case["state"] == "dispatched", case  # the grid has a worker: the case goes to them at once
+    steps = {"dispatched": [], "resolved": [("accept", ""), ("start", ""), ("resolve", "Fixed on site")]}[state]
+    with http_login(delivery.server, "gridworker") as gw:
+        for action, note in steps:
+            res = gw.post(f"/api/cases/{case['id']}/transitions", json={"action": action, "note": note})
+            assert res.status_code == 200, res.text
+    return int(case["id"])
+
+
+def no_horizontal_scroll(page: Page, width: int = 390) -> None:
+    scroll = page.evaluate("() => document.documentElement.scrollWidth")
+    assert scroll <= width, f"the page is {scroll} px wide on a {width} px screen"
+
+
+def test_operator_sees_a_new_alert_without_reload_and_makes_a_case(page: Page, delivery: Delivery) -> None:
+    server = delivery.server
+    login(page, server, "operator")
+    expect(page.locator("#live-state")).to_have_text("live")
+    page.evaluate("() => { window.__sameDocument = true; }")  # gone if the page reloaded
+
+    # medium: below the crowd rule's automatic case, so it waits for the operator
+    false_alarm = delivery.observe(summary="Shadows of the trees moving at the gate")
+    card = page.locator(f"#alert-wall li[data-alert='{false_alarm}']")
+    expect(card).to_be_visible(timeout=10_000)
+    alert_id = delivery.observe(summary="7 people gathered at the gate plaza for 40 s")
+    card = page.locator(f"#alert-wall li[data-alert='{alert_id}']")
+    expect(card).to_be_visible(timeout=10_000)
+    expect(page.locator("#alert-wall > li").first).to_have_attribute("data-alert", str(alert_id))
+    assert page.evaluate("() => window.__sameDocument === true")
+    expect(card.locator(".camera-name")).to_have_text("Willow Court east gate plaza")
+    expect(card.locator(".alert-where")).to_contain_text("grid G-01")
+    expect(card.locator(".hazard")).to_have_text("crowd")
+    expect(card.locator(".sev-medium")).to_have_text("medium")
+    expect(card.locator("time")).not_to_be_empty()
+    page.wait_for_function(
+        "id => { const i = document.querySelector(`li[data-alert='${id}'] .thumb img`);"
+        " return i && i.naturalWidth > 0; }",
+        arg=alert_id,
+    )
+    shot(page, "alert-wall")
+
+    # a false alarm: acknowledged, then dismissed with a reason
+    other = page.locator(f"#alert-wall li[data-alert='{false_alarm}']")
+    other.locator(".act-ack").click()
+    expect(other).to_have_attribute("data-status", "acknowledged")
+    other.locator(".act-dismiss").click()
+    other.locator(".dismiss-form button[type=submit]").click()
+    expect(other.locator("input[name=reason]")).to_have_attribute("aria-invalid", "true")  # a reason is needed
+    other.locator("input[name=reason]").fill("tree shadows")
+    other.locator(".dismiss-form button[type=submit]").click()
+    expect(other).to_have_attribute("data-status", "dismissed")
+    expect(other).to_contain_text("dismissed: tree shadows")
+
+    card.locator(".act-case").click()
+    expect(page.locator("#case-title")).to_contain_text("camera CAM-01")
+    case_id = int(page.url.rsplit("/", 1)[1])
+    # made into a case, it was registered and dispatched to the grid's worker in the same step
+    expect(page.locator("#case-facts")).to_contain_text("dispatched")
+    expect(page.locator("#case-facts")).to_contain_text("P-GW-01")
+    expect(page.locator("#case-timeline li")).to_have_count(3)
+    expect(page.locator("#case-timeline li").nth(2)).to_have_attribute("data-action", "dispatch")
+    expect(page.locator(f"#case-evidence a[data-alert='{alert_id}'] img")).to_be_visible()
+    expect(page.locator("#step-buttons button")).to_have_text(["Accept", "Dismiss", "Escalate"])
+    shot(page, "case-dispatched")
+
+    page.click("text=← Cases")
+    column = page.locator("#case-board .board-col[data-state=dispatched]")
+    expect(column.locator(f"a[data-case='{case_id}']")).to_be_visible()
+    page.click("#nav >> text=Alerts")
+    expect(page.locator(f"#alert-wall li[data-alert='{alert_id}']")).to_have_attribute("data-status", "in_case")
+    expect(page.locator(f"#alert-wall li[data-alert='{alert_id}'] .case-link")).to_have_text(f"case #{case_id}")
+
+
+def test_grid_worker_on_a_phone_accepts_reports_progress_with_a_photo_and_resolves(
+    page: Page, delivery: Delivery
+) -> None:
+    server = delivery.server
+    case_id = case_in(
+        delivery, "dispatched", camera="CAM-01", hazard="fallen_person", summary="Person down on the plaza"
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, server, "gridworker")
+    assert page.url.endswith("/#/tasks")
+    task = page.locator(f"#my-tasks a[data-case='{case_id}']")
+    expect(task).to_be_visible()
+    expect(task.locator(".badge.state")).to_have_text("dispatched")
+    no_horizontal_scroll(page)
+    shot(page, "phone-tasks")
+
+    task.click()
+    expect(page.locator("#case-title")).to_contain_text(f"#{case_id}")
+    expect(page.locator("#step-buttons button")).to_have_text(["Accept"])  # a grid worker cannot dismiss
+    no_horizontal_scroll(page)
+    page.click("#step-buttons button[data-action=accept]")
+    expect(page.locator("#case-facts")).to_contain_text("accepted")
+
+    expect(page.locator("#step-photos")).to_have_attribute("capture", "environment")
+    page.fill("#step-note", "On site: people are waiting for the shuttle bus, moving them along")
+    photo: FilePayload = {"name": "on-site.jpg", "mimeType": "image/jpeg", "buffer": delivery.jpeg}
+    page.set_input_files("#step-photos", photo)
+    page.click("#step-buttons button[data-action=start]")
+    expect(page.locator("#case-facts")).to_contain_text("in progress")
+    started = page.locator("#case-timeline li[data-action=start]")
+    expect(started).to_contain_text("waiting for the shuttle bus")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#case-timeline li[data-action=start] .photos img');"
+        " return i && i.naturalWidth === 768; }"
+    )
+    expect(page.locator("#step-note")).to_have_value("")
+
+    page.click("#step-buttons button[data-action=resolve]")  # feedback is required
+    expect(page.locator("#step-error")).to_have_text("Resolve needs a note saying why.")
+    expect(page.locator("#step-note")).to_have_attribute("aria-invalid", "true")
+    page.fill("#step-note", "Plaza clear; the property company put up a queue barrier")
+    page.click("#step-buttons button[data-action=resolve]")
+    expect(page.locator("#case-facts")).to_contain_text("resolved")
+    expect(page.locator("#step-form")).to_be_hidden()  # nothing left for the grid worker to do
+    no_horizontal_scroll(page)
+    shot(page, "phone-case-resolved")
+
+    page.click("text=← My tasks")
+    expect(page.locator(f"#my-tasks a[data-case='{case_id}'] .badge.state")).to_have_text("resolved")
+
+    page.click("#patrol summary")  # a problem found on patrol becomes a case for the centre
+    page.fill("#patrol-form input[name=title]", "Broken railing by Block 2")
+    page.select_option("#patrol-form select[name=severity]", "high")
+    page.click("#patrol-form button[type=submit]")
+    expect(page.locator("#case-title")).to_contain_text("Broken railing by Block 2")
+    expect(page.locator("#case-facts")).to_contain_text("reported")
+    expect(page.locator("#case-facts")).to_contain_text("patrol")
+    expect(page.locator("#step-form")).to_be_hidden()  # registering it is the centre's move
+    no_horizontal_scroll(page)
+
+
+def test_operator_verifies_and_closes_and_the_board_shows_it_closed(page: Page, delivery: Delivery) -> None:
+    server = delivery.server
+    case_id = case_in(delivery, "resolved", camera="CAM-04", hazard="loitering", summary="Loitering by the gate")
+    login(page, server, "operator")
+    page.click("#nav >> text=Cases")
+    page.select_option("#board-grid", "G-01")
+    resolved = page.locator("#case-board .board-col[data-state=resolved]")
+    expect(resolved.locator(f"a[data-case='{case_id}']")).to_be_visible()
+    closed_before = int(page.locator("#case-board .board-col[data-state=closed] .count").inner_text())
+    shot(page, "case-board")
+
+    resolved.locator(f"a[data-case='{case_id}']").click()
+    expect(page.locator("#case-timeline li[data-action=resolve]")).to_contain_text("Fixed on site")
+    expect(page.locator("#step-buttons button")).to_have_text(["Verify", "Reopen"])
+    page.click("#step-buttons button[data-action=verify]")
+    expect(page.locator("#step-buttons button")).to_have_text(["Close", "Reopen"])
+    page.fill("#comment-text", "Checked on the camera: plaza clear")
+    page.click("#comment-form button[type=submit]")
+    expect(page.locator("#case-comments li")).to_contain_text(["Checked on the camera: plaza clear"])
+    page.click("#step-buttons button[data-action=close]")
+    expect(page.locator("#case-facts")).to_contain_text("closed")
+    expect(page.locator("#step-form")).to_be_hidden()
+    expect(page.locator("#case-timeline li").last).to_have_attribute("data-action", "close")
+    shot(page, "case-closed")
+
+    page.click("text=← Cases")
+    expect(page.locator("#board-grid")).to_have_value("G-01")  # the filter is kept in the address
+    closed = page.locator("#case-board .board-col[data-state=closed]")
+    expect(closed.locator(f"a[data-case='{case_id}']")).to_be_visible()
+    expect(closed.locator(".count")).to_have_text(str(closed_before + 1))
+    expect(resolved.locator(f"a[data-case='{case_id}']")).to_have_count(0)
+    shot(page, "case-board-closed")
+
+
+def test_figures_page_draws_its_charts(page: Page, delivery: Delivery) -> None:
+    server = delivery.server
+    case_in(delivery, "dispatched", camera="CAM-04", hazard="camera_covered", summary="Picture is one colour")
+    dismissed = delivery.observe(camera="CAM-04", hazard="camera_defocused", summary="test pattern looks soft")
+    with http_login(server, "operator") as op:
+        assert op.post(f"/api/alerts/{dismissed}/dismiss", json={"reason": "test pattern"}).status_code == 200
+    login(page, server, "operator")
+    page.click("#nav >> text=Figures")
+    states = page.locator("#chart-case-states")
+    expect(states.locator("g[data-row]")).to_have_count(3)  # G-01..G-03
+    assert int(states.locator("g[data-row=G-01]").get_attribute("data-total") or 0) >= 1
+    expect(states.locator("g[data-row=G-01] rect[data-key=dispatched]")).to_have_count(1)
+    expect(page.locator("#chart-alert-hazards rect[data-key=camera_covered]").first).to_be_attached()
+    expect(page.locator("#chart-alert-hazards rect[data-key=camera_defocused]").first).to_be_attached()
+    frozen = page.locator("#chart-false-alarms g[data-camera=CAM-04]")
+    expect(frozen).to_have_attribute("data-rate", re.compile(r"^(0\.\d+|1\.000)$"))
+    assert float(frozen.get_attribute("data-rate") or 0) > 0
+    expect(page.locator("#false-alarm-reasons")).to_contain_text("test pattern")
+    expect(page.locator("#grid-figures tr[data-unit=G-01]")).to_be_visible()
+    shot(page, "figures")
+
+
+def test_case_board_marks_overdue_cases(page: Page, server: Server, tmp_path: Path) -> None:
+    # A 12345 hotline ticket whose own deadline passed yesterday, imported with the command line.
+    now = datetime.now(UTC)
+    ticket = {
+        "external_id": f"12345-{uuid.uuid4().hex[:8]}",
+        "grid": "G-02",
+        "title": "Streetlight out on Maple Lane",
+        "received_at": (now - timedelta(days=2)).isoformat(),
+        "deadline_at": (now - timedelta(days=1)).isoformat(),
+    }
+    tickets = tmp_path / "tickets.json"
+    tickets.write_text(json.dumps([ticket]), encoding="utf-8")
+    subprocess.run(
+        [sys.executable, "-m", "gridwatch", "events", "import-hotline", str(tickets)],
+        env=server.env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
+    login(page, server, "operator")
+    page.goto(server.url + "/#/cases?grid=G-02")
+    card = page.locator("#case-board .board-col[data-state=dispatched] a.case-card", has_text="Streetlight out")
+    expect(card).to_have_class(re.compile(r"\bis-overdue\b"))
+    expect(card.locator(".badge.overdue")).to_have_text("overdue")
+    expect(page.locator("#board-summary")).to_contain_text("1 overdue")
+    page.check("#board-overdue")
+    expect(page.locator("#case-board a.case-card")).to_have_count(1)
+    shot(page, "case-board-overdue")
+    card.click()
+    expect(page.locator("#case-facts .badge.overdue")).to_be_visible()

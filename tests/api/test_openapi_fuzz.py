@@ -1,12 +1,16 @@
 """schemathesis against /openapi.json, authenticated as an admin: for every documented operation and
 generated input, no 5xx, and status, headers, content type and body match the schema.
 
+The app has the events service with a few alerts (one with evidence) and cases (one with a photo),
+so the alert, case, attachment and figure routes answer with data as well as with 404s.
+
 The event stream is left out: it never ends by design (tests/api/test_events.py covers it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +34,10 @@ from camera_config.db import make_engine, session_factory
 from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
 from camera_config.validate import load_site_file
+from events.service import EventsService
+from events.types import Actor, ActorRole, CaseAction, NewAttachment
 from gridwatch.db import upgrade
-from tests.api.conftest import PASSWORD, USERS, fast_auth
+from tests.api.conftest import PASSWORD, USERS, fast_auth, jpeg, observation
 from tests.conftest import EXAMPLES
 
 # Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
@@ -53,7 +59,9 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastA
     upgrade(engine)
     site = SiteStore(session_factory(engine), CredentialCipher(Fernet.generate_key()))
     site.apply_site(load_site_file(EXAMPLES / "demo-site.yaml"))
-    app = create_app(ApiContext(engine=engine, site=site, auth=fast_auth()))
+    events = EventsService(session_factory(engine), site, path.parent / "data", site_ttl_s=0.0)
+    _seed(events)
+    app = create_app(ApiContext(engine=engine, site=site, auth=fast_auth(), events=events))
     users = app.state.runtime.users
     for name, (role, scope) in USERS.items():
         users.create(name, role, scope=scope, password=PASSWORD)
@@ -63,7 +71,24 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastA
     assert users.get("admin").role is Role.ADMIN
     token = users.create_token("admin", "fuzzing").secret
     yield app, {"Authorization": f"Bearer {token}"}
+    events.close()
     engine.dispose()
+
+
+def _seed(events: EventsService) -> None:
+    """Alerts 1-4 (1 with evidence), cases from two of them, one case resolved with a photo (attachment 1)."""
+    now = datetime.now(UTC)
+    for i, (camera, hazard) in enumerate(
+        (("CAM-01", "fallen_person"), ("CAM-02", "loitering"), ("CAM-03", "crowd"), ("CAM-04", "intrusion"))
+    ):
+        events.ingest_remote(
+            observation(f"fuzz-{i}", camera_id=camera, hazard=hazard, at=now, evidence=jpeg() if i == 0 else None)
+        )
+    actor = Actor("admin", ActorRole.OPERATOR)
+    case = events.alert_to_case(1, actor)
+    events.transition(case.id, CaseAction.ACCEPT, actor)
+    events.transition(case.id, CaseAction.RESOLVE, actor, "done", [NewAttachment("after.jpg", jpeg())])
+    events.alert_to_case(2, actor)
 
 
 def _published_schema() -> dict[str, Any]:

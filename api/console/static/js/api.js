@@ -66,3 +66,76 @@ export function healthBadge(health) {
   const state = (health && health.state) || "unknown";
   return h("span", { class: `badge health-${state}`, title: health && health.reason ? health.reason : "" }, state);
 }
+
+// Every item of a cursor-paginated list ({items, next_cursor}), up to `max` items.
+export async function cursorPages(path, { limit = 200, max = 5000 } = {}) {
+  const items = [];
+  let cursor = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api(`${path}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+// Query string from an object; empty values are left out, arrays repeat the key.
+export function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined && one !== null && one !== "") q.append(k, String(one));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+// Local date and time, short: "14:05" today, "3 May 14:05" otherwise.
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  const now = new Date();
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (d.toDateString() === now.toDateString()) return time;
+  return `${d.toLocaleDateString([], { day: "numeric", month: "short" })} ${time}`;
+}
+
+export function label(value) { return String(value || "").replaceAll("_", " "); }
+
+export function severityBadge(severity) { return h("span", { class: `badge sev-${severity}` }, severity); }
+
+export function stateBadge(state) { return h("span", { class: `badge state state-${state}`, "data-state": state }, label(state)); }
+
+// Server-sent events of the given kinds; returns close(). `onStatus` gets "live", "reconnecting" or
+// "closed". The browser reconnects by itself after a network error (resuming with Last-Event-ID);
+// when the server refused the stream (an ended session) it gives up, so check the session (the
+// login page if it ended) and open a new stream a little later.
+export function subscribe(kinds, onEvent, onStatus = () => {}) {
+  let source = null;
+  let timer = null;
+  let closed = false;
+  const open = () => {
+    source = new EventSource("/api/events", { withCredentials: true });
+    for (const kind of kinds) {
+      source.addEventListener(kind, (ev) => {
+        let data;
+        try { data = JSON.parse(ev.data); } catch { return; }
+        onEvent(kind, data);
+      });
+    }
+    source.addEventListener("open", () => onStatus("live"));
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED) { onStatus("reconnecting"); return; }
+      onStatus("closed");
+      retry();
+    });
+  };
+  const retry = () => {
+    if (closed) return;
+    timer = setTimeout(() => {
+      api("/api/auth/me").then(() => { if (!closed) open(); }).catch((e) => { if (e.status !== 401) retry(); });
+    }, 3000);
+  };
+  open();
+  return () => { closed = true; clearTimeout(timer); source.close(); };
+}

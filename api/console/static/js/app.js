@@ -1,23 +1,48 @@
 // The console shell: who is logged in, navigation filtered by permission, and a hash router.
-// A page is a module exporting render(main, params, ctx) that may return a cleanup function
-// (called when the user navigates away: live views close their connection there).
+// A page is a module exporting render(view, params, ctx) that fills `view` and may return a cleanup
+// function (called when the user navigates away: live views close their connection there).
 import { api, h } from "./api.js";
 
-// Pages register here; `nav` entries appear in the menu for users holding `perm`.
+// Pages register here; `nav` entries appear in the menu for users allowed by `perm` (a permission
+// name, or a test of the user). Those who only do field work (grid workers) get their task list
+// instead of the centre's alert wall, case board and figures.
+const has = (me, permission) => me.permissions.includes(permission);
+const FIELD_ONLY = (me) => has(me, "cases:work") && !has(me, "cases:manage");
+const WATCHES = (me) => has(me, "alerts:read") && !FIELD_ONLY(me);
+const BOARD = (me) => has(me, "cases:read") && !FIELD_ONLY(me);
+
 export const ROUTES = [
-  { pattern: /^#\/(?:tree)?$/, module: "./pages/tree.js", nav: "Site", href: "#/tree", perm: "site:read" },
+  { pattern: /^#\/tasks$/, module: "./pages/tasks.js", nav: "My tasks", href: "#/tasks", perm: FIELD_ONLY },
+  { pattern: /^#\/alerts$/, module: "./pages/alerts.js", nav: "Alerts", href: "#/alerts", perm: WATCHES },
+  { pattern: /^#\/cases(?:\?.*)?$/, module: "./pages/cases.js", nav: "Cases", href: "#/cases", perm: BOARD },
+  { pattern: /^#\/case\/(\d+)$/, module: "./pages/case.js", perm: "cases:read" },
+  { pattern: /^#\/figures$/, module: "./pages/figures.js", nav: "Figures", href: "#/figures", perm: BOARD },
+  { pattern: /^#\/tree$/, module: "./pages/tree.js", nav: "Site", href: "#/tree", perm: "site:read" },
   { pattern: /^#\/cameras$/, module: "./pages/cameras.js", nav: "Cameras", href: "#/cameras", perm: "site:read" },
   { pattern: /^#\/cameras\/new$/, module: "./pages/camera-new.js", nav: "Add camera", href: "#/cameras/new", perm: "site:write" },
   { pattern: /^#\/cameras\/import$/, module: "./pages/import.js", nav: "Import CSV", href: "#/cameras/import", perm: "site:write" },
   { pattern: /^#\/camera\/([^/]+)$/, module: "./pages/camera.js", perm: "site:read" },
 ];
 
+// Where a user starts: grid workers on their tasks, those who handle alerts on the alert wall,
+// everyone else on the site.
+function landing() {
+  if (FIELD_ONLY(me)) return "#/tasks";
+  if (has(me, "alerts:handle")) return "#/alerts";
+  return "#/tree";
+}
+
 const main = document.getElementById("page");
 const nav = document.getElementById("nav");
 let cleanup = null;
 let me = null;
+let visit = 0; // bumped on every navigation, so a page that finishes loading late is closed at once
 
-function can(perm) { return !perm || (me && me.permissions.includes(perm)); }
+function can(perm) {
+  if (!perm) return true;
+  if (!me) return false;
+  return typeof perm === "function" ? perm(me) : me.permissions.includes(perm);
+}
 
 function buildNav() {
   nav.replaceChildren(...ROUTES.filter((r) => r.nav && can(r.perm)).map((r) => h("a", { href: r.href }, r.nav)));
@@ -25,14 +50,18 @@ function buildNav() {
 
 function markActive() {
   for (const a of nav.querySelectorAll("a")) {
-    const hash = location.hash || "#/tree";
+    const hash = location.hash.split("?")[0];
     a.classList.toggle("active", hash === a.getAttribute("href"));
   }
 }
 
 async function route() {
   if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
-  const hash = location.hash || "#/";
+  if (!location.hash || location.hash === "#/") {
+    history.replaceState(null, "", landing());
+  }
+  const hash = location.hash;
+  const mine = ++visit;
   const r = ROUTES.find((x) => x.pattern.test(hash));
   nav.classList.remove("open");
   markActive();
@@ -42,12 +71,20 @@ async function route() {
   }
   const params = hash.match(r.pattern).slice(1).map(decodeURIComponent);
   main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  // The page renders into its own element, shown only if the user is still here when it is ready:
+  // a page that loads slowly never overwrites the one navigated to meanwhile.
+  const view = h("div", { class: "view" });
   try {
     const mod = await import(r.module);
-    const done = await mod.render(main, params, { me, can });
+    const done = await mod.render(view, params, { me, can });
+    if (mine !== visit) {
+      if (typeof done === "function") done();
+      return;
+    }
     cleanup = typeof done === "function" ? done : null;
+    main.replaceChildren(view);
   } catch (e) {
-    if (e.status === 401) return;
+    if (e.status === 401 || mine !== visit) return;
     main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message));
   }
   main.focus({ preventScroll: true });

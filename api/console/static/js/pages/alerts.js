@@ -1,0 +1,142 @@
+// The live alert wall: alerts in scope, newest first; new ones arrive over server-sent events
+// without a reload. Operators acknowledge, dismiss (with a reason) or make a case from here.
+import { api, cursorPages, fmtTime, h, label, query, severityBadge, subscribe } from "../api.js";
+
+const STATUSES = ["new", "acknowledged", "in_case", "escalated", "dismissed"];
+const MAX_CARDS = 200;
+
+function thumb(a) {
+  if (!a.has_evidence || !a.evidence_url) return h("div", { class: "thumb thumb-none" }, "no picture");
+  return h("a", { class: "thumb", href: a.evidence_url, target: "_blank", rel: "noopener" },
+    h("img", { src: a.evidence_url, alt: `evidence: ${label(a.hazard)} on ${a.camera_name || a.camera_id}`, loading: "lazy" }));
+}
+
+export async function render(main, _params, { me }) {
+  const writer = me.permissions.includes("alerts:handle");
+  const wall = h("ol", { class: "alert-wall", id: "alert-wall", "aria-live": "polite" });
+  const status = h("select", { "aria-label": "Status", id: "alert-status" },
+    h("option", { value: "" }, "All statuses"), STATUSES.map((s) => h("option", { value: s }, label(s))));
+  const liveState = h("span", { class: "badge live-state", id: "live-state" }, "connecting");
+  const empty = h("p", { class: "card muted", id: "alert-empty" }, "No alerts in your scope.");
+  const cards = new Map(); // alert id → card element
+
+  const matches = (a) => !status.value || a.status === status.value;
+
+  function card(a) {
+    const problem = h("p", { class: "error", role: "alert", hidden: true });
+    const buttons = h("div", { class: "alert-actions" });
+    const act = async (path, body) => {
+      problem.hidden = true;
+      for (const b of buttons.querySelectorAll("button")) b.disabled = true;
+      try {
+        return await api(`/api/alerts/${a.id}/${path}`, { method: "POST", json: body });
+      } catch (e) {
+        problem.textContent = e.message;
+        problem.hidden = false;
+        return null;
+      } finally {
+        for (const b of buttons.querySelectorAll("button")) b.disabled = false;
+      }
+    };
+    const open = a.status === "new" || a.status === "acknowledged";
+    if (writer && open) {
+      if (a.status === "new") {
+        buttons.append(h("button", { class: "act-ack", onclick: async () => { const r = await act("ack"); if (r) upsert(r); } }, "Acknowledge"));
+      }
+      const reason = h("input", { name: "reason", placeholder: "Why is this a false alarm?", maxlength: 500, "aria-label": "Dismiss reason" });
+      const dismissForm = h("form", { class: "dismiss-form", hidden: true },
+        reason, h("button", { type: "submit", class: "danger" }, "Dismiss alert"),
+        h("button", { type: "button", class: "link", onclick: () => { dismissForm.hidden = true; } }, "Cancel"));
+      dismissForm.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        if (!reason.value.trim()) { reason.setAttribute("aria-invalid", "true"); reason.focus(); return; }
+        const r = await act("dismiss", { reason: reason.value.trim() });
+        if (r) upsert(r);
+      });
+      buttons.append(
+        h("button", { class: "act-dismiss", onclick: () => { dismissForm.hidden = false; reason.focus(); } }, "Dismiss…"),
+        h("button", {
+          class: "primary act-case",
+          onclick: async () => {
+            const c = await act("case", { note: "" });
+            if (c) location.hash = `#/case/${c.id}`;
+          },
+        }, "Make case"));
+      buttons.append(dismissForm);
+    }
+    const outcome = a.case_id
+      ? h("a", { href: `#/case/${a.case_id}`, class: "case-link" }, `case #${a.case_id}`)
+      : a.dismiss_reason ? h("span", { class: "muted" }, `dismissed: ${a.dismiss_reason}`) : null;
+    return h("li", { class: `alert-card status-${a.status}`, "data-alert": a.id, "data-status": a.status },
+      thumb(a),
+      h("div", { class: "alert-body" },
+        h("div", { class: "alert-head" },
+          h("strong", { class: "hazard" }, label(a.hazard)), severityBadge(a.severity),
+          h("span", { class: "badge alert-status" }, label(a.status)),
+          a.episode_state === "closed" ? h("span", { class: "badge muted" }, "over") : null),
+        h("div", { class: "alert-where" },
+          h("span", { class: "camera-name" }, a.camera_name || a.camera_id), h("span", { class: "muted" }, ` · grid ${a.grid_id}`),
+          a.zone_id ? h("span", { class: "muted" }, ` · zone ${a.zone_id}`) : null),
+        h("div", { class: "muted alert-time" }, h("time", { datetime: a.started_at }, fmtTime(a.started_at)),
+          a.updates > 1 ? ` · ${a.updates} updates, last ${fmtTime(a.last_seen_at)}` : ""),
+        a.summary ? h("p", { class: "alert-summary" }, a.summary) : null,
+        outcome, buttons, problem));
+  }
+
+  // Insert or replace an alert's card; new ones go on top.
+  function upsert(a, { fresh = false } = {}) {
+    const old = cards.get(a.id);
+    if (!matches(a)) {
+      if (old) { old.remove(); cards.delete(a.id); }
+    } else {
+      const el = card(a);
+      if (old) old.replaceWith(el);
+      else if (fresh) wall.prepend(el);
+      else wall.append(el);
+      cards.set(a.id, el);
+      if (fresh && !old) {
+        el.classList.add("arrived");
+        while (cards.size > MAX_CARDS) {
+          const last = wall.lastElementChild;
+          cards.delete(Number(last.dataset.alert));
+          last.remove();
+        }
+      }
+    }
+    empty.hidden = cards.size > 0;
+  }
+
+  async function load() {
+    const items = await cursorPages(`/api/alerts${query({ status: status.value })}`, { limit: 100, max: MAX_CARDS });
+    wall.replaceChildren();
+    cards.clear();
+    for (const a of items) upsert(a);
+    empty.hidden = cards.size > 0;
+  }
+  status.addEventListener("change", () => load().catch((e) => { empty.textContent = e.message; empty.hidden = false; }));
+
+  main.replaceChildren(
+    h("h1", {}, "Alerts"),
+    h("div", { class: "toolbar" }, status, liveState,
+      h("span", { class: "muted" }, "New alerts appear at the top as they arrive.")),
+    empty, wall);
+  // Subscribe before the first load and hold events until it is done, so none falls in between.
+  let held = [];
+  let gap = false;
+  const close = subscribe(["alert.new", "alert.changed"], (_kind, a) => (held ? held.push(a) : upsert(a, { fresh: true })),
+    (s) => {
+      liveState.textContent = s;
+      liveState.dataset.state = s;
+      if (s === "closed") gap = true; // a new stream does not replay what was missed: reload
+      else if (s === "live" && gap) { gap = false; load().catch(() => {}); }
+    });
+  try {
+    await load();
+  } catch (e) {
+    close();
+    throw e;
+  }
+  for (const a of held) upsert(a, { fresh: true });
+  held = null;
+  return close;
+}

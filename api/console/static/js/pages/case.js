@@ -1,0 +1,145 @@
+// One case: its facts, the evidence of its alerts, the trail of every step (with photos), comments,
+// and the steps the caller may take from the current state. Works on a phone (the grid worker's view).
+import { api, fmtTime, h, label, severityBadge, stateBadge, subscribe } from "../api.js";
+import { ACTION_LABEL, actionsFor, canWorkCases, needsNote, overdueBadge } from "../cases.js";
+
+const MAX_EVIDENCE = 4;
+
+function attachmentLink(a) {
+  const url = `/api/attachments/${a.id}`;
+  const image = (a.content_type || "").startsWith("image/");
+  return h("a", { class: image ? "photo" : "file", href: url, target: "_blank", rel: "noopener", "data-attachment": a.id },
+    image ? h("img", { src: url, alt: a.name || "photo", loading: "lazy" }) : a.name || `attachment ${a.id}`);
+}
+
+function timeline(audit) {
+  return h("ol", { class: "timeline", id: "case-timeline" }, audit.map((e) =>
+    h("li", { "data-action": e.action, "data-to": e.to_state },
+      h("div", { class: "tl-head" },
+        h("strong", {}, ACTION_LABEL[e.action] || label(e.action)),
+        e.from_state && e.from_state !== e.to_state ? h("span", { class: "muted" }, ` ${label(e.from_state)} → ${label(e.to_state)}`) : null,
+        h("span", { class: "muted tl-who" }, ` · ${e.actor_id} (${label(e.actor_role)}) · `, h("time", { datetime: e.at }, fmtTime(e.at)))),
+      e.note ? h("p", { class: "tl-note" }, e.note) : null,
+      e.attachments && e.attachments.length ? h("div", { class: "photos" }, e.attachments.map(attachmentLink)) : null)));
+}
+
+function comments(list) {
+  return h("ol", { class: "comments", id: "case-comments" }, list.map((c) =>
+    h("li", {}, h("div", { class: "muted" }, `${c.actor_id} · `, h("time", { datetime: c.at }, fmtTime(c.at))), h("p", {}, c.text))));
+}
+
+function facts(c) {
+  const rows = [
+    ["State", stateBadge(c.state)],
+    ["Severity", severityBadge(c.severity)],
+    ["Hazard", c.hazard ? label(c.hazard) : "—"],
+    ["Source", label(c.source)],
+    ["Grid", c.grid_id],
+    ["Camera", c.camera_name || c.camera_id || "—"],
+    ["Assignee", c.assignee_id || "—"],
+    ["Level", label(c.level)],
+    ["Matter", label(c.triage)],
+    ["Deadline", h("span", {}, fmtTime(c.deadline_at), " ", overdueBadge(c))],
+    ["Reported", fmtTime(c.created_at)],
+    ["Location", c.location || "—"],
+  ];
+  return h("dl", { class: "facts", id: "case-facts" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+export async function render(main, [id], { me }) {
+  const fieldOnly = canWorkCases(me) && !me.permissions.includes("cases:manage");
+  const back = fieldOnly ? h("a", { href: "#/tasks" }, "← My tasks") : h("a", { href: "#/cases" }, "← Cases");
+  // The step form stays put across refreshes, so a note being typed is never lost.
+  const note = h("textarea", { name: "note", id: "step-note", rows: 3, maxlength: 4000, placeholder: "Note (needed to resolve, reopen or dismiss)" });
+  const photos = h("input", { type: "file", name: "photos", id: "step-photos", accept: "image/*", capture: "environment", multiple: true });
+  const stepButtons = h("div", { class: "step-buttons", id: "step-buttons" });
+  const stepError = h("div", { class: "error", role: "alert", id: "step-error" });
+  const stepForm = h("form", { class: "card step-form", id: "step-form" },
+    h("h2", {}, "Next step"),
+    h("label", {}, "Note", note),
+    h("label", {}, "Photos", photos, h("span", { class: "muted hint" }, "Taken with the camera or chosen from the phone; they go with the step.")),
+    stepButtons, stepError);
+  stepForm.addEventListener("submit", (ev) => ev.preventDefault());
+
+  const commentText = h("textarea", { name: "text", id: "comment-text", rows: 2, maxlength: 4000, "aria-label": "Comment" });
+  const commentError = h("div", { class: "error", role: "alert" });
+  const commentForm = h("form", { class: "comment-form", id: "comment-form" }, commentText,
+    h("button", { type: "submit" }, "Add comment"), commentError);
+
+  const header = h("div");
+  const factsBox = h("div", { class: "card" });
+  const evidence = h("div", { class: "evidence", id: "case-evidence" });
+  const trail = h("div");
+  const talk = h("div");
+
+  async function step(action) {
+    stepError.replaceChildren();
+    note.removeAttribute("aria-invalid");
+    if (needsNote(action) && !note.value.trim()) {
+      note.setAttribute("aria-invalid", "true");
+      stepError.textContent = `${ACTION_LABEL[action]} needs a note saying why.`;
+      note.focus();
+      return;
+    }
+    const form = new FormData();
+    form.append("action", action);
+    form.append("note", note.value.trim());
+    for (const f of photos.files) form.append("photos", f);
+    for (const b of stepButtons.querySelectorAll("button")) b.disabled = true;
+    try {
+      await api(`/api/cases/${id}/transitions`, { method: "POST", form });
+      note.value = "";
+      photos.value = "";
+      await refresh();
+    } catch (e) {
+      const items = e.errors && e.errors.length ? e.errors.map((i) => (i.where ? `${i.where}: ${i.message}` : i.message)) : [e.message];
+      if (e.errors && e.errors.some((i) => i.where === "note")) note.setAttribute("aria-invalid", "true");
+      stepError.replaceChildren(...items.map((t) => h("p", {}, t)));
+      for (const b of stepButtons.querySelectorAll("button")) b.disabled = false;
+    }
+  }
+
+  commentForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    commentError.replaceChildren();
+    if (!commentText.value.trim()) return;
+    try {
+      await api(`/api/cases/${id}/comments`, { method: "POST", json: { text: commentText.value.trim() } });
+      commentText.value = "";
+      await refresh();
+    } catch (e) {
+      commentError.textContent = e.message;
+    }
+  });
+
+  function draw(detail) {
+    const c = detail.case;
+    document.title = `#${c.id} ${c.title} — gridwatch`;
+    header.replaceChildren(
+      h("h1", { id: "case-title" }, h("span", { class: "muted" }, `#${c.id} `), c.title, " ", stateBadge(c.state), " ", overdueBadge(c)),
+      c.description ? h("p", { class: "case-description" }, c.description) : null);
+    factsBox.replaceChildren(facts(c));
+    const alerts = detail.alert_ids.slice(0, MAX_EVIDENCE);
+    evidence.replaceChildren(...alerts.map((a) => {
+      const img = h("img", { src: `/api/alerts/${a}/evidence`, alt: `evidence of alert ${a}`, loading: "lazy" });
+      img.addEventListener("error", () => img.closest("a").remove()); // an alert without a picture
+      return h("a", { href: `/api/alerts/${a}/evidence`, target: "_blank", rel: "noopener", "data-alert": a }, img);
+    }));
+    const actions = actionsFor(c.state, me);
+    stepButtons.replaceChildren(...actions.map((a) =>
+      h("button", { type: "button", class: a === "dismiss" || a === "reopen" ? "danger" : "primary", "data-action": a, onclick: () => step(a) }, ACTION_LABEL[a])));
+    stepForm.hidden = actions.length === 0;
+    trail.replaceChildren(h("h2", {}, "Trail"), timeline(detail.audit));
+    talk.replaceChildren(h("h2", {}, "Comments"), detail.comments.length ? comments(detail.comments) : h("p", { class: "muted" }, "No comments yet."),
+      canWorkCases(me) ? commentForm : null);
+  }
+
+  async function refresh() { draw(await api(`/api/cases/${encodeURIComponent(id)}`)); }
+
+  await refresh();
+  main.replaceChildren(h("p", {}, back), header,
+    h("div", { class: "grid-2" },
+      h("div", {}, factsBox, evidence, stepForm, h("div", { class: "card" }, trail)),
+      h("div", { class: "card" }, talk)));
+  return subscribe(["case.changed"], (_kind, c) => { if (String(c.id) === String(id)) refresh().catch(() => {}); });
+}

@@ -1,0 +1,297 @@
+"""Cases: the board, a case's trail, moving it along the loop (with photos), comments, patrol reports.
+
+A grid worker sees the cases of their grids and does the field work (accept, start, resolve, comment,
+photos, patrol reports); the centre's moves (register, dispatch, verify, close, reopen, dismiss,
+escalate) need an operator. A case outside the caller's scope answers 404 like a missing one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from api.access import Permission
+from api.auth import CaseReader, CaseWorker
+from api.errors import AUTH, Forbidden, TooLarge, responses
+from api.routes.alerts import Cursor, Limit, public_case
+from api.runtime import RuntimeDep
+from api.work import MAX_ID, EventsDep, actor_of, visible_case
+from api.work_schemas import (
+    CaseCounts,
+    CaseDetailPublic,
+    CasePage,
+    CasePublic,
+    CommentBody,
+    CommentPublic,
+    PatrolReportBody,
+    TransitionBody,
+)
+from camera_config.errors import InvalidInput, Issue, NotFound
+from camera_config.validate import pydantic_issues
+from events.files import check_attachments
+from events.queries import CaseFilter
+from events.service import EventsService
+from events.types import CaseAction, CaseSource, CaseState, Level, NewAttachment, PatrolReport
+
+router = APIRouter(prefix="/api/cases", tags=["cases"])
+files_router = APIRouter(tags=["cases"])
+
+CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id.", examples=[57])]
+FIELD_WORK = frozenset({CaseAction.ACCEPT, CaseAction.START, CaseAction.RESOLVE})
+"""What a grid worker may do to a case; everything else is the centre's."""
+MAX_JSON_BYTES = 64 * 1024
+
+_TEXT = {"type": "string", "maxLength": 4000}
+_ACTION = {"type": "string", "enum": [a.value for a in CaseAction], "description": "What to do."}
+_ASSIGNEE = {"type": "string", "minLength": 1, "maxLength": 64, "description": "Dispatch only: hand it to this person."}
+TRANSITION_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["action"],
+                "additionalProperties": False,
+                "properties": {"action": _ACTION, "note": _TEXT, "assignee_id": _ASSIGNEE},
+            },
+            "examples": {
+                "accept": {"value": {"action": "accept"}},
+                "resolve": {"value": {"action": "resolve", "note": "crowd dispersed; gate cleared"}},
+            },
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["action"],
+                "properties": {
+                    "action": _ACTION,
+                    "note": _TEXT,
+                    "assignee_id": _ASSIGNEE,
+                    "photos": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "binary"},
+                        "description": "Photos (or other files) for this step; JPEG, PNG, MP4 or PDF by default.",
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+@router.get("", responses=responses(*AUTH, 422, 503))
+def list_cases(
+    principal: CaseReader,
+    runtime: RuntimeDep,
+    events: EventsDep,
+    state: Annotated[list[CaseState] | None, Query(max_length=11, description="Any of these states (repeat).")] = None,
+    grid_id: Annotated[str | None, Query(max_length=64, description="Only this grid.", examples=["G-01"])] = None,
+    level: Annotated[Level | None, Query(description="Who answers for it now.")] = None,
+    source: Annotated[CaseSource | None, Query(description="camera, patrol or hotline.")] = None,
+    assignee_id: Annotated[str | None, Query(max_length=64, description="Assigned to this person.")] = None,
+    mine: Annotated[bool, Query(description="Only cases assigned to the caller's person.")] = False,
+    overdue: Annotated[
+        bool | None, Query(description="true: open and past the first deadline; false: the others.")
+    ] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> CasePage:
+    """Most urgent (earliest deadline) first, in the caller's scope; filters combine with AND."""
+    now = runtime.context.clock.now()
+    person = principal.user.person_id
+    if mine:
+        if person is None:
+            return CasePage(items=[], next_cursor=None)
+        if assignee_id is not None and assignee_id != person:
+            return CasePage(items=[], next_cursor=None)
+        assignee_id = person
+    f = CaseFilter(
+        states=tuple(state or ()),
+        grid_id=grid_id,
+        level=level,
+        source=source,
+        assignee_id=assignee_id,
+        grid_ids=principal.scope.grid_ids,
+        late_at=now if overdue else None,
+        on_time_at=now if overdue is False else None,
+    )
+    page = events.cases(f, cursor=cursor, limit=limit)
+    items, nxt = list(page.items), page.next_cursor
+    names = runtime.names.names(c.camera_id for c in items)
+    return CasePage(items=[CasePublic.of(c, names.get(c.camera_id or ""), now) for c in items], next_cursor=nxt)
+
+
+@router.get("/counts", responses=responses(*AUTH, 422, 503))
+def case_counts(
+    principal: CaseReader,
+    events: EventsDep,
+    grid_id: Annotated[str | None, Query(max_length=64, description="Only this grid.", examples=["G-01"])] = None,
+) -> CaseCounts:
+    """Cases per state in the caller's scope (for the board's column headers)."""
+    return CaseCounts.of(events.case_counts(CaseFilter(grid_id=grid_id, grid_ids=principal.scope.grid_ids)))
+
+
+@router.post("", status_code=201, responses=responses(*AUTH, 422, 503))
+def patrol_report(
+    body: Annotated[
+        PatrolReportBody,
+        Body(
+            openapi_examples={
+                "fence": {
+                    "summary": "A grid worker's patrol finding",
+                    "value": {"grid_id": "G-01", "title": "Broken fence by Block 2", "severity": "medium"},
+                }
+            }
+        ),
+    ],
+    principal: CaseWorker,
+    runtime: RuntimeDep,
+    events: EventsDep,
+) -> CasePublic:
+    """Report a problem found on patrol: a case in the reported state, for the centre to register."""
+    unknown = InvalidInput(Issue("grid_id", f'grid "{body.grid_id}" does not exist'))
+    if not principal.scope.allows(body.grid_id):
+        raise unknown
+    report = PatrolReport(
+        grid_id=body.grid_id,
+        title=body.title,
+        description=body.description,
+        severity=body.severity,
+        hazard=body.hazard,
+        location=body.location,
+    )
+    try:
+        case = events.patrol_report(report, actor_of(principal))
+    except NotFound:
+        raise unknown from None
+    return public_case(runtime, case)
+
+
+@router.get("/{case_id}", responses=responses(*AUTH, 404, 422, 503))
+def get_case(case_id: CaseId, principal: CaseReader, runtime: RuntimeDep, events: EventsDep) -> CaseDetailPublic:
+    """The case with its trail (each step with its files), comments and alerts."""
+    detail = visible_case(events, principal.scope, case_id)
+    return CaseDetailPublic.of(detail, runtime.names.name(detail.case.camera_id), runtime.context.clock.now())
+
+
+@router.post(
+    "/{case_id}/transitions",
+    responses=responses(*AUTH, 404, 409, 413, 422, 503),
+    openapi_extra={"requestBody": TRANSITION_BODY},
+)
+async def transition(
+    case_id: CaseId, request: Request, principal: CaseWorker, runtime: RuntimeDep, events: EventsDep
+) -> CasePublic:
+    """Move the case along the loop: JSON, or a multipart form when photos come with the step.
+
+    409 when the action is not allowed from the case's state (the answer names both); a file over
+    the size limit is 413, one of a type not accepted is 422.
+    """
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        body, photos = await _read_form(request, events)
+    else:
+        body, photos = await _read_json(request), []
+    if body.action not in FIELD_WORK and not principal.can(Permission.CASES_MANAGE):
+        raise Forbidden(f"your role ({principal.user.role.value}) may not {body.action.value} a case")
+    if photos:
+        check_attachments(photos, events.policy.attachments, "photos")
+
+    def work() -> CasePublic:
+        visible_case(events, principal.scope, case_id)
+        case = events.transition(
+            case_id, body.action, actor_of(principal), body.note, photos, assignee_id=body.assignee_id
+        )
+        return public_case(runtime, case)
+
+    return await run_in_threadpool(work)
+
+
+async def _read_json(request: Request) -> TransitionBody:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_JSON_BYTES:
+            raise TooLarge(f"the body is larger than {MAX_JSON_BYTES // 1024} KiB")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(Issue("body", "not a JSON object")) from None
+    return _transition_body(doc)
+
+
+def _transition_body(doc: Any) -> TransitionBody:
+    if not isinstance(doc, dict):
+        raise InvalidInput(Issue("body", "not a JSON object"))
+    try:
+        return TransitionBody.model_validate(doc)
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_issues(exc, "")) from None
+
+
+async def _read_form(request: Request, events: EventsService) -> tuple[TransitionBody, list[NewAttachment]]:
+    policy = events.policy.attachments
+    async with request.form(max_files=policy.max_files + 1, max_fields=10) as form:
+        fields: dict[str, Any] = {}
+        photos: list[NewAttachment] = []
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if key != "photos":
+                    raise InvalidInput(Issue(key, "unknown file field; send files as photos"))
+                index = len(photos)
+                content = await value.read(policy.max_bytes + 1)
+                if len(content) > policy.max_bytes:
+                    limit = f"{policy.max_bytes / 2**20:.1f} MiB"
+                    raise TooLarge(f'photos[{index}]: "{value.filename}" is larger than the limit of {limit}')
+                photos.append(NewAttachment(value.filename or f"photo-{index}", content))
+            elif key in fields:
+                raise InvalidInput(Issue(key, "given more than once"))
+            else:
+                fields[key] = value
+    if len(photos) > policy.max_files:
+        raise InvalidInput(Issue("photos", f"at most {policy.max_files} files, got {len(photos)}"))
+    return _transition_body(fields), photos
+
+
+@router.post("/{case_id}/comments", status_code=201, responses=responses(*AUTH, 404, 422, 503))
+def add_comment(
+    case_id: CaseId,
+    body: Annotated[CommentBody, Body(openapi_examples={"call": {"value": {"text": "called the property office"}}})],
+    principal: CaseWorker,
+    events: EventsDep,
+) -> CommentPublic:
+    visible_case(events, principal.scope, case_id)
+    return CommentPublic.of(events.comment(case_id, actor_of(principal), body.text))
+
+
+@files_router.get(
+    "/api/attachments/{attachment_id}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The file, with the content type recognised when it was uploaded.",
+            "content": {t: {} for t in ("image/jpeg", "image/png", "video/mp4", "application/pdf")},
+        },
+        **responses(*AUTH, 404, 422, 503),
+    },
+)
+def attachment(
+    attachment_id: Annotated[int, Path(ge=1, le=MAX_ID, description="Attachment id.", examples=[9])],
+    principal: CaseReader,
+    events: EventsDep,
+) -> FileResponse:
+    """A file attached to a case step (scope-checked through its case)."""
+    value, path = events.attachment_file(attachment_id)
+    try:
+        visible_case(events, principal.scope, value.case_id)
+    except NotFound:
+        raise NotFound(f"attachment {attachment_id} does not exist") from None
+    if not path.is_file():
+        raise NotFound(f"attachment {attachment_id} does not exist")
+    return FileResponse(path, media_type=value.content_type, filename=value.name, content_disposition_type="inline")

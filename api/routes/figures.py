@@ -1,0 +1,93 @@
+"""Closed-loop figures per grid, community or street, and false alarms per camera and rule.
+
+A unit's figures are shown to a caller whose scope covers the whole unit: a grid worker sees their
+grids, a community operator their community and its grids, the street only a street or site scope.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from api.access import ScopeKind
+from api.auth import CaseReader, Principal
+from api.errors import AUTH, responses
+from api.runtime import Runtime, RuntimeDep
+from api.work import EventsDep
+from api.work_schemas import FalseAlarmPublic, UnitFiguresPublic
+from camera_config.errors import InvalidInput, Issue
+from events.types import Level
+
+router = APIRouter(prefix="/api/figures", tags=["figures"])
+
+DEFAULT_PERIOD = timedelta(days=30)
+Since = Annotated[
+    AwareDatetime | None, Query(description="Start of the period (with time zone); default: 30 days before until.")
+]
+Until = Annotated[AwareDatetime | None, Query(description="End of the period, exclusive; default: now.")]
+
+
+def _period(runtime: Runtime, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    end = until or runtime.context.clock.now()
+    start = since or end - DEFAULT_PERIOD
+    if end <= start:
+        raise InvalidInput(Issue("query.until", "must be after since"))
+    return start, end
+
+
+def _visible_units(runtime: Runtime, principal: Principal, level: Level) -> set[str] | None:
+    """Ids of the units of ``level`` the caller's scope covers entirely; None: every unit."""
+    scope = principal.scope
+    if scope.whole_site:
+        return None
+    allowed = scope.grid_ids or frozenset()
+    if level is Level.GRID:
+        return set(allowed)
+    if level is Level.STREET:
+        own = principal.user.scope
+        return set(own.ids) if own.kind is ScopeKind.STREET else set()
+    grids_of: dict[str, set[str]] = defaultdict(set)
+    for grid in runtime.context.site.grids():
+        grids_of[grid.community_id].add(grid.id)
+    return {community for community, grids in grids_of.items() if grids <= allowed}
+
+
+@router.get("", responses=responses(*AUTH, 422, 503))
+def figures(
+    principal: CaseReader,
+    runtime: RuntimeDep,
+    events: EventsDep,
+    level: Annotated[Level, Query(description="grid, community or street.")] = Level.GRID,
+    since: Since = None,
+    until: Until = None,
+) -> list[UnitFiguresPublic]:
+    """Received, closed, completion and on-time rates, times to close and false alarms, per unit, for
+    cases created and alerts received in [since, until)."""
+    start, end = _period(runtime, since, until)
+    visible = _visible_units(runtime, principal, level)
+    return [
+        UnitFiguresPublic.of(u) for u in events.figures(level, start, end) if visible is None or u.unit_id in visible
+    ]
+
+
+@router.get("/false-alarms", responses=responses(*AUTH, 422, 503))
+def false_alarms(
+    principal: CaseReader,
+    runtime: RuntimeDep,
+    events: EventsDep,
+    since: Since = None,
+    until: Until = None,
+    camera_id: Annotated[str | None, Query(max_length=64, description="Only this camera.")] = None,
+) -> list[FalseAlarmPublic]:
+    """Dismissed alerts per camera, rule (hazard type) and reason, most frequent first: what to tune."""
+    start, end = _period(runtime, since, until)
+    rows = events.false_alarms(start, end, camera_id=camera_id)
+    if not principal.scope.whole_site:
+        cameras = {c.id for c in runtime.context.site.cameras(grid_ids=principal.scope.as_filter())}
+        rows = [r for r in rows if r.camera_id in cameras]
+    names = runtime.names.names(r.camera_id for r in rows)
+    return [FalseAlarmPublic.of(r, names.get(r.camera_id)) for r in rows]

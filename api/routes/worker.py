@@ -1,0 +1,204 @@
+"""Delivery from detection workers on other machines: observations in, alerts (and cases) out.
+
+Idempotent: the episode id and seq are the key, so a worker that retries after a lost answer (or
+replays its spool) gets ``duplicate`` back, never a second alert. In a batch every observation is
+judged on its own: a bad one is refused with its place (``observations[3].seq``) and the others are
+still applied.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
+
+from api.auth import ObservationDeliverer, Principal
+from api.errors import AUTH, ErrorItem, TooLarge, responses, status_for
+from api.runtime import Runtime, RuntimeDep
+from api.work import EventsDep
+from api.work_schemas import DeliveryItem, DeliveryReport
+from camera_config.errors import GridwatchError, InvalidInput, Issue, NotFound
+from detectors.types import Observation
+from events.schema import ObservationIn, parse_observation
+from events.types import IngestResult
+
+router = APIRouter(prefix="/api/worker", tags=["worker"])
+
+MAX_BATCH = 500
+MAX_BODY_BYTES = 64 * 2**20
+"""A batch with evidence snapshots; the events policy's per-snapshot limit applies as well."""
+
+_OBSERVATION = {"$ref": "#/components/schemas/ObservationIn"}
+DELIVERY_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    _OBSERVATION,
+                    {
+                        "type": "object",
+                        "required": ["observations"],
+                        "additionalProperties": False,
+                        "properties": {"observations": {"type": "array", "maxItems": MAX_BATCH, "items": _OBSERVATION}},
+                    },
+                ]
+            },
+            "examples": {
+                "one": {
+                    "summary": "One observation",
+                    "value": {
+                        "episode_id": "CAM-01:crowd:1741",
+                        "camera_id": "CAM-01",
+                        "hazard": "crowd",
+                        "state": "opened",
+                        "severity": "high",
+                        "started_at": "2026-03-02T08:00:00Z",
+                        "observed_at": "2026-03-02T08:00:10Z",
+                        "seq": 0,
+                        "zone_id": "plaza",
+                        "summary": "7 people in Gate plaza for 10 s",
+                        "measurements": {"people": 7},
+                    },
+                }
+            },
+        }
+    },
+}
+
+
+def document(app: FastAPI) -> None:
+    """Put `ObservationIn` (and what it refers to) into the OpenAPI components the body refers to."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        _, defs = models_json_schema([(ObservationIn, "validation")], ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in defs.get("$defs", {}).items():
+            components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _read(request: Request) -> Any:
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise TooLarge(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB; send smaller batches")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(Issue("body", "not JSON")) from None
+
+
+def _items(doc: Any) -> tuple[list[Any], str]:
+    """The observations sent and the prefix naming their places ("" for a single document)."""
+    if isinstance(doc, dict) and "observations" in doc:
+        extra = sorted(set(doc) - {"observations"})
+        if extra:
+            raise InvalidInput(Issue(extra[0], "unknown key next to observations"))
+        items = doc["observations"]
+        if not isinstance(items, list):
+            raise InvalidInput(Issue("observations", "must be a list of observations"))
+        if len(items) > MAX_BATCH:
+            raise InvalidInput(Issue("observations", f"at most {MAX_BATCH} per request, got {len(items)}"))
+        return items, "observations"
+    return [doc], ""
+
+
+def _at(prefix: str, index: int, where: str) -> str:
+    place = f"{prefix}[{index}]" if prefix else ""
+    if place and where:
+        return f"{place}.{where}"
+    return place or where or "body"
+
+
+def _check_scope(runtime: Runtime, principal: Principal, obs: Observation) -> None:
+    """A worker scoped to some grids delivers only for their cameras (others do not exist for it)."""
+    if principal.scope.whole_site:
+        return
+    camera = runtime.context.site.camera(obs.camera_id)
+    principal.scope.check(camera.grid_id, f'camera "{obs.camera_id}"')
+
+
+@router.post(
+    "/observations",
+    response_model=DeliveryReport,
+    responses=responses(*AUTH, 404, 409, 413, 422, 503),
+    openapi_extra={"requestBody": DELIVERY_BODY},
+)
+async def deliver(request: Request, principal: ObservationDeliverer, runtime: RuntimeDep, events: EventsDep) -> Any:
+    """One observation document, or ``{"observations": [...]}`` (at most 500), in the remote format.
+
+    200 when every observation was applied or was a duplicate; otherwise 422 when any was invalid,
+    or the status of the first refused one (404 unknown camera, 409 out of order or disabled camera);
+    the body then still reports every observation, the applied ones included.
+    """
+    items, prefix = _items(await _read(request))
+
+    def work() -> list[IngestResult | GridwatchError]:
+        outcomes: list[IngestResult | GridwatchError | None] = [None] * len(items)
+        ready: list[tuple[int, Observation]] = []
+        for i, item in enumerate(items):
+            try:
+                obs = parse_observation(item)
+                _check_scope(runtime, principal, obs)
+                ready.append((i, obs))
+            except GridwatchError as exc:
+                outcomes[i] = exc
+        if ready:
+            for (i, _), result in zip(ready, events.ingest_many([o for _, o in ready]), strict=True):
+                outcomes[i] = result
+        return [o if o is not None else NotFound("not applied") for o in outcomes]
+
+    with runtime.ingesting.add(len(items)):
+        outcomes = await run_in_threadpool(work)
+    results: list[DeliveryItem] = []
+    errors: list[ErrorItem] = []
+    statuses: list[int] = []
+    for i, (item, outcome) in enumerate(zip(items, outcomes, strict=True)):
+        episode = item.get("episode_id") if isinstance(item, dict) else None
+        if isinstance(outcome, GridwatchError):
+            status = status_for(outcome)
+            statuses.append(status)
+            issues = outcome.issues if isinstance(outcome, InvalidInput) else [Issue("", str(outcome))]
+            errors += [ErrorItem(where=_at(prefix, i, issue.where), message=issue.message) for issue in issues]
+            results.append(
+                DeliveryItem(
+                    index=i,
+                    status=status,
+                    episode_id=episode if isinstance(episode, str) else None,
+                    alert_id=None,
+                    created=False,
+                    duplicate=False,
+                    error=str(outcome),
+                )
+            )
+        else:
+            results.append(
+                DeliveryItem(
+                    index=i,
+                    status=200,
+                    episode_id=outcome.alert.episode_id,
+                    alert_id=outcome.alert.id,
+                    created=outcome.created,
+                    duplicate=outcome.duplicate,
+                    error=None,
+                )
+            )
+    code = 200 if not statuses else 422 if 422 in statuses else statuses[0]
+    applied = len(items) - len(statuses)
+    detail = f"{applied} applied, {len(statuses)} refused"
+    if errors:
+        detail += "\n" + "\n".join(f"{e.where}: {e.message}" for e in errors[:20])
+    report = DeliveryReport(detail=detail, errors=errors, results=results)
+    return JSONResponse(status_code=code, content=report.model_dump(mode="json"))

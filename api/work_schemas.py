@@ -1,0 +1,363 @@
+"""HTTP models of alerts, cases and figures: what the console and integrations get and send.
+
+Built from events' frozen values (or their JSON form on the bus, for server-sent events) and never
+from rows. Stored file paths stay inside: evidence and attachments are reached through their URLs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.errors import ErrorItem
+from detectors.types import EpisodeState, HazardType, Severity
+from events.lifecycle import TERMINAL
+from events.types import (
+    ActorRole,
+    Alert,
+    AlertStatus,
+    Attachment,
+    AuditEntry,
+    Case,
+    CaseAction,
+    CaseDetail,
+    CaseSource,
+    CaseState,
+    Comment,
+    FalseAlarmCount,
+    Level,
+    RuleFigures,
+    TriageClass,
+    UnitFigures,
+)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+
+
+# ---------------------------------------------------------------------------- alerts
+
+
+class AlertPublic(BaseModel):
+    """One hazard episode on one camera, as operators see it."""
+
+    id: int = Field(examples=[412])
+    episode_id: str = Field(description="The detection worker's id of the episode.", examples=["CAM-01:crowd:1741"])
+    camera_id: str = Field(examples=["CAM-01"])
+    camera_name: str = Field(description="The camera's name (its id when it was deleted).", examples=["East gate"])
+    zone_id: str | None = Field(examples=["plaza"])
+    hazard: HazardType = Field(examples=["crowd"])
+    severity: Severity = Field(examples=["high"])
+    episode_state: EpisodeState = Field(description="opened, updated or closed (the hazard is over).")
+    status: AlertStatus = Field(description="new, acknowledged, dismissed, escalated or in_case.")
+    grid_id: str = Field(examples=["G-01"])
+    community_id: str = Field(examples=["CM-01"])
+    street_id: str = Field(examples=["ST-DEMO"])
+    started_at: datetime
+    last_seen_at: datetime
+    received_at: datetime
+    closed_at: datetime | None
+    summary: str = Field(examples=["7 people in Gate plaza for 40 s"])
+    measurements: dict[str, float] = Field(examples=[{"people": 7.0, "duration_s": 40.0}])
+    updates: int = Field(description="Observations applied to this alert so far.", examples=[3])
+    has_evidence: bool = Field(description="A snapshot can be fetched from evidence_url.")
+    evidence_url: str | None = Field(examples=["/api/alerts/412/evidence"])
+    case_id: int | None = Field(description="The case the alert belongs to.", examples=[None])
+    handled_by: str | None = Field(description="Who acknowledged, dismissed or escalated it.", examples=[None])
+    handled_at: datetime | None
+    dismiss_reason: str | None = Field(examples=[None])
+
+    @classmethod
+    def of(cls, alert: Alert, camera_name: str | None) -> AlertPublic:
+        return cls.from_data(_fields(alert), camera_name)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], camera_name: str | None) -> AlertPublic:
+        """From an `Alert`'s fields or its JSON form (the bus's payload)."""
+        has = data.get("evidence") is not None
+        return cls.model_validate(
+            {
+                **data,
+                "camera_name": camera_name or data["camera_id"],
+                "has_evidence": has,
+                "evidence_url": f"/api/alerts/{data['id']}/evidence" if has else None,
+            }
+        )
+
+
+class AlertPage(BaseModel):
+    items: list[AlertPublic]
+    next_cursor: str | None = Field(description="Pass back as ?cursor= for the next page; null at the end.")
+
+
+class DismissBody(_In):
+    reason: str = Field(min_length=1, max_length=200, description="Why it is a false alarm.", examples=["shadow"])
+
+
+class NoteBody(_In):
+    note: str = Field("", max_length=4000, description="Optional note for the case's trail.", examples=["seen live"])
+
+
+# ---------------------------------------------------------------------------- cases
+
+
+class CasePublic(BaseModel):
+    """A case on the board."""
+
+    id: int = Field(examples=[57])
+    source: CaseSource = Field(description="camera, patrol or hotline.")
+    state: CaseState
+    title: str = Field(examples=["Crowd gathering: camera CAM-01"])
+    triage: TriageClass = Field(description="public, collective or private matter.")
+    severity: Severity
+    level: Level = Field(description="Who answers for it now: grid, community or street.")
+    grid_id: str = Field(examples=["G-01"])
+    community_id: str = Field(examples=["CM-01"])
+    street_id: str = Field(examples=["ST-DEMO"])
+    created_at: datetime
+    updated_at: datetime
+    due_at: datetime = Field(description="First deadline; on-time figures are measured against it.")
+    deadline_at: datetime = Field(description="Current deadline (moves on escalation and reopening).")
+    hazard: HazardType | None
+    camera_id: str | None = Field(examples=["CAM-01"])
+    camera_name: str | None = Field(examples=["East gate"])
+    zone_id: str | None
+    assignee_id: str | None = Field(description="Person id of whoever has the task.", examples=["P-GW-01"])
+    informed_ids: list[str] = Field(description="Building leaders and party group members told of it.")
+    reporter_id: str | None = Field(examples=["gridwatch"])
+    external_id: str | None = Field(description="The hotline's ticket number.", examples=[None])
+    description: str
+    location: str
+    alert_count: int = Field(examples=[1])
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    overdue: bool = Field(description="Open and past its first deadline (due_at).")
+
+    @classmethod
+    def of(cls, case: Case, camera_name: str | None, now: datetime) -> CasePublic:
+        return cls.from_data(_fields(case), camera_name, now)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], camera_name: str | None, now: datetime) -> CasePublic:
+        """From a `Case`'s fields or its JSON form (the bus's payload)."""
+        out = cls.model_validate(
+            {**data, "camera_name": camera_name, "informed_ids": list(data["informed_ids"]), "overdue": False}
+        )
+        out.overdue = out.state not in TERMINAL and now > out.due_at
+        return out
+
+
+class CasePage(BaseModel):
+    items: list[CasePublic]
+    next_cursor: str | None = Field(description="Pass back as ?cursor= for the next page; null at the end.")
+
+
+class CaseCounts(BaseModel):
+    """Cases per state (for the board's column headers)."""
+
+    reported: int
+    registered: int
+    dispatched: int
+    accepted: int
+    in_progress: int
+    resolved: int
+    verified: int
+    closed: int
+    dismissed: int
+    escalated: int
+    reopened: int
+
+    @classmethod
+    def of(cls, counts: Mapping[CaseState, int]) -> CaseCounts:
+        return cls.model_validate({state.value: counts.get(state, 0) for state in CaseState})
+
+
+class AttachmentPublic(BaseModel):
+    id: int = Field(examples=[9])
+    case_id: int = Field(examples=[57])
+    name: str = Field(examples=["after.jpg"])
+    content_type: str = Field(description="Recognised from the bytes.", examples=["image/jpeg"])
+    size_bytes: int = Field(examples=[183204])
+    sha256: str
+    created_at: datetime
+    url: str = Field(examples=["/api/attachments/9"])
+
+    @classmethod
+    def of(cls, a: Attachment) -> AttachmentPublic:
+        return cls(
+            id=a.id,
+            case_id=a.case_id,
+            name=a.name,
+            content_type=a.content_type,
+            size_bytes=a.size_bytes,
+            sha256=a.sha256,
+            created_at=a.created_at,
+            url=f"/api/attachments/{a.id}",
+        )
+
+
+class AuditEntryPublic(BaseModel):
+    """One step of a case's trail: who did what, when, from which state to which."""
+
+    id: int
+    at: datetime
+    actor_id: str = Field(examples=["li.na"])
+    actor_role: ActorRole
+    action: str = Field(examples=["resolve"])
+    from_state: CaseState | None
+    to_state: CaseState
+    note: str = Field(examples=["crowd dispersed"])
+    data: dict[str, Any]
+    attachments: list[AttachmentPublic]
+
+    @classmethod
+    def of(cls, e: AuditEntry) -> AuditEntryPublic:
+        return cls(
+            id=e.id,
+            at=e.at,
+            actor_id=e.actor_id,
+            actor_role=e.actor_role,
+            action=e.action,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            note=e.note,
+            data=dict(e.data),
+            attachments=[AttachmentPublic.of(a) for a in e.attachments],
+        )
+
+
+class CommentPublic(BaseModel):
+    id: int
+    case_id: int
+    at: datetime
+    actor_id: str = Field(examples=["operator"])
+    actor_role: ActorRole
+    text: str = Field(examples=["called the property office"])
+
+    @classmethod
+    def of(cls, c: Comment) -> CommentPublic:
+        return cls(id=c.id, case_id=c.case_id, at=c.at, actor_id=c.actor_id, actor_role=c.actor_role, text=c.text)
+
+
+class CaseDetailPublic(BaseModel):
+    case: CasePublic
+    audit: list[AuditEntryPublic] = Field(description="Oldest first, each step with its files.")
+    comments: list[CommentPublic] = Field(description="Oldest first.")
+    alert_ids: list[int] = Field(description="Alerts in this case.")
+
+    @classmethod
+    def of(cls, d: CaseDetail, camera_name: str | None, now: datetime) -> CaseDetailPublic:
+        return cls(
+            case=CasePublic.of(d.case, camera_name, now),
+            audit=[AuditEntryPublic.of(e) for e in d.audit],
+            comments=[CommentPublic.of(c) for c in d.comments],
+            alert_ids=list(d.alert_ids),
+        )
+
+
+class TransitionBody(_In):
+    action: CaseAction = Field(description="What to do; which actions a state allows is the case loop's table.")
+    note: str = Field("", max_length=4000, description="Resolving needs feedback; dismissing and reopening a reason.")
+    assignee_id: str | None = Field(
+        None, min_length=1, max_length=64, description="Dispatch only: hand the case to this person instead."
+    )
+
+
+class CommentBody(_In):
+    text: str = Field(min_length=1, max_length=4000, examples=["called the property office"])
+
+
+class PatrolReportBody(_In):
+    grid_id: str = Field(min_length=1, max_length=64, description="The grid the problem is in.", examples=["G-01"])
+    title: str = Field(min_length=1, max_length=200, examples=["Broken fence by Block 2"])
+    description: str = Field("", max_length=4000, examples=["a panel is down; children climb through"])
+    severity: Severity = Field(Severity.MEDIUM, description="low, medium, high or critical.")
+    hazard: HazardType | None = Field(None, description="When it is one of the hazard types.")
+    location: str = Field("", max_length=300, description="Address or landmark.", examples=["Block 2, north side"])
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+class RuleFiguresPublic(BaseModel):
+    hazard: HazardType
+    alerts: int
+    dismissed: int
+    false_alarm_rate: float | None = Field(description="dismissed / alerts; null without alerts.")
+
+    @classmethod
+    def of(cls, r: RuleFigures) -> RuleFiguresPublic:
+        return cls(hazard=r.hazard, alerts=r.alerts, dismissed=r.dismissed, false_alarm_rate=r.false_alarm_rate)
+
+
+class UnitFiguresPublic(BaseModel):
+    """Closed-loop figures of one grid, community or street for cases created in the period."""
+
+    level: Level
+    unit_id: str = Field(examples=["G-01"])
+    received: int
+    closed: int
+    dismissed: int
+    closed_on_time: int
+    completion_rate: float | None = Field(description="closed / (received - dismissed).", examples=[0.98])
+    on_time_rate: float | None = Field(description="closed by the first deadline / closed.", examples=[0.9])
+    mean_close_s: float | None = Field(description="Mean time from creation to closing, seconds.")
+    p90_close_s: float | None = Field(description="90th percentile (nearest rank) of the same.")
+    rules: list[RuleFiguresPublic] = Field(description="Alerts and false alarms per hazard type.")
+
+    @classmethod
+    def of(cls, u: UnitFigures) -> UnitFiguresPublic:
+        return cls.model_validate({**_fields(u), "rules": [RuleFiguresPublic.of(r) for r in u.rules]})
+
+
+class FalseAlarmPublic(BaseModel):
+    camera_id: str = Field(examples=["CAM-02"])
+    camera_name: str = Field(examples=["Garden path"])
+    hazard: HazardType
+    reason: str = Field(examples=["swaying tree"])
+    count: int = Field(examples=[12])
+
+    @classmethod
+    def of(cls, f: FalseAlarmCount, camera_name: str | None) -> FalseAlarmPublic:
+        return cls(
+            camera_id=f.camera_id,
+            camera_name=camera_name or f.camera_id,
+            hazard=f.hazard,
+            reason=f.reason,
+            count=f.count,
+        )
+
+
+# ---------------------------------------------------------------------------- worker delivery
+
+
+class DeliveryItem(BaseModel):
+    """What became of one observation of a delivery."""
+
+    index: int = Field(description="Its place in the batch (0 for a single document).")
+    status: int = Field(description="200 applied or duplicate; 404, 409 or 422 refused (see error).")
+    episode_id: str | None = Field(examples=["CAM-01:crowd:1741"])
+    alert_id: int | None = Field(examples=[412])
+    created: bool = Field(description="This observation opened a new alert.")
+    duplicate: bool = Field(description="Applied before (same episode and seq): nothing changed.")
+    error: str | None = Field(description="Why it was refused.", examples=[None])
+
+
+class DeliveryReport(BaseModel):
+    """Per observation, in the order sent; refused ones are also listed in ``errors`` by their place."""
+
+    detail: str = Field(examples=["2 applied, 0 refused"])
+    errors: list[ErrorItem] = Field(
+        description="Refused input: where (``observations[1].seq``) and message.",
+        examples=[[{"where": "observations[1].seq", "message": "Input should be greater than or equal to 0"}]],
+    )
+    results: list[DeliveryItem]

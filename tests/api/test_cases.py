@@ -1,0 +1,220 @@
+"""Case routes: board, counts, detail, the loop over HTTP (JSON and multipart with photos), comments,
+attachments, patrol reports; scope and role rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.access import Role, Scope, ScopeKind
+from api.users import UserStore
+from camera_config.clock import FakeClock
+from events.service import EventsService
+from tests.api.conftest import PASSWORD, Api, jpeg, observation
+
+
+def _case(events: EventsService, episode: str, camera_id: str = "CAM-01") -> int:
+    """A camera case: a fallen person becomes a case at once (dispatched to the grid's worker)."""
+    result = events.ingest_remote(observation(episode, camera_id=camera_id, hazard="fallen_person"))
+    assert result.case is not None
+    return result.case.id
+
+
+def _move(client: TestClient, case_id: int, action: str, **body: Any) -> Any:
+    return client.post(f"/api/cases/{case_id}/transitions", json={"action": action, **body})
+
+
+def test_the_whole_loop_over_http(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "loop")
+    gw1, op = api.as_("gw1"), api.as_("operator")
+    assert _move(gw1, case_id, "accept").json()["state"] == "accepted"
+    assert _move(gw1, case_id, "start").json()["state"] == "in_progress"
+    no_note = _move(gw1, case_id, "resolve")
+    assert no_note.status_code == 422
+    assert no_note.json()["errors"] == [{"where": "note", "message": "resolve needs a note saying why"}]
+    photo = jpeg()
+    res = gw1.post(
+        f"/api/cases/{case_id}/transitions",
+        data={"action": "resolve", "note": "helped up; ambulance not needed"},
+        files=[("photos", ("after.jpg", photo, "image/jpeg"))],
+    )
+    assert res.status_code == 200, res.text
+    assert res.json()["state"] == "resolved"
+    assert _move(gw1, case_id, "verify").status_code == 403
+    assert _move(op, case_id, "verify").json()["state"] == "verified"
+    assert _move(op, case_id, "close").json()["state"] == "closed"
+
+    detail = gw1.get(f"/api/cases/{case_id}").json()
+    assert detail["case"]["closed_at"] is not None
+    steps = [(e["action"], e["actor_id"]) for e in detail["audit"]]
+    assert steps[-5:] == [
+        ("accept", "gw1"),
+        ("start", "gw1"),
+        ("resolve", "gw1"),
+        ("verify", "operator"),
+        ("close", "operator"),
+    ]
+    resolve = detail["audit"][-3]
+    assert resolve["note"] == "helped up; ambulance not needed"
+    [attachment] = resolve["attachments"]
+    assert (attachment["name"], attachment["content_type"], attachment["size_bytes"]) == (
+        "after.jpg",
+        "image/jpeg",
+        len(photo),
+    )
+    assert "path" not in attachment
+    file = gw1.get(attachment["url"])
+    assert file.status_code == 200
+    assert file.headers["content-type"] == "image/jpeg"
+    assert file.content == photo
+    assert len(detail["alert_ids"]) == 1
+    assert api.as_("gw2").get(attachment["url"]).status_code == 404
+
+
+def test_an_illegal_transition_is_409_naming_action_and_state(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "illegal")
+    res = _move(api.as_("operator"), case_id, "close")
+    assert res.status_code == 409
+    assert res.json()["detail"].startswith("cannot close a case that is dispatched")
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"action": "fly"}, "action"),
+        ({}, "action"),
+        ({"action": "accept", "colour": "red"}, "colour"),
+        ({"action": "accept", "assignee_id": "P-GW-02"}, "assignee_id"),
+    ],
+)
+def test_bad_transition_bodies_name_the_field(
+    api: Api, events: EventsService, body: dict[str, Any], where: str
+) -> None:
+    case_id = _case(events, "bad-body")
+    res = api.as_("operator").post(f"/api/cases/{case_id}/transitions", json=body)
+    assert res.status_code == 422, res.text
+    assert where in [e["where"] for e in res.json()["errors"]]
+
+
+def test_photo_type_and_size_limits(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "photos")
+    gw1 = api.as_("gw1")
+    _move(gw1, case_id, "accept")
+
+    def resolve(files: list[tuple[str, tuple[str, bytes, str]]]) -> Any:
+        return gw1.post(f"/api/cases/{case_id}/transitions", data={"action": "resolve", "note": "done"}, files=files)
+
+    text = resolve([("photos", ("note.jpg", b"just text, whatever the name says", "image/jpeg"))])
+    assert text.status_code == 422
+    assert text.json()["errors"][0]["where"] == "photos[0]"
+    assert "unknown type" in text.json()["errors"][0]["message"]
+    limit = events.policy.attachments.max_bytes
+    big = resolve([("photos", ("big.jpg", jpeg() + b"\0" * limit, "image/jpeg"))])
+    assert big.status_code == 413
+    assert "big.jpg" in big.json()["detail"]
+    many = resolve(
+        [("photos", (f"p{i}.jpg", jpeg(), "image/jpeg")) for i in range(events.policy.attachments.max_files + 1)]
+    )
+    assert many.status_code == 422
+    assert many.json()["errors"][0]["where"] == "photos"
+    assert gw1.get(f"/api/cases/{case_id}").json()["case"]["state"] == "accepted"  # nothing was applied
+
+
+def test_grid_worker_sees_only_their_grid(api: Api, events: EventsService) -> None:
+    mine = _case(events, "g1", "CAM-01")
+    theirs = _case(events, "g2", "CAM-02")
+    gw1 = api.as_("gw1")
+    assert [c["id"] for c in gw1.get("/api/cases").json()["items"]] == [mine]
+    assert gw1.get("/api/cases/counts").json()["dispatched"] == 1
+    assert api.as_("admin").get("/api/cases/counts").json()["dispatched"] == 2
+    assert gw1.get("/api/cases", params={"grid_id": "G-02"}).json()["items"] == []
+    for res in (
+        gw1.get(f"/api/cases/{theirs}"),
+        _move(gw1, theirs, "accept"),
+        gw1.post(f"/api/cases/{theirs}/comments", json={"text": "hello"}),
+    ):
+        assert res.status_code == 404
+        assert res.json()["detail"] == f"case {theirs} does not exist"
+    assert api.as_("gw2").get(f"/api/cases/{theirs}").status_code == 200
+
+
+def test_board_filters(api: Api, events: EventsService, users: UserStore, clock: FakeClock) -> None:
+    first = _case(events, "f1", "CAM-01")
+    second = _case(events, "f2", "CAM-02")
+    admin = api.as_("admin")
+    patrol = admin.post("/api/cases", json={"grid_id": "G-03", "title": "Broken fence"}).json()["id"]
+
+    def ids(**params: Any) -> list[int]:
+        return [c["id"] for c in admin.get("/api/cases", params=params).json()["items"]]
+
+    assert set(ids()) == {first, second, patrol}
+    assert ids(state=["reported"]) == [patrol]
+    assert set(ids(state=["reported", "dispatched"])) == {first, second, patrol}
+    assert ids(source="patrol") == [patrol]
+    assert ids(grid_id="G-02") == [second]
+    assert ids(assignee_id="P-GW-01") == [first]
+    assert ids(level="community") == []
+    users.create(
+        "li.na", Role.GRID_WORKER, scope=Scope(ScopeKind.GRIDS, ("G-01",)), password=PASSWORD, person_id="P-GW-01"
+    )
+    assert [c["id"] for c in api.as_("li.na").get("/api/cases", params={"mine": True}).json()["items"]] == [first]
+    assert api.as_("gw1").get("/api/cases", params={"mine": True}).json()["items"] == []  # no person linked
+
+    assert ids(overdue=True) == []
+    assert set(ids(overdue=False)) == {first, second, patrol}
+    clock.advance(timedelta(days=30).total_seconds())
+    admin = api.as_("admin")  # the earlier session has ended meanwhile
+    late = admin.get("/api/cases", params={"overdue": True}).json()["items"]
+    assert {c["id"] for c in late} == {first, second, patrol}
+    assert all(c["overdue"] for c in late)
+    assert ids(overdue=False) == []
+
+
+def test_patrol_report_and_comments(api: Api) -> None:
+    gw1 = api.as_("gw1")
+    res = gw1.post(
+        "/api/cases",
+        json={
+            "grid_id": "G-01",
+            "title": "Broken fence by Block 2",
+            "description": "a panel is down",
+            "severity": "low",
+        },
+    )
+    assert res.status_code == 201, res.text
+    case = res.json()
+    assert (case["source"], case["state"], case["reporter_id"], case["camera_name"]) == (
+        "patrol",
+        "reported",
+        "gw1",
+        None,
+    )
+    outside = gw1.post("/api/cases", json={"grid_id": "G-02", "title": "not mine"})
+    assert outside.status_code == 422
+    assert outside.json()["errors"] == [{"where": "grid_id", "message": 'grid "G-02" does not exist'}]
+    assert (
+        api.as_("admin").post("/api/cases", json={"grid_id": "G-99", "title": "x"}).json()["errors"][0]["where"]
+        == "grid_id"
+    )
+    assert api.as_("viewer").post("/api/cases", json={"grid_id": "G-01", "title": "x"}).status_code == 403
+
+    comment = gw1.post(f"/api/cases/{case['id']}/comments", json={"text": "photos to follow"})
+    assert comment.status_code == 201
+    assert comment.json()["actor_id"] == "gw1"
+    blank = gw1.post(f"/api/cases/{case['id']}/comments", json={"text": ""})
+    assert blank.status_code == 422
+    assert blank.json()["errors"][0]["where"] == "text"
+    detail = api.as_("operator").get(f"/api/cases/{case['id']}").json()
+    assert [c["text"] for c in detail["comments"]] == ["photos to follow"]
+
+
+@pytest.mark.parametrize("user", ["viewer", "integrator"])
+def test_readers_cannot_move_cases(api: Api, events: EventsService, user: str) -> None:
+    case_id = _case(events, "readers")
+    client = api.as_(user)
+    assert client.get(f"/api/cases/{case_id}").status_code == 200
+    assert _move(client, case_id, "accept").status_code == 403
+    assert client.post(f"/api/cases/{case_id}/comments", json={"text": "x"}).status_code == 403

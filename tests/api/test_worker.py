@@ -1,0 +1,211 @@
+"""Worker delivery, SSE for alerts and cases, metrics and figures: what reaches consoles and Prometheus."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.access import Role, Scope, ScopeKind
+from api.users import UserStore
+from camera_config.clock import FakeClock
+from events.service import EventsService
+from tests.api.conftest import PASSWORD, Api, free_port, jpeg, observation, wait_until
+
+
+@pytest.fixture
+def worker(api: Api, users: UserStore) -> dict[str, str]:
+    """Bearer headers of a detection worker account (token only)."""
+    users.create("detector-1", Role.WORKER)
+    return api.token("detector-1")
+
+
+def test_delivery_is_idempotent(api: Api, worker: dict[str, str]) -> None:
+    client = api.anonymous()
+    doc = observation("w-1", evidence=jpeg())
+    first = client.post("/api/worker/observations", json=doc, headers=worker)
+    assert first.status_code == 200, first.text
+    [item] = first.json()["results"]
+    assert (item["index"], item["status"], item["created"], item["duplicate"]) == (0, 200, True, False)
+    again = client.post("/api/worker/observations", json=doc, headers=worker)
+    assert again.status_code == 200
+    assert again.json()["results"][0] | {"created": True} == item | {"duplicate": True}
+    alert = api.as_("admin").get(f"/api/alerts/{item['alert_id']}").json()
+    assert alert["episode_id"] == "w-1"
+    assert alert["has_evidence"]
+
+
+def test_a_bad_item_is_refused_by_place_and_the_rest_applied(api: Api, worker: dict[str, str]) -> None:
+    bad_seq = observation("w-bad") | {"seq": -1}
+    batch = {
+        "observations": [
+            observation("w-a"),
+            bad_seq,
+            observation("w-b", camera_id="NO-SUCH-CAM"),
+            "not an object",
+            observation("w-c", camera_id="CAM-02"),
+        ]
+    }
+    res = api.anonymous().post("/api/worker/observations", json=batch, headers=worker)
+    assert res.status_code == 422, res.text
+    body = res.json()
+    assert [r["status"] for r in body["results"]] == [200, 422, 404, 422, 200]
+    wheres = [e["where"] for e in body["errors"]]
+    assert "observations[1].seq" in wheres
+    assert "observations[2]" in wheres
+    assert "observations[3]" in wheres
+    assert body["detail"].startswith("2 applied, 3 refused")
+    listed = api.as_("admin").get("/api/alerts").json()["items"]
+    assert sorted(a["episode_id"] for a in listed) == ["w-a", "w-c"]
+
+    late = api.anonymous().post(
+        "/api/worker/observations",
+        json={"observations": [observation("w-a", seq=5), observation("w-a", seq=2)]},
+        headers=worker,
+    )
+    assert late.status_code == 409
+    assert [r["status"] for r in late.json()["results"]] == [200, 409]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "where"),
+    [
+        (b"{not json", 422, "body"),
+        (json.dumps({"observations": "x"}).encode(), 422, "observations"),
+        (json.dumps({"observations": [], "extra": 1}).encode(), 422, "extra"),
+        (json.dumps({"observations": [{}] * 501}).encode(), 422, "observations"),
+    ],
+)
+def test_malformed_deliveries(api: Api, worker: dict[str, str], body: bytes, status: int, where: str) -> None:
+    res = api.anonymous().post(
+        "/api/worker/observations", content=body, headers={**worker, "content-type": "application/json"}
+    )
+    assert res.status_code == status
+    assert res.json()["errors"][0]["where"] == where
+
+
+def test_only_worker_accounts_deliver(api: Api, users: UserStore) -> None:
+    assert api.as_("operator").post("/api/worker/observations", json=observation("x")).status_code == 403
+    users.create("detector-g2", Role.WORKER, scope=Scope(ScopeKind.GRIDS, ("G-02",)))
+    scoped = api.token("detector-g2")
+    res = api.anonymous().post("/api/worker/observations", json=observation("g1-cam"), headers=scoped)
+    assert res.status_code == 404
+    assert res.json()["errors"][0]["message"] == 'camera "CAM-01" does not exist'
+
+
+@pytest.fixture
+def served(api: Api) -> Iterator[str]:
+    """The test app served by uvicorn on a free loopback port (a real HTTP stream for SSE)."""
+    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _listen(url: str, user: str, want: int, out: list[dict[str, Any]], ready: threading.Event) -> None:
+    with httpx.Client(base_url=url, timeout=10) as http:
+        assert http.post("/api/auth/login", json={"username": user, "password": PASSWORD}).status_code == 200
+        with http.stream("GET", "/api/events") as res:
+            ready.set()
+            event: dict[str, Any] = {}
+            for line in res.iter_lines():
+                if line.startswith("event: "):
+                    event["event"] = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    event["data"] = json.loads(line.removeprefix("data: "))
+                elif line == "" and event:
+                    out.append(event)
+                    event = {}
+                    if len(out) >= want:
+                        return
+
+
+def test_sse_delivers_alerts_and_cases_in_scope(api: Api, served: str, worker: dict[str, str]) -> None:
+    """alert.new for an observation a worker delivers, within a bounded time, and the case it made;
+    a grid worker of another grid sees none of it."""
+    seen_g1: list[dict[str, Any]] = []
+    seen_g2: list[dict[str, Any]] = []
+    ready = [threading.Event(), threading.Event()]
+    listeners = [
+        threading.Thread(target=_listen, args=(served, "gw1", 2, seen_g1, ready[0]), daemon=True),
+        threading.Thread(target=_listen, args=(served, "gw2", 1, seen_g2, ready[1]), daemon=True),
+    ]
+    for t in listeners:
+        t.start()
+    assert all(r.wait(10) for r in ready)
+    wait_until(lambda: api.app.state.runtime.events.subscribers >= 2)
+    started = time.monotonic()
+    res = httpx.post(
+        served + "/api/worker/observations", json=observation("sse-1", hazard="fallen_person"), headers=worker
+    )
+    assert res.status_code == 200, res.text
+    listeners[0].join(5)
+    assert not listeners[0].is_alive()
+    assert time.monotonic() - started < 5
+    assert [e["event"] for e in seen_g1] == ["alert.new", "case.new"]
+    alert, case = seen_g1[0]["data"], seen_g1[1]["data"]
+    assert alert["episode_id"] == "sse-1"
+    assert alert["camera_name"] == "Willow Court east gate plaza"
+    assert (case["grid_id"], case["state"], case["overdue"]) == ("G-01", "dispatched", False)
+    # gw2's stream is still open and empty; an event of its own grid does arrive
+    assert seen_g2 == []
+    res = httpx.post(served + "/api/worker/observations", json=observation("sse-2", camera_id="CAM-02"), headers=worker)
+    assert res.status_code == 200
+    listeners[1].join(5)
+    assert [(e["event"], e["data"]["episode_id"]) for e in seen_g2] == [("alert.new", "sse-2")]
+
+
+def test_metrics_show_alerts_cases_and_queues(api: Api, worker: dict[str, str], clock: FakeClock) -> None:
+    client = api.anonymous()
+    client.post(
+        "/api/worker/observations", json=observation("m-1", hazard="fallen_person", severity="high"), headers=worker
+    )
+    client.post("/api/worker/observations", json=observation("m-2"), headers=worker)
+    text = api.as_("admin").get("/metrics").text
+    assert 'gridwatch_alerts_received_total{hazard="fallen_person",severity="high"} 1.0' in text
+    assert 'gridwatch_alerts_received_total{hazard="loitering",severity="medium"} 1.0' in text
+    assert 'gridwatch_cases{state="dispatched"} 1.0' in text
+    assert 'gridwatch_cases{state="closed"} 0.0' in text
+    assert "gridwatch_cases_overdue 0.0" in text
+    assert "gridwatch_events_outbox_pending 0.0" in text
+    assert "gridwatch_events_ingest_in_flight 0.0" in text
+    clock.advance(3 * 24 * 3600)
+    assert "gridwatch_cases_overdue 1.0" in api.as_("admin").get("/metrics").text
+
+
+def test_figures_per_unit_in_scope(api: Api, worker: dict[str, str], events: EventsService, clock: FakeClock) -> None:
+    client = api.anonymous()
+    for episode, camera in (("f-1", "CAM-01"), ("f-2", "CAM-02")):
+        client.post(
+            "/api/worker/observations",
+            json=observation(episode, camera_id=camera, hazard="fallen_person"),
+            headers=worker,
+        )
+    clock.advance(60)
+    admin = api.as_("admin")
+    grids = admin.get("/api/figures", params={"level": "grid"}).json()
+    assert [(u["unit_id"], u["received"]) for u in grids] == [("G-01", 1), ("G-02", 1)]
+    assert grids[0]["rules"] == [{"hazard": "fallen_person", "alerts": 1, "dismissed": 0, "false_alarm_rate": 0.0}]
+    assert [u["unit_id"] for u in admin.get("/api/figures", params={"level": "community"}).json()] == ["CM-01"]
+    assert [u["unit_id"] for u in api.as_("gw1").get("/api/figures").json()] == ["G-01"]
+    assert api.as_("gw1").get("/api/figures", params={"level": "community"}).json() == []
+    assert [u["unit_id"] for u in api.as_("operator").get("/api/figures", params={"level": "community"}).json()] == [
+        "CM-01"
+    ]
+    bad = admin.get("/api/figures", params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["where"] == "query.until"
