@@ -165,10 +165,7 @@ class LiveSystem:
         cameras = self._wanted()
         self.worker.apply(cameras)
         say(f"ingest: pulling {len(cameras)} camera(s)")
-        detector = self._detector
-        if detector is None:
-            say("model: loading (the first start exports it to a faster format; that takes a little while)")
-            detector = Detector(self._model_config(), progress=lambda step: say(f"model: {step}"))
+        detector = self._detector or self._load_model()
         say(f"model: ready on {detector.backend.value}")
         self.pipeline = DetectorPipeline(
             detector, self._detectable(cameras), config=self.options.pipeline, clock=self.clock
@@ -184,10 +181,17 @@ class LiveSystem:
             f"{self.options.health_every_s:g} s"
         )
 
-    def _model_config(self) -> ModelConfig:
-        if self.options.model is not None:
-            return self.options.model
-        return ModelConfig(cache_dir=self.settings.data_dir / "models")
+    def _load_model(self) -> Detector:
+        config = self.options.model or ModelConfig(cache_dir=self.settings.data_dir / "models")
+        self._progress("model: loading (the first start exports it to a faster format; that takes a little while)")
+        try:
+            return Detector(config, progress=lambda step: self._progress(f"model: {step}"))
+        except GridwatchError:
+            raise
+        except Exception as exc:  # a broken weights file or runtime: say which, do not crash the service
+            raise Unavailable(
+                f"the detection model {config.resolved_weights()} cannot be loaded: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def stop(self) -> bool:
         """Stop everything in order (control, inference, ingest, demo server), each bounded in time.

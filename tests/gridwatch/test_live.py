@@ -20,7 +20,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.exc import OperationalError
 
-from detectors.model import Detector
+from camera_config.errors import GridwatchError
+from detectors.model import Detector, ModelConfig
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.types import Alert
 from gridwatch.live import LiveOptions, LiveSystem
@@ -48,6 +49,10 @@ def site_yaml(server_port: int, path: Path, *, dead_port: int, cameras: tuple[st
     text = text.replace(
         "    level: property\n",
         "    level: property\n    hazards: {tamper: {offline_after_s: 2, online_clear_s: 2}}\n",
+    )
+    # CAM-02's restricted zone crosses itself: the detector cannot use it, the camera is still pulled
+    text = text.replace(
+        "[[0.1, 0.6], [0.9, 0.6], [0.9, 1.0], [0.1, 1.0]]", "[[0.1, 0.6], [0.9, 1.0], [0.9, 0.6], [0.1, 0.9]]"
     )
     assert text.count(f":{server_port}/") == 5
     assert f":{dead_port}/pattern" in text
@@ -134,6 +139,8 @@ def test_stats_and_metrics_cover_every_pulled_camera(running: tuple[LiveSystem, 
     assert stats["CAM-01"].detected_frames > 0
     assert stats["CAM-01"].detecting
     assert stats["CAM-01"].ingest.input_fps > 0
+    assert not stats["CAM-02"].detecting, "a zone crossing itself keeps the camera out of detection ..."
+    assert stats["CAM-02"].health.state in (HealthState.ONLINE, HealthState.DEGRADED), "... but not out of ingest"
     registry = CollectorRegistry()
     registry.register(live.collector())
     text = generate_latest(registry).decode()
@@ -219,6 +226,20 @@ def observation(camera_id: str = "CAM-01", episode: str = "ep-1") -> Observation
 @pytest.fixture
 def idle_site(tmp_path: Path) -> tuple[Settings, Service]:
     return open_site(tmp_path / "data", site_yaml(free_port(), tmp_path / "site.yaml", dead_port=free_port()))
+
+
+def test_a_model_that_cannot_load_is_a_clear_error_and_leaves_nothing_running(
+    idle_site: tuple[Settings, Service], tmp_path: Path
+) -> None:
+    settings, service = idle_site
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    threads_before = set(threading.enumerate())
+    live = LiveSystem(service, settings, options=LiveOptions(model=ModelConfig(weights=broken, cache_dir=tmp_path)))
+    with pytest.raises(GridwatchError, match=r"broken\.pt: not a loadable ultralytics weights file"):
+        live.start()
+    assert not live.running
+    assert wait_for(lambda: not (set(threading.enumerate()) - threads_before), 10.0)
 
 
 def test_a_refused_observation_is_logged_and_dropped(
