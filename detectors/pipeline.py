@@ -204,6 +204,14 @@ class DetectorPipeline:
                 self._cameras[cid] = _Camera(cam, self.config, self.model_has_fall_class)
         return closing
 
+    def close_episodes(self, why: str) -> list[Observation]:
+        """Close every open episode (the pipeline is being shut down): no alert is left open with an episode id
+        nobody will continue. The rules are not reset, so call this only before discarding the pipeline."""
+        closing: list[Observation] = []
+        for state in self._cameras.values():
+            closing += self._close_all(state, why)
+        return closing
+
     def _close_all(self, state: _Camera, why: str) -> list[Observation]:
         now = self.clock.now()
         return [w.finish(now, why) for w in state.open_episodes()]

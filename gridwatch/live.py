@@ -194,7 +194,8 @@ class LiveSystem:
             ) from exc
 
     def stop(self) -> bool:
-        """Stop everything in order (control, inference, ingest, demo server), each bounded in time.
+        """Stop everything in order (control, inference, ingest, demo server), each bounded in time; episodes
+        still open are closed first ("gridwatch stopped").
 
         True when every thread and process ended within the time allowed. Idempotent.
         """
@@ -206,6 +207,8 @@ class LiveSystem:
             ended &= not self._control.is_alive()
         if self.loop is not None:
             ended &= self.loop.stop(max(0.0, deadline - time.monotonic()))
+        if ended and self._started:
+            self._close_episodes()
         if self.worker is not None:
             ended &= self.worker.close(max(0.5, deadline - time.monotonic()))
         if self.demo is not None:
@@ -214,6 +217,15 @@ class LiveSystem:
         if not ended:
             log.warning("live pipeline: some threads did not end within %.0f s", self.options.stop_timeout_s)
         return ended
+
+    def _close_episodes(self) -> None:
+        """Close what the rules have open, so no alert stays open under an episode nobody will continue
+        (a restart starts new episodes). One attempt each: stopping does not wait for a database."""
+        closing = self.pipeline.close_episodes("gridwatch stopped") if self.pipeline is not None else []
+        closing += self.offline.apply_cameras([], self.clock.now())
+        if closing:
+            log.info("closing %d open episode(s) before stopping", len(closing))
+        self._deliver_all(closing)
 
     @property
     def running(self) -> bool:

@@ -168,7 +168,7 @@ def test_a_camera_disabled_in_the_site_stops_being_pulled(
     assert wait_for(lambda: pulls(rtsp_server.port) == before, 15.0)
 
 
-def test_stop_releases_threads_and_streams(
+def test_stop_closes_open_episodes_and_releases_threads_and_streams(
     tmp_path: Path, fresh_rtsp_server: RtspTestServer, detector: Detector
 ) -> None:
     port = fresh_rtsp_server.port
@@ -179,7 +179,7 @@ def test_stop_releases_threads_and_streams(
     live.start()
     try:
         assert wait_for(lambda: pulls(port) == 2, 15.0)
-        assert wait_for(lambda: live.loop is not None and live.loop.batches > 0, 30.0)
+        assert wait_for(lambda: alerts(service, "CAM-01", HazardType.CROWD), CROWD_WAIT_S)
     finally:
         started = time.monotonic()
         assert live.stop()
@@ -187,6 +187,9 @@ def test_stop_releases_threads_and_streams(
         service.events.close()
     assert took < FAST.stop_timeout_s
     assert pulls(port) == 0
+    (crowd,) = alerts(service, "CAM-01", HazardType.CROWD)
+    assert crowd.episode_state is EpisodeState.CLOSED, "no alert is left open under an episode nobody continues"
+    assert crowd.summary == "gridwatch stopped"
     assert live.camera_ids == []
     assert live.health("CAM-01") is None
     left = wait_for(lambda: not (set(threading.enumerate()) - threads_before), 5.0)
