@@ -194,8 +194,8 @@ class LiveSystem:
             ) from exc
 
     def stop(self) -> bool:
-        """Stop everything in order (control, inference, ingest, demo server), each bounded in time; episodes
-        still open are closed first ("gridwatch stopped").
+        """Stop everything in order, each bounded in time: control and inference threads; then the episodes
+        still open are closed ("gridwatch stopped"); then ingest and the demo server.
 
         True when every thread and process ended within the time allowed. Idempotent.
         """
