@@ -256,11 +256,11 @@ class LiveSystem:
         latest = self.service.site.revisions()
         if latest == self._revisions or self.worker is None or self.loop is None:
             return False
-        self._revisions = latest
         cameras = self._wanted()
         result = self.worker.apply(cameras)
         self.loop.apply_cameras(self._detectable(cameras))
         self._deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
+        self._revisions = latest  # only now: a change that failed half-way is applied again at the next poll
         changes = {
             k: v
             for k, v in (
