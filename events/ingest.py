@@ -7,7 +7,7 @@ written with one multi-row statement per table. `EventsService.ingest` is a batc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -66,7 +66,13 @@ class Batch:
         self.out = out
         self.now: datetime = clock.now()
 
-    def run(self, ready: Sequence[tuple[int, Observation, Route]]) -> list[tuple[int, IngestResult | GridwatchError]]:
+    def run(
+        self,
+        ready: Sequence[tuple[int, Observation, Route]],
+        continue_only: Mapping[int, GridwatchError] | None = None,
+    ) -> list[tuple[int, IngestResult | GridwatchError]]:
+        """Apply ``ready`` in order; an index in ``continue_only`` may only continue a stored episode,
+        else it gets that error (a disabled camera's episodes close, none starts)."""
         s, now = self.s, self.now
         episodes = sorted({obs.episode_id for _, obs, _ in ready})
         alerts: dict[str, dict[str, Any]] = {
@@ -88,6 +94,9 @@ class Batch:
                 digest = hashlib.sha256(obs.episode_id.encode()).hexdigest()[:24]
                 evidence = f"evidence/{now:%Y/%m/%d}/{digest}-{obs.seq}.jpg"
             if cur is None:
+                if continue_only and i in continue_only:
+                    errors.append((i, continue_only[i]))
+                    continue
                 cur = alerts[obs.episode_id] = new[obs.episode_id] = self._new_alert(obs, route, evidence)
                 topic = "alert.opened"
             else:

@@ -48,14 +48,14 @@ class Router:
         self._lock = threading.RLock()
         self._refreshing = threading.Lock()
 
-    def camera(self, camera_id: str) -> Camera:
-        """The camera, if it exists and is enabled; a disabled camera raises Conflict."""
+    def camera(self, camera_id: str, *, allow_disabled: bool = False) -> Camera:
+        """The camera, if it exists and is enabled (or ``allow_disabled``); a disabled camera raises Conflict."""
         self._refresh_if_due()
         with self._lock:
             cam = self._cameras.get(camera_id)
             if cam is None:
                 cam = self._cameras[camera_id] = self._site.camera(camera_id)
-        if not cam.enabled:
+        if not cam.enabled and not allow_disabled:
             raise Conflict(f'camera "{camera_id}" is disabled: its alerts are refused')
         return cam
 

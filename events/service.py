@@ -193,7 +193,8 @@ class EventsService:
     def ingest(self, obs: Observation) -> IngestResult:
         """Apply one observation: open, update or close its alert (idempotent on episode id and seq).
 
-        Refused (and nothing stored) for an unknown or disabled camera, an unknown zone, a changed
+        Refused (and nothing stored) for an unknown camera, a new episode on a disabled camera (an
+        episode already open there is still updated and closed), an unknown zone, a changed
         camera/hazard/zone under the same episode, an update older than the stored one, or after
         the episode closed.
         """
@@ -210,10 +211,15 @@ class EventsService:
         """
         results: list[IngestResult | GridwatchError | None] = [None] * len(observations)
         ready: list[tuple[int, Observation, Route]] = []
+        continue_only: dict[int, GridwatchError] = {}
         for i, obs in enumerate(observations):
             try:
                 self._check_observation(obs)
-                cam = self.router.camera(obs.camera_id)
+                cam = self.router.camera(obs.camera_id, allow_disabled=True)
+                if not cam.enabled:
+                    # An episode already open goes on to its close (so its alert does not stay open
+                    # forever); a disabled camera cannot start a new one.
+                    continue_only[i] = Conflict(f'camera "{cam.id}" is disabled: its alerts are refused')
                 if obs.zone_id is not None and obs.zone_id not in {z.id for z in cam.zones}:
                     raise InvalidInput(Issue("zone_id", f'camera "{cam.id}" has no zone "{obs.zone_id}"'))
                 ready.append((i, obs, self.router.grid(cam.grid_id)))
@@ -221,7 +227,7 @@ class EventsService:
                 results[i] = exc
         if ready:
             for i, outcome in self._write(
-                lambda s, staged, out: Batch(self.policy, self.clock, s, staged, out).run(ready)
+                lambda s, staged, out: Batch(self.policy, self.clock, s, staged, out).run(ready, continue_only)
             ):
                 results[i] = outcome
         return [r if r is not None else Conflict("not applied") for r in results]

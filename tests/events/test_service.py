@@ -638,6 +638,24 @@ def test_a_site_change_reaches_routing(make_service: MakeService, site_store: Si
     assert service.ingest(obs()).case is not None
 
 
+def test_a_disabled_cameras_open_episode_still_closes(make_service: MakeService, site_store: SiteStore) -> None:
+    service = make_service()
+    opened = service.ingest(obs("ep-open")).alert
+    site_store.set_enabled("C1", False)
+    later = START + timedelta(seconds=30)
+    update = service.ingest(obs("ep-open", state=EpisodeState.UPDATED, seq=1, at=later)).alert
+    assert update.id == opened.id
+    closed = service.ingest(obs("ep-open", state=EpisodeState.CLOSED, seq=2, at=later)).alert
+    assert (closed.id, closed.episode_state, closed.closed_at) == (opened.id, EpisodeState.CLOSED, later)
+    # nothing new starts there, whatever the state it claims, alone or in a batch
+    with pytest.raises(Conflict, match='camera "C1" is disabled'):
+        service.ingest(obs("ep-new"))
+    refused = service.ingest_many([obs("ep-new2"), obs("ep-new2", state=EpisodeState.CLOSED, seq=1)])
+    assert all(isinstance(r, Conflict) for r in refused)
+    with pytest.raises(NotFound):
+        service.alert_by_episode("ep-new2")
+
+
 def test_a_clip_is_stored_for_an_alert_and_checked(service: EventsService, sessions: sessionmaker[Session]) -> None:
     alert = service.ingest(obs()).alert
     mp4 = bytes(4) + b"ftypisom" + bytes(200)
