@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.fernet import Fernet
@@ -22,6 +24,14 @@ from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
 from gridwatch.db import upgrade
 from gridwatch.models import metadata
+
+if TYPE_CHECKING:
+    from detectors.model import Detector
+
+# ultralytics reads these when first imported (by whichever test module comes first) and writes its
+# settings into the config dir: a temporary one, never the user's.
+os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "gridwatch-tests-ultralytics"))
+os.environ.setdefault("YOLO_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 FOOTAGE = Path(os.environ.get("GRIDWATCH_FOOTAGE_DIR", REPO / ".cache" / "footage"))
@@ -95,3 +105,17 @@ def cipher() -> CredentialCipher:
 @pytest.fixture
 def store(sessions: sessionmaker[Session], cipher: CredentialCipher) -> SiteStore:
     return SiteStore(sessions, cipher)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def detector(model_cache: Path) -> Detector:
+    """The default configuration (auto backend: exports to OpenVINO on first use), loaded once for
+    every package's tests that need the real model."""
+    from detectors.model import Detector, ModelConfig
+
+    return Detector(ModelConfig(cache_dir=model_cache))

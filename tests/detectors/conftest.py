@@ -32,17 +32,6 @@ def labelled_counts() -> dict[int, int]:
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("models")
-
-
-@pytest.fixture(scope="session")
-def detector(model_cache: Path) -> Detector:
-    """The default configuration (auto backend: exports to OpenVINO on first use), loaded once."""
-    return Detector(ModelConfig(cache_dir=model_cache))
-
-
-@pytest.fixture(scope="session")
 def torch_detector(model_cache: Path) -> Detector:
     return Detector(ModelConfig(backend=Backend.TORCH, cache_dir=model_cache))
 

@@ -1,8 +1,7 @@
-"""Fixtures for the shell's tests: the real person model and the RTSP test server (shared definitions)."""
+"""Fixtures for the shell's tests: the RTSP test server (shared definitions; the model is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from tests.detectors.conftest import detector, model_cache
 from tests.rtsp import fresh_rtsp_server, rtsp_clips, rtsp_server
 
-__all__ = ["detector", "fresh_rtsp_server", "model_cache", "rtsp_clips", "rtsp_server"]
+__all__ = ["fresh_rtsp_server", "rtsp_clips", "rtsp_server"]
