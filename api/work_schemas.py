@@ -13,9 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.access import Permission, allowed_actions
 from api.errors import ErrorItem
 from detectors.types import EpisodeState, HazardType, Severity
-from events.lifecycle import TERMINAL
+from events.lifecycle import TERMINAL, TRANSITIONS
 from events.types import (
     ActorRole,
     Alert,
@@ -141,19 +142,55 @@ class CasePublic(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     overdue: bool = Field(description="Open and past its first deadline (due_at).")
+    allowed_actions: list[CaseAction] = Field(
+        description="What the caller may do to the case now (its state and the caller's role); "
+        "POST /transitions accepts exactly these.",
+        examples=[["accept"]],
+    )
+    note_required: list[CaseAction] = Field(
+        description="Of allowed_actions, those that need a note (feedback or a reason).", examples=[[]]
+    )
 
     @classmethod
-    def of(cls, case: Case, camera_name: str | None, now: datetime) -> CasePublic:
-        return cls.from_data(_fields(case), camera_name, now)
+    def of(
+        cls, case: Case, camera_name: str | None, now: datetime, permissions: frozenset[Permission] = frozenset()
+    ) -> CasePublic:
+        return cls.from_data(_fields(case), camera_name, now, permissions)
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any], camera_name: str | None, now: datetime) -> CasePublic:
-        """From a `Case`'s fields or its JSON form (the bus's payload)."""
+    def from_data(
+        cls,
+        data: Mapping[str, Any],
+        camera_name: str | None,
+        now: datetime,
+        permissions: frozenset[Permission] = frozenset(),
+    ) -> CasePublic:
+        """From a `Case`'s fields or its JSON form (the bus's payload); the actions are those of a
+        caller with ``permissions`` (none by default)."""
         out = cls.model_validate(
-            {**data, "camera_name": camera_name, "informed_ids": list(data["informed_ids"]), "overdue": False}
+            {
+                **data,
+                "camera_name": camera_name,
+                "informed_ids": list(data["informed_ids"]),
+                "overdue": False,
+                "allowed_actions": [],
+                "note_required": [],
+            }
         )
         out.overdue = out.state not in TERMINAL and now > out.due_at
+        out.for_caller(permissions)
         return out
+
+    def for_caller(self, permissions: frozenset[Permission]) -> None:
+        """Fill in the actions a caller with ``permissions`` may take."""
+        self.allowed_actions, self.note_required = caller_actions(self.state, permissions)
+
+
+def caller_actions(state: CaseState, permissions: frozenset[Permission]) -> tuple[list[CaseAction], list[CaseAction]]:
+    """The actions a caller with ``permissions`` may take on a case in ``state``, and those of them
+    that need a note."""
+    allowed = allowed_actions(state, permissions)
+    return allowed, [a for a in allowed if TRANSITIONS[a].needs_note]
 
 
 class CasePage(BaseModel):
@@ -255,9 +292,11 @@ class CaseDetailPublic(BaseModel):
     alert_ids: list[int] = Field(description="Alerts in this case.")
 
     @classmethod
-    def of(cls, d: CaseDetail, camera_name: str | None, now: datetime) -> CaseDetailPublic:
+    def of(
+        cls, d: CaseDetail, camera_name: str | None, now: datetime, permissions: frozenset[Permission]
+    ) -> CaseDetailPublic:
         return cls(
-            case=CasePublic.of(d.case, camera_name, now),
+            case=CasePublic.of(d.case, camera_name, now, permissions),
             audit=[AuditEntryPublic.of(e) for e in d.audit],
             comments=[CommentPublic.of(c) for c in d.comments],
             alert_ids=list(d.alert_ids),

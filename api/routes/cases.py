@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from api.access import Permission
+from api.access import action_permission
 from api.auth import CaseReader, CaseWorker
 from api.errors import AUTH, Forbidden, TooLarge, responses
 from api.routes.alerts import Cursor, Limit, public_case
@@ -43,8 +43,6 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 files_router = APIRouter(tags=["cases"])
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id.", examples=[57])]
-FIELD_WORK = frozenset({CaseAction.ACCEPT, CaseAction.START, CaseAction.RESOLVE})
-"""What a grid worker may do to a case; everything else is the centre's."""
 MAX_JSON_BYTES = 64 * 1024
 
 _TEXT = {"type": "string", "maxLength": 4000}
@@ -124,7 +122,8 @@ def list_cases(
     page = events.cases(f, cursor=cursor, limit=limit)
     items, nxt = list(page.items), page.next_cursor
     names = runtime.names.names(c.camera_id for c in items)
-    return CasePage(items=[CasePublic.of(c, names.get(c.camera_id or ""), now) for c in items], next_cursor=nxt)
+    perms = principal.permissions
+    return CasePage(items=[CasePublic.of(c, names.get(c.camera_id or ""), now, perms) for c in items], next_cursor=nxt)
 
 
 @router.get("/counts", responses=responses(*AUTH, 422, 503))
@@ -170,14 +169,16 @@ def patrol_report(
         case = events.patrol_report(report, actor_of(principal))
     except NotFound:
         raise unknown from None
-    return public_case(runtime, case)
+    return public_case(runtime, principal, case)
 
 
 @router.get("/{case_id}", responses=responses(*AUTH, 404, 422, 503))
 def get_case(case_id: CaseId, principal: CaseReader, runtime: RuntimeDep, events: EventsDep) -> CaseDetailPublic:
     """The case with its trail (each step with its files), comments and alerts."""
     detail = visible_case(events, principal.scope, case_id)
-    return CaseDetailPublic.of(detail, runtime.names.name(detail.case.camera_id), runtime.context.clock.now())
+    return CaseDetailPublic.of(
+        detail, runtime.names.name(detail.case.camera_id), runtime.context.clock.now(), principal.permissions
+    )
 
 
 @router.post(
@@ -198,7 +199,7 @@ async def transition(
         body, photos = await _read_form(request, events)
     else:
         body, photos = await _read_json(request), []
-    if body.action not in FIELD_WORK and not principal.can(Permission.CASES_MANAGE):
+    if not principal.can(action_permission(body.action)):
         raise Forbidden(f"your role ({principal.user.role.value}) may not {body.action.value} a case")
     if photos:
         check_attachments(photos, events.policy.attachments, "photos")
@@ -208,7 +209,7 @@ async def transition(
         case = events.transition(
             case_id, body.action, actor_of(principal), body.note, photos, assignee_id=body.assignee_id
         )
-        return public_case(runtime, case)
+        return public_case(runtime, principal, case)
 
     return await run_in_threadpool(work)
 

@@ -13,6 +13,7 @@ from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
 from camera_config.clock import FakeClock
 from events.service import EventsService
+from events.types import CaseAction
 from tests.api.conftest import PASSWORD, Api, jpeg, observation
 
 
@@ -218,3 +219,93 @@ def test_readers_cannot_move_cases(api: Api, events: EventsService, user: str) -
     assert client.get(f"/api/cases/{case_id}").status_code == 200
     assert _move(client, case_id, "accept").status_code == 403
     assert client.post(f"/api/cases/{case_id}/comments", json={"text": "x"}).status_code == 403
+
+
+# ---------------------------------------------------------------------------- allowed actions
+
+PATHS: dict[str, list[str]] = {
+    "reported": [],
+    "registered": ["register"],
+    "dispatched": ["register", "dispatch"],
+    "accepted": ["register", "dispatch", "accept"],
+    "in_progress": ["register", "dispatch", "accept", "start"],
+    "resolved": ["register", "dispatch", "accept", "start", "resolve"],
+    "verified": ["register", "dispatch", "accept", "start", "resolve", "verify"],
+    "closed": ["register", "dispatch", "accept", "start", "resolve", "verify", "close"],
+    "reopened": ["register", "dispatch", "accept", "start", "resolve", "reopen"],
+    "escalated": ["register", "escalate"],
+    "dismissed": ["dismiss"],
+}
+"""From a patrol report (reported) to each state, by the operator."""
+
+ALLOWED: dict[str, tuple[list[str], list[str]]] = {
+    # state: (operator, grid worker)
+    "reported": (["register", "dismiss"], []),
+    "registered": (["dispatch", "dismiss", "escalate"], []),
+    "dispatched": (["accept", "dismiss", "escalate"], ["accept"]),
+    "accepted": (["start", "resolve", "escalate"], ["start", "resolve"]),
+    "in_progress": (["resolve", "escalate"], ["resolve"]),
+    "resolved": (["verify", "reopen"], []),
+    "verified": (["close", "reopen"], []),
+    "closed": ([], []),
+    "reopened": (["dispatch", "escalate"], []),
+    "escalated": (["dispatch", "dismiss", "escalate"], []),
+    "dismissed": ([], []),
+}
+NOTE = {"resolve": "done", "reopen": "not fixed", "dismiss": "not a matter"}
+
+
+def _case_in(api: Api, state: str) -> int:
+    op = api.as_("operator")
+    case_id = int(op.post("/api/cases", json={"grid_id": "G-01", "title": f"to {state}"}).json()["id"])
+    for action in PATHS[state]:
+        res = _move(op, case_id, action, note=NOTE.get(action, ""))
+        assert res.status_code == 200, (action, res.text)
+    assert op.get(f"/api/cases/{case_id}").json()["case"]["state"] == state
+    return case_id
+
+
+def test_allowed_actions_are_the_callers_for_the_state_they_see(api: Api) -> None:
+    op, gw1, viewer = api.as_("operator"), api.as_("gw1"), api.as_("viewer")
+    case_id = _case_in(api, "reported")
+    seen: list[tuple[list[str], list[str]]] = []
+    for action in PATHS["closed"]:
+        detail_op = op.get(f"/api/cases/{case_id}").json()["case"]
+        detail_gw = gw1.get(f"/api/cases/{case_id}").json()["case"]
+        expected = ALLOWED[detail_op["state"]]
+        assert (detail_op["allowed_actions"], detail_gw["allowed_actions"]) == expected
+        assert viewer.get(f"/api/cases/{case_id}").json()["case"]["allowed_actions"] == []
+        [listed] = [c for c in gw1.get("/api/cases").json()["items"] if c["id"] == case_id]
+        assert listed["allowed_actions"] == expected[1]  # the board carries them too
+        seen.append(expected)
+        res = _move(op, case_id, action, note=NOTE.get(action, ""))
+        assert res.json()["allowed_actions"] == ALLOWED[res.json()["state"]][0]  # the answer: as the caller sees it
+    assert len(set(map(str, seen))) == len(seen)  # every step changed what may be done
+    closed = op.get(f"/api/cases/{case_id}").json()["case"]
+    assert (closed["allowed_actions"], closed["note_required"]) == ([], [])
+
+
+def test_note_required_lists_the_allowed_actions_that_need_a_note(api: Api) -> None:
+    case_id = _case_in(api, "in_progress")
+    assert api.as_("gw1").get(f"/api/cases/{case_id}").json()["case"]["note_required"] == ["resolve"]
+    case_id = _case_in(api, "resolved")
+    assert api.as_("operator").get(f"/api/cases/{case_id}").json()["case"]["note_required"] == ["reopen"]
+    assert api.as_("gw1").get(f"/api/cases/{case_id}").json()["case"]["note_required"] == []
+
+
+@pytest.mark.parametrize("state", sorted(PATHS))
+def test_every_listed_action_is_accepted_and_every_other_refused(api: Api, state: str) -> None:
+    for user in ("operator", "gw1"):
+        client = api.as_(user)
+        case_id = _case_in(api, state)
+        listed = client.get(f"/api/cases/{case_id}").json()["case"]["allowed_actions"]
+        for action in CaseAction:
+            if action.value in listed:
+                continue
+            res = _move(client, case_id, action.value, note=NOTE.get(action.value, "a note"))
+            assert res.status_code in (403, 409), (user, state, action, res.text)
+        assert client.get(f"/api/cases/{case_id}").json()["case"]["state"] == state
+        for action_name in listed:
+            fresh = case_id if action_name == listed[0] else _case_in(api, state)
+            res = _move(client, fresh, action_name, note=NOTE.get(action_name, ""))
+            assert res.status_code == 200, (user, state, action_name, res.text)

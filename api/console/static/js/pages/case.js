@@ -1,7 +1,7 @@
 // One case: its facts, the evidence of its alerts, the trail of every step (with photos), comments,
 // and the steps the caller may take from the current state. Works on a phone (the grid worker's view).
 import { api, fmtTime, h, label, severityBadge, stateBadge, subscribe } from "../api.js";
-import { ACTION_LABEL, actionsFor, canWorkCases, needsNote, overdueBadge } from "../cases.js";
+import { ACTION_LABEL, canWorkCases, overdueBadge } from "../cases.js";
 
 const MAX_EVIDENCE = 4;
 
@@ -72,10 +72,12 @@ export async function render(main, [id], { me }) {
   const trail = h("div");
   const talk = h("div");
 
+  let noteRequired = [];
+
   async function step(action) {
     stepError.replaceChildren();
     note.removeAttribute("aria-invalid");
-    if (needsNote(action) && !note.value.trim()) {
+    if (noteRequired.includes(action) && !note.value.trim()) {
       note.setAttribute("aria-invalid", "true");
       stepError.textContent = `${ACTION_LABEL[action]} needs a note saying why.`;
       note.focus();
@@ -125,7 +127,8 @@ export async function render(main, [id], { me }) {
       img.addEventListener("error", () => img.closest("a").remove()); // an alert without a picture
       return h("a", { href: `/api/alerts/${a}/evidence`, target: "_blank", rel: "noopener", "data-alert": a }, img);
     }));
-    const actions = actionsFor(c.state, me);
+    const actions = c.allowed_actions;
+    noteRequired = c.note_required;
     stepButtons.replaceChildren(...actions.map((a) =>
       h("button", { type: "button", class: a === "dismiss" || a === "reopen" ? "danger" : "primary", "data-action": a, onclick: () => step(a) }, ACTION_LABEL[a])));
     stepForm.hidden = actions.length === 0;
