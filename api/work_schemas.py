@@ -279,10 +279,19 @@ class CommentPublic(BaseModel):
     actor_id: str = Field(examples=["operator"])
     actor_role: ActorRole
     text: str = Field(examples=["called the property office"])
+    attachments: list[AttachmentPublic] = Field(description="Photos that came with it.")
 
     @classmethod
     def of(cls, c: Comment) -> CommentPublic:
-        return cls(id=c.id, case_id=c.case_id, at=c.at, actor_id=c.actor_id, actor_role=c.actor_role, text=c.text)
+        return cls(
+            id=c.id,
+            case_id=c.case_id,
+            at=c.at,
+            actor_id=c.actor_id,
+            actor_role=c.actor_role,
+            text=c.text,
+            attachments=[AttachmentPublic.of(a) for a in c.attachments],
+        )
 
 
 class CaseDetailPublic(BaseModel):
@@ -313,6 +322,12 @@ class TransitionBody(_In):
 
 class CommentBody(_In):
     text: str = Field(min_length=1, max_length=4000, examples=["called the property office"])
+
+
+class CommentForm(_In):
+    """A comment sent as a form: the text may be empty when photos come with it (the service checks)."""
+
+    text: str = Field("", max_length=4000, examples=["barrier up; photos of the gate"])
 
 
 class PatrolReportBody(_In):

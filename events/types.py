@@ -189,6 +189,7 @@ class Attachment:
     """Relative to the data dir."""
     created_at: datetime
     audit_id: int | None = None
+    comment_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,8 @@ class Comment:
     actor_id: str
     actor_role: ActorRole
     text: str
+    attachments: tuple[Attachment, ...] = ()
+    """Photos of a progress note."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,3 +309,77 @@ def test_every_listed_action_is_accepted_and_every_other_refused(api: Api, state
             fresh = case_id if action_name == listed[0] else _case_in(api, state)
             res = _move(client, fresh, action_name, note=NOTE.get(action_name, ""))
             assert res.status_code == 200, (user, state, action_name, res.text)
+
+
+# ---------------------------------------------------------------------------- progress notes with photos
+
+
+def test_a_progress_note_with_photos_leaves_the_state_alone(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "note-photos")
+    gw1 = api.as_("gw1")
+    _move(gw1, case_id, "accept")
+    photo = jpeg()
+    res = gw1.post(
+        f"/api/cases/{case_id}/comments",
+        data={"text": "barrier up at the gate"},
+        files=[("photos", ("gate.jpg", photo, "image/jpeg")), ("photos", ("plaza.jpg", jpeg(32, 24), "image/jpeg"))],
+    )
+    assert res.status_code == 201, res.text
+    note = res.json()
+    assert (note["text"], [a["name"] for a in note["attachments"]]) == (
+        "barrier up at the gate",
+        ["gate.jpg", "plaza.jpg"],
+    )
+    only_photo = gw1.post(f"/api/cases/{case_id}/comments", files=[("photos", ("more.jpg", photo, "image/jpeg"))])
+    assert only_photo.status_code == 201, only_photo.text
+    assert only_photo.json()["text"] == ""
+    plain = gw1.post(f"/api/cases/{case_id}/comments", json={"text": "called the property office"})
+    assert plain.status_code == 201
+    assert plain.json()["attachments"] == []
+
+    detail = api.as_("operator").get(f"/api/cases/{case_id}").json()
+    assert detail["case"]["state"] == "accepted"
+    assert [len(c["attachments"]) for c in detail["comments"]] == [2, 1, 0]
+    assert not any(e["attachments"] for e in detail["audit"])
+    file = gw1.get(detail["comments"][0]["attachments"][0]["url"])
+    assert (file.status_code, file.content) == (200, photo)
+    assert api.as_("gw2").get(detail["comments"][0]["attachments"][0]["url"]).status_code == 404
+
+
+def test_progress_note_limits_and_scope(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "note-limits")
+    other = _case(events, "note-other", "CAM-02")
+    gw1 = api.as_("gw1")
+
+    def note(files: list[tuple[str, tuple[str, bytes, str]]], text: str = "progress", case: int = case_id) -> Any:
+        return gw1.post(f"/api/cases/{case}/comments", data={"text": text}, files=files)
+
+    text = note([("photos", ("note.jpg", b"just text, whatever the name says", "image/jpeg"))])
+    assert text.status_code == 422
+    assert text.json()["errors"][0]["where"] == "photos[0]"
+    assert "unknown type" in text.json()["errors"][0]["message"]
+    limit = events.policy.attachments.max_bytes
+    big = note([("photos", ("big.jpg", jpeg() + b"\0" * limit, "image/jpeg"))])
+    assert big.status_code == 413
+    assert "big.jpg" in big.json()["detail"]
+    many = note(
+        [("photos", (f"p{i}.jpg", jpeg(), "image/jpeg")) for i in range(events.policy.attachments.max_files + 1)]
+    )
+    assert many.status_code == 422
+    assert many.json()["errors"][0]["where"] == "photos"
+    wrong_field = note([("picture", ("p.jpg", jpeg(), "image/jpeg"))])
+    assert (wrong_field.status_code, wrong_field.json()["errors"][0]["where"]) == (422, "picture")
+    empty = gw1.post(f"/api/cases/{case_id}/comments", files={"text": (None, " ")})  # a form: no words, no photos
+    assert (empty.status_code, empty.json()["errors"][0]["where"]) == (422, "text")
+    unknown = gw1.post(f"/api/cases/{case_id}/comments", files={"text": (None, "x"), "colour": (None, "red")})
+    assert (unknown.status_code, unknown.json()["errors"][0]["where"]) == (422, "colour")
+    assert api.as_("operator").get(f"/api/cases/{case_id}").json()["comments"] == []  # nothing was stored
+
+    outside = note([("photos", ("p.jpg", jpeg(), "image/jpeg"))], case=other)
+    assert outside.status_code == 404
+    assert outside.json()["detail"] == f"case {other} does not exist"
+    viewer = api.as_("viewer").post(
+        f"/api/cases/{case_id}/comments", data={"text": "x"}, files=[("photos", ("p.jpg", jpeg(), "image/jpeg"))]
+    )
+    assert viewer.status_code == 403
+    assert api.as_("gw2").get(f"/api/cases/{other}").json()["comments"] == []
