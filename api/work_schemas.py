@@ -133,6 +133,10 @@ class CasePublic(BaseModel):
     camera_name: str | None = Field(examples=["East gate"])
     zone_id: str | None
     assignee_id: str | None = Field(description="Person id of whoever has the task.", examples=["P-GW-01"])
+    assignee_name: str | None = Field(
+        description="Their name in the site model (null without an assignee or for an unknown id).",
+        examples=["Li Na"],
+    )
     informed_ids: list[str] = Field(description="Building leaders and party group members told of it.")
     reporter_id: str | None = Field(examples=["gridwatch"])
     external_id: str | None = Field(description="The hotline's ticket number.", examples=[None])
@@ -153,9 +157,15 @@ class CasePublic(BaseModel):
 
     @classmethod
     def of(
-        cls, case: Case, camera_name: str | None, now: datetime, permissions: frozenset[Permission] = frozenset()
+        cls,
+        case: Case,
+        camera_name: str | None,
+        now: datetime,
+        permissions: frozenset[Permission] = frozenset(),
+        *,
+        assignee_name: str | None = None,
     ) -> CasePublic:
-        return cls.from_data(_fields(case), camera_name, now, permissions)
+        return cls.from_data(_fields(case), camera_name, now, permissions, assignee_name=assignee_name)
 
     @classmethod
     def from_data(
@@ -164,6 +174,8 @@ class CasePublic(BaseModel):
         camera_name: str | None,
         now: datetime,
         permissions: frozenset[Permission] = frozenset(),
+        *,
+        assignee_name: str | None = None,
     ) -> CasePublic:
         """From a `Case`'s fields or its JSON form (the bus's payload); the actions are those of a
         caller with ``permissions`` (none by default)."""
@@ -171,6 +183,7 @@ class CasePublic(BaseModel):
             {
                 **data,
                 "camera_name": camera_name,
+                "assignee_name": assignee_name,
                 "informed_ids": list(data["informed_ids"]),
                 "overdue": False,
                 "allowed_actions": [],
@@ -302,10 +315,15 @@ class CaseDetailPublic(BaseModel):
 
     @classmethod
     def of(
-        cls, d: CaseDetail, camera_name: str | None, now: datetime, permissions: frozenset[Permission]
+        cls,
+        d: CaseDetail,
+        camera_name: str | None,
+        now: datetime,
+        permissions: frozenset[Permission],
+        assignee_name: str | None = None,
     ) -> CaseDetailPublic:
         return cls(
-            case=CasePublic.of(d.case, camera_name, now, permissions),
+            case=CasePublic.of(d.case, camera_name, now, permissions, assignee_name=assignee_name),
             audit=[AuditEntryPublic.of(e) for e in d.audit],
             comments=[CommentPublic.of(c) for c in d.comments],
             alert_ids=list(d.alert_ids),

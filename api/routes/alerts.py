@@ -37,7 +37,13 @@ def public_alert(runtime: Runtime, alert: Alert) -> AlertPublic:
 
 def public_case(runtime: Runtime, principal: Principal, case: Case) -> CasePublic:
     """The case as ``principal`` sees it (with the actions they may take)."""
-    return CasePublic.of(case, runtime.names.name(case.camera_id), runtime.context.clock.now(), principal.permissions)
+    return CasePublic.of(
+        case,
+        runtime.names.name(case.camera_id),
+        runtime.context.clock.now(),
+        principal.permissions,
+        assignee_name=runtime.people.name(case.assignee_id),
+    )
 
 
 @router.get("", responses=responses(*AUTH, 422, 503))

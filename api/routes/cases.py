@@ -153,8 +153,15 @@ def list_cases(
     page = events.cases(f, cursor=cursor, limit=limit)
     items, nxt = list(page.items), page.next_cursor
     names = runtime.names.names(c.camera_id for c in items)
+    people = runtime.people.names(c.assignee_id for c in items)
     perms = principal.permissions
-    return CasePage(items=[CasePublic.of(c, names.get(c.camera_id or ""), now, perms) for c in items], next_cursor=nxt)
+    return CasePage(
+        items=[
+            CasePublic.of(c, names.get(c.camera_id or ""), now, perms, assignee_name=people.get(c.assignee_id or ""))
+            for c in items
+        ],
+        next_cursor=nxt,
+    )
 
 
 @router.get("/counts", responses=responses(*AUTH, 422, 503))
@@ -208,7 +215,11 @@ def get_case(case_id: CaseId, principal: CaseReader, runtime: RuntimeDep, events
     """The case with its trail (each step with its files), comments and alerts."""
     detail = visible_case(events, principal.scope, case_id)
     return CaseDetailPublic.of(
-        detail, runtime.names.name(detail.case.camera_id), runtime.context.clock.now(), principal.permissions
+        detail,
+        runtime.names.name(detail.case.camera_id),
+        runtime.context.clock.now(),
+        principal.permissions,
+        runtime.people.name(detail.case.assignee_id),
     )
 
 

@@ -383,3 +383,18 @@ def test_progress_note_limits_and_scope(api: Api, events: EventsService) -> None
     )
     assert viewer.status_code == 403
     assert api.as_("gw2").get(f"/api/cases/{other}").json()["comments"] == []
+
+
+def test_cases_name_their_assignee(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "names")
+    op = api.as_("operator")
+    [listed] = [c for c in op.get("/api/cases").json()["items"] if c["id"] == case_id]
+    assert (listed["assignee_id"], listed["assignee_name"]) == ("P-GW-01", "Li Na")
+    assert op.get(f"/api/cases/{case_id}").json()["case"]["assignee_name"] == "Li Na"
+    _move(op, case_id, "escalate")
+    handed = _move(op, case_id, "dispatch", assignee_id="P-BL-01")  # a building leader of the grid
+    assert (handed.json()["assignee_id"], handed.json()["assignee_name"]) == ("P-BL-01", "Chen Hua")
+    unknown = _move(op, _case(events, "names-2", "CAM-04"), "escalate")
+    assert unknown.status_code == 200, unknown.text
+    elsewhere = _move(op, unknown.json()["id"], "dispatch", assignee_id="someone-outside-the-model")
+    assert (elsewhere.json()["assignee_id"], elsewhere.json()["assignee_name"]) == ("someone-outside-the-model", None)

@@ -348,7 +348,8 @@ def test_operator_sees_a_new_alert_without_reload_and_makes_a_case(page: Page, d
     case_id = int(page.url.rsplit("/", 1)[1])
     # made into a case, it was registered and dispatched to the grid's worker in the same step
     expect(page.locator("#case-facts")).to_contain_text("dispatched")
-    expect(page.locator("#case-facts")).to_contain_text("P-GW-01")
+    expect(page.locator("#case-assignee")).to_have_text("Li Na")  # the grid worker's name, not their id
+    expect(page.locator("#case-assignee")).to_have_attribute("title", "P-GW-01")
     expect(page.locator("#case-timeline li")).to_have_count(3)
     expect(page.locator("#case-timeline li").nth(2)).to_have_attribute("data-action", "dispatch")
     expect(page.locator(f"#case-evidence a[data-alert='{alert_id}'] img")).to_be_visible()
@@ -376,6 +377,7 @@ def test_grid_worker_on_a_phone_accepts_reports_progress_with_a_photo_and_resolv
     task = page.locator(f"#my-tasks a[data-case='{case_id}']")
     expect(task).to_be_visible()
     expect(task.locator(".badge.state")).to_have_text("dispatched")
+    expect(task.locator(".case-assignee")).to_have_text(" · Li Na")
     no_horizontal_scroll(page)
     shot(page, "phone-tasks")
 

@@ -151,3 +151,4 @@ def test_case_events_carry_each_subscribers_own_actions(server: Server) -> None:
             assert [e["data"]["id"] for e in events] == [case["id"]] * 3
             assert [e["data"]["allowed_actions"] for e in events] == expected
         assert operator_events[0]["data"]["note_required"] == ["dismiss"]
+        assert worker_events[-1]["data"]["assignee_name"] == "Li Na"

@@ -31,5 +31,9 @@ export function caseCard(c, { showState = false } = {}) {
       severityBadge(c.severity),
       overdueBadge(c),
       h("span", { class: "muted" }, `${c.grid_id}${c.camera_name ? ` · ${c.camera_name}` : ""}`)),
-    h("span", { class: "case-meta muted" }, c.hazard ? label(c.hazard) : label(c.source), " · due ", fmtTime(c.deadline_at)));
+    h("span", { class: "case-meta muted" }, c.hazard ? label(c.hazard) : label(c.source), " · due ", fmtTime(c.deadline_at),
+      c.assignee_id ? h("span", { class: "case-assignee" }, ` · ${assigneeName(c)}`) : null));
 }
+
+// Who has the task, by name (the person id when the site model does not know them).
+export function assigneeName(c) { return c.assignee_name || c.assignee_id || "—"; }

@@ -1,7 +1,7 @@
 // One case: its facts, the evidence of its alerts, the trail of every step and progress note (with
 // their photos), and the steps the caller may take from the current state. Works on a phone (the grid worker's view).
 import { api, fmtTime, h, label, severityBadge, stateBadge, subscribe } from "../api.js";
-import { ACTION_LABEL, canWorkCases, overdueBadge } from "../cases.js";
+import { ACTION_LABEL, assigneeName, canWorkCases, overdueBadge } from "../cases.js";
 
 const MAX_EVIDENCE = 4;
 
@@ -46,7 +46,7 @@ function facts(c) {
     ["Source", label(c.source)],
     ["Grid", c.grid_id],
     ["Camera", c.camera_name || c.camera_id || "—"],
-    ["Assignee", c.assignee_id || "—"],
+    ["Assignee", h("span", { id: "case-assignee", title: c.assignee_id || "" }, assigneeName(c))],
     ["Level", label(c.level)],
     ["Matter", label(c.triage)],
     ["Deadline", h("span", {}, fmtTime(c.deadline_at), " ", overdueBadge(c))],
