@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,7 @@ from events.lifecycle import TERMINAL, TRANSITIONS
 from events.types import (
     ActorRole,
     Alert,
+    AlertFigures,
     AlertStatus,
     Attachment,
     AuditEntry,
@@ -389,6 +390,60 @@ class UnitFiguresPublic(BaseModel):
     @classmethod
     def of(cls, u: UnitFigures) -> UnitFiguresPublic:
         return cls.model_validate({**_fields(u), "rules": [RuleFiguresPublic.of(r) for r in u.rules]})
+
+
+class AlertBucketPublic(BaseModel):
+    start: datetime = Field(description="The bucket is [start, start + bucket_s).")
+    counts: dict[HazardType, int] = Field(description="Alerts per hazard (absent: none).", examples=[{"crowd": 3}])
+    total: int = Field(examples=[3])
+
+
+class CameraAlertsPublic(BaseModel):
+    camera_id: str = Field(examples=["CAM-02"])
+    camera_name: str = Field(examples=["Garden path"])
+    alerts: int = Field(examples=[40])
+    dismissed: int = Field(description="Dismissed as false alarms.", examples=[12])
+    false_alarm_rate: float | None = Field(description="dismissed / alerts; null without alerts.", examples=[0.3])
+
+
+class AlertFiguresPublic(BaseModel):
+    """Alerts received in [since, until) in the caller's scope: per hazard over time, and per camera."""
+
+    since: datetime
+    until: datetime
+    bucket: Literal["hour", "day"]
+    bucket_s: int = Field(description="Length of a bucket in seconds.", examples=[86400])
+    total: int = Field(examples=[57])
+    hazards: list[HazardType] = Field(description="Hazards with alerts in the period.", examples=[["crowd"]])
+    buckets: list[AlertBucketPublic] = Field(description="Every bucket from since on, empty ones too.")
+    cameras: list[CameraAlertsPublic] = Field(
+        description="Cameras with alerts in the period, highest false-alarm rate first."
+    )
+
+    @classmethod
+    def of(cls, f: AlertFigures, bucket: Literal["hour", "day"], names: Mapping[str, str]) -> AlertFiguresPublic:
+        buckets = [
+            AlertBucketPublic(start=b.start, counts=dict(b.counts), total=sum(b.counts.values())) for b in f.buckets
+        ]
+        return cls(
+            since=f.since,
+            until=f.until,
+            bucket=bucket,
+            bucket_s=f.bucket_s,
+            total=sum(b.total for b in buckets),
+            hazards=sorted({h for b in f.buckets for h in b.counts}),
+            buckets=buckets,
+            cameras=[
+                CameraAlertsPublic(
+                    camera_id=c.camera_id,
+                    camera_name=names.get(c.camera_id, c.camera_id),
+                    alerts=c.alerts,
+                    dismissed=c.dismissed,
+                    false_alarm_rate=c.false_alarm_rate,
+                )
+                for c in f.cameras
+            ],
+        )
 
 
 class FalseAlarmPublic(BaseModel):

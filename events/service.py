@@ -43,6 +43,7 @@ from events.types import (
     Actor,
     ActorRole,
     Alert,
+    AlertFigures,
     AlertStatus,
     Attachment,
     AuditEntry,
@@ -948,6 +949,13 @@ class EventsService:
         """Received, closed, completion and on-time rates, times to close and false alarms, per unit."""
         with self._sessions() as s:
             return queries.figures(s, level, since, until)
+
+    def alert_figures(
+        self, since: datetime, until: datetime, bucket_s: int, *, grid_ids: frozenset[str] | None = None
+    ) -> AlertFigures:
+        """Alerts per hazard in buckets from ``since``, and per camera with their false alarms (in SQL)."""
+        with self._sessions() as s:
+            return queries.alert_figures(s, since, until, bucket_s, grid_ids)
 
     def false_alarms(self, since: datetime, until: datetime, *, camera_id: str | None = None) -> list[FalseAlarmCount]:
         """Dismissed alerts per camera, rule (hazard type) and reason, most frequent first."""
