@@ -14,6 +14,8 @@ from typing import TypeVar
 
 from camera_config.errors import InvalidInput, Issue, NotFound
 from camera_config.store import SiteStore
+from events.lifecycle import actions_from
+from events.types import CaseAction, CaseState
 
 
 class Role(enum.StrEnum):
@@ -68,6 +70,21 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {Permission.SITE_READ, Permission.TOKENS_OWN, Permission.METRICS_READ, Permission.OBSERVATIONS_DELIVER}
     ),
 }
+
+
+FIELD_WORK = frozenset({CaseAction.ACCEPT, CaseAction.START, CaseAction.RESOLVE})
+"""The case actions that are field work (cases:work); every other one is the centre's (cases:manage)."""
+
+
+def action_permission(action: CaseAction) -> Permission:
+    """The permission a caller needs to take ``action`` on a case."""
+    return Permission.CASES_WORK if action in FIELD_WORK else Permission.CASES_MANAGE
+
+
+def allowed_actions(state: CaseState, permissions: frozenset[Permission]) -> list[CaseAction]:
+    """What a caller with ``permissions`` may do to a case in ``state`` now: the case loop's table
+    narrowed to the caller's role, in the table's order; the console offers exactly these."""
+    return [a for a in actions_from(state) if action_permission(a) in permissions]
 
 
 class ScopeKind(enum.StrEnum):

@@ -14,7 +14,7 @@ from api.bridge import EventsBridge, register_gauges
 from api.context import ApiContext
 from api.live import LiveHub, host_candidates
 from api.metrics import ApiMetrics, InFlight, MetricsMiddleware
-from api.names import CameraNames
+from api.names import CameraNames, PersonNames
 from api.routes import alerts, auth, cameras, cases, console, events, figures, live, service, site, users, worker
 from api.runtime import LifespanState, Runtime
 from api.stream import EventHub
@@ -58,6 +58,7 @@ def create_app(context: ApiContext) -> FastAPI:
         live=LiveHub(context.live),
         events=EventHub(context.clock),
         names=CameraNames(context.site),
+        people=PersonNames(context.site),
         ingesting=InFlight(),
     )
     runtime.metrics.gauges(
@@ -76,7 +77,9 @@ def create_app(context: ApiContext) -> FastAPI:
 
     bridge = None
     if context.events is not None:
-        bridge = EventsBridge(context.events, runtime.events, runtime.names, context.clock, runtime.metrics)
+        bridge = EventsBridge(
+            context.events, runtime.events, runtime.names, runtime.people, context.clock, runtime.metrics
+        )
         register_gauges(runtime.metrics, context.events, context.clock, lambda: runtime.ingesting.value)
 
     @asynccontextmanager

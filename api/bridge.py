@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from api.metrics import ApiMetrics
-from api.names import CameraNames
+from api.names import CameraNames, PersonNames
 from api.stream import EventHub
 from api.work_schemas import AlertPublic, CasePublic
 from camera_config.clock import Clock
@@ -27,11 +27,18 @@ class EventsBridge:
     """Subscribes to ``alert.*`` and ``case.*`` while the API runs (`start` / `close`)."""
 
     def __init__(
-        self, events: EventsService, hub: EventHub, names: CameraNames, clock: Clock, metrics: ApiMetrics
+        self,
+        events: EventsService,
+        hub: EventHub,
+        names: CameraNames,
+        people: PersonNames,
+        clock: Clock,
+        metrics: ApiMetrics,
     ) -> None:
         self._events = events
         self._hub = hub
         self._names = names
+        self._people = people
         self._clock = clock
         self._metrics = metrics
         self._unsubscribe: list[Callable[[], None]] = []
@@ -65,7 +72,12 @@ class EventsBridge:
         else:
             log.warning("bus message %s (%d) names no case; not forwarded", message.topic, message.id)
             return
-        case = CasePublic.from_data(data, self._names.name(data.get("camera_id")), self._clock.now())
+        case = CasePublic.from_data(
+            data,
+            self._names.name(data.get("camera_id")),
+            self._clock.now(),
+            assignee_name=self._people.name(data.get("assignee_id")),
+        )
         kind = "case.new" if message.topic == "case.created" else "case.changed"
         self._hub.publish(kind, case.grid_id, case.model_dump(mode="json"))
 

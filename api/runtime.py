@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from api.context import ApiContext
 from api.live import LiveHub
 from api.metrics import ApiMetrics, InFlight
-from api.names import CameraNames
+from api.names import CameraNames, PersonNames
 from api.stream import EventHub
 from api.users import UserStore
 
@@ -23,6 +23,7 @@ class Runtime:
     live: LiveHub
     events: EventHub
     names: CameraNames
+    people: PersonNames
     ingesting: InFlight
 
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.access import Permission, allowed_actions
 from api.errors import ErrorItem
 from detectors.types import EpisodeState, HazardType, Severity
-from events.lifecycle import TERMINAL
+from events.lifecycle import TERMINAL, TRANSITIONS
 from events.types import (
     ActorRole,
     Alert,
+    AlertFigures,
     AlertStatus,
     Attachment,
     AuditEntry,
@@ -132,6 +134,10 @@ class CasePublic(BaseModel):
     camera_name: str | None = Field(examples=["East gate"])
     zone_id: str | None
     assignee_id: str | None = Field(description="Person id of whoever has the task.", examples=["P-GW-01"])
+    assignee_name: str | None = Field(
+        description="Their name in the site model (null without an assignee or for an unknown id).",
+        examples=["Li Na"],
+    )
     informed_ids: list[str] = Field(description="Building leaders and party group members told of it.")
     reporter_id: str | None = Field(examples=["gridwatch"])
     external_id: str | None = Field(description="The hotline's ticket number.", examples=[None])
@@ -141,19 +147,64 @@ class CasePublic(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     overdue: bool = Field(description="Open and past its first deadline (due_at).")
+    allowed_actions: list[CaseAction] = Field(
+        description="What the caller may do to the case now (its state and the caller's role); "
+        "POST /transitions accepts exactly these.",
+        examples=[["accept"]],
+    )
+    note_required: list[CaseAction] = Field(
+        description="Of allowed_actions, those that need a note (feedback or a reason).", examples=[[]]
+    )
 
     @classmethod
-    def of(cls, case: Case, camera_name: str | None, now: datetime) -> CasePublic:
-        return cls.from_data(_fields(case), camera_name, now)
+    def of(
+        cls,
+        case: Case,
+        camera_name: str | None,
+        now: datetime,
+        permissions: frozenset[Permission] = frozenset(),
+        *,
+        assignee_name: str | None = None,
+    ) -> CasePublic:
+        return cls.from_data(_fields(case), camera_name, now, permissions, assignee_name=assignee_name)
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any], camera_name: str | None, now: datetime) -> CasePublic:
-        """From a `Case`'s fields or its JSON form (the bus's payload)."""
+    def from_data(
+        cls,
+        data: Mapping[str, Any],
+        camera_name: str | None,
+        now: datetime,
+        permissions: frozenset[Permission] = frozenset(),
+        *,
+        assignee_name: str | None = None,
+    ) -> CasePublic:
+        """From a `Case`'s fields or its JSON form (the bus's payload); the actions are those of a
+        caller with ``permissions`` (none by default)."""
         out = cls.model_validate(
-            {**data, "camera_name": camera_name, "informed_ids": list(data["informed_ids"]), "overdue": False}
+            {
+                **data,
+                "camera_name": camera_name,
+                "assignee_name": assignee_name,
+                "informed_ids": list(data["informed_ids"]),
+                "overdue": False,
+                "allowed_actions": [],
+                "note_required": [],
+            }
         )
         out.overdue = out.state not in TERMINAL and now > out.due_at
+        out.for_caller(permissions)
         return out
+
+    def for_caller(self, permissions: frozenset[Permission]) -> None:
+        """Fill in the actions a caller with ``permissions`` may take."""
+        self.allowed_actions, self.note_required = caller_actions(self.state, permissions)
+
+
+def caller_actions(state: CaseState, permissions: frozenset[Permission]) -> tuple[list[CaseAction], list[CaseAction]]:
+    """The actions a caller with ``permissions`` may take on a case in ``state``, and those of them
+    that need a note."""
+    allowed = allowed_actions(state, permissions)
+    return allowed, [a for a in allowed if TRANSITIONS[a].needs_note]
 
 
 class CasePage(BaseModel):
@@ -242,10 +293,19 @@ class CommentPublic(BaseModel):
     actor_id: str = Field(examples=["operator"])
     actor_role: ActorRole
     text: str = Field(examples=["called the property office"])
+    attachments: list[AttachmentPublic] = Field(description="Photos that came with it.")
 
     @classmethod
     def of(cls, c: Comment) -> CommentPublic:
-        return cls(id=c.id, case_id=c.case_id, at=c.at, actor_id=c.actor_id, actor_role=c.actor_role, text=c.text)
+        return cls(
+            id=c.id,
+            case_id=c.case_id,
+            at=c.at,
+            actor_id=c.actor_id,
+            actor_role=c.actor_role,
+            text=c.text,
+            attachments=[AttachmentPublic.of(a) for a in c.attachments],
+        )
 
 
 class CaseDetailPublic(BaseModel):
@@ -255,9 +315,16 @@ class CaseDetailPublic(BaseModel):
     alert_ids: list[int] = Field(description="Alerts in this case.")
 
     @classmethod
-    def of(cls, d: CaseDetail, camera_name: str | None, now: datetime) -> CaseDetailPublic:
+    def of(
+        cls,
+        d: CaseDetail,
+        camera_name: str | None,
+        now: datetime,
+        permissions: frozenset[Permission],
+        assignee_name: str | None = None,
+    ) -> CaseDetailPublic:
         return cls(
-            case=CasePublic.of(d.case, camera_name, now),
+            case=CasePublic.of(d.case, camera_name, now, permissions, assignee_name=assignee_name),
             audit=[AuditEntryPublic.of(e) for e in d.audit],
             comments=[CommentPublic.of(c) for c in d.comments],
             alert_ids=list(d.alert_ids),
@@ -274,6 +341,12 @@ class TransitionBody(_In):
 
 class CommentBody(_In):
     text: str = Field(min_length=1, max_length=4000, examples=["called the property office"])
+
+
+class CommentForm(_In):
+    """A comment sent as a form: the text may be empty when photos come with it (the service checks)."""
+
+    text: str = Field("", max_length=4000, examples=["barrier up; photos of the gate"])
 
 
 class PatrolReportBody(_In):
@@ -317,6 +390,60 @@ class UnitFiguresPublic(BaseModel):
     @classmethod
     def of(cls, u: UnitFigures) -> UnitFiguresPublic:
         return cls.model_validate({**_fields(u), "rules": [RuleFiguresPublic.of(r) for r in u.rules]})
+
+
+class AlertBucketPublic(BaseModel):
+    start: datetime = Field(description="The bucket is [start, start + bucket_s).")
+    counts: dict[HazardType, int] = Field(description="Alerts per hazard (absent: none).", examples=[{"crowd": 3}])
+    total: int = Field(examples=[3])
+
+
+class CameraAlertsPublic(BaseModel):
+    camera_id: str = Field(examples=["CAM-02"])
+    camera_name: str = Field(examples=["Garden path"])
+    alerts: int = Field(examples=[40])
+    dismissed: int = Field(description="Dismissed as false alarms.", examples=[12])
+    false_alarm_rate: float | None = Field(description="dismissed / alerts; null without alerts.", examples=[0.3])
+
+
+class AlertFiguresPublic(BaseModel):
+    """Alerts received in [since, until) in the caller's scope: per hazard over time, and per camera."""
+
+    since: datetime
+    until: datetime
+    bucket: Literal["hour", "day"]
+    bucket_s: int = Field(description="Length of a bucket in seconds.", examples=[86400])
+    total: int = Field(examples=[57])
+    hazards: list[HazardType] = Field(description="Hazards with alerts in the period.", examples=[["crowd"]])
+    buckets: list[AlertBucketPublic] = Field(description="Every bucket from since on, empty ones too.")
+    cameras: list[CameraAlertsPublic] = Field(
+        description="Cameras with alerts in the period, highest false-alarm rate first."
+    )
+
+    @classmethod
+    def of(cls, f: AlertFigures, bucket: Literal["hour", "day"], names: Mapping[str, str]) -> AlertFiguresPublic:
+        buckets = [
+            AlertBucketPublic(start=b.start, counts=dict(b.counts), total=sum(b.counts.values())) for b in f.buckets
+        ]
+        return cls(
+            since=f.since,
+            until=f.until,
+            bucket=bucket,
+            bucket_s=f.bucket_s,
+            total=sum(b.total for b in buckets),
+            hazards=sorted({h for b in f.buckets for h in b.counts}),
+            buckets=buckets,
+            cameras=[
+                CameraAlertsPublic(
+                    camera_id=c.camera_id,
+                    camera_name=names.get(c.camera_id, c.camera_id),
+                    alerts=c.alerts,
+                    dismissed=c.dismissed,
+                    false_alarm_rate=c.false_alarm_rate,
+                )
+                for c in f.cameras
+            ],
+        )
 
 
 class FalseAlarmPublic(BaseModel):

@@ -234,6 +234,11 @@ class SiteStore:
         with self._factory() as s:
             return dict(s.execute(select(CameraRow.id, CameraRow.name)).all())
 
+    def person_names(self) -> dict[str, str]:
+        """person id → name: what case lists show for an assignee."""
+        with self._factory() as s:
+            return dict(s.execute(select(PersonRow.id, PersonRow.name)).all())
+
     def credentials(self, camera_id: str) -> StreamCredentials:
         with self._factory() as s:
             row = s.execute(

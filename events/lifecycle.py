@@ -50,11 +50,16 @@ OVERDUE_CAN_ESCALATE = BEFORE_RESOLVED - {S.REPORTED}
 """A case nobody has registered yet is the centre's, not the grid's: it is not escalated by the clock."""
 
 
+def actions_from(current: CaseState) -> list[CaseAction]:
+    """The actions the table allows from ``current``, in the table's order (none from a final state)."""
+    return [a for a, m in TRANSITIONS.items() if current in m.sources]
+
+
 def next_state(current: CaseState, action: CaseAction, note: str = "") -> CaseState:
     """Where ``action`` takes a case in ``current``; refuses anything the table does not allow."""
     move = TRANSITIONS[action]
     if current not in move.sources:
-        allowed = sorted(a.value for a, m in TRANSITIONS.items() if current in m.sources)
+        allowed = sorted(a.value for a in actions_from(current))
         hint = f"; allowed: {', '.join(allowed)}" if allowed else "; it is final"
         raise Conflict(f"cannot {action.value} a case that is {current.value}{hint}")
     if move.needs_note and not note.strip():

@@ -133,6 +133,8 @@ class CaseAttachmentRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), index=True)
     audit_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("case_audit.id"), index=True)
+    comment_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("case_comments.id"), index=True)
+    """A file belongs to a step of the trail (audit_id), to a comment (comment_id), or to neither."""
     name: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)

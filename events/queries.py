@@ -14,18 +14,24 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, func, literal, or_, select, true, tuple_
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from camera_config.db import UtcDateTime
 from camera_config.errors import InvalidInput, Issue
 from detectors.types import HazardType, Severity
 from events.orm import ALERTS, CASES, AlertRow, CaseRow
 from events.types import (
+    AlertBucket,
+    AlertFigures,
     AlertStatus,
+    CameraAlertCount,
     CaseSource,
     CaseState,
     Level,
@@ -253,3 +259,82 @@ def figures(s: Session, level: Level, since: datetime, until: datetime) -> list[
         rules[unit].append(RuleFigures(HazardType(hazard), int(total), int(n_dismissed or 0)))
     units = sorted(set(per_unit) | set(rules))
     return [unit_figures(level, u, per_unit.get(u, []), rules.get(u, [])) for u in units]
+
+
+MAX_BUCKETS = 2000
+"""Buckets per answer: 83 days by the hour, 5 years by the day."""
+
+
+class _Bucket(FunctionElement[int]):
+    """Which bucket of ``size_s`` seconds after ``origin_s`` (epoch seconds) a datetime column falls in.
+
+    Origin and size are bound parameters, so one cached statement serves every period and length.
+    """
+
+    type = Integer()
+    inherit_cache = True
+    name = "gw_bucket"
+
+    def __init__(self, column: Any, origin_s: int, size_s: int) -> None:
+        super().__init__(column, literal(int(origin_s), Integer()), literal(int(size_s), Integer()))
+
+
+def _parts(element: _Bucket, compiler: SQLCompiler, **kw: Any) -> list[str]:
+    return [compiler.process(c, **kw) for c in element.clauses]
+
+
+@compiles(_Bucket)
+def _bucket_pg(element: _Bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    column, origin, size = _parts(element, compiler, **kw)
+    return f"CAST(FLOOR((EXTRACT(EPOCH FROM {column}) - {origin}) / {size}) AS INTEGER)"
+
+
+@compiles(_Bucket, "sqlite")
+def _bucket_sqlite(element: _Bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    # integer division of non-negative integers: the floor
+    column, origin, size = _parts(element, compiler, **kw)
+    return f"((CAST(strftime('%s', {column}) AS INTEGER) - {origin}) / {size})"
+
+
+def alert_figures(
+    s: Session, since: datetime, until: datetime, bucket_s: int, grid_ids: frozenset[str] | None = None
+) -> AlertFigures:
+    """Alerts received in [since, until) per hazard in buckets of ``bucket_s`` starting at ``since``
+    (so a ``since`` at local midnight gives local days), and per camera with the false alarms among
+    them; counted in SQL. ``grid_ids`` None: every grid."""
+    if until <= since:
+        raise InvalidInput(Issue("until", "must be after since"))
+    n = math.ceil((until - since).total_seconds() / bucket_s)
+    if n > MAX_BUCKETS:
+        raise InvalidInput(
+            Issue("until", f"{n} buckets asked for; at most {MAX_BUCKETS}: a shorter period or bigger buckets")
+        )
+    conds: list[ColumnElement[bool]] = [AlertRow.received_at >= _at(since), AlertRow.received_at < _at(until)]
+    if grid_ids is not None:
+        conds.append(AlertRow.grid_id.in_(sorted(grid_ids)))
+    origin = math.floor(since.timestamp())
+    bucket = _Bucket(AlertRow.received_at, origin, bucket_s).label("bucket")
+    counts: list[dict[HazardType, int]] = [{} for _ in range(n)]
+    for index, hazard, count in s.execute(
+        select(bucket, AlertRow.hazard, func.count()).where(*conds).group_by(bucket, AlertRow.hazard)
+    ):
+        # whole seconds in SQL: with a fraction in since or until, an alert may land one bucket out
+        into = counts[min(max(int(index), 0), n - 1)]
+        into[HazardType(hazard)] = into.get(HazardType(hazard), 0) + int(count)
+    dismissed = func.sum(case((AlertRow.status == AlertStatus.DISMISSED.value, 1), else_=0))
+    cameras = [
+        CameraAlertCount(camera_id, int(total), int(n_dismissed or 0))
+        for camera_id, total, n_dismissed in s.execute(
+            select(AlertRow.camera_id, func.count(), dismissed).where(*conds).group_by(AlertRow.camera_id)
+        )
+    ]
+    cameras.sort(key=lambda c: (-(c.false_alarm_rate or 0.0), -c.alerts, c.camera_id))
+    return AlertFigures(
+        since=since,
+        until=until,
+        bucket_s=bucket_s,
+        buckets=tuple(
+            AlertBucket(since + timedelta(seconds=i * bucket_s), dict(sorted(c.items()))) for i, c in enumerate(counts)
+        ),
+        cameras=tuple(cameras),
+    )

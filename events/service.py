@@ -43,6 +43,7 @@ from events.types import (
     Actor,
     ActorRole,
     Alert,
+    AlertFigures,
     AlertStatus,
     Attachment,
     AuditEntry,
@@ -89,6 +90,7 @@ def _attachment_value(row: CaseAttachmentRow) -> Attachment:
         path=row.path,
         created_at=row.created_at,
         audit_id=row.audit_id,
+        comment_id=row.comment_id,
     )
 
 
@@ -736,25 +738,31 @@ class EventsService:
         audit: CaseAuditRow | None,
         files: Sequence[Any],
         now: datetime,
-    ) -> None:
+        comment: CaseCommentRow | None = None,
+    ) -> list[Attachment]:
         if not files:
-            return
-        s.flush()  # the audit row's id
+            return []
+        s.flush()  # the audit or comment row's id
         audit_id = audit.id if audit is not None else None
+        comment_id = comment.id if comment is not None else None
+        rows = []
         for f in files:
             rel = staged.write(attachment_path(case_id, f), f.content)
-            s.add(
-                CaseAttachmentRow(
-                    case_id=case_id,
-                    audit_id=audit_id,
-                    name=f.name,
-                    content_type=f.content_type,
-                    size_bytes=len(f.content),
-                    sha256=f.sha256,
-                    path=rel,
-                    created_at=now,
-                )
+            row = CaseAttachmentRow(
+                case_id=case_id,
+                audit_id=audit_id,
+                comment_id=comment_id,
+                name=f.name,
+                content_type=f.content_type,
+                size_bytes=len(f.content),
+                sha256=f.sha256,
+                path=rel,
+                created_at=now,
             )
+            s.add(row)
+            rows.append(row)
+        s.flush()  # the attachments' ids
+        return [_attachment_value(r) for r in rows]
 
     @staticmethod
     def _case_row(s: Session, case_id: int) -> CaseRow:
@@ -763,17 +771,26 @@ class EventsService:
             raise NotFound(f"case {case_id} does not exist")
         return row
 
-    def comment(self, case_id: int, actor: Actor, text: str) -> Comment:
-        text = _text(text, "text", required=True)
+    def comment(self, case_id: int, actor: Actor, text: str, attachments: Sequence[NewAttachment] = ()) -> Comment:
+        """A note on a case that leaves its state alone, e.g. progress from the field with photos.
 
-        def work(s: Session, _staged: Staged, out: Messages) -> Comment:
+        The text may be empty only when photos come with it; the photos are checked like a step's.
+        """
+        text = _text(text, "text", required=not attachments)
+        files = check_attachments(attachments, self.policy.attachments, "photos")
+
+        def work(s: Session, staged: Staged, out: Messages) -> Comment:
             row = self._case_row(s, case_id)
             now = self.clock.now()
             c = CaseCommentRow(case_id=row.id, at=now, actor_id=actor.id, actor_role=actor.role.value, text=text)
             s.add(c)
             s.flush()
-            value = Comment(c.id, c.case_id, c.at, c.actor_id, actor.role, c.text)
-            out.append(("case.comment", to_json(value)))
+            stored = self._store_files(s, staged, row.id, None, files, now, comment=c)
+            value = Comment(c.id, c.case_id, c.at, c.actor_id, actor.role, c.text, tuple(stored))
+            payload = to_json(value)
+            for a in payload["attachments"]:
+                del a["path"]  # stored paths stay inside; files are fetched through the API
+            out.append(("case.comment", payload))
             return value
 
         return self._write(work)
@@ -867,10 +884,14 @@ class EventsService:
             if row is None:
                 raise NotFound(f"case {case_id} does not exist")
             files: dict[int | None, list[Attachment]] = {}
+            notes: dict[int | None, list[Attachment]] = {}
             for a in s.scalars(
                 select(CaseAttachmentRow).where(CaseAttachmentRow.case_id == case_id).order_by(CaseAttachmentRow.id)
             ):
-                files.setdefault(a.audit_id, []).append(_attachment_value(a))
+                if a.comment_id is not None:
+                    notes.setdefault(a.comment_id, []).append(_attachment_value(a))
+                else:
+                    files.setdefault(a.audit_id, []).append(_attachment_value(a))
             audit = tuple(
                 AuditEntry(
                     id=a.id,
@@ -890,7 +911,7 @@ class EventsService:
                 )
             )
             comments = tuple(
-                Comment(c.id, c.case_id, c.at, c.actor_id, ActorRole(c.actor_role), c.text)
+                Comment(c.id, c.case_id, c.at, c.actor_id, ActorRole(c.actor_role), c.text, tuple(notes.get(c.id, [])))
                 for c in s.scalars(
                     select(CaseCommentRow).where(CaseCommentRow.case_id == case_id).order_by(CaseCommentRow.id)
                 )
@@ -934,6 +955,13 @@ class EventsService:
         """Received, closed, completion and on-time rates, times to close and false alarms, per unit."""
         with self._sessions() as s:
             return queries.figures(s, level, since, until)
+
+    def alert_figures(
+        self, since: datetime, until: datetime, bucket_s: int, *, grid_ids: frozenset[str] | None = None
+    ) -> AlertFigures:
+        """Alerts per hazard in buckets from ``since``, and per camera with their false alarms (in SQL)."""
+        with self._sessions() as s:
+            return queries.alert_figures(s, since, until, bucket_s, grid_ids)
 
     def false_alarms(self, since: datetime, until: datetime, *, camera_id: str | None = None) -> list[FalseAlarmCount]:
         """Dismissed alerts per camera, rule (hazard type) and reason, most frequent first."""

@@ -189,6 +189,7 @@ class Attachment:
     """Relative to the data dir."""
     created_at: datetime
     audit_id: int | None = None
+    comment_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,8 @@ class Comment:
     actor_id: str
     actor_role: ActorRole
     text: str
+    attachments: tuple[Attachment, ...] = ()
+    """Photos of a progress note."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +327,38 @@ class UnitFigures:
     mean_close_s: float | None
     p90_close_s: float | None
     rules: tuple[RuleFigures, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBucket:
+    """Alerts received in [start, start + the bucket's length), per hazard type."""
+
+    start: datetime
+    counts: Mapping[HazardType, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CameraAlertCount:
+    """Alerts of one camera over a period, and how many were dismissed as false alarms."""
+
+    camera_id: str
+    alerts: int
+    dismissed: int
+
+    @property
+    def false_alarm_rate(self) -> float | None:
+        return self.dismissed / self.alerts if self.alerts else None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFigures:
+    """Alerts over time per hazard (every bucket of the period, empty ones too) and per camera."""
+
+    since: datetime
+    until: datetime
+    bucket_s: int
+    buckets: tuple[AlertBucket, ...]
+    cameras: tuple[CameraAlertCount, ...]
 
 
 @dataclass(frozen=True, slots=True)

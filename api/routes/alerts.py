@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import FileResponse
 from pydantic import AwareDatetime
 
-from api.auth import AlertHandler, AlertReader
+from api.auth import AlertHandler, AlertReader, Principal
 from api.errors import AUTH, responses
 from api.runtime import Runtime, RuntimeDep
 from api.work import MAX_ID, EventsDep, actor_of, visible_alert
@@ -35,8 +35,15 @@ def public_alert(runtime: Runtime, alert: Alert) -> AlertPublic:
     return AlertPublic.of(alert, runtime.names.name(alert.camera_id))
 
 
-def public_case(runtime: Runtime, case: Case) -> CasePublic:
-    return CasePublic.of(case, runtime.names.name(case.camera_id), runtime.context.clock.now())
+def public_case(runtime: Runtime, principal: Principal, case: Case) -> CasePublic:
+    """The case as ``principal`` sees it (with the actions they may take)."""
+    return CasePublic.of(
+        case,
+        runtime.names.name(case.camera_id),
+        runtime.context.clock.now(),
+        principal.permissions,
+        assignee_name=runtime.people.name(case.assignee_id),
+    )
 
 
 @router.get("", responses=responses(*AUTH, 422, 503))
@@ -121,7 +128,7 @@ def escalate(
     """Take the alert's case (made now if needed) one level up, past the grid."""
     visible_alert(events, principal.scope, alert_id)
     note = body.note if body is not None else ""
-    return public_case(runtime, events.escalate_alert(alert_id, actor_of(principal), note))
+    return public_case(runtime, principal, events.escalate_alert(alert_id, actor_of(principal), note))
 
 
 @router.post("/{alert_id}/case", responses=responses(*AUTH, 404, 409, 422, 503))
@@ -134,4 +141,4 @@ def make_case(
     """
     visible_alert(events, principal.scope, alert_id)
     note = body.note if body is not None else ""
-    return public_case(runtime, events.alert_to_case(alert_id, actor_of(principal), note))
+    return public_case(runtime, principal, events.alert_to_case(alert_id, actor_of(principal), note))

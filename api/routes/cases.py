@@ -8,15 +8,15 @@ escalate) need an operator. A case outside the caller's scope answers 404 like a
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from api.access import Permission
+from api.access import action_permission
 from api.auth import CaseReader, CaseWorker
 from api.errors import AUTH, Forbidden, TooLarge, responses
 from api.routes.alerts import Cursor, Limit, public_case
@@ -28,6 +28,7 @@ from api.work_schemas import (
     CasePage,
     CasePublic,
     CommentBody,
+    CommentForm,
     CommentPublic,
     PatrolReportBody,
     TransitionBody,
@@ -43,9 +44,8 @@ router = APIRouter(prefix="/api/cases", tags=["cases"])
 files_router = APIRouter(tags=["cases"])
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="Case id.", examples=[57])]
-FIELD_WORK = frozenset({CaseAction.ACCEPT, CaseAction.START, CaseAction.RESOLVE})
-"""What a grid worker may do to a case; everything else is the centre's."""
 MAX_JSON_BYTES = 64 * 1024
+_M = TypeVar("_M", bound=BaseModel)
 
 _TEXT = {"type": "string", "maxLength": 4000}
 _ACTION = {"type": "string", "enum": [a.value for a in CaseAction], "description": "What to do."}
@@ -78,6 +78,35 @@ TRANSITION_BODY: dict[str, Any] = {
                         "items": {"type": "string", "format": "binary"},
                         "description": "Photos (or other files) for this step; JPEG, PNG, MP4 or PDF by default.",
                     },
+                },
+            }
+        },
+    },
+}
+
+_PHOTOS = {
+    "type": "array",
+    "items": {"type": "string", "format": "binary"},
+    "description": "Photos (or other files); JPEG, PNG, MP4 or PDF by default, with the same limits as a step's.",
+}
+COMMENT_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["text"],
+                "additionalProperties": False,
+                "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 4000}},
+            },
+            "examples": {"call": {"value": {"text": "called the property office"}}},
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "text": {**_TEXT, "description": "May be empty when photos come with it."},
+                    "photos": _PHOTOS,
                 },
             }
         },
@@ -124,7 +153,15 @@ def list_cases(
     page = events.cases(f, cursor=cursor, limit=limit)
     items, nxt = list(page.items), page.next_cursor
     names = runtime.names.names(c.camera_id for c in items)
-    return CasePage(items=[CasePublic.of(c, names.get(c.camera_id or ""), now) for c in items], next_cursor=nxt)
+    people = runtime.people.names(c.assignee_id for c in items)
+    perms = principal.permissions
+    return CasePage(
+        items=[
+            CasePublic.of(c, names.get(c.camera_id or ""), now, perms, assignee_name=people.get(c.assignee_id or ""))
+            for c in items
+        ],
+        next_cursor=nxt,
+    )
 
 
 @router.get("/counts", responses=responses(*AUTH, 422, 503))
@@ -170,14 +207,20 @@ def patrol_report(
         case = events.patrol_report(report, actor_of(principal))
     except NotFound:
         raise unknown from None
-    return public_case(runtime, case)
+    return public_case(runtime, principal, case)
 
 
 @router.get("/{case_id}", responses=responses(*AUTH, 404, 422, 503))
 def get_case(case_id: CaseId, principal: CaseReader, runtime: RuntimeDep, events: EventsDep) -> CaseDetailPublic:
     """The case with its trail (each step with its files), comments and alerts."""
     detail = visible_case(events, principal.scope, case_id)
-    return CaseDetailPublic.of(detail, runtime.names.name(detail.case.camera_id), runtime.context.clock.now())
+    return CaseDetailPublic.of(
+        detail,
+        runtime.names.name(detail.case.camera_id),
+        runtime.context.clock.now(),
+        principal.permissions,
+        runtime.people.name(detail.case.assignee_id),
+    )
 
 
 @router.post(
@@ -195,10 +238,11 @@ async def transition(
     """
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        body, photos = await _read_form(request, events)
+        fields, photos = await _read_form(request, events)
+        body = _body(TransitionBody, fields)
     else:
-        body, photos = await _read_json(request), []
-    if body.action not in FIELD_WORK and not principal.can(Permission.CASES_MANAGE):
+        body, photos = _body(TransitionBody, await _read_json(request)), []
+    if not principal.can(action_permission(body.action)):
         raise Forbidden(f"your role ({principal.user.role.value}) may not {body.action.value} a case")
     if photos:
         check_attachments(photos, events.policy.attachments, "photos")
@@ -208,12 +252,12 @@ async def transition(
         case = events.transition(
             case_id, body.action, actor_of(principal), body.note, photos, assignee_id=body.assignee_id
         )
-        return public_case(runtime, case)
+        return public_case(runtime, principal, case)
 
     return await run_in_threadpool(work)
 
 
-async def _read_json(request: Request) -> TransitionBody:
+async def _read_json(request: Request) -> Any:
     raw = b""
     async for chunk in request.stream():
         raw += chunk
@@ -223,19 +267,20 @@ async def _read_json(request: Request) -> TransitionBody:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput(Issue("body", "not a JSON object")) from None
-    return _transition_body(doc)
+    return doc
 
 
-def _transition_body(doc: Any) -> TransitionBody:
+def _body(model: type[_M], doc: Any) -> _M:
     if not isinstance(doc, dict):
         raise InvalidInput(Issue("body", "not a JSON object"))
     try:
-        return TransitionBody.model_validate(doc)
+        return model.model_validate(doc)
     except ValidationError as exc:
         raise InvalidInput(pydantic_issues(exc, "")) from None
 
 
-async def _read_form(request: Request, events: EventsService) -> tuple[TransitionBody, list[NewAttachment]]:
+async def _read_form(request: Request, events: EventsService) -> tuple[dict[str, Any], list[NewAttachment]]:
+    """The form's fields and its files (``photos``, each read only up to the size limit)."""
     policy = events.policy.attachments
     async with request.form(max_files=policy.max_files + 1, max_fields=10) as form:
         fields: dict[str, Any] = {}
@@ -256,18 +301,34 @@ async def _read_form(request: Request, events: EventsService) -> tuple[Transitio
                 fields[key] = value
     if len(photos) > policy.max_files:
         raise InvalidInput(Issue("photos", f"at most {policy.max_files} files, got {len(photos)}"))
-    return _transition_body(fields), photos
+    return fields, photos
 
 
-@router.post("/{case_id}/comments", status_code=201, responses=responses(*AUTH, 404, 422, 503))
-def add_comment(
-    case_id: CaseId,
-    body: Annotated[CommentBody, Body(openapi_examples={"call": {"value": {"text": "called the property office"}}})],
-    principal: CaseWorker,
-    events: EventsDep,
-) -> CommentPublic:
-    visible_case(events, principal.scope, case_id)
-    return CommentPublic.of(events.comment(case_id, actor_of(principal), body.text))
+@router.post(
+    "/{case_id}/comments",
+    status_code=201,
+    responses=responses(*AUTH, 404, 413, 422, 503),
+    openapi_extra={"requestBody": COMMENT_BODY},
+)
+async def add_comment(case_id: CaseId, request: Request, principal: CaseWorker, events: EventsDep) -> CommentPublic:
+    """A note on the case that leaves its state alone: JSON, or a multipart form with photos (a
+    progress report from the field). Photos have the limits of a step's: over the size limit 413,
+    a type not accepted 422. The text may be empty only when photos come with it."""
+    content_type = request.headers.get("content-type", "")
+    body: CommentBody | CommentForm
+    if content_type.startswith("multipart/form-data"):
+        fields, photos = await _read_form(request, events)
+        body = _body(CommentForm, fields)
+    else:
+        body, photos = _body(CommentBody, await _read_json(request)), []
+    if photos:
+        check_attachments(photos, events.policy.attachments, "photos")
+
+    def work() -> CommentPublic:
+        visible_case(events, principal.scope, case_id)
+        return CommentPublic.of(events.comment(case_id, actor_of(principal), body.text, photos))
+
+    return await run_in_threadpool(work)
 
 
 @files_router.get(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
@@ -18,7 +18,7 @@ from api.auth import CaseReader, Principal
 from api.errors import AUTH, responses
 from api.runtime import Runtime, RuntimeDep
 from api.work import EventsDep
-from api.work_schemas import FalseAlarmPublic, UnitFiguresPublic
+from api.work_schemas import AlertFiguresPublic, FalseAlarmPublic, UnitFiguresPublic
 from camera_config.errors import InvalidInput, Issue
 from events.types import Level
 
@@ -72,6 +72,28 @@ def figures(
     return [
         UnitFiguresPublic.of(u) for u in events.figures(level, start, end) if visible is None or u.unit_id in visible
     ]
+
+
+BUCKET_S = {"hour": 3600, "day": 86400}
+
+
+@router.get("/alerts", responses=responses(*AUTH, 422, 503))
+def alert_figures(
+    principal: CaseReader,
+    runtime: RuntimeDep,
+    events: EventsDep,
+    since: Since = None,
+    until: Until = None,
+    bucket: Annotated[
+        Literal["hour", "day"], Query(description="Bucket length; buckets start at since (send a local midnight).")
+    ] = "day",
+) -> AlertFiguresPublic:
+    """Alerts received in [since, until) in the caller's scope, counted in the database: per hazard in
+    each bucket, and per camera with how many were dismissed as false alarms (the rate to tune by)."""
+    start, end = _period(runtime, since, until)
+    figures = events.alert_figures(start, end, BUCKET_S[bucket], grid_ids=principal.scope.grid_ids)
+    names = runtime.names.names(c.camera_id for c in figures.cameras)
+    return AlertFiguresPublic.of(figures, bucket, names)
 
 
 @router.get("/false-alarms", responses=responses(*AUTH, 422, 503))

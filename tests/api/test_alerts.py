@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -154,3 +154,59 @@ def test_without_the_events_service_the_routes_answer_503(api: Api) -> None:
     res = bare.as_("admin").get("/api/alerts")
     assert res.status_code == 503
     assert "events service" in res.json()["detail"]
+
+
+def test_alert_figures_are_counted_per_bucket_and_camera_in_scope(
+    api: Api, events: EventsService, clock: FakeClock
+) -> None:
+    t0 = clock.now()
+    first = events.ingest_remote(observation("fig-1", camera_id="CAM-01", hazard="loitering")).alert.id
+    clock.advance(2 * 3600)
+    events.ingest_remote(observation("fig-2", camera_id="CAM-01", hazard="intrusion", at=clock.now()))
+    events.ingest_remote(observation("fig-3", camera_id="CAM-02", hazard="loitering", at=clock.now()))
+    op, admin = api.as_("operator"), api.as_("admin")
+    assert op.post(f"/api/alerts/{first}/dismiss", json={"reason": "cat"}).status_code == 200
+    since, until = t0 - timedelta(minutes=10), t0 + timedelta(hours=3)
+    period = {"since": since.isoformat(), "until": until.isoformat()}
+
+    res = admin.get("/api/figures/alerts", params={**period, "bucket": "hour"})
+    assert res.status_code == 200, res.text
+    hourly = res.json()
+    assert (hourly["bucket_s"], hourly["total"], hourly["hazards"]) == (3600, 3, ["intrusion", "loitering"])
+    assert [b["counts"] for b in hourly["buckets"]] == [
+        {"loitering": 1},
+        {},
+        {"intrusion": 1, "loitering": 1},
+        {},
+    ]
+    assert datetime.fromisoformat(hourly["buckets"][2]["start"]) == since + timedelta(hours=2)
+    assert [(c["camera_id"], c["alerts"], c["dismissed"], c["false_alarm_rate"]) for c in hourly["cameras"]] == [
+        ("CAM-01", 2, 1, 0.5),
+        ("CAM-02", 1, 0, 0.0),
+    ]
+    assert hourly["cameras"][0]["camera_name"] == "Willow Court east gate plaza"
+
+    daily = admin.get(
+        "/api/figures/alerts", params={"since": since.isoformat(), "until": (t0 + timedelta(days=1)).isoformat()}
+    ).json()
+    assert (daily["bucket"], [b["total"] for b in daily["buckets"]]) == ("day", [3, 0])
+
+    mine = api.as_("gw1").get("/api/figures/alerts", params={**period, "bucket": "hour"}).json()
+    assert [b["counts"] for b in mine["buckets"]] == [{"loitering": 1}, {}, {"intrusion": 1}, {}]
+    assert [c["camera_id"] for c in mine["cameras"]] == ["CAM-01"]
+    assert api.as_("gw2").get("/api/figures/alerts", params=period).json()["cameras"][0]["camera_id"] == "CAM-02"
+
+
+@pytest.mark.parametrize(
+    ("params", "where"),
+    [
+        ({"bucket": "week"}, "query.bucket"),
+        ({"since": "2026-11-20T00:00:00+00:00", "until": "2026-11-19T00:00:00+00:00"}, "query.until"),
+        ({"since": "2026-01-01T00:00:00+00:00", "until": "2026-06-01T00:00:00+00:00", "bucket": "hour"}, "until"),
+        ({"since": "2026-01-01T00:00:00"}, "query.since"),
+    ],
+)
+def test_alert_figures_refuse_bad_periods(api: Api, params: dict[str, str], where: str) -> None:
+    res = api.as_("operator").get("/api/figures/alerts", params=params)
+    assert res.status_code == 422, res.text
+    assert where in [e["where"] for e in res.json()["errors"]]

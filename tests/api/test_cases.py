@@ -13,6 +13,7 @@ from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
 from camera_config.clock import FakeClock
 from events.service import EventsService
+from events.types import CaseAction
 from tests.api.conftest import PASSWORD, Api, jpeg, observation
 
 
@@ -218,3 +219,182 @@ def test_readers_cannot_move_cases(api: Api, events: EventsService, user: str) -
     assert client.get(f"/api/cases/{case_id}").status_code == 200
     assert _move(client, case_id, "accept").status_code == 403
     assert client.post(f"/api/cases/{case_id}/comments", json={"text": "x"}).status_code == 403
+
+
+# ---------------------------------------------------------------------------- allowed actions
+
+PATHS: dict[str, list[str]] = {
+    "reported": [],
+    "registered": ["register"],
+    "dispatched": ["register", "dispatch"],
+    "accepted": ["register", "dispatch", "accept"],
+    "in_progress": ["register", "dispatch", "accept", "start"],
+    "resolved": ["register", "dispatch", "accept", "start", "resolve"],
+    "verified": ["register", "dispatch", "accept", "start", "resolve", "verify"],
+    "closed": ["register", "dispatch", "accept", "start", "resolve", "verify", "close"],
+    "reopened": ["register", "dispatch", "accept", "start", "resolve", "reopen"],
+    "escalated": ["register", "escalate"],
+    "dismissed": ["dismiss"],
+}
+"""From a patrol report (reported) to each state, by the operator."""
+
+ALLOWED: dict[str, tuple[list[str], list[str]]] = {
+    # state: (operator, grid worker)
+    "reported": (["register", "dismiss"], []),
+    "registered": (["dispatch", "dismiss", "escalate"], []),
+    "dispatched": (["accept", "dismiss", "escalate"], ["accept"]),
+    "accepted": (["start", "resolve", "escalate"], ["start", "resolve"]),
+    "in_progress": (["resolve", "escalate"], ["resolve"]),
+    "resolved": (["verify", "reopen"], []),
+    "verified": (["close", "reopen"], []),
+    "closed": ([], []),
+    "reopened": (["dispatch", "escalate"], []),
+    "escalated": (["dispatch", "dismiss", "escalate"], []),
+    "dismissed": ([], []),
+}
+NOTE = {"resolve": "done", "reopen": "not fixed", "dismiss": "not a matter"}
+
+
+def _case_in(api: Api, state: str) -> int:
+    op = api.as_("operator")
+    case_id = int(op.post("/api/cases", json={"grid_id": "G-01", "title": f"to {state}"}).json()["id"])
+    for action in PATHS[state]:
+        res = _move(op, case_id, action, note=NOTE.get(action, ""))
+        assert res.status_code == 200, (action, res.text)
+    assert op.get(f"/api/cases/{case_id}").json()["case"]["state"] == state
+    return case_id
+
+
+def test_allowed_actions_are_the_callers_for_the_state_they_see(api: Api) -> None:
+    op, gw1, viewer = api.as_("operator"), api.as_("gw1"), api.as_("viewer")
+    case_id = _case_in(api, "reported")
+    seen: list[tuple[list[str], list[str]]] = []
+    for action in PATHS["closed"]:
+        detail_op = op.get(f"/api/cases/{case_id}").json()["case"]
+        detail_gw = gw1.get(f"/api/cases/{case_id}").json()["case"]
+        expected = ALLOWED[detail_op["state"]]
+        assert (detail_op["allowed_actions"], detail_gw["allowed_actions"]) == expected
+        assert viewer.get(f"/api/cases/{case_id}").json()["case"]["allowed_actions"] == []
+        [listed] = [c for c in gw1.get("/api/cases").json()["items"] if c["id"] == case_id]
+        assert listed["allowed_actions"] == expected[1]  # the board carries them too
+        seen.append(expected)
+        res = _move(op, case_id, action, note=NOTE.get(action, ""))
+        assert res.json()["allowed_actions"] == ALLOWED[res.json()["state"]][0]  # the answer: as the caller sees it
+    assert len(set(map(str, seen))) == len(seen)  # every step changed what may be done
+    closed = op.get(f"/api/cases/{case_id}").json()["case"]
+    assert (closed["allowed_actions"], closed["note_required"]) == ([], [])
+
+
+def test_note_required_lists_the_allowed_actions_that_need_a_note(api: Api) -> None:
+    case_id = _case_in(api, "in_progress")
+    assert api.as_("gw1").get(f"/api/cases/{case_id}").json()["case"]["note_required"] == ["resolve"]
+    case_id = _case_in(api, "resolved")
+    assert api.as_("operator").get(f"/api/cases/{case_id}").json()["case"]["note_required"] == ["reopen"]
+    assert api.as_("gw1").get(f"/api/cases/{case_id}").json()["case"]["note_required"] == []
+
+
+@pytest.mark.parametrize("state", sorted(PATHS))
+def test_every_listed_action_is_accepted_and_every_other_refused(api: Api, state: str) -> None:
+    for user in ("operator", "gw1"):
+        client = api.as_(user)
+        case_id = _case_in(api, state)
+        listed = client.get(f"/api/cases/{case_id}").json()["case"]["allowed_actions"]
+        for action in CaseAction:
+            if action.value in listed:
+                continue
+            res = _move(client, case_id, action.value, note=NOTE.get(action.value, "a note"))
+            assert res.status_code in (403, 409), (user, state, action, res.text)
+        assert client.get(f"/api/cases/{case_id}").json()["case"]["state"] == state
+        for action_name in listed:
+            fresh = case_id if action_name == listed[0] else _case_in(api, state)
+            res = _move(client, fresh, action_name, note=NOTE.get(action_name, ""))
+            assert res.status_code == 200, (user, state, action_name, res.text)
+
+
+# ---------------------------------------------------------------------------- progress notes with photos
+
+
+def test_a_progress_note_with_photos_leaves_the_state_alone(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "note-photos")
+    gw1 = api.as_("gw1")
+    _move(gw1, case_id, "accept")
+    photo = jpeg()
+    res = gw1.post(
+        f"/api/cases/{case_id}/comments",
+        data={"text": "barrier up at the gate"},
+        files=[("photos", ("gate.jpg", photo, "image/jpeg")), ("photos", ("plaza.jpg", jpeg(32, 24), "image/jpeg"))],
+    )
+    assert res.status_code == 201, res.text
+    note = res.json()
+    assert (note["text"], [a["name"] for a in note["attachments"]]) == (
+        "barrier up at the gate",
+        ["gate.jpg", "plaza.jpg"],
+    )
+    only_photo = gw1.post(f"/api/cases/{case_id}/comments", files=[("photos", ("more.jpg", photo, "image/jpeg"))])
+    assert only_photo.status_code == 201, only_photo.text
+    assert only_photo.json()["text"] == ""
+    plain = gw1.post(f"/api/cases/{case_id}/comments", json={"text": "called the property office"})
+    assert plain.status_code == 201
+    assert plain.json()["attachments"] == []
+
+    detail = api.as_("operator").get(f"/api/cases/{case_id}").json()
+    assert detail["case"]["state"] == "accepted"
+    assert [len(c["attachments"]) for c in detail["comments"]] == [2, 1, 0]
+    assert not any(e["attachments"] for e in detail["audit"])
+    file = gw1.get(detail["comments"][0]["attachments"][0]["url"])
+    assert (file.status_code, file.content) == (200, photo)
+    assert api.as_("gw2").get(detail["comments"][0]["attachments"][0]["url"]).status_code == 404
+
+
+def test_progress_note_limits_and_scope(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "note-limits")
+    other = _case(events, "note-other", "CAM-02")
+    gw1 = api.as_("gw1")
+
+    def note(files: list[tuple[str, tuple[str, bytes, str]]], text: str = "progress", case: int = case_id) -> Any:
+        return gw1.post(f"/api/cases/{case}/comments", data={"text": text}, files=files)
+
+    text = note([("photos", ("note.jpg", b"just text, whatever the name says", "image/jpeg"))])
+    assert text.status_code == 422
+    assert text.json()["errors"][0]["where"] == "photos[0]"
+    assert "unknown type" in text.json()["errors"][0]["message"]
+    limit = events.policy.attachments.max_bytes
+    big = note([("photos", ("big.jpg", jpeg() + b"\0" * limit, "image/jpeg"))])
+    assert big.status_code == 413
+    assert "big.jpg" in big.json()["detail"]
+    many = note(
+        [("photos", (f"p{i}.jpg", jpeg(), "image/jpeg")) for i in range(events.policy.attachments.max_files + 1)]
+    )
+    assert many.status_code == 422
+    assert many.json()["errors"][0]["where"] == "photos"
+    wrong_field = note([("picture", ("p.jpg", jpeg(), "image/jpeg"))])
+    assert (wrong_field.status_code, wrong_field.json()["errors"][0]["where"]) == (422, "picture")
+    empty = gw1.post(f"/api/cases/{case_id}/comments", files={"text": (None, " ")})  # a form: no words, no photos
+    assert (empty.status_code, empty.json()["errors"][0]["where"]) == (422, "text")
+    unknown = gw1.post(f"/api/cases/{case_id}/comments", files={"text": (None, "x"), "colour": (None, "red")})
+    assert (unknown.status_code, unknown.json()["errors"][0]["where"]) == (422, "colour")
+    assert api.as_("operator").get(f"/api/cases/{case_id}").json()["comments"] == []  # nothing was stored
+
+    outside = note([("photos", ("p.jpg", jpeg(), "image/jpeg"))], case=other)
+    assert outside.status_code == 404
+    assert outside.json()["detail"] == f"case {other} does not exist"
+    viewer = api.as_("viewer").post(
+        f"/api/cases/{case_id}/comments", data={"text": "x"}, files=[("photos", ("p.jpg", jpeg(), "image/jpeg"))]
+    )
+    assert viewer.status_code == 403
+    assert api.as_("gw2").get(f"/api/cases/{other}").json()["comments"] == []
+
+
+def test_cases_name_their_assignee(api: Api, events: EventsService) -> None:
+    case_id = _case(events, "names")
+    op = api.as_("operator")
+    [listed] = [c for c in op.get("/api/cases").json()["items"] if c["id"] == case_id]
+    assert (listed["assignee_id"], listed["assignee_name"]) == ("P-GW-01", "Li Na")
+    assert op.get(f"/api/cases/{case_id}").json()["case"]["assignee_name"] == "Li Na"
+    _move(op, case_id, "escalate")
+    handed = _move(op, case_id, "dispatch", assignee_id="P-BL-01")  # a building leader of the grid
+    assert (handed.json()["assignee_id"], handed.json()["assignee_name"]) == ("P-BL-01", "Chen Hua")
+    unknown = _move(op, _case(events, "names-2", "CAM-04"), "escalate")
+    assert unknown.status_code == 200, unknown.text
+    elsewhere = _move(op, unknown.json()["id"], "dispatch", assignee_id="someone-outside-the-model")
+    assert (elsewhere.json()["assignee_id"], elsewhere.json()["assignee_name"]) == ("someone-outside-the-model", None)

@@ -348,7 +348,8 @@ def test_operator_sees_a_new_alert_without_reload_and_makes_a_case(page: Page, d
     case_id = int(page.url.rsplit("/", 1)[1])
     # made into a case, it was registered and dispatched to the grid's worker in the same step
     expect(page.locator("#case-facts")).to_contain_text("dispatched")
-    expect(page.locator("#case-facts")).to_contain_text("P-GW-01")
+    expect(page.locator("#case-assignee")).to_have_text("Li Na")  # the grid worker's name, not their id
+    expect(page.locator("#case-assignee")).to_have_attribute("title", "P-GW-01")
     expect(page.locator("#case-timeline li")).to_have_count(3)
     expect(page.locator("#case-timeline li").nth(2)).to_have_attribute("data-action", "dispatch")
     expect(page.locator(f"#case-evidence a[data-alert='{alert_id}'] img")).to_be_visible()
@@ -376,6 +377,7 @@ def test_grid_worker_on_a_phone_accepts_reports_progress_with_a_photo_and_resolv
     task = page.locator(f"#my-tasks a[data-case='{case_id}']")
     expect(task).to_be_visible()
     expect(task.locator(".badge.state")).to_have_text("dispatched")
+    expect(task.locator(".case-assignee")).to_have_text(" · Li Na")
     no_horizontal_scroll(page)
     shot(page, "phone-tasks")
 
@@ -399,6 +401,23 @@ def test_grid_worker_on_a_phone_accepts_reports_progress_with_a_photo_and_resolv
         " return i && i.naturalWidth === 768; }"
     )
     expect(page.locator("#step-note")).to_have_value("")
+
+    # a progress note with a photo from the phone's camera: the case stays in progress
+    expect(page.locator("#comment-photos")).to_have_attribute("capture", "environment")
+    page.fill("#comment-text", "Shuttle bus due in 5 minutes; the crowd is thinning")
+    page.set_input_files("#comment-photos", {**photo, "name": "queue.jpg"})
+    page.click("#comment-form button[type=submit]")
+    progress = page.locator("#case-timeline li[data-action=comment]")
+    expect(progress).to_contain_text("crowd is thinning")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#case-timeline li[data-action=comment] .photos img');"
+        " return i && i.naturalWidth === 768; }"
+    )
+    expect(page.locator("#comment-text")).to_have_value("")
+    expect(page.locator("#case-facts")).to_contain_text("in progress")
+    expect(page.locator("#step-buttons button")).to_have_text(["Resolve"])
+    no_horizontal_scroll(page)
+    shot(page, "phone-progress-note")
 
     page.click("#step-buttons button[data-action=resolve]")  # feedback is required
     expect(page.locator("#step-error")).to_have_text("Resolve needs a note saying why.")
@@ -442,7 +461,10 @@ def test_operator_verifies_and_closes_and_the_board_shows_it_closed(page: Page, 
     expect(page.locator("#step-buttons button")).to_have_text(["Close", "Reopen"])
     page.fill("#comment-text", "Checked on the camera: plaza clear")
     page.click("#comment-form button[type=submit]")
-    expect(page.locator("#case-comments li")).to_contain_text(["Checked on the camera: plaza clear"])
+    expect(page.locator("#case-timeline li[data-action=comment]")).to_contain_text(
+        ["Checked on the camera: plaza clear"]
+    )
+    expect(page.locator("#case-facts")).to_contain_text("verified")  # a note leaves the state alone
     page.click("#step-buttons button[data-action=close]")
     expect(page.locator("#case-facts")).to_contain_text("closed")
     expect(page.locator("#step-form")).to_be_hidden()

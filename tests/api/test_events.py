@@ -70,7 +70,9 @@ def test_publishing_from_worker_threads() -> None:
     asyncio.run(main())
 
 
-def _listen(server: Server, user: str, want: int, out: list[dict[str, Any]], ready: threading.Event) -> None:
+def _listen(
+    server: Server, user: str, want: int, out: list[dict[str, Any]], ready: threading.Event, kind: str = ""
+) -> None:
     with http_login(server, user) as http, http.stream("GET", "/api/events", timeout=20) as res:
         assert res.status_code == 200
         assert res.headers["content-type"].startswith("text/event-stream")
@@ -82,7 +84,8 @@ def _listen(server: Server, user: str, want: int, out: list[dict[str, Any]], rea
             elif line.startswith("data: "):
                 event["data"] = json.loads(line.removeprefix("data: "))
             elif line == "" and event:
-                out.append(event)
+                if event.get("event", "").startswith(kind):
+                    out.append(event)
                 event = {}
                 if len(out) >= want:
                     return
@@ -118,3 +121,34 @@ def test_event_stream_over_http_is_scoped(server: Server) -> None:
         assert {e["event"] for e in operator_events} == {"camera.changed"}
         for camera_id in ("EV-1", "EV-2"):
             integrator.delete(f"/api/cameras/{camera_id}")
+
+
+def test_case_events_carry_each_subscribers_own_actions(server: Server) -> None:
+    worker_events: list[dict[str, Any]] = []
+    operator_events: list[dict[str, Any]] = []
+    ready = [threading.Event(), threading.Event()]
+    listeners = [
+        threading.Thread(target=_listen, args=(server, "gridworker", 3, worker_events, ready[0], "case."), daemon=True),
+        threading.Thread(target=_listen, args=(server, "operator", 3, operator_events, ready[1], "case."), daemon=True),
+    ]
+    for t in listeners:
+        t.start()
+    with http_login(server, "operator") as op:
+        assert all(r.wait(20) for r in ready)
+        case = op.post("/api/cases", json={"grid_id": "G-01", "title": "Bins on fire escape"}).json()
+        for action in ("register", "dispatch"):
+            res = op.post(f"/api/cases/{case['id']}/transitions", json={"action": action})
+            assert res.status_code == 200, res.text
+        for t in listeners:
+            t.join(20)
+        for events, expected in (
+            (
+                operator_events,
+                [["register", "dismiss"], ["dispatch", "dismiss", "escalate"], ["accept", "dismiss", "escalate"]],
+            ),
+            (worker_events, [[], [], ["accept"]]),
+        ):
+            assert [e["data"]["id"] for e in events] == [case["id"]] * 3
+            assert [e["data"]["allowed_actions"] for e in events] == expected
+        assert operator_events[0]["data"]["note_required"] == ["dismiss"]
+        assert worker_events[-1]["data"]["assignee_name"] == "Li Na"

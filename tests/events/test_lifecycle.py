@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from camera_config.errors import Conflict, InvalidInput
-from events.lifecycle import TERMINAL, TRANSITIONS, next_state
+from events.lifecycle import TERMINAL, TRANSITIONS, actions_from, next_state
 from events.types import CaseAction, CaseState
 
 S, A = CaseState, CaseAction
@@ -63,3 +63,8 @@ def test_some_moves_need_a_reason(action: CaseAction) -> None:
     state = next(s for s, a in LEGAL if a is action)
     with pytest.raises(InvalidInput, match="note"):
         next_state(state, action, note="  ")
+
+
+@pytest.mark.parametrize("state", list(CaseState))
+def test_actions_from_a_state_are_exactly_its_legal_moves(state: CaseState) -> None:
+    assert set(actions_from(state)) == {a for (s, a) in LEGAL if s is state}

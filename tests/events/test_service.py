@@ -400,6 +400,52 @@ def test_bad_attachments_are_refused_before_anything_is_stored(
     assert (counts(sessions), service.case(case.id), files_under(tmp_path / "data")) == before
 
 
+def test_a_progress_note_keeps_its_photos_and_leaves_the_state_alone(
+    service: EventsService, bus_log: Recorder, tmp_path: Path
+) -> None:
+    case = service.ingest(obs()).case
+    assert case is not None
+    service.transition(case.id, A.ACCEPT, WORKER)
+    photo = png()
+    note = service.comment(case.id, WORKER, "barrier up at the gate", [NewAttachment("gate.png", photo)])
+    only_photo = service.comment(case.id, WORKER, "", [NewAttachment("later.png", png(3000))])
+    with pytest.raises(InvalidInput, match="text"):
+        service.comment(case.id, WORKER, "  ")  # neither words nor photos
+    [stored] = note.attachments
+    assert (stored.name, stored.content_type, stored.size_bytes, stored.comment_id, stored.audit_id) == (
+        "gate.png",
+        "image/png",
+        len(photo),
+        note.id,
+        None,
+    )
+    assert service.attachment_file(stored.id)[1].read_bytes() == photo
+    detail = service.case(case.id)
+    assert detail.case.state is CaseState.ACCEPTED
+    assert [c.attachments for c in detail.comments] == [note.attachments, only_photo.attachments]
+    assert all(not e.attachments for e in detail.audit)  # the trail's steps keep only their own files
+    [message] = [m for m in bus_log.messages if m.topic == "case.comment" and m.payload["id"] == note.id]
+    assert [a["name"] for a in message.payload["attachments"]] == ["gate.png"]
+    assert "path" not in message.payload["attachments"][0]
+
+
+def test_bad_progress_note_photos_are_refused_before_anything_is_stored(
+    make_service: MakeService, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    service = make_service(policy=parse_policy({"attachments": {"max_bytes": 4096, "max_files": 2}}))
+    case = service.ingest(obs()).case
+    assert case is not None
+    before = (counts(sessions), service.case(case.id), files_under(tmp_path / "data"))
+    for files, message in [
+        ([NewAttachment("big.png", png(9000))], 'photos[0]: "big.png" is .* the limit is 4096'),
+        ([NewAttachment("x.exe", b"MZ" + bytes(100))], 'photos[0]: "x.exe" is of an unknown type'),
+        ([NewAttachment("a.png", png())] * 3, "photos: at most 2 files"),
+    ]:
+        with pytest.raises(InvalidInput, match=message.replace("[", r"\[").replace("]", r"\]")):
+            service.comment(case.id, WORKER, "progress", files)
+    assert (counts(sessions), service.case(case.id), files_under(tmp_path / "data")) == before
+
+
 # ----------------------------------------------------------------------------- escalation
 
 

@@ -1,6 +1,6 @@
-// What the console knows about the case loop: states in board order, which action leads where
-// (mirrors events.lifecycle.TRANSITIONS; the server still refuses an illegal move with 409) and
-// which roles may take which actions.
+// What the console knows about the case loop: states in board order and how actions are labelled.
+// Which actions a caller may take on a case comes with the case (allowed_actions, note_required),
+// worked out by the server from the loop's table and the caller's role.
 import { fmtTime, h, label, severityBadge, stateBadge } from "./api.js";
 
 export const STATES = [
@@ -9,38 +9,13 @@ export const STATES = [
 ];
 export const OPEN_STATES = STATES.filter((s) => s !== "closed" && s !== "dismissed");
 
-// action → [states it may start from, whether it needs a note]
-export const TRANSITIONS = {
-  register: [["reported"], false],
-  dispatch: [["registered", "escalated", "reopened"], false],
-  accept: [["dispatched"], false],
-  start: [["accepted"], false],
-  resolve: [["accepted", "in_progress"], true],
-  verify: [["resolved"], false],
-  close: [["verified"], false],
-  reopen: [["resolved", "verified"], true],
-  dismiss: [["reported", "registered", "dispatched", "escalated"], true],
-  escalate: [["registered", "dispatched", "accepted", "in_progress", "escalated", "reopened"], false],
-};
-
 export const ACTION_LABEL = {
   report: "Reported", add_alert: "Alert added",
   register: "Register", dispatch: "Dispatch", accept: "Accept", start: "Start work", resolve: "Resolve",
   verify: "Verify", close: "Close", reopen: "Reopen", dismiss: "Dismiss", escalate: "Escalate",
 };
 
-// Field work needs cases:work (grid workers, operators); the centre's moves need cases:manage.
-const FIELD_WORK = ["accept", "start", "resolve"];
-
 function has(me, permission) { return me.permissions.includes(permission); }
-
-// The actions `me` may take on a case in `state`, in the table's order.
-export function actionsFor(state, me) {
-  return Object.keys(TRANSITIONS).filter((a) =>
-    has(me, FIELD_WORK.includes(a) ? "cases:work" : "cases:manage") && TRANSITIONS[a][0].includes(state));
-}
-
-export function needsNote(action) { return TRANSITIONS[action][1]; }
 
 // May `me` comment on cases and report from patrol? Readers only look.
 export function canWorkCases(me) { return has(me, "cases:work"); }
@@ -56,5 +31,9 @@ export function caseCard(c, { showState = false } = {}) {
       severityBadge(c.severity),
       overdueBadge(c),
       h("span", { class: "muted" }, `${c.grid_id}${c.camera_name ? ` · ${c.camera_name}` : ""}`)),
-    h("span", { class: "case-meta muted" }, c.hazard ? label(c.hazard) : label(c.source), " · due ", fmtTime(c.deadline_at)));
+    h("span", { class: "case-meta muted" }, c.hazard ? label(c.hazard) : label(c.source), " · due ", fmtTime(c.deadline_at),
+      c.assignee_id ? h("span", { class: "case-assignee" }, ` · ${assigneeName(c)}`) : null));
 }
+
+// Who has the task, by name (the person id when the site model does not know them).
+export function assigneeName(c) { return c.assignee_name || c.assignee_id || "—"; }

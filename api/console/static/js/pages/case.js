@@ -1,7 +1,7 @@
-// One case: its facts, the evidence of its alerts, the trail of every step (with photos), comments,
-// and the steps the caller may take from the current state. Works on a phone (the grid worker's view).
+// One case: its facts, the evidence of its alerts, the trail of every step and progress note (with
+// their photos), and the steps the caller may take from the current state. Works on a phone (the grid worker's view).
 import { api, fmtTime, h, label, severityBadge, stateBadge, subscribe } from "../api.js";
-import { ACTION_LABEL, actionsFor, canWorkCases, needsNote, overdueBadge } from "../cases.js";
+import { ACTION_LABEL, assigneeName, canWorkCases, overdueBadge } from "../cases.js";
 
 const MAX_EVIDENCE = 4;
 
@@ -12,20 +12,30 @@ function attachmentLink(a) {
     image ? h("img", { src: url, alt: a.name || "photo", loading: "lazy" }) : a.name || `attachment ${a.id}`);
 }
 
-function timeline(audit) {
-  return h("ol", { class: "timeline", id: "case-timeline" }, audit.map((e) =>
-    h("li", { "data-action": e.action, "data-to": e.to_state },
+function photoList(list) {
+  return list && list.length ? h("div", { class: "photos" }, list.map(attachmentLink)) : null;
+}
+
+function who(e) {
+  return h("span", { class: "muted tl-who" }, ` · ${e.actor_id} (${label(e.actor_role)}) · `, h("time", { datetime: e.at }, fmtTime(e.at)));
+}
+
+// The trail: every step and every progress note (with their photos), oldest first.
+function timeline(audit, notes) {
+  const items = [...audit.map((e) => ({ at: e.at, step: e })), ...notes.map((c) => ({ at: c.at, note: c }))];
+  items.sort((a, b) => new Date(a.at) - new Date(b.at)); // stable: a step before a note of the same instant
+  return h("ol", { class: "timeline", id: "case-timeline" }, items.map(({ step: e, note: c }) => (e
+    ? h("li", { "data-action": e.action, "data-to": e.to_state },
       h("div", { class: "tl-head" },
         h("strong", {}, ACTION_LABEL[e.action] || label(e.action)),
         e.from_state && e.from_state !== e.to_state ? h("span", { class: "muted" }, ` ${label(e.from_state)} → ${label(e.to_state)}`) : null,
-        h("span", { class: "muted tl-who" }, ` · ${e.actor_id} (${label(e.actor_role)}) · `, h("time", { datetime: e.at }, fmtTime(e.at)))),
+        who(e)),
       e.note ? h("p", { class: "tl-note" }, e.note) : null,
-      e.attachments && e.attachments.length ? h("div", { class: "photos" }, e.attachments.map(attachmentLink)) : null)));
-}
-
-function comments(list) {
-  return h("ol", { class: "comments", id: "case-comments" }, list.map((c) =>
-    h("li", {}, h("div", { class: "muted" }, `${c.actor_id} · `, h("time", { datetime: c.at }, fmtTime(c.at))), h("p", {}, c.text))));
+      photoList(e.attachments))
+    : h("li", { class: "tl-comment", "data-action": "comment", "data-comment": c.id },
+      h("div", { class: "tl-head" }, h("strong", {}, "Note"), who(c)),
+      c.text ? h("p", { class: "tl-note" }, c.text) : null,
+      photoList(c.attachments)))));
 }
 
 function facts(c) {
@@ -36,7 +46,7 @@ function facts(c) {
     ["Source", label(c.source)],
     ["Grid", c.grid_id],
     ["Camera", c.camera_name || c.camera_id || "—"],
-    ["Assignee", c.assignee_id || "—"],
+    ["Assignee", h("span", { id: "case-assignee", title: c.assignee_id || "" }, assigneeName(c))],
     ["Level", label(c.level)],
     ["Matter", label(c.triage)],
     ["Deadline", h("span", {}, fmtTime(c.deadline_at), " ", overdueBadge(c))],
@@ -50,7 +60,7 @@ export async function render(main, [id], { me }) {
   const fieldOnly = canWorkCases(me) && !me.permissions.includes("cases:manage");
   const back = fieldOnly ? h("a", { href: "#/tasks" }, "← My tasks") : h("a", { href: "#/cases" }, "← Cases");
   // The step form stays put across refreshes, so a note being typed is never lost.
-  const note = h("textarea", { name: "note", id: "step-note", rows: 3, maxlength: 4000, placeholder: "Note (needed to resolve, reopen or dismiss)" });
+  const note = h("textarea", { name: "note", id: "step-note", rows: 3, maxlength: 4000 });
   const photos = h("input", { type: "file", name: "photos", id: "step-photos", accept: "image/*", capture: "environment", multiple: true });
   const stepButtons = h("div", { class: "step-buttons", id: "step-buttons" });
   const stepError = h("div", { class: "error", role: "alert", id: "step-error" });
@@ -61,21 +71,26 @@ export async function render(main, [id], { me }) {
     stepButtons, stepError);
   stepForm.addEventListener("submit", (ev) => ev.preventDefault());
 
-  const commentText = h("textarea", { name: "text", id: "comment-text", rows: 2, maxlength: 4000, "aria-label": "Comment" });
-  const commentError = h("div", { class: "error", role: "alert" });
-  const commentForm = h("form", { class: "comment-form", id: "comment-form" }, commentText,
-    h("button", { type: "submit" }, "Add comment"), commentError);
+  // A progress note leaves the state alone: words, photos from the phone's camera, or both.
+  const commentText = h("textarea", { name: "text", id: "comment-text", rows: 2, maxlength: 4000, "aria-label": "Progress note" });
+  const commentPhotos = h("input", { type: "file", name: "photos", id: "comment-photos", accept: "image/*", capture: "environment", multiple: true, "aria-label": "Photos" });
+  const commentError = h("div", { class: "error", role: "alert", id: "comment-error" });
+  const commentForm = h("form", { class: "comment-form", id: "comment-form" },
+    h("h2", {}, "Add a progress note"), commentText,
+    h("label", {}, "Photos", commentPhotos),
+    h("button", { type: "submit" }, "Add note"), commentError);
 
   const header = h("div");
   const factsBox = h("div", { class: "card" });
   const evidence = h("div", { class: "evidence", id: "case-evidence" });
   const trail = h("div");
-  const talk = h("div");
+
+  let noteRequired = [];
 
   async function step(action) {
     stepError.replaceChildren();
     note.removeAttribute("aria-invalid");
-    if (needsNote(action) && !note.value.trim()) {
+    if (noteRequired.includes(action) && !note.value.trim()) {
       note.setAttribute("aria-invalid", "true");
       stepError.textContent = `${ACTION_LABEL[action]} needs a note saying why.`;
       note.focus();
@@ -102,13 +117,28 @@ export async function render(main, [id], { me }) {
   commentForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     commentError.replaceChildren();
-    if (!commentText.value.trim()) return;
+    const text = commentText.value.trim();
+    const files = [...commentPhotos.files];
+    if (!text && !files.length) return;
+    const button = commentForm.querySelector("button[type=submit]");
+    button.disabled = true;
     try {
-      await api(`/api/cases/${id}/comments`, { method: "POST", json: { text: commentText.value.trim() } });
+      if (files.length) {
+        const form = new FormData();
+        form.append("text", text);
+        for (const f of files) form.append("photos", f);
+        await api(`/api/cases/${id}/comments`, { method: "POST", form });
+      } else {
+        await api(`/api/cases/${id}/comments`, { method: "POST", json: { text } });
+      }
       commentText.value = "";
+      commentPhotos.value = "";
       await refresh();
     } catch (e) {
-      commentError.textContent = e.message;
+      const items = e.errors && e.errors.length ? e.errors.map((i) => (i.where ? `${i.where}: ${i.message}` : i.message)) : [e.message];
+      commentError.replaceChildren(...items.map((t) => h("p", {}, t)));
+    } finally {
+      button.disabled = false;
     }
   });
 
@@ -125,13 +155,14 @@ export async function render(main, [id], { me }) {
       img.addEventListener("error", () => img.closest("a").remove()); // an alert without a picture
       return h("a", { href: `/api/alerts/${a}/evidence`, target: "_blank", rel: "noopener", "data-alert": a }, img);
     }));
-    const actions = actionsFor(c.state, me);
+    const actions = c.allowed_actions;
+    noteRequired = c.note_required;
+    note.placeholder = noteRequired.length
+      ? `Note (needed to ${noteRequired.map((a) => ACTION_LABEL[a].toLowerCase()).join(" or ")})` : "Note (optional)";
     stepButtons.replaceChildren(...actions.map((a) =>
       h("button", { type: "button", class: a === "dismiss" || a === "reopen" ? "danger" : "primary", "data-action": a, onclick: () => step(a) }, ACTION_LABEL[a])));
     stepForm.hidden = actions.length === 0;
-    trail.replaceChildren(h("h2", {}, "Trail"), timeline(detail.audit));
-    talk.replaceChildren(h("h2", {}, "Comments"), detail.comments.length ? comments(detail.comments) : h("p", { class: "muted" }, "No comments yet."),
-      canWorkCases(me) ? commentForm : null);
+    trail.replaceChildren(h("h2", {}, "Trail"), timeline(detail.audit, detail.comments));
   }
 
   async function refresh() { draw(await api(`/api/cases/${encodeURIComponent(id)}`)); }
@@ -139,7 +170,7 @@ export async function render(main, [id], { me }) {
   await refresh();
   main.replaceChildren(h("p", {}, back), header,
     h("div", { class: "grid-2" },
-      h("div", {}, factsBox, evidence, stepForm, h("div", { class: "card" }, trail)),
-      h("div", { class: "card" }, talk)));
+      h("div", {}, factsBox, evidence, stepForm),
+      h("div", { class: "card" }, trail, canWorkCases(me) ? commentForm : null)));
   return subscribe(["case.changed"], (_kind, c) => { if (String(c.id) === String(id)) refresh().catch(() => {}); });
 }

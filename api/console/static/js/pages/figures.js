@@ -1,6 +1,6 @@
 // Figures: charts drawn as inline SVG (no chart library): cases by state per grid, alerts by hazard
 // over time, false-alarm rate per camera, and the closed-loop figures of each grid.
-import { api, cursorPages, h, label, query } from "../api.js";
+import { api, h, label, query } from "../api.js";
 import { STATES } from "../cases.js";
 
 const NS = "http://www.w3.org/2000/svg";
@@ -115,9 +115,14 @@ export async function render(main) {
     const until = new Date();
     const since = new Date(until.getTime() - days * 86400e3);
     const range = { since: since.toISOString(), until: until.toISOString() };
+    // Alert buckets start at `since`: aligned to the local hour or midnight, they are local hours or days.
+    const hourly = days <= 2;
+    const start = new Date(since);
+    if (hourly) start.setMinutes(0, 0, 0); else start.setHours(0, 0, 0, 0);
+    const alertRange = { since: start.toISOString(), until: until.toISOString(), bucket: hourly ? "hour" : "day" };
     const [counts, alerts, perGrid, falseAlarms] = await Promise.all([
       pool(grids, 4, (g) => api(`/api/cases/counts${query({ grid_id: g.id })}`)),
-      cursorPages(`/api/alerts${query(range)}`, { limit: 200, max: 10000 }),
+      api(`/api/figures/alerts${query(alertRange)}`),
       api(`/api/figures${query({ level: "grid", ...range })}`),
       api(`/api/figures/false-alarms${query(range)}`),
     ]);
@@ -127,18 +132,9 @@ export async function render(main) {
     const byGrid = stackedRows("chart-case-states", "Cases by state per grid",
       grids.map((g, i) => ({ name: g.id, parts: STATES.map((st) => [st, counts[i][st] || 0]) })), (k) => STATE_COLOUR[k]);
 
-    // 2. alerts by hazard over time
-    const hourly = days <= 2;
-    const bucketMs = hourly ? 3600e3 : 86400e3;
-    const start = new Date(since);
-    if (hourly) start.setMinutes(0, 0, 0); else start.setHours(0, 0, 0, 0);
-    const buckets = [];
-    for (let t = start.getTime(); t <= until.getTime(); t += bucketMs) buckets.push({ start: new Date(t), counts: {} });
-    const hazards = [...new Set(alerts.map((a) => a.hazard))].sort();
-    for (const a of alerts) {
-      const i = Math.floor((new Date(a.started_at) - start) / bucketMs);
-      if (i >= 0 && i < buckets.length) buckets[i].counts[a.hazard] = (buckets[i].counts[a.hazard] || 0) + 1;
-    }
+    // 2. alerts by hazard over time (counted by the server)
+    const buckets = alerts.buckets.map((b) => ({ start: new Date(b.start), counts: b.counts }));
+    const hazards = alerts.hazards;
     const hazardColour = (k) => PALETTE[hazards.indexOf(k) % PALETTE.length];
     const fmt = hourly
       ? (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
@@ -146,14 +142,7 @@ export async function render(main) {
     const overTime = stackedColumns("chart-alert-hazards", "Alerts by hazard over time", buckets, hazards, hazardColour, fmt);
 
     // 3. false-alarm rate per camera: dismissed alerts / all alerts of the camera in the period
-    const cams = new Map();
-    for (const a of alerts) {
-      const c = cams.get(a.camera_id) || { id: a.camera_id, name: a.camera_name || a.camera_id, total: 0, dismissed: 0 };
-      c.total += 1;
-      if (a.status === "dismissed") c.dismissed += 1;
-      cams.set(a.camera_id, c);
-    }
-    const camRows = [...cams.values()].sort((a, b) => b.dismissed / b.total - a.dismissed / a.total || b.total - a.total);
+    const camRows = alerts.cameras.map((c) => ({ id: c.camera_id, name: c.camera_name, total: c.alerts, dismissed: c.dismissed }));
     const left = 150, row = 26;
     const rates = chart("chart-false-alarms", camRows.length * row + 10, "False-alarm rate per camera",
       camRows.map((c, i) => {
@@ -183,7 +172,7 @@ export async function render(main) {
     body.replaceChildren(
       h("section", { class: "card" }, h("h2", {}, "Cases by state per grid"), h("p", { class: "muted" }, "Every case as it stands now."),
         grids.length ? byGrid : h("p", { class: "muted" }, "No grids in your scope."), legend(usedStates.map((st) => [st, STATE_COLOUR[st]]))),
-      h("section", { class: "card" }, h("h2", {}, "Alerts by hazard"), h("p", { class: "muted" }, `${alerts.length} alert${alerts.length === 1 ? "" : "s"} started in the ${PERIODS[days]}, per ${hourly ? "hour" : "day"}.`),
+      h("section", { class: "card" }, h("h2", {}, "Alerts by hazard"), h("p", { class: "muted" }, `${alerts.total} alert${alerts.total === 1 ? "" : "s"} received in the ${PERIODS[days]}, per ${hourly ? "hour" : "day"}.`),
         overTime, legend(hazards.map((k) => [k, hazardColour(k)]))),
       h("section", { class: "card" }, h("h2", {}, "False-alarm rate per camera"), h("p", { class: "muted" }, "Alerts dismissed as false alarms, of all alerts of the camera in the period."),
         camRows.length ? rates : h("p", { class: "muted" }, "No alerts in the period."), reasons),
