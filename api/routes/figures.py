@@ -91,7 +91,10 @@ def alert_figures(
     """Alerts received in [since, until) in the caller's scope, counted in the database: per hazard in
     each bucket, and per camera with how many were dismissed as false alarms (the rate to tune by)."""
     start, end = _period(runtime, since, until)
-    figures = events.alert_figures(start, end, BUCKET_S[bucket], grid_ids=principal.scope.grid_ids)
+    try:
+        figures = events.alert_figures(start, end, BUCKET_S[bucket], grid_ids=principal.scope.grid_ids)
+    except InvalidInput as exc:  # the service names its arguments; callers know them as query parameters
+        raise InvalidInput([Issue(f"query.{i.where}" if i.where else "query", i.message) for i in exc.issues]) from None
     names = runtime.names.names(c.camera_id for c in figures.cameras)
     return AlertFiguresPublic.of(figures, bucket, names)
 

@@ -202,7 +202,7 @@ def test_alert_figures_are_counted_per_bucket_and_camera_in_scope(
     [
         ({"bucket": "week"}, "query.bucket"),
         ({"since": "2026-11-20T00:00:00+00:00", "until": "2026-11-19T00:00:00+00:00"}, "query.until"),
-        ({"since": "2026-01-01T00:00:00+00:00", "until": "2026-06-01T00:00:00+00:00", "bucket": "hour"}, "until"),
+        ({"since": "2026-01-01T00:00:00+00:00", "until": "2026-06-01T00:00:00+00:00", "bucket": "hour"}, "query.until"),
         ({"since": "2026-01-01T00:00:00"}, "query.since"),
     ],
 )
