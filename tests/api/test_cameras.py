@@ -94,7 +94,7 @@ def test_zones(api: Api) -> None:
     client = api.as_("integrator")
     zones = client.get("/api/cameras/CAM-01/zones").json()
     assert [(z["id"], z["purpose"]) for z in zones] == [("plaza", "crowd")]
-    assert zones[0]["settings"]["min_people"] == 6
+    assert zones[0]["settings"]["min_people"] == 4
     gate = {"id": "gate", "name": "Gate", "purpose": "restricted", "points": [[0.4, 0.1], [0.6, 0.1], [0.6, 0.3]]}
     added = client.put("/api/cameras/CAM-01/zones/gate", json=gate)
     assert added.status_code == 200
@@ -103,7 +103,7 @@ def test_zones(api: Api) -> None:
     assert moved.json()["points"] == [[0, 0.5], [1, 0.5], [1, 1]]
     cam = client.get("/api/cameras/CAM-01").json()
     assert [z["id"] for z in cam["zones"]] == ["plaza", "gate"]
-    assert cam["zones"][0]["settings"]["min_people"] == 6
+    assert cam["zones"][0]["settings"]["min_people"] == 4
     flat = client.put("/api/cameras/CAM-01/zones/gate", json={**gate, "points": [[0, 0], [0.5, 0.5], [1, 1]]})
     assert flat.status_code == 422
     assert flat.json()["errors"] == [{"where": "points", "message": "polygon has zero area"}]
