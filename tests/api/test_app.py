@@ -59,6 +59,7 @@ def test_login_sets_a_strict_httponly_cookie_and_logout_ends_it(api: Api) -> Non
         "cases:manage",
         "cases:read",
         "cases:work",
+        "cameras:test",
         "live:view",
         "site:read",
     ]
