@@ -32,6 +32,8 @@ class Permission(enum.StrEnum):
     SITE_READ = "site:read"
     SITE_WRITE = "site:write"
     LIVE_VIEW = "live:view"
+    CAMERAS_TEST = "cameras:test"
+    """Open a saved camera's stream once to check it (connection test)."""
     USERS_MANAGE = "users:manage"
     TOKENS_OWN = "tokens:own"
     METRICS_READ = "metrics:read"
@@ -55,6 +57,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {
             Permission.SITE_READ,
             Permission.LIVE_VIEW,
+            Permission.CAMERAS_TEST,
             *_READ_WORK,
             Permission.ALERTS_HANDLE,
             Permission.CASES_WORK,
@@ -63,7 +66,14 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.GRID_WORKER: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW, *_READ_WORK, Permission.CASES_WORK}),
     Role.INTEGRATOR: frozenset(
-        {Permission.SITE_READ, Permission.SITE_WRITE, Permission.LIVE_VIEW, Permission.TOKENS_OWN, *_READ_WORK}
+        {
+            Permission.SITE_READ,
+            Permission.SITE_WRITE,
+            Permission.LIVE_VIEW,
+            Permission.CAMERAS_TEST,
+            Permission.TOKENS_OWN,
+            *_READ_WORK,
+        }
     ),
     Role.VIEWER: frozenset({Permission.SITE_READ, *_READ_WORK}),
     Role.WORKER: frozenset(

@@ -106,6 +106,7 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
 SiteReader = Annotated[Principal, Depends(require(Permission.SITE_READ))]
 SiteWriter = Annotated[Principal, Depends(require(Permission.SITE_WRITE))]
 LiveViewer = Annotated[Principal, Depends(require(Permission.LIVE_VIEW))]
+CameraTester = Annotated[Principal, Depends(require(Permission.CAMERAS_TEST))]
 UserAdmin = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
 TokenOwner = Annotated[Principal, Depends(require(Permission.TOKENS_OWN))]
 MetricsReader = Annotated[Principal, Depends(require(Permission.METRICS_READ))]

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from camera_config.clock import Clock, SystemClock
 from camera_config.store import SiteStore
 from events.service import EventsService
-from ingest.types import CameraHealth
+from ingest.types import CameraHealth, CameraStats, Frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,35 @@ def _no_health(_camera_id: str) -> CameraHealth | None:
     return None
 
 
+FrameSource = Callable[[str], Frame | None]
+"""camera id → the newest frame ingest decoded for the detector, or None when there is none (yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraFigures:
+    """One camera's figures from the live pipeline: ingest's, and the detector's when it analyses the camera."""
+
+    ingest: CameraStats
+    inference_ms: float | None = None
+    """Model time of the detector's last batch (shared by the cameras in it)."""
+    detected_frames: int | None = None
+    """Frames the detector analysed since start."""
+    people: int | None = None
+    """People found in the last analysed frame."""
+
+
+StatsSource = Callable[[str], CameraFigures | None]
+"""camera id → its live figures, or None when the camera is not being pulled."""
+
+
+def _no_frame(_camera_id: str) -> Frame | None:
+    return None
+
+
+def _no_stats(_camera_id: str) -> CameraFigures | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     engine: Engine
@@ -69,6 +98,9 @@ class ApiContext:
     auth: AuthSettings = field(default_factory=AuthSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
     health: HealthSource = _no_health
+    latest_frame: FrameSource = _no_frame
+    """Snapshots; the default knows none (no live pipeline, e.g. ``--no-detect``)."""
+    stats: StatsSource = _no_stats
     registry: CollectorRegistry | None = None
     """Prometheus registry shared with the other stages; the API makes its own when None."""
     events: EventsService | None = None

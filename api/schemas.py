@@ -12,13 +12,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from api.access import PERMISSIONS, Role, Scope, ScopeKind
+from api.context import CameraFigures
 from api.errors import ErrorItem
 from api.users import ApiToken, User
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.model import Camera, CameraLevel, Zone, ZonePurpose
 from camera_config.store import ImportReport, TreeNode
 from camera_config.stream_settings import DetectSettings
-from ingest.types import CameraHealth
+from ingest.probe import ProbeResult
+from ingest.types import CameraHealth, OfflineReason
 
 
 class _In(BaseModel):
@@ -318,6 +320,89 @@ class ImportReportPublic(BaseModel):
             updated=report.updated,
             unchanged=report.unchanged,
             skipped=[ErrorItem(where=i.where, message=i.message) for i in report.skipped],
+        )
+
+
+class CameraStatsPublic(BaseModel):
+    """A pulled camera's figures: rates over the last few seconds, counters since ingest started it."""
+
+    input_fps: float = Field(description="Frames arriving from the stream (decoded or not).", examples=[25.0])
+    analysed_fps: float = Field(description="Frames decoded and checked by motion gating.", examples=[5.0])
+    decoded_fps: float = Field(description="Frames decoded, including reference-only ones.", examples=[25.0])
+    dropped: int = Field(description="Frames replaced by a newer one before the detector took them.", examples=[3])
+    motion_ratio: float = Field(description="Share of recent analysed frames that had motion (0..1).", examples=[0.4])
+    decode_ms: float = Field(description="Mean time to decode one frame.", examples=[2.1])
+    last_frame_age_s: float | None = Field(description="Seconds since the last decoded frame.", examples=[0.04])
+    decode_mode: str | None = Field(
+        description="The decode mode in use: full, sampled or keyframe (auto resolves to one of these).",
+        examples=["sampled"],
+    )
+    keyframe_interval_s: float | None = Field(description="Measured on the stream.", examples=[1.0])
+    stalls: int = Field(description="Reads that blocked past the stall threshold.", examples=[0])
+    inference_ms: float | None = Field(
+        None,
+        description="Model time of the detector's last batch; null when the camera is not detected.",
+        examples=[9.5],
+    )
+    detected_frames: int | None = Field(None, description="Frames the detector analysed.", examples=[1200])
+    people: int | None = Field(None, description="People in the last analysed frame.", examples=[4])
+    health: CameraHealthPublic
+
+    @classmethod
+    def of(cls, figures: CameraFigures, health: CameraHealth | None) -> CameraStatsPublic:
+        s = figures.ingest
+        return cls(
+            input_fps=s.input_fps,
+            analysed_fps=s.analysed_fps,
+            decoded_fps=s.decoded_fps,
+            dropped=s.dropped,
+            motion_ratio=s.motion_ratio,
+            decode_ms=s.decode_ms,
+            last_frame_age_s=s.last_frame_age_s,
+            decode_mode=s.decode_mode,
+            keyframe_interval_s=s.keyframe_interval_s,
+            stalls=s.stalls,
+            inference_ms=figures.inference_ms,
+            detected_frames=figures.detected_frames,
+            people=figures.people,
+            health=CameraHealthPublic.of(health),
+        )
+
+
+class ConnectionTestPublic(BaseModel):
+    """The outcome of opening the camera's detect stream once."""
+
+    ok: bool = Field(description="A picture was decoded.", examples=[True])
+    reason: OfflineReason | None = Field(description="Why not, as camera health names it.", examples=[None])
+    detail: str | None = Field(
+        description="One sentence on the outcome; never contains credentials.",
+        examples=["rtsp://10.2.0.17:554/sub: h264 640×360 at 25 fps, a keyframe every 1 s; first picture after 412 ms"],
+    )
+    stream: Literal["main", "sub"] = Field(description="The stream tested: sub when there is one.", examples=["sub"])
+    codec: str | None = Field(examples=["h264"])
+    width: int | None = Field(examples=[640])
+    height: int | None = Field(examples=[360])
+    fps: float | None = Field(description="Declared by the stream, else measured.", examples=[25.0])
+    keyframe_interval_s: float | None = Field(
+        description="When enough keyframes arrived within the time allowed.", examples=[1.0]
+    )
+    first_frame_ms: float | None = Field(description="From connecting to the first decoded picture.", examples=[412.0])
+    took_ms: float = Field(description="The whole test.", examples=[2450.0])
+
+    @classmethod
+    def of(cls, result: ProbeResult, stream: Literal["main", "sub"], took_ms: float) -> ConnectionTestPublic:
+        return cls(
+            ok=result.ok,
+            reason=result.reason,
+            detail=result.detail,
+            stream=stream,
+            codec=result.codec,
+            width=result.width,
+            height=result.height,
+            fps=result.fps,
+            keyframe_interval_s=result.keyframe_interval_s,
+            first_frame_ms=result.first_frame_ms,
+            took_ms=round(took_ms, 1),
         )
 
 

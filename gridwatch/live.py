@@ -32,7 +32,7 @@ from gridwatch.settings import Settings
 from gridwatch.wiring import Service
 from ingest.demo_server import DEMO_PORT, DemoSources, start_demo_sources
 from ingest.reader import IngestOptions
-from ingest.types import CameraHealth, CameraStats, HealthState
+from ingest.types import CameraHealth, CameraStats, Frame, HealthState
 from ingest.worker import IngestWorker
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ class LiveCameraStats:
     """People found in the last analysed frame."""
     detecting: bool
     """False when the camera is ingested but its zones could not be used by the detector."""
+    inference_ms: float | None = None
+    """Model time of the detector's last batch, when the camera is detected."""
 
 
 class LiveSystem:
@@ -376,20 +378,37 @@ class LiveSystem:
         if self.worker is None or not self.running:
             return []
         health = {h.camera_id: h for h in self.worker.health()}
-        out: list[LiveCameraStats] = []
-        for s in self.worker.stats():
-            h = health.get(s.camera_id)
-            if h is None:
-                continue
-            analysed, people, detecting = 0, 0, False
-            if self.pipeline is not None:
-                try:
-                    c = self.pipeline.counters(s.camera_id)
-                    analysed, people, detecting = c.analysed, c.last_people, True
-                except KeyError:
-                    pass
-            out.append(LiveCameraStats(s.camera_id, h, s, analysed, people, detecting))
-        return out
+        return [self._figures(s, health[s.camera_id]) for s in self.worker.stats() if s.camera_id in health]
+
+    def camera_stats(self, camera_id: str) -> LiveCameraStats | None:
+        """One camera's figures; None when it is not being pulled (the API's StatsSource, via the runner)."""
+        if self.worker is None or not self.running:
+            return None
+        try:
+            return self._figures(self.worker.stats(camera_id)[0], self.worker.health(camera_id)[0])
+        except NotFound:
+            return None
+
+    def latest(self, camera_id: str) -> Frame | None:
+        """The camera's newest frame offered to the detector; None when it is not pulled or has none yet
+        (the API's FrameSource: snapshots)."""
+        if self.worker is None or not self.running:
+            return None
+        try:
+            return self.worker.latest(camera_id)
+        except NotFound:
+            return None
+
+    def _figures(self, s: CameraStats, h: CameraHealth) -> LiveCameraStats:
+        analysed, people, detecting, inference_ms = 0, 0, False, None
+        if self.pipeline is not None:
+            try:
+                c = self.pipeline.counters(s.camera_id)
+                analysed, people, detecting = c.analysed, c.last_people, True
+                inference_ms = round(self.pipeline.last_inference_ms, 1) or None  # 0 before the first batch
+            except KeyError:
+                pass
+        return LiveCameraStats(s.camera_id, h, s, analysed, people, detecting, inference_ms)
 
     def collector(self) -> Collector:
         """Prometheus figures of the live pipeline, read at scrape time (register on the API's registry)."""

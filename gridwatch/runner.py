@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from api.app import create_app
-from api.context import ApiContext, LiveSettings
+from api.context import ApiContext, CameraFigures, LiveSettings
 from gridwatch.live import LiveSystem, Progress
 from gridwatch.settings import Settings
 from gridwatch.wiring import Service, open_service
@@ -33,6 +34,22 @@ def build_app(
     live = LiveSettings(ice_hosts=("127.0.0.1",) if settings.host in LOOPBACK else None)
     context = ApiContext(engine=service.engine, site=service.site, live=live, registry=registry, events=service.events)
     if live_system is not None:
-        context = replace(context, health=live_system.health)
+        context = replace(
+            context, health=live_system.health, latest_frame=live_system.latest, stats=_figures_of(live_system)
+        )
     app = create_app(context)
     return app, service, live_system
+
+
+def _figures_of(live: LiveSystem) -> Callable[[str], CameraFigures | None]:
+    """The API's stats source: the live pipeline's figures of one camera (detector ones only if it detects)."""
+
+    def figures(camera_id: str) -> CameraFigures | None:
+        s = live.camera_stats(camera_id)
+        if s is None:
+            return None
+        if not s.detecting:
+            return CameraFigures(s.ingest)
+        return CameraFigures(s.ingest, s.inference_ms, s.detected_frames, s.people)
+
+    return figures

@@ -130,6 +130,21 @@ def small_gray(picture: VideoFrame) -> Gray:
     return shrink(luma)
 
 
+def video_stream(container: av.container.InputContainer, source: Source) -> VideoStream:
+    """The container's first video stream set up for cheap decoding; CODEC when there is none to decode."""
+    if not container.streams.video:
+        found = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams if s.codec_context)
+        raise StreamError(
+            OfflineReason.CODEC, f"{redact(source.url)}: no video stream ({found or 'no streams at all'})"
+        )
+    video = container.streams.video[0]
+    if video.codec_context is None:
+        raise StreamError(OfflineReason.CODEC, f"{redact(source.url)}: no decoder for its video codec")
+    video.codec_context.thread_count = 1  # many cameras per core: threads inside one decoder only add overhead
+    video.codec_context.thread_type = "SLICE"
+    return video
+
+
 class KeyframeClock:
     """Measures a stream's keyframe interval from the timestamps of its last few keyframes."""
 
@@ -145,8 +160,9 @@ class KeyframeClock:
     def last(self) -> float | None:
         return self._times[-1] if self._times else None
 
-    def interval_s(self) -> float | None:
-        if len(self._times) < 3:
+    def interval_s(self, min_keyframes: int = 3) -> float | None:
+        """The median gap; None until ``min_keyframes`` (at least 2) have been seen."""
+        if len(self._times) < max(2, min_keyframes):
             return None
         times = list(self._times)
         return round(float(statistics.median(b - a for a, b in itertools.pairwise(times))), 3)
@@ -302,7 +318,7 @@ class CameraRunner:
         try:
             loop_offset_s = 0.0
             while True:
-                video = self._video_stream(container, source)
+                video = video_stream(container, source)
                 end_s = self._read(container, video, source, loop_offset_s)
                 if end_s is None:
                     return  # stopped
@@ -321,20 +337,6 @@ class CameraRunner:
             raise StreamError(reason, detail) from None
         finally:
             container.close()
-
-    @staticmethod
-    def _video_stream(container: av.container.InputContainer, source: Source) -> VideoStream:
-        if not container.streams.video:
-            found = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams if s.codec_context)
-            raise StreamError(
-                OfflineReason.CODEC, f"{redact(source.url)}: no video stream ({found or 'no streams at all'})"
-            )
-        video = container.streams.video[0]
-        if video.codec_context is None:
-            raise StreamError(OfflineReason.CODEC, f"{redact(source.url)}: no decoder for its video codec")
-        video.codec_context.thread_count = 1  # many cameras per core: threads inside one decoder only add overhead
-        video.codec_context.thread_type = "SLICE"
-        return video
 
     def _read(
         self, container: av.container.InputContainer, video: VideoStream, source: Source, offset_s: float

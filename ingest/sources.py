@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import errno
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -93,10 +94,20 @@ def open_container(source: Source, *, open_timeout_s: float, read_timeout_s: flo
             "timeout": str(int(read_timeout_s * 1_000_000)),  # socket I/O, microseconds
             "analyzeduration": "500000",  # the SDP and the first keyframe tell us enough
         }
+    started = time.monotonic()
     try:
         return av.open(target, mode="r", options=options, timeout=(open_timeout_s, read_timeout_s))
     except Exception as exc:
         reason, detail = classify(exc, opening=True, source=source)
+        waited = time.monotonic() - started
+        if (
+            source.kind is SourceKind.RTSP
+            and reason in (OfflineReason.CODEC, OfflineReason.ERROR)
+            and waited >= 0.9 * min(open_timeout_s, read_timeout_s)
+        ):
+            # A server that accepts the connection and then says nothing makes FFmpeg report "invalid data"
+            # once the socket timeout runs out: that is no answer, not a codec problem.
+            reason, detail = OfflineReason.TIMEOUT, f"{redact(source.url)}: no answer within {waited:.1f} s"
         raise StreamError(reason, detail) from None
 
 

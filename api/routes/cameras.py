@@ -6,21 +6,36 @@ network must not make the server read an arbitrary path. Demo cameras come from 
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, File, Form, Path, Query, UploadFile
+import cv2
+import numpy as np
+from fastapi import APIRouter, Body, File, Form, Path, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from api.auth import Principal, SiteReader, SiteWriter
+from api.auth import CameraTester, Principal, SiteReader, SiteWriter
 from api.errors import AUTH, Forbidden, TooLarge, responses
 from api.runtime import Runtime, RuntimeDep
-from api.schemas import CameraPage, CameraPatch, CameraPublic, ImportReportPublic, ZonePublic
-from camera_config.errors import Conflict, InvalidInput, Issue, NotFound
+from api.schemas import (
+    CameraPage,
+    CameraPatch,
+    CameraPublic,
+    CameraStatsPublic,
+    ConnectionTestPublic,
+    ImportReportPublic,
+    ZonePublic,
+)
+from camera_config.errors import Conflict, InvalidInput, Issue, NotFound, Unavailable
 from camera_config.model import Camera
 from camera_config.schema import CameraSpec, ZoneSpec
 from camera_config.validate import pydantic_issues, validate_camera
+from ingest.probe import ProbeResult, probe_stream
+from ingest.sources import resolve_source
+from ingest.types import CameraHealth, HealthState, OfflineReason
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
@@ -221,6 +236,104 @@ def delete_camera(camera_id: CameraId, principal: SiteWriter, runtime: RuntimeDe
     camera = _visible(runtime, principal, camera_id)
     runtime.context.site.delete_camera(camera_id)
     runtime.events.publish("camera.deleted", camera.grid_id, {"id": camera_id})
+
+
+# ---------------------------------------------------------------------------- live figures and connection test
+
+SNAPSHOT_JPEG_QUALITY = 80
+MAX_CONCURRENT_TESTS = 4
+"""Connection tests open camera streams from the server; a few at once is plenty for an integrator."""
+_tests = threading.BoundedSemaphore(MAX_CONCURRENT_TESTS)
+
+
+def _no_live_reason(camera: Camera, health: CameraHealth | None) -> str:
+    """Why the live pipeline has nothing for a camera, from its health."""
+    if not camera.enabled:
+        return "the camera is disabled"
+    if health is None:
+        return "the camera is not being watched (live pipeline off)"
+    if health.state is HealthState.OFFLINE:
+        return f"camera offline ({health.reason.value if health.reason else 'unknown reason'})"
+    if health.state is HealthState.STARTING:
+        return "camera starting"
+    return f"camera {health.state.value}, nothing decoded yet"
+
+
+@router.get(
+    "/{camera_id}/snapshot",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The newest decoded frame as JPEG (never cached).",
+            "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **responses(*AUTH, 404, 422, 503),
+    },
+)
+def camera_snapshot(
+    camera_id: CameraId,
+    principal: SiteReader,
+    runtime: RuntimeDep,
+    width: Annotated[
+        int | None, Query(ge=64, le=1920, description="Scale down to this width (px), keeping the aspect ratio.")
+    ] = None,
+) -> Response:
+    """The camera's latest frame from ingest (the detect stream); 503 saying why when there is none yet."""
+    camera = _visible(runtime, principal, camera_id)
+    frame = runtime.context.latest_frame(camera.id)
+    if frame is None:
+        raise Unavailable(f"no frame yet: {_no_live_reason(camera, runtime.context.health(camera.id))}")
+    image: np.ndarray = frame.image
+    if width is not None and width < frame.width:
+        height = max(1, round(frame.height * width / frame.width))
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_JPEG_QUALITY])
+    if not ok:
+        raise Unavailable(f'the latest frame of camera "{camera.id}" could not be encoded')
+    return Response(bytes(buf), media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{camera_id}/stats", responses=responses(*AUTH, 404, 422, 503))
+def camera_stats(camera_id: CameraId, principal: SiteReader, runtime: RuntimeDep) -> CameraStatsPublic:
+    """Ingest rates and counters of a camera being watched, and the detector's figures when it analyses it."""
+    camera = _visible(runtime, principal, camera_id)
+    health = runtime.context.health(camera.id)
+    figures = runtime.context.stats(camera.id)
+    if figures is None:
+        raise Unavailable(f"no stats: {_no_live_reason(camera, health)}")
+    return CameraStatsPublic.of(figures, health)
+
+
+@router.post("/{camera_id}/test", responses=responses(*AUTH, 404, 422, 503))
+def check_camera_connection(
+    camera_id: CameraId,
+    principal: CameraTester,
+    runtime: RuntimeDep,
+    timeout_s: Annotated[float, Query(ge=1, le=30, description="Give up after this long (seconds).")] = 10.0,
+) -> ConnectionTestPublic:
+    """Open the saved camera's detect stream (sub, else main) with its stored credentials, decode a picture
+    and measure it, within ``timeout_s`` (plus one read timeout at most when the stream stalls mid-read).
+
+    A failed test is an answer (``ok`` false with the reason health would give), not an error.
+    Only saved cameras can be tested: the server never opens a URL sent with the request.
+    """
+    camera = _visible(runtime, principal, camera_id)
+    stream: Literal["main", "sub"] = "sub" if camera.sub_url else "main"
+    site = runtime.context.site
+    started = time.monotonic()
+    credentials = site.credentials(camera.id) if camera.username or camera.has_password else None
+    try:
+        source = resolve_source(camera.detect_url, allow_files=site.allow_files, credentials=credentials)
+    except InvalidInput as exc:
+        result = ProbeResult(ok=False, reason=OfflineReason.UNSUPPORTED_SOURCE, detail=f'camera "{camera.id}": {exc}')
+    else:
+        if not _tests.acquire(blocking=False):
+            raise Unavailable(f"{MAX_CONCURRENT_TESTS} connection tests are running; try again in a few seconds")
+        try:
+            result = probe_stream(source, timeout_s)
+        finally:
+            _tests.release()
+    return ConnectionTestPublic.of(result, stream, (time.monotonic() - started) * 1000.0)
 
 
 # ---------------------------------------------------------------------------- zones

@@ -56,6 +56,7 @@ def test_login_sets_a_strict_httponly_cookie_and_logout_ends_it(api: Api) -> Non
     assert body["user"]["permissions"] == [
         "alerts:handle",
         "alerts:read",
+        "cameras:test",
         "cases:manage",
         "cases:read",
         "cases:work",

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
+from sqlalchemy import Engine
 
+from api.app import create_app
+from api.context import ApiContext, CameraFigures, FrameSource, HealthSource, StatsSource
+from api.routes.cameras import spec_of
+from api.users import UserStore
+from camera_config.clock import FakeClock
+from camera_config.errors import NotFound
 from camera_config.store import SiteStore
-from tests.api.conftest import Api
+from ingest.demo_server import free_port
+from ingest.types import CameraHealth, Frame
+from ingest.worker import IngestWorker
+from tests.api.conftest import Api, RtspCamera, fast_auth
 
 NEW: dict[str, Any] = {
     "id": "CAM-10",
@@ -184,3 +200,162 @@ def test_the_documented_examples_are_accepted(api: Api) -> None:
     for example in zone_put["requestBody"]["content"]["application/json"]["examples"].values():
         zone = example["value"]
         assert client.put(f"/api/cameras/CAM-10/zones/{zone['id']}", json=zone).status_code == 200
+
+
+# ---------------------------------------------------------------------------- snapshot, stats, connection test
+
+
+def _watched(worker: IngestWorker) -> tuple[FrameSource, StatsSource, HealthSource]:
+    """The API's live sources over a real ingest worker (a camera it does not run is not known)."""
+
+    def latest(camera_id: str) -> Frame | None:
+        try:
+            return worker.latest(camera_id)
+        except NotFound:
+            return None
+
+    def stats(camera_id: str) -> CameraFigures | None:
+        try:
+            return CameraFigures(worker.stats(camera_id)[0])
+        except NotFound:
+            return None
+
+    def health(camera_id: str) -> CameraHealth | None:
+        try:
+            return worker.health(camera_id)[0]
+        except NotFound:
+            return None
+
+    return latest, stats, health
+
+
+@pytest.fixture
+def live_api(
+    engine: Engine, site: SiteStore, users: UserStore, clock: FakeClock, footage: Path
+) -> Iterator[tuple[Api, IngestWorker]]:
+    """The API wired to a real ingest worker: CAM-01 plays vtest.avi (768×576), CAM-03 points at a closed port."""
+    worker = IngestWorker(allow_files=True)
+    latest, stats, health = _watched(worker)
+    app = create_app(
+        ApiContext(
+            engine=engine, site=site, clock=clock, auth=fast_auth(), health=health, latest_frame=latest, stats=stats
+        )
+    )
+    holder = Api(app, [])
+    try:
+        yield holder, worker
+    finally:
+        for client in holder.clients:
+            client.__exit__(None, None, None)
+        worker.close()
+
+
+def _jpeg_shape(data: bytes) -> tuple[int, ...]:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "not a JPEG"
+    return tuple(image.shape)
+
+
+def _wait(check: Callable[[], object], timeout_s: float = 10.0) -> None:
+    end = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < end, "not reached in time"
+        time.sleep(0.05)
+
+
+def test_snapshot_and_stats_of_a_watched_camera(
+    live_api: tuple[Api, IngestWorker], site: SiteStore, footage: Path
+) -> None:
+    api, worker = live_api
+    client = api.as_("operator")
+    res = client.get("/api/cameras/CAM-01/snapshot")
+    assert res.status_code == 503
+    assert res.json()["detail"] == "no frame yet: the camera is not being watched (live pipeline off)"
+    assert client.get("/api/cameras/CAM-01/stats").status_code == 503
+
+    worker.apply(
+        [
+            replace(site.camera("CAM-01"), main_url=str(footage / "vtest.avi"), sub_url=None),
+            replace(site.camera("CAM-03"), main_url=f"rtsp://127.0.0.1:{free_port()}/nobody", sub_url=None),
+        ]
+    )
+    _wait(lambda: worker.latest("CAM-01") is not None)
+    res = client.get("/api/cameras/CAM-01/snapshot")
+    assert res.status_code == 200
+    assert res.headers["content-type"] == "image/jpeg"
+    assert res.headers["cache-control"] == "no-store"
+    image = _jpeg_shape(res.content)
+    assert image == (576, 768, 3)
+    small = client.get("/api/cameras/CAM-01/snapshot?width=320")
+    assert _jpeg_shape(small.content) == (240, 320, 3)
+    larger = client.get("/api/cameras/CAM-01/snapshot?width=1920")  # never scaled up
+    assert _jpeg_shape(larger.content) == (576, 768, 3)
+    bad = client.get("/api/cameras/CAM-01/snapshot?width=10")
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["where"] == "query.width"
+
+    _wait(lambda: client.get("/api/cameras/CAM-01/stats").json().get("input_fps", 0) > 0)
+    stats = client.get("/api/cameras/CAM-01/stats").json()
+    assert stats["health"]["state"] in ("online", "degraded")
+    assert stats["decode_mode"] in ("full", "sampled", "keyframe")
+    assert stats["decoded_fps"] > 0
+    assert stats["dropped"] >= 0
+    assert stats["last_frame_age_s"] is not None
+    assert (stats["inference_ms"], stats["people"]) == (None, None)  # no detector in this pipeline
+
+    _wait(lambda: worker.health("CAM-03")[0].reason is not None)
+    offline = client.get("/api/cameras/CAM-03/snapshot")
+    assert offline.status_code == 503
+    assert offline.json()["detail"] == "no frame yet: camera offline (refused)"
+    assert client.get("/api/cameras/CAM-03/stats").json()["health"]["reason"] == "refused"
+
+    outsider = api.as_("gw2")  # grid G-02; CAM-01 is in G-01
+    for path in ("/api/cameras/CAM-01/snapshot", "/api/cameras/CAM-01/stats"):
+        res = outsider.get(path)
+        assert res.status_code == 404
+        assert res.json()["detail"] == 'camera "CAM-01" does not exist'
+    assert api.as_("gw1").get("/api/cameras/CAM-01/snapshot").status_code == 200
+    assert client.get("/api/cameras/CAM-99/snapshot").status_code == 404
+
+
+def _point_at(site: SiteStore, camera_id: str, url: str, **credentials: str) -> None:
+    camera = site.camera(camera_id)
+    changes: dict[str, Any] = {"streams": {"main": url}}
+    if credentials:
+        changes["credentials"] = credentials
+    site.put_camera(spec_of(camera, False, **changes))
+
+
+def test_connection_test_opens_the_saved_stream(api: Api, site: SiteStore, rtsp_camera: RtspCamera) -> None:
+    _point_at(site, "CAM-01", rtsp_camera.url, username=rtsp_camera.username, password=rtsp_camera.password)
+    _point_at(site, "CAM-02", rtsp_camera.url, username=rtsp_camera.username, password="wrong-pw-123")
+    _point_at(site, "CAM-03", f"rtsp://127.0.0.1:{free_port()}/nobody")
+    client = api.as_("integrator")
+
+    res = client.post("/api/cameras/CAM-01/test")
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["ok"] is True, body
+    assert (body["reason"], body["stream"], body["codec"]) == (None, "main", "h264")
+    assert (body["width"], body["height"]) == (768, 576)
+    assert body["fps"] == pytest.approx(10, rel=0.1)
+    assert 0 < body["first_frame_ms"] <= body["took_ms"] < 10_000
+    assert rtsp_camera.password not in res.text
+
+    wrong = client.post("/api/cameras/CAM-02/test", params={"timeout_s": 5}).json()
+    assert (wrong["ok"], wrong["reason"]) == (False, "unauthorized")
+    assert "wrong-pw-123" not in str(wrong)
+    assert rtsp_camera.username not in (wrong["detail"] or "")
+
+    refused = api.as_("operator").post("/api/cameras/CAM-03/test", params={"timeout_s": 2}).json()
+    assert (refused["ok"], refused["reason"]) == (False, "refused")
+    assert refused["took_ms"] < 2000
+
+    for user in ("viewer", "gw1"):
+        res = api.as_(user).post("/api/cameras/CAM-01/test")
+        assert res.status_code == 403, user
+    for timeout in (0.5, 31):
+        res = client.post("/api/cameras/CAM-01/test", params={"timeout_s": timeout})
+        assert res.status_code == 422
+        assert res.json()["errors"][0]["where"] == "query.timeout_s"
+    assert client.post("/api/cameras/CAM-99/test").status_code == 404

@@ -141,6 +141,16 @@ def test_stats_and_metrics_cover_every_pulled_camera(running: tuple[LiveSystem, 
     assert stats["CAM-01"].ingest.input_fps > 0
     assert not stats["CAM-02"].detecting, "a zone crossing itself keeps the camera out of detection ..."
     assert stats["CAM-02"].health.state in (HealthState.ONLINE, HealthState.DEGRADED), "... but not out of ingest"
+    detected, ingested_only = live.camera_stats("CAM-01"), live.camera_stats("CAM-02")
+    assert detected is not None
+    assert detected.inference_ms
+    assert ingested_only is not None
+    assert ingested_only.inference_ms is None
+    frame = live.latest("CAM-01")
+    assert frame is not None
+    assert frame.image.ndim == 3
+    assert live.latest("CAM-99") is None, "not pulled: nothing, no error"
+    assert live.camera_stats("CAM-99") is None
     registry = CollectorRegistry()
     registry.register(live.collector())
     text = generate_latest(registry).decode()
@@ -198,9 +208,12 @@ def test_stop_closes_open_episodes_and_releases_threads_and_streams(
 
 def test_the_runner_wires_the_pipeline_unless_detection_is_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = site_yaml(free_port(), tmp_path / "site.yaml", dead_port=free_port())
-    _, _, live = build_app(Settings(data_dir=tmp_path / "on"), site_file=site)
+    app, _, live = build_app(Settings(data_dir=tmp_path / "on"), site_file=site)
     assert isinstance(live, LiveSystem)
     assert live.health("CAM-01") is None, "nothing is known before it starts"
+    context = app.state.runtime.context
+    assert context.latest_frame("CAM-01") is None
+    assert context.stats("CAM-01") is None
     assert not live.running
     monkeypatch.setenv("GRIDWATCH_DETECT", "0")
     _, _, off = build_app(Settings(data_dir=tmp_path / "off"), site_file=site)

@@ -1,5 +1,6 @@
-// One camera: live video through the server (WebRTC) with its zones drawn over the picture.
-import { api, h, healthBadge } from "../api.js";
+// One camera: live video through the server (WebRTC) with its zones drawn over the picture; the latest
+// snapshot (refreshed while live video does not play), ingest figures and a connection test.
+import { ApiError, api, h, healthBadge, label } from "../api.js";
 import { framesDecoded, startLive } from "../live.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -38,6 +39,48 @@ function labelLayer(zones) {
   return svg;
 }
 
+const REFRESH_MS = 4000;
+const STATS = [
+  ["input_fps", "Input fps"], ["analysed_fps", "Analysed fps"], ["decoded_fps", "Decoded fps"],
+  ["dropped", "Dropped"], ["motion_ratio", "Motion ratio"], ["decode_ms", "Decode ms"],
+  ["last_frame_age_s", "Last frame age s"], ["decode_mode", "Decode mode"], ["inference_ms", "Inference ms"],
+];
+
+// The snapshot as a blob URL, or the server's reason when there is none (503 says why).
+async function loadSnapshot(cameraId, img, note) {
+  const res = await fetch(`/api/cameras/${encodeURIComponent(cameraId)}/snapshot?width=640`, { credentials: "same-origin" });
+  if (!res.ok) {
+    let detail = `HTTP ${res.status}`;
+    try { detail = (await res.json()).detail || detail; } catch { /* not JSON */ }
+    img.hidden = true;
+    note.textContent = detail;
+    return;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  img.onload = () => { URL.revokeObjectURL(url); img.hidden = false; note.textContent = ""; };
+  img.src = url;
+}
+
+async function loadStats(cameraId, table) {
+  try {
+    const s = await api(`/api/cameras/${encodeURIComponent(cameraId)}/stats`);
+    table.replaceChildren(...STATS.map(([key, name]) =>
+      h("tr", {}, h("th", { scope: "row" }, name), h("td", { "data-stat": key }, s[key] ?? "—"))));
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    table.replaceChildren(h("tr", {}, h("td", { class: "muted" }, e.message)));
+  }
+}
+
+function testOutcome(r) {
+  if (!r.ok) return `failed: ${label(r.reason)} — ${r.detail}`;
+  const parts = [`${r.codec} ${r.width}×${r.height}`];
+  if (r.fps) parts.push(`${r.fps} fps`);
+  if (r.keyframe_interval_s) parts.push(`keyframe every ${r.keyframe_interval_s} s`);
+  parts.push(`first picture after ${Math.round(r.first_frame_ms)} ms`);
+  return `ok (${r.stream} stream): ${parts.join(", ")}`;
+}
+
 export async function render(main, [cameraId], { can }) {
   const cam = await api(`/api/cameras/${encodeURIComponent(cameraId)}`);
   const video = h("video", { autoplay: true, muted: true, playsinline: true });
@@ -61,12 +104,36 @@ export async function render(main, [cameraId], { can }) {
     h("dt", {}, "Health"), h("dd", {}, healthBadge(cam.health)),
     h("dt", {}, "Enabled"), h("dd", {}, cam.enabled ? "yes" : "no"),
     h("dt", {}, "Zones"), h("dd", {}, String(cam.zones.length)));
+  const snapshot = h("img", { id: "snapshot", alt: `Latest snapshot of ${cam.name}`, hidden: true, style: "width:100%" });
+  const snapshotNote = h("p", { class: "muted", id: "snapshot-note" }, "loading…");
+  const statsTable = h("table", { id: "stats" }, h("tr", {}, h("td", { class: "muted" }, "loading…")));
+  const testResult = h("p", { id: "test-result", role: "status" });
+  const testButton = can("cameras:test") ? h("button", { id: "test-connection", type: "button" }, "Test connection") : null;
+  if (testButton) {
+    testButton.addEventListener("click", async () => {
+      testButton.disabled = true;
+      testResult.textContent = "testing…";
+      try {
+        const r = await api(`/api/cameras/${encodeURIComponent(cam.id)}/test`, { method: "POST" });
+        testResult.textContent = testOutcome(r);
+        testResult.dataset.ok = String(r.ok);
+      } catch (e) {
+        testResult.textContent = `test not run: ${e.message}`;
+      } finally {
+        testButton.disabled = false;
+      }
+    });
+  }
   main.replaceChildren(
     h("p", {}, h("a", { href: "#/tree" }, "← Site")),
     h("h1", {}, cam.name),
     h("div", { class: "grid-2" },
       h("section", {}, box, h("div", { class: "toolbar", style: "margin-top:.5rem" }, streamSelect), cam.zones.length ? legend : h("p", { class: "muted" }, "No zones drawn.")),
-      h("section", { class: "card" }, facts)),
+      h("section", {},
+        h("div", { class: "card" }, facts),
+        h("div", { class: "card" }, h("h2", {}, "Latest snapshot"), snapshot, snapshotNote),
+        h("div", { class: "card" }, h("h2", {}, "Stats"), statsTable),
+        testButton ? h("div", { class: "card" }, testButton, testResult) : null)),
   );
 
   let session = null;
@@ -88,12 +155,20 @@ export async function render(main, [cameraId], { can }) {
       status.textContent = `live view unavailable: ${e.message}`;
     }
   };
+  let playing = false;
   timer = setInterval(async () => {
-    if (!session) return;
+    if (!session) { playing = false; return; }
     const frames = await framesDecoded(session.pc);
-    if (frames > 0) status.textContent = `live · ${session.stream} stream`;
+    playing = frames > 0;
+    if (playing) status.textContent = `live · ${session.stream} stream`;
   }, 1000);
+  const refresh = async () => {
+    if (left) return;
+    await Promise.all([playing ? null : loadSnapshot(cam.id, snapshot, snapshotNote), loadStats(cam.id, statsTable)]);
+  };
+  const figures = setInterval(() => refresh().catch(() => {}), REFRESH_MS);
+  refresh().catch(() => {});
   if (streamSelect) streamSelect.addEventListener("change", connect);
   connect();
-  return () => { left = true; clearInterval(timer); if (session) session.close(); };
+  return () => { left = true; clearInterval(timer); clearInterval(figures); if (session) session.close(); };
 }
