@@ -257,11 +257,11 @@ class Server:
         return count
 
 
-@pytest.fixture(scope="session")
-def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@contextlib.contextmanager
+def run_server(demo_clip: Path, rtsp_camera: RtspCamera, root: Path, *, detect: bool) -> Iterator[Server]:
     """`gridwatch run --demo` on a free port. CAM-01 plays the clip as a demo file source; CAM-05 is the
-    RTSP server with the right credentials, CAM-03 the same server with a wrong password."""
-    root = tmp_path_factory.mktemp("server")
+    RTSP server with the right credentials, CAM-03 the same server with a wrong password. Without
+    ``detect`` the live pipeline stays off (``--no-detect``): nothing but the tests changes the data."""
     rtsp_password = "s3cret-" + uuid.uuid4().hex[:8]
     doc = yaml.safe_load((EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8"))
     cams = {c["id"]: c for c in doc["cameras"]}
@@ -291,17 +291,15 @@ def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.Te
         "COLUMNS": "200",
     }
     log = root / "server.log"
+    args = [sys.executable, "-m", "gridwatch", "run", "--demo", "--site", str(site_file)]
+    if not detect:
+        args.append("--no-detect")
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gridwatch", "run", "--demo", "--site", str(site_file)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-        )
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # With the pipeline, the first start exports the model: give it longer.
+        deadline = time.monotonic() + (180 if detect else 60)
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
@@ -311,7 +309,7 @@ def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.Te
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"server did not answer within 60 s:\n{log.read_text()}")
+                pytest.fail(f"server did not answer in time:\n{log.read_text()}")
             time.sleep(0.2)
         passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
         assert set(passwords) == {"admin", "operator", "gridworker", "integrator", "viewer"}, log.read_text()
@@ -319,10 +317,24 @@ def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.Te
     finally:
         proc.terminate()
         try:
-            proc.wait(15)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The API and console without the live pipeline (see `run_server`)."""
+    with run_server(demo_clip, rtsp_camera, tmp_path_factory.mktemp("server"), detect=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def live_server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`gridwatch run --demo` as `make run` starts it: cameras pulled, the model running, alerts stored."""
+    with run_server(demo_clip, rtsp_camera, tmp_path_factory.mktemp("live-server"), detect=True) as server:
+        yield server
 
 
 @contextlib.contextmanager

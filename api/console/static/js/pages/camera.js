@@ -106,7 +106,7 @@ export async function render(main, [cameraId], { can }) {
     h("dt", {}, "Zones"), h("dd", {}, String(cam.zones.length)));
   const snapshot = h("img", { id: "snapshot", alt: `Latest snapshot of ${cam.name}`, hidden: true, style: "width:100%" });
   const snapshotNote = h("p", { class: "muted", id: "snapshot-note" }, "loading…");
-  const statsTable = h("table", { id: "stats" }, h("tr", {}, h("td", { class: "muted" }, "loading…")));
+  const statsTable = h("table", { id: "stats", class: "kv" }, h("tr", {}, h("td", { class: "muted" }, "loading…")));
   const testResult = h("p", { id: "test-result", role: "status" });
   const testButton = can("cameras:test") ? h("button", { id: "test-connection", type: "button" }, "Test connection") : null;
   if (testButton) {
