@@ -68,6 +68,7 @@ def test_camera_page_shows_snapshot_stats_and_the_connection_test(page: Page, li
     expect(page.locator("#test-result")).to_have_text(re.compile(r"^failed: unauthorized — "), timeout=15_000)
     assert live_server.rtsp_password not in page.content()
 
+    page.goto("about:blank")  # leave the page first: its refresh timer would meet the cleared session
     page.context.clear_cookies()  # a viewer sees the camera but cannot test it
     login(page, live_server, "viewer")
     page.goto(live_server.url + "/#/camera/CAM-05")
