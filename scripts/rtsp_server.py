@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import os
 import signal
 import subprocess
 import sys
@@ -304,6 +305,18 @@ def main() -> int:
         return 2
     for sig in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
+    # Whoever started the server stops it; if that process dies without doing so (killed), the server
+    # is re-parented and quits by itself instead of holding the port for the next run.
+    parent = os.getppid()
+
+    def orphaned() -> bool:
+        if os.getppid() != parent:
+            print("rtsp_server: the process that started it is gone; stopping", file=sys.stderr, flush=True)
+            loop.quit()
+            return False
+        return True
+
+    GLib.timeout_add_seconds(1, orphaned)
     print(f"ready rtsp://127.0.0.1:{args.port}", flush=True)
     loop.run()
     return 0

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from camera_config.errors import Unavailable
-from ingest.demo_server import DemoSources, RtspTestServer, answers, free_port, start_demo_sources
+from ingest.demo_server import (
+    SCRIPT,
+    DemoSources,
+    RtspTestServer,
+    answers,
+    free_port,
+    start_demo_sources,
+    system_python,
+)
 from tests.ingest.helpers import camera
 
 
@@ -24,6 +36,49 @@ def test_start_and_stop_by_pid(footage: Path, rtsp_clips: Path) -> None:
     assert not answers(server.port)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit may wait for a reaper that never comes)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_server_whose_starter_is_killed_stops_by_itself(footage: Path, rtsp_clips: Path, tmp_path: Path) -> None:
+    """A starter killed outright cannot stop its server: the server notices and frees its port."""
+    port = free_port()
+    starter = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([{system_python()!r}, {str(SCRIPT)!r}, '--port', '{port}', '--cameras', '1',"
+        f" '--footage', {str(footage)!r}, '--cache', {str(rtsp_clips)!r}], stdout=subprocess.PIPE, text=True)\n"
+        "print(p.stdout.readline().strip(), p.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", starter], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ready, url, pid = proc.stdout.readline().split()
+        assert (ready, url) == ("ready", f"rtsp://127.0.0.1:{port}")
+        assert answers(port)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+        deadline = time.monotonic() + 10
+        while answers(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not answers(port)
+        deadline = time.monotonic() + 5
+        while running(int(pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not running(int(pid))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_a_taken_port_is_reported(footage: Path, rtsp_clips: Path, rtsp_server: RtspTestServer) -> None:
