@@ -377,7 +377,7 @@ def test_grid_worker_on_a_phone_accepts_reports_progress_with_a_photo_and_resolv
     task = page.locator(f"#my-tasks a[data-case='{case_id}']")
     expect(task).to_be_visible()
     expect(task.locator(".badge.state")).to_have_text("dispatched")
-    expect(task.locator(".case-assignee")).to_have_text(" · Li Na")
+    expect(task.locator(".case-assignee")).to_have_text("assigned to Li Na")
     no_horizontal_scroll(page)
     shot(page, "phone-tasks")
 

@@ -32,7 +32,7 @@ export function caseCard(c, { showState = false } = {}) {
       overdueBadge(c),
       h("span", { class: "muted" }, `${c.grid_id}${c.camera_name ? ` · ${c.camera_name}` : ""}`)),
     h("span", { class: "case-meta muted" }, c.hazard ? label(c.hazard) : label(c.source), " · due ", fmtTime(c.deadline_at),
-      c.assignee_id ? h("span", { class: "case-assignee" }, ` · ${assigneeName(c)}`) : null));
+      c.assignee_id ? h("span", { class: "case-assignee" }, `assigned to ${assigneeName(c)}`) : null));
 }
 
 // Who has the task, by name (the person id when the site model does not know them).
