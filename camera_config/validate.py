@@ -445,8 +445,8 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     return site
 
 
-def load_site_file(path: Path, *, allow_files: bool = False, existing: SiteIndex | None = None) -> ValidatedSite:
-    """Read and validate a YAML site file; errors are prefixed with the file name."""
+def read_yaml_file(path: Path) -> Any:
+    """A YAML file's document; a missing file, bad encoding or bad YAML is an error naming the file (and line)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -454,12 +454,16 @@ def load_site_file(path: Path, *, allow_files: bool = False, existing: SiteIndex
     except UnicodeDecodeError as exc:
         raise InvalidInput(Issue(str(path), f"not UTF-8 text (byte offset {exc.start})")) from None
     try:
-        doc = yaml.load(text, Loader=_YamlLoader)
+        return yaml.load(text, Loader=_YamlLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path.name} line {mark.line + 1}" if mark is not None else path.name
         raise InvalidInput(Issue(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")) from None
-    return validate_site(doc, allow_files=allow_files, existing=existing)
+
+
+def load_site_file(path: Path, *, allow_files: bool = False, existing: SiteIndex | None = None) -> ValidatedSite:
+    """Read and validate a YAML site file; errors are prefixed with the file name."""
+    return validate_site(read_yaml_file(path), allow_files=allow_files, existing=existing)
 
 
 # ----------------------------------------------------------------------------- CSV

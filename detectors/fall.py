@@ -33,14 +33,6 @@ class _Spot:
     last_s: float
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
-    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    inter = ix * iy
-    union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
-    return inter / union if union > 0 else 0.0
-
-
 GRACE_S = 1.0
 """Standing and lying may overlap by this much (one detector frame can still see both)."""
 FORGET_SPOT_S = 30.0
@@ -64,8 +56,8 @@ class FallRule:
         self.spots: list[_Spot] = []
 
     def _spot(self, box: Box, now: float) -> _Spot:
-        best = max(self.spots, key=lambda s: _iou(s.box, box), default=None)
-        if best is not None and _iou(best.box, box) > 0.3:
+        best = max(self.spots, key=lambda s: s.box.iou(box), default=None)
+        if best is not None and best.box.iou(box) > 0.3:
             best.box, best.last_s = box, now
             return best
         spot = _Spot(box, now, now)

@@ -72,15 +72,7 @@ class Tracker:
             if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
                 continue  # walked out of the picture
             box = Box(max(x1, 0.0), max(y1, 0.0), min(x2, float(w)), min(y2, float(h)))
-            if any(_iou(box, d.box) > 0.2 for d in current):
+            if any(box.iou(d.box) > 0.2 for d in current):
                 continue
             out.append(Detection(names.get(int(t.cls), "person"), float(t.score), box, track_id=int(t.track_id)))
         return out
-
-
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
-    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
-    inter = ix * iy
-    union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter
-    return inter / union if union > 0 else 0.0

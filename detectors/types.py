@@ -47,6 +47,14 @@ class Box:
     def bottom_centre(self) -> tuple[float, float]:
         return ((self.x1 + self.x2) / 2, self.y2)
 
+    def iou(self, other: Box) -> float:
+        """Intersection over union; 0 for boxes without area."""
+        ix = max(0.0, min(self.x2, other.x2) - max(self.x1, other.x1))
+        iy = max(0.0, min(self.y2, other.y2) - max(self.y1, other.y1))
+        inter = ix * iy
+        union = (self.x2 - self.x1) * (self.y2 - self.y1) + (other.x2 - other.x1) * (other.y2 - other.y1) - inter
+        return inter / union if union > 0 else 0.0
+
 
 @dataclass(frozen=True, slots=True)
 class Detection:

@@ -10,11 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from camera_config.errors import InvalidInput, Issue
-from camera_config.validate import pydantic_issues
+from camera_config.validate import pydantic_issues, read_yaml_file
 from detectors.types import HazardType, Severity
 from events.types import Level, TriageClass
 
@@ -191,16 +190,4 @@ def parse_policy(doc: Any, where: str = "") -> Policy:
 
 def load_policy(path: Path) -> Policy:
     """Read a policy YAML file; errors are prefixed with the file name."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(Issue(str(path), "no such file")) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(Issue(str(path), f"not UTF-8 text (byte offset {exc.start})")) from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f"{path.name} line {mark.line + 1}" if mark is not None else path.name
-        raise InvalidInput(Issue(at, f"not valid YAML: {getattr(exc, 'problem', exc)}")) from None
-    return parse_policy(doc, path.name)
+    return parse_policy(read_yaml_file(path), path.name)
