@@ -114,10 +114,14 @@ def check_limit(limit: int) -> int:
     return limit
 
 
+def _equal(*pairs: tuple[Any, object]) -> list[ColumnElement[bool]]:
+    """``column == value`` for every filter that is set (None: not filtered)."""
+    return [col == value for col, value in pairs if value is not None]
+
+
 def alert_query(f: AlertFilter, cursor: str | None, limit: int) -> Select[Any]:
     """Newest first; the caller fetches ``limit + 1`` to know whether there is a next page."""
-    conds: list[ColumnElement[bool]] = []
-    for col, value in (
+    conds = _equal(
         (AlertRow.camera_id, f.camera_id),
         (AlertRow.grid_id, f.grid_id),
         (AlertRow.community_id, f.community_id),
@@ -126,9 +130,7 @@ def alert_query(f: AlertFilter, cursor: str | None, limit: int) -> Select[Any]:
         (AlertRow.hazard, f.hazard),
         (AlertRow.severity, f.severity),
         (AlertRow.case_id, f.case_id),
-    ):
-        if value is not None:
-            conds.append(col == value)
+    )
     if f.grid_ids is not None:
         conds.append(AlertRow.grid_id.in_(sorted(f.grid_ids)))
     if f.since is not None:
@@ -153,7 +155,7 @@ def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) 
         conds.append(CaseRow.state.in_([s.value for s in f.states]))
     if f.open is not None:
         conds.append(CaseRow.is_open == f.open)
-    for col, value in (
+    conds += _equal(
         (CaseRow.grid_id, f.grid_id),
         (CaseRow.community_id, f.community_id),
         (CaseRow.street_id, f.street_id),
@@ -163,9 +165,7 @@ def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) 
         (CaseRow.source, f.source),
         (CaseRow.hazard, f.hazard),
         (CaseRow.camera_id, f.camera_id),
-    ):
-        if value is not None:
-            conds.append(col == value)
+    )
     if f.grid_ids is not None:
         conds.append(CaseRow.grid_id.in_(sorted(f.grid_ids)))
     if f.overdue_at is not None:

@@ -362,10 +362,7 @@ class EventsService:
 
     @staticmethod
     def _alert_row(s: Session, alert_id: int) -> AlertRow:
-        row = s.scalars(select(AlertRow).where(AlertRow.id == alert_id).with_for_update()).one_or_none()
-        if row is None:
-            raise NotFound(f"alert {alert_id} does not exist")
-        return row
+        return _locked(s, AlertRow, alert_id, "alert")
 
     def _handled(self, row: AlertRow, actor: Actor, status: AlertStatus) -> None:
         row.status = status.value
@@ -766,10 +763,7 @@ class EventsService:
 
     @staticmethod
     def _case_row(s: Session, case_id: int) -> CaseRow:
-        row = s.scalars(select(CaseRow).where(CaseRow.id == case_id).with_for_update()).one_or_none()
-        if row is None:
-            raise NotFound(f"case {case_id} does not exist")
-        return row
+        return _locked(s, CaseRow, case_id, "case")
 
     def comment(self, case_id: int, actor: Actor, text: str, attachments: Sequence[NewAttachment] = ()) -> Comment:
         """A note on a case that leaves its state alone, e.g. progress from the field with photos.
@@ -984,3 +978,14 @@ class EventsService:
 
 def _hazard(row: CaseRow) -> HazardType | None:
     return HazardType(row.hazard) if row.hazard else None
+
+
+_Row = TypeVar("_Row", AlertRow, CaseRow)
+
+
+def _locked(s: Session, model: type[_Row], row_id: int, noun: str) -> _Row:
+    """The row, locked for this transaction (PostgreSQL), or NotFound naming it."""
+    row = s.scalars(select(model).where(model.id == row_id).with_for_update()).one_or_none()
+    if row is None:
+        raise NotFound(f"{noun} {row_id} does not exist")
+    return row

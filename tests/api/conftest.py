@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import re
 import socket
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -353,3 +354,20 @@ def wait_until(check: Callable[[], bool], timeout_s: float = 10) -> None:
         if time.monotonic() > end:
             raise AssertionError("condition not reached in time")
         time.sleep(0.1)
+
+
+def collect_events(lines: Iterable[str], want: int, out: list[dict[str, Any]], kind: str = "") -> None:
+    """Parse a server-sent event stream into ``{"event", "data"}`` dicts (kinds starting with ``kind``)
+    until ``want`` are in ``out``."""
+    event: dict[str, Any] = {}
+    for line in lines:
+        if line.startswith("event: "):
+            event["event"] = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            event["data"] = json.loads(line.removeprefix("data: "))
+        elif line == "" and event:
+            if event.get("event", "").startswith(kind):
+                out.append(event)
+            event = {}
+            if len(out) >= want:
+                return

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from typing import Any
 
 from api.access import GridScope
 from api.stream import EventHub
 from camera_config.clock import FakeClock
-from tests.api.conftest import Server, http_login, wait_until
+from tests.api.conftest import Server, collect_events, http_login, wait_until
 
 G1 = GridScope(frozenset({"G-01"}))
 SITE = GridScope(None)
@@ -77,18 +76,7 @@ def _listen(
         assert res.status_code == 200
         assert res.headers["content-type"].startswith("text/event-stream")
         ready.set()
-        event: dict[str, Any] = {}
-        for line in res.iter_lines():
-            if line.startswith("event: "):
-                event["event"] = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                event["data"] = json.loads(line.removeprefix("data: "))
-            elif line == "" and event:
-                if event.get("event", "").startswith(kind):
-                    out.append(event)
-                event = {}
-                if len(out) >= want:
-                    return
+        collect_events(res.iter_lines(), want, out, kind)
 
 
 def test_event_stream_over_http_is_scoped(server: Server) -> None:

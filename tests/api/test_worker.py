@@ -16,7 +16,7 @@ from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
 from camera_config.clock import FakeClock
 from events.service import EventsService
-from tests.api.conftest import PASSWORD, Api, free_port, jpeg, observation, wait_until
+from tests.api.conftest import PASSWORD, Api, collect_events, free_port, jpeg, observation, wait_until
 
 
 @pytest.fixture
@@ -121,17 +121,7 @@ def _listen(url: str, user: str, want: int, out: list[dict[str, Any]], ready: th
         assert http.post("/api/auth/login", json={"username": user, "password": PASSWORD}).status_code == 200
         with http.stream("GET", "/api/events") as res:
             ready.set()
-            event: dict[str, Any] = {}
-            for line in res.iter_lines():
-                if line.startswith("event: "):
-                    event["event"] = line.removeprefix("event: ")
-                elif line.startswith("data: "):
-                    event["data"] = json.loads(line.removeprefix("data: "))
-                elif line == "" and event:
-                    out.append(event)
-                    event = {}
-                    if len(out) >= want:
-                        return
+            collect_events(res.iter_lines(), want, out)
 
 
 def test_sse_delivers_alerts_and_cases_in_scope(api: Api, served: str, worker: dict[str, str]) -> None:
