@@ -266,7 +266,6 @@ def _health_lines(worker: IngestWorker) -> list[str]:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     import time
-    from dataclasses import asdict
 
     from camera_config.errors import NotFound
     from gridwatch.wiring import open_service
@@ -316,8 +315,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                     revisions = latest
                     cameras = wanted()
                     res = worker.apply(demo.cameras(cameras) if demo else cameras)
-                    changes = {k: v for k, v in asdict(res).items() if v and k != "unchanged"}
-                    out.print("site changed: " + "; ".join(f"{k} {', '.join(v)}" for k, v in changes.items()))
+                    out.print(f"site changed: {res.summary()}")
             if now >= next_print:
                 next_print = now + args.interval
                 out.print(f"[bold]{time.strftime('%H:%M:%S')}[/bold] cameras")

@@ -263,17 +263,7 @@ class LiveSystem:
         self.loop.apply_cameras(self._detectable(cameras))
         self._deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         self._revisions = latest  # only now: a change that failed half-way is applied again at the next poll
-        changes = {
-            k: v
-            for k, v in (
-                ("started", result.started),
-                ("restarted", result.restarted),
-                ("reconfigured", result.reconfigured),
-                ("stopped", result.stopped),
-            )
-            if v
-        }
-        log.info("site changed: %s", "; ".join(f"{k} {', '.join(v)}" for k, v in changes.items()) or "no camera")
+        log.info("site changed: %s", result.summary())
         return True
 
     def check_health(self) -> list[Observation]:

@@ -38,6 +38,16 @@ class ApplyResult:
     stopped: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
 
+    def summary(self) -> str:
+        """What changed, for a log line: ``started CAM-01; stopped CAM-07`` (``no camera`` when nothing did)."""
+        changed = (
+            ("started", self.started),
+            ("restarted", self.restarted),
+            ("reconfigured", self.reconfigured),
+            ("stopped", self.stopped),
+        )
+        return "; ".join(f"{k} {', '.join(ids)}" for k, ids in changed if ids) or "no camera"
+
 
 class IngestWorker:
     """Runs the detect stream of every camera it is given; thread-safe."""
