@@ -6,18 +6,13 @@ one YAML file (site load), and the site skeleton followed by the integrators' CS
     .venv/bin/python bench/import_site.py [--pg-url URL]
 """
 
-# ruff: noqa: E402 - the path fix below must run before the project's imports
-
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, where bench/events.py and bench/ingest.py
-# would hide the packages of the same names: the repository root goes first instead.
-sys.path[:] = [str(Path(__file__).resolve().parent.parent)] + [
-    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent
-]
+# Run as a script, bench/ is first on sys.path and bench/events.py would hide the events package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import tempfile
