@@ -415,6 +415,7 @@ def _model_config(args: argparse.Namespace, settings: Settings) -> object:
         imgsz=getattr(args, "imgsz", 640),
         threads=getattr(args, "threads", 0),
         cache_dir=settings.data_dir / "models",
+        calibration=getattr(args, "calibration", None) or settings.model_calibration,
     )
 
 
@@ -430,7 +431,13 @@ def cmd_model_export(args: argparse.Namespace) -> int:
         err.print(f"[{time.monotonic() - started:5.1f} s] {step}")
 
     path = export_model(
-        config.resolved_weights(), fmt, config.resolved_cache_dir(), progress=progress, force=args.force
+        config.resolved_weights(),
+        fmt,
+        config.resolved_cache_dir(),
+        progress=progress,
+        force=args.force,
+        calibration=config.calibration,
+        imgsz=config.imgsz,
     )
     out.print(f"{fmt.value} model: {path.parent}")
     return 0
@@ -635,9 +642,21 @@ def parser() -> argparse.ArgumentParser:
     mexp = ms.add_parser(
         "export",
         parents=[common],
-        help="export the weights to OpenVINO or ONNX into the data dir's model cache (used automatically after)",
+        help="export the weights to OpenVINO, ONNX or INT8 ONNX into the data dir's model cache "
+        "(used automatically after)",
     )
-    mexp.add_argument("--format", choices=["openvino", "onnx"], default="openvino", help="export format")
+    mexp.add_argument(
+        "--format",
+        choices=["openvino", "onnx", "onnx-int8"],
+        default="openvino",
+        help="export format; onnx-int8 is calibrated on --calibration frames and checked against fp32",
+    )
+    mexp.add_argument(
+        "--calibration",
+        type=Path,
+        help="for onnx-int8: a clip, an image or a folder of snapshots from your cameras "
+        "(default: $GRIDWATCH_CALIBRATION)",
+    )
     mexp.add_argument("--weights", type=Path, help="ultralytics weights file (default: the shipped person model)")
     mexp.add_argument("--force", action="store_true", help="export again even when an up-to-date export exists")
     mexp.set_defaults(func=cmd_model_export)

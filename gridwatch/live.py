@@ -184,7 +184,9 @@ class LiveSystem:
         )
 
     def _load_model(self) -> Detector:
-        config = self.options.model or ModelConfig(cache_dir=self.settings.data_dir / "models")
+        config = self.options.model or ModelConfig(
+            cache_dir=self.settings.data_dir / "models", calibration=self.settings.model_calibration
+        )
         self._progress("model: loading (the first start exports it to a faster format; that takes a little while)")
         try:
             return Detector(config, progress=lambda step: self._progress(f"model: {step}"))

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     )
     footage_dir: Path = Field(REPO_ROOT / ".cache" / "footage", description="Real demo footage (vtest.avi, tree.avi).")
     demo: bool = Field(False, description="Demo mode: accept local files as camera sources.")
+    calibration: Path | None = Field(
+        None,
+        description="Frames (a clip, an image or a folder of snapshots from the cameras) to calibrate an INT8 "
+        "model on; it is then raced against the fp32 exports and used when faster. Default in demo mode: "
+        "the demo footage.",
+    )
     detect: bool = Field(
         True,
         description="`gridwatch run` pulls the cameras and raises alerts; false (0) serves the API and console only.",
@@ -48,6 +54,13 @@ class Settings(BaseSettings):
     @property
     def port(self) -> int:
         return int(self.bind.rpartition(":")[2])
+
+    @property
+    def model_calibration(self) -> Path | None:
+        if self.calibration is not None:
+            return self.calibration
+        demo_clip = self.footage_dir / "vtest.avi"
+        return demo_clip if self.demo and demo_clip.is_file() else None
 
     @property
     def db_url(self) -> str:

@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from camera_config.errors import InvalidInput
+import detectors.model
+from camera_config.errors import InvalidInput, Unavailable
 from detectors.model import (
+    MIN_INT8_AGREEMENT,
     PERSON_LABELS,
     Backend,
     Detector,
@@ -18,8 +20,10 @@ from detectors.model import (
     export_model,
     fresh_export,
     input_shape,
+    int8_agreement,
     letterbox,
     load_yolo,
+    read_stamp,
 )
 from ingest.types import Image
 
@@ -140,3 +144,69 @@ def test_letterbox_and_input_shape() -> None:
     assert scale == pytest.approx(640 / 768)
     assert boxed[500, 10].tolist() == [114, 114, 114]
     assert boxed[10, 10].tolist() == [200, 200, 200]
+
+
+def test_int8_export_is_calibrated_checked_and_raced(
+    model_cache: Path, weights: Path, vtest: Path, labelled_frames: dict[int, tuple[Image, int]]
+) -> None:
+    steps: list[str] = []
+    path = export_model(weights, Backend.ONNX_INT8, model_cache, calibration=vtest, progress=steps.append)
+    assert path.parent.name.endswith("-onnx-int8")
+    assert "calibrating INT8 on 30 frames of vtest.avi" in steps
+    _, info = load_yolo(weights)
+    stamp = read_stamp(model_cache, info, Backend.ONNX_INT8)
+    assert stamp is not None
+    assert stamp["calibration_frames"] == 30
+    assert stamp["agreement"] >= MIN_INT8_AGREEMENT
+    fp32 = fresh_export(model_cache, info, Backend.ONNX)
+    assert fp32 is not None
+    assert int8_agreement(fp32, fp32, [labelled_frames[490][0]], 640) == 1.0
+
+    int8 = Detector(ModelConfig(backend=Backend.ONNX_INT8, cache_dir=model_cache))
+    assert int8.model_path == path
+    for f in (10, 250, 490):
+        image, truth = labelled_frames[f]
+        (found,) = int8.detect([image])
+        assert abs(people(found) - truth) <= 2
+
+    # with an INT8 export at hand, auto races all three runtimes and keeps the quickest
+    auto = Detector(ModelConfig(cache_dir=model_cache, calibration=vtest))
+    assert set(auto.timings_ms) == {Backend.OPENVINO, Backend.ONNX, Backend.ONNX_INT8}
+    assert auto.backend is min(auto.timings_ms, key=lambda b: auto.timings_ms[b])
+
+
+def test_int8_export_refuses_a_quantization_that_broke_the_model(
+    tmp_path: Path, model_cache: Path, weights: Path, vtest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quantizing the head's decoding too (one INT8 scale for pixel coordinates and 0..1 scores) loses the
+    people; the check against fp32 must catch that and keep the export out of the cache."""
+    _, info = load_yolo(weights)
+    fp32 = fresh_export(model_cache, info, Backend.ONNX) or export_model(weights, Backend.ONNX, model_cache)
+    cache = tmp_path / "models"
+    fp32_dir = export_dir(cache, info, Backend.ONNX)
+    fp32_dir.mkdir(parents=True)
+    for f in fp32.parent.iterdir():
+        (fp32_dir / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setattr(detectors.model, "_head_nodes_kept_in_float", lambda _model: [])
+    with pytest.raises(Unavailable, match=r"best\.pt: the INT8 export finds what fp32 finds only \d+%"):
+        export_model(weights, Backend.ONNX_INT8, cache, calibration=vtest)
+    assert fresh_export(cache, info, Backend.ONNX_INT8) is None
+    assert not export_dir(cache, info, Backend.ONNX_INT8).exists()
+
+
+def test_int8_calibration_errors_name_the_source(tmp_path: Path, weights: Path) -> None:
+    cache = tmp_path / "models"
+    with pytest.raises(InvalidInput, match="calibration: an INT8 export needs frames"):
+        export_model(weights, Backend.ONNX_INT8, cache)
+    with pytest.raises(InvalidInput, match=r"calibration: .*nope: no such file or folder"):
+        export_model(weights, Backend.ONNX_INT8, cache, calibration=tmp_path / "nope")
+    empty = tmp_path / "snapshots"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("not a picture")
+    with pytest.raises(InvalidInput, match=r"snapshots: 0 readable frame\(s\); an INT8 export needs at least 8"):
+        export_model(weights, Backend.ONNX_INT8, cache, calibration=empty)
+    garbage = tmp_path / "clip.mp4"
+    garbage.write_bytes(os.urandom(4096))
+    with pytest.raises(InvalidInput, match=r"clip\.mp4: 0 readable frame"):
+        export_model(weights, Backend.ONNX_INT8, cache, calibration=garbage)
+    assert not cache.exists() or not any(cache.iterdir())  # nothing half-made is left behind
