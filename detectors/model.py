@@ -15,6 +15,7 @@ import importlib.resources
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -356,14 +357,18 @@ def _model_input(image: Image, imgsz: int) -> Tensor:
 def _head_nodes_kept_in_float(model: Any) -> list[str]:
     """The detection head's decoding (anchors, distribution focal loss, the final concat) stays fp32: it joins
     box coordinates in pixels with class scores in 0..1 in one tensor, and one INT8 scale for both rounds every
-    score to zero. The head's convolutions (ultralytics names them cv2/cv3) are quantized like the rest."""
+    score to zero. The head's last 1×1 convolutions (box and class logits, cheap) stay fp32 too: rounding there
+    moves scores across the confidence floor. Its other convolutions (ultralytics' cv2/cv3) are quantized."""
     producer = {out: n.name for n in model.graph.node for out in n.output}
     last = producer.get(model.graph.output[0].name, "")
     prefix = last[: last.rfind("/") + 1] if last.startswith("/model.") else ""
     if not prefix:
         return []
     return [
-        n.name for n in model.graph.node if n.name.startswith(prefix) and "cv2." not in n.name and "cv3." not in n.name
+        n.name
+        for n in model.graph.node
+        if n.name.startswith(prefix)
+        and (("cv2." not in n.name and "cv3." not in n.name) or re.search(r"/cv[23]\.\d+\.2/", n.name))
     ]
 
 
