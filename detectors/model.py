@@ -9,9 +9,11 @@ the box decoding (its NMS).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import importlib.resources
+import io
 import json
 import logging
 import os
@@ -65,11 +67,14 @@ class Backend(enum.StrEnum):
     ONNX = "onnx"
     OPENVINO = "openvino"
     ONNX_INT8 = "onnx-int8"
-    """ONNX Runtime on an INT8 model calibrated on real frames: about three times the fp32 speed on a CPU with
-    VNNI, at the same count accuracy on vtest (bench/detect.py)."""
+    """ONNX Runtime on an INT8 model calibrated on real frames (ONNX Runtime's static quantization)."""
+    OPENVINO_INT8 = "openvino-int8"
+    """OpenVINO on an INT8 model calibrated on real frames (NNCF): the fastest runtime on a CPU with VNNI."""
 
 
-EXPORTS = (Backend.OPENVINO, Backend.ONNX, Backend.ONNX_INT8)
+INT8_FROM: Mapping[Backend, Backend] = {Backend.ONNX_INT8: Backend.ONNX, Backend.OPENVINO_INT8: Backend.OPENVINO}
+"""Each INT8 export and the fp32 export it is quantized from (and checked against)."""
+EXPORTS = (Backend.OPENVINO, Backend.ONNX, *INT8_FROM)
 MIN_CALIBRATION_FRAMES = 8
 CALIBRATION_FRAMES = 40
 MIN_INT8_AGREEMENT = 0.85
@@ -186,7 +191,7 @@ def _stamp(info: WeightsInfo, fmt: Backend) -> dict[str, str]:
 
 
 def _model_file(fmt: Backend) -> str:
-    return "model.xml" if fmt is Backend.OPENVINO else "model.onnx"
+    return "model.xml" if fmt in (Backend.OPENVINO, Backend.OPENVINO_INT8) else "model.onnx"
 
 
 def read_stamp(cache_dir: Path, info: WeightsInfo, fmt: Backend) -> dict[str, Any] | None:
@@ -245,17 +250,16 @@ def export_model(
     if not force and (existing := fresh_export(cache_dir, info, fmt)) is not None:
         say("up to date")
         return existing
-    if fmt is Backend.ONNX_INT8:
+    if fmt in INT8_FROM:
         if calibration is None:
             raise InvalidInput(
                 "calibration: an INT8 export needs frames to calibrate on (a clip, an image or a folder of "
                 "snapshots from the cameras)"
             )
         frames = calibration_frames(calibration)
-        fp32 = fresh_export(cache_dir, info, Backend.ONNX) or export_model(
-            weights, Backend.ONNX, cache_dir, progress=progress
-        )
-        return _export_int8(info, fp32, frames, cache_dir, imgsz, say, source=calibration)
+        base = INT8_FROM[fmt]
+        fp32 = fresh_export(cache_dir, info, base) or export_model(weights, base, cache_dir, progress=progress)
+        return _export_int8(info, fmt, fp32, frames, cache_dir, imgsz, say, source=calibration)
     target = export_dir(cache_dir, info, fmt)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
@@ -354,27 +358,26 @@ def _model_input(image: Image, imgsz: int) -> Tensor:
     return np.ascontiguousarray(boxed[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
 
 
-def _head_nodes_kept_in_float(model: Any) -> list[str]:
-    """The detection head's decoding (anchors, distribution focal loss, the final concat) stays fp32: it joins
-    box coordinates in pixels with class scores in 0..1 in one tensor, and one INT8 scale for both rounds every
-    score to zero. The head's last 1×1 convolutions (box and class logits, cheap) stay fp32 too: rounding there
-    moves scores across the confidence floor. Its other convolutions (ultralytics' cv2/cv3) are quantized."""
-    producer = {out: n.name for n in model.graph.node for out in n.output}
-    last = producer.get(model.graph.output[0].name, "")
-    prefix = last[: last.rfind("/") + 1] if last.startswith("/model.") else ""
-    if not prefix:
+def kept_in_float(names: Iterable[str], output: str) -> list[str]:
+    """Nodes of the detection head that stay fp32, given every node name and the name of the node that makes
+    the output (ONNX names nodes "/model.22/cv2.0/cv2.0.1/conv/Conv", OpenVINO "__module.model.22.cv2.0.1.conv/…").
+
+    The head's decoding (anchors, distribution focal loss, the final concat) joins box coordinates in pixels
+    with class scores in 0..1 in one tensor: one INT8 scale for both rounds every score to zero. Its last 1×1
+    convolutions (box and class logits, cheap) stay fp32 too: rounding there moves scores across the
+    confidence floor. The branches' other convolutions (ultralytics' cv2/cv3 .0 and .1) are quantized."""
+    cut = output.find("/", 1)
+    head = output[:cut] if cut > 0 and "model." in output[:cut] else ""
+    if not head:
         return []
     return [
-        n.name
-        for n in model.graph.node
-        if n.name.startswith(prefix)
-        and (("cv2." not in n.name and "cv3." not in n.name) or re.search(r"/cv[23]\.\d+\.2/", n.name))
+        n
+        for n in names
+        if (n.startswith(head + "/") or n.startswith(head + ".")) and not re.search(r"cv[23]\.\d+\.[01]\b", n)
     ]
 
 
-def _export_int8(
-    info: WeightsInfo, fp32: Path, frames: Sequence[Image], cache_dir: Path, imgsz: int, say: Progress, *, source: Path
-) -> Path:
+def _quantize_onnx(fp32: Path, out: Path, inputs: Sequence[Tensor], work: Path) -> None:
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -385,49 +388,90 @@ def _export_int8(
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    prepared = work / "prepared.onnx"
+    quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+    graph = onnx.load(str(prepared)).graph
+    producer = {o: n.name for n in graph.node for o in n.output}
+    name, feed = graph.input[0].name, iter(inputs)
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def get_next(self) -> dict[str, Tensor] | None:
+            x = next(feed, None)
+            return None if x is None else {name: x}
+
+    quantize_static(
+        str(prepared),
+        str(out / "model.onnx"),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+        nodes_to_exclude=kept_in_float((n.name for n in graph.node), producer.get(graph.output[0].name, "")),
+    )
+
+
+def _quantize_openvino(fp32: Path, out: Path, inputs: Sequence[Tensor], work: Path) -> None:
+    # NNCF's import wakes torch's CUDA probe, and it logs every node it leaves alone and draws progress bars
+    # on stdout: none of that is an operator's business (our own progress lines say what is going on).
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    import nncf
+    import openvino as ov
+
+    nncf.set_log_level(logging.ERROR)
+
+    model = ov.Core().read_model(str(fp32))
+    output = model.get_results()[0].input_value(0).get_node().get_friendly_name()
+    scope = nncf.IgnoredScope(
+        names=kept_in_float((op.get_friendly_name() for op in model.get_ops()), output), validate=False
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        quantized = nncf.quantize(
+            model,
+            nncf.Dataset(list(inputs)),
+            preset=nncf.QuantizationPreset.MIXED,
+            ignored_scope=scope,
+            subset_size=len(inputs),
+        )
+    ov.save_model(quantized, str(out / "model.xml"), compress_to_fp16=False)
+
+
+def _export_int8(
+    info: WeightsInfo,
+    fmt: Backend,
+    fp32: Path,
+    frames: Sequence[Image],
+    cache_dir: Path,
+    imgsz: int,
+    say: Progress,
+    *,
+    source: Path,
+) -> Path:
     held_out = list(frames[1::4]) + bundled_images()  # checked against fp32 afterwards, never calibrated on
-    calibrate = [f for i, f in enumerate(frames) if i % 4 != 1]
-    target = export_dir(cache_dir, info, Backend.ONNX_INT8)
+    inputs = [_model_input(f, imgsz) for i, f in enumerate(frames) if i % 4 != 1]
+    target = export_dir(cache_dir, info, fmt)
+    quantize = _quantize_onnx if fmt is Backend.ONNX_INT8 else _quantize_openvino
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
         staged = Path(tmp) / "out"
         staged.mkdir()
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-        name = onnx.load(str(prepared)).graph.input[0].name
-        inputs = iter([_model_input(f, imgsz) for f in calibrate])
-
-        class Reader(CalibrationDataReader):  # type: ignore[misc]
-            def get_next(self) -> dict[str, Tensor] | None:
-                x = next(inputs, None)
-                return None if x is None else {name: x}
-
-        say(f"calibrating INT8 on {len(calibrate)} frames of {source.name}")
+        say(f"calibrating {fmt.value} on {len(inputs)} frames of {source.name}")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                quantize_static(
-                    str(prepared),
-                    str(staged / "model.onnx"),
-                    Reader(),
-                    quant_format=QuantFormat.QDQ,
-                    per_channel=True,
-                    activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax,
-                    nodes_to_exclude=_head_nodes_kept_in_float(onnx.load(str(prepared))),
-                )
+                quantize(fp32, staged, inputs, Path(tmp))
         except Exception as exc:
-            raise Unavailable(f"{info.path}: INT8 quantization failed ({type(exc).__name__}: {exc})") from None
-        say(f"verifying INT8 against fp32 on {len(held_out)} held-out frames and ultralytics' sample images")
-        agreement = int8_agreement(fp32, staged / "model.onnx", held_out, imgsz)
+            raise Unavailable(f"{info.path}: {fmt.value} quantization failed ({type(exc).__name__}: {exc})") from None
+        say(f"verifying {fmt.value} against fp32 on {len(held_out)} held-out frames and ultralytics' sample images")
+        agreement = int8_agreement(INT8_FROM[fmt], fp32, staged / _model_file(fmt), held_out, imgsz)
         if agreement < MIN_INT8_AGREEMENT:
             raise Unavailable(
-                f"{info.path}: the INT8 export finds what fp32 finds only {agreement:.0%} of the time "
+                f"{info.path}: the {fmt.value} export finds what fp32 finds only {agreement:.0%} of the time "
                 f"(at least {MIN_INT8_AGREEMENT:.0%} needed); not used"
             )
-        stamp = _stamp(info, Backend.ONNX_INT8) | {
+        stamp = _stamp(info, fmt) | {
             "calibration": str(source),
-            "calibration_frames": len(calibrate),
+            "calibration_frames": len(inputs),
             "agreement": round(agreement, 3),
         }
         (staged / "gridwatch-export.json").write_text(json.dumps(stamp), encoding="utf-8")
@@ -435,7 +479,7 @@ def _export_int8(
             shutil.rmtree(target)
         staged.rename(target)
     say(f"done (agreement with fp32 {agreement:.0%})")
-    found = fresh_export(cache_dir, info, Backend.ONNX_INT8)
+    found = fresh_export(cache_dir, info, fmt)
     if found is None:  # pragma: no cover - the files were just written
         raise Unavailable(f"{target}: export did not produce a model")
     return found
@@ -449,9 +493,13 @@ def bundled_images() -> list[Image]:
     return _read_images(sorted((Path(ultralytics.__file__).parent / "assets").glob("*.jpg")))
 
 
-def int8_agreement(fp32: Path, int8: Path, frames: Sequence[Image], imgsz: int, *, conf: float = 0.3) -> float:
-    """F1 of the INT8 model's boxes against the fp32 model's (same class, IoU ≥ 0.5), over ``frames``."""
-    a, b = _OnnxRunner(fp32, 0), _OnnxRunner(int8, 0)
+def int8_agreement(
+    runtime: Backend, fp32: Path, int8: Path, frames: Sequence[Image], imgsz: int, *, conf: float = 0.3
+) -> float:
+    """F1 of the INT8 model's boxes against the fp32 model's (same class, IoU ≥ 0.5), over ``frames``; both
+    models run on ``runtime`` (ONNX or OPENVINO)."""
+    run: type[_OnnxRunner | _OpenVinoRunner] = _OpenVinoRunner if runtime is Backend.OPENVINO else _OnnxRunner
+    a, b = run(fp32, 0), run(int8, 0)
     matched = total = 0
     for image in frames:
         x = _model_input(image, imgsz)
@@ -580,7 +628,7 @@ class Detector:
         self.warm_up()
 
     def _runner(self, backend: Backend, path: Path, yolo: Any) -> _Runner:
-        if backend is Backend.OPENVINO:
+        if backend in (Backend.OPENVINO, Backend.OPENVINO_INT8):
             return _OpenVinoRunner(path, self.threads)
         if backend in (Backend.ONNX, Backend.ONNX_INT8):
             return _OnnxRunner(path, self.threads)
@@ -600,7 +648,7 @@ class Detector:
         candidates: dict[Backend, Path] = {}
         for fmt in EXPORTS:
             found = fresh_export(cache, self.info, fmt)
-            if found is None and cfg.auto_export and (fmt is not Backend.ONNX_INT8 or cfg.calibration is not None):
+            if found is None and cfg.auto_export and (fmt not in INT8_FROM or cfg.calibration is not None):
                 try:
                     found = export_model(
                         self.info.path, fmt, cache, progress=progress, calibration=cfg.calibration, imgsz=cfg.imgsz

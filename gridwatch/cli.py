@@ -642,19 +642,19 @@ def parser() -> argparse.ArgumentParser:
     mexp = ms.add_parser(
         "export",
         parents=[common],
-        help="export the weights to OpenVINO, ONNX or INT8 ONNX into the data dir's model cache "
+        help="export the weights to OpenVINO or ONNX, fp32 or INT8, into the data dir's model cache "
         "(used automatically after)",
     )
     mexp.add_argument(
         "--format",
-        choices=["openvino", "onnx", "onnx-int8"],
+        choices=["openvino", "onnx", "openvino-int8", "onnx-int8"],
         default="openvino",
-        help="export format; onnx-int8 is calibrated on --calibration frames and checked against fp32",
+        help="export format; the -int8 ones are calibrated on --calibration frames and checked against fp32",
     )
     mexp.add_argument(
         "--calibration",
         type=Path,
-        help="for onnx-int8: a clip, an image or a folder of snapshots from your cameras "
+        help="for the -int8 formats: a clip, an image or a folder of snapshots from your cameras "
         "(default: $GRIDWATCH_CALIBRATION)",
     )
     mexp.add_argument("--weights", type=Path, help="ultralytics weights file (default: the shipped person model)")
