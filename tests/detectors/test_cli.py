@@ -79,3 +79,9 @@ def test_eval_names_bad_inputs(data_dir: Path, tmp_path: Path) -> None:
     res = run(data_dir, "model", "export", "--weights", str(tmp_path / "none.pt"))
     assert res.returncode == 1
     assert "none.pt: no such weights file" in res.stderr
+    res = run(data_dir, "model", "export", "--format", "openvino-int8")
+    assert res.returncode == 1
+    assert "calibration: an INT8 export needs frames to calibrate on" in res.stderr
+    res = run(data_dir, "model", "export", "--format", "openvino-int8", "--calibration", str(bad))
+    assert res.returncode == 1
+    assert "bad.csv: 0 readable frame(s)" in res.stderr

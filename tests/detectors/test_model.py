@@ -178,6 +178,19 @@ def test_int8_export_is_calibrated_and_checked(
         assert abs(people(found) - truth) <= 2
 
 
+def test_auto_with_unusable_calibration_runs_on_fp32_and_says_why(
+    tmp_path: Path, model_cache: Path, weights: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, info = load_yolo(weights)
+    cache = tmp_path / "models"
+    for fmt in (Backend.OPENVINO, Backend.ONNX):
+        fp32 = fresh_export(model_cache, info, fmt) or export_model(weights, fmt, model_cache)
+        shutil.copytree(fp32.parent, export_dir(cache, info, fmt))
+    d = Detector(ModelConfig(cache_dir=cache, calibration=tmp_path / "no-such-clip.mp4"))
+    assert set(d.timings_ms) == {Backend.OPENVINO, Backend.ONNX}
+    assert "no-such-clip.mp4: no such file or folder" in caplog.text
+
+
 def test_auto_races_the_int8_exports_too(model_cache: Path, vtest: Path) -> None:
     auto = Detector(ModelConfig(cache_dir=model_cache, calibration=vtest))
     assert set(auto.timings_ms) == {Backend.OPENVINO, Backend.ONNX, *INT8}

@@ -320,3 +320,14 @@ def test_a_lasting_outage_drops_the_observation_without_raising(idle_site: tuple
     assert live.deliveries.dropped == 1
     assert live.deliveries.retries >= 3
     assert alerts(service, "CAM-01", HazardType.CROWD) == []
+
+
+def test_int8_calibration_defaults_to_the_demo_footage_in_demo_mode(tmp_path: Path) -> None:
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    assert Settings(data_dir=tmp_path, demo=True, footage_dir=footage).model_calibration is None  # no footage yet
+    (footage / "vtest.avi").write_bytes(b"\0")
+    assert Settings(data_dir=tmp_path, demo=True, footage_dir=footage).model_calibration == footage / "vtest.avi"
+    assert Settings(data_dir=tmp_path, demo=False, footage_dir=footage).model_calibration is None
+    own = tmp_path / "snapshots"
+    assert Settings(data_dir=tmp_path, demo=True, footage_dir=footage, calibration=own).model_calibration == own
