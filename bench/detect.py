@@ -165,7 +165,8 @@ def run(args: argparse.Namespace, counts: dict[int, int], frames: dict[int, Imag
         f"cpu count {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}"
     )
     print(
-        f"default configuration: backend {DEFAULT.backend.value} (fastest export), mode {DEFAULT_PIPELINE.mode.value}, "
+        f"default configuration: backend {DEFAULT.backend.value} (fastest export; INT8 ones calibrated on "
+        f"{args.calibration.name}, as GRIDWATCH_CALIBRATION would), mode {DEFAULT_PIPELINE.mode.value}, "
         f"region {DEFAULT_PIPELINE.region_size}, whole-frame imgsz {DEFAULT.imgsz}, conf {DEFAULT.conf}"
     )
     header = f"{'backend':<15}{'config':<12}{'ms/frame':>9}{'MAE':>7}{'bias':>7}{'8-cam fps':>11}{'ms/frame@8':>12}"
