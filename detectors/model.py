@@ -240,39 +240,60 @@ def export_model(
     calibration: Path | None = None,
     imgsz: int = 640,
 ) -> Path:
-    """Export weights to ONNX, OpenVINO (dynamic batch and size) or INT8 ONNX (calibrated on ``calibration``
-    frames at ``imgsz``) into the cache; reuse an up-to-date export."""
+    """Export weights to ONNX or OpenVINO (dynamic batch and size), fp32 or INT8 (calibrated on
+    ``calibration`` frames at ``imgsz``), into the cache; reuse an up-to-date export."""
     if fmt not in EXPORTS:
         raise InvalidInput(f'format: "{fmt}" cannot be exported; use {", ".join(f.value for f in EXPORTS)}')
-    say = progress or (lambda _step: None)
+    say = progress or _silent
     say("loading weights")
-    yolo, info = load_yolo(weights)
+    _, info = load_yolo(weights)
+    return _export(info, fmt, cache_dir, say, force=force, calibration=calibration, imgsz=imgsz)
+
+
+def _silent(_step: str) -> None:
+    pass
+
+
+def _export(
+    info: WeightsInfo,
+    fmt: Backend,
+    cache_dir: Path,
+    say: Progress,
+    *,
+    force: bool = False,
+    calibration: Path | None = None,
+    imgsz: int = 640,
+) -> Path:
+    """`export_model` for weights already loaded (a `Detector` has them: no second load and hash)."""
     if not force and (existing := fresh_export(cache_dir, info, fmt)) is not None:
         say("up to date")
         return existing
-    if fmt in INT8_FROM:
-        if calibration is None:
-            raise InvalidInput(
-                "calibration: an INT8 export needs frames to calibrate on (a clip, an image or a folder of "
-                "snapshots from the cameras)"
-            )
-        frames = calibration_frames(calibration)
-        base = INT8_FROM[fmt]
-        fp32 = fresh_export(cache_dir, info, base) or export_model(weights, base, cache_dir, progress=progress)
-        return _export_int8(info, fmt, fp32, frames, cache_dir, imgsz, say, source=calibration)
-    target = export_dir(cache_dir, info, fmt)
+    if fmt not in INT8_FROM:
+        return _export_fp32(info, fmt, cache_dir, say)
+    if calibration is None:
+        raise InvalidInput(
+            "calibration: an INT8 export needs frames to calibrate on (a clip, an image or a folder of "
+            "snapshots from the cameras)"
+        )
+    frames = calibration_frames(calibration)
+    base = INT8_FROM[fmt]
+    fp32 = fresh_export(cache_dir, info, base) or _export_fp32(info, base, cache_dir, say)
+    return _export_int8(info, fmt, fp32, frames, cache_dir, imgsz, say, source=calibration)
+
+
+def _export_fp32(info: WeightsInfo, fmt: Backend, cache_dir: Path, say: Progress) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
         # ultralytics writes next to the weights file: work on a copy so nothing lands beside the original.
         copy = Path(tmp) / "model.pt"
-        shutil.copyfile(weights, copy)
+        shutil.copyfile(info.path, copy)
         yolo, _ = load_yolo(copy)
         say(f"exporting to {fmt.value}")
         try:
             with _quiet():
                 produced = Path(yolo.export(format=fmt.value, dynamic=True, imgsz=640, verbose=False))
         except Exception as exc:
-            raise Unavailable(f"{weights}: {fmt.value} export failed ({type(exc).__name__}: {exc})") from None
+            raise Unavailable(f"{info.path}: {fmt.value} export failed ({type(exc).__name__}: {exc})") from None
         say("verifying")
         staged = Path(tmp) / "out"
         staged.mkdir()
@@ -282,11 +303,18 @@ def export_model(
             for src in produced.glob("*.xml"):
                 shutil.copyfile(src, staged / "model.xml")
                 shutil.copyfile(src.with_suffix(".bin"), staged / "model.bin")
-        (staged / "gridwatch-export.json").write_text(json.dumps(_stamp(info, fmt)), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        staged.rename(target)
+        found = _install(staged, cache_dir, info, fmt, _stamp(info, fmt))
     say("done")
+    return found
+
+
+def _install(staged: Path, cache_dir: Path, info: WeightsInfo, fmt: Backend, stamp: Mapping[str, object]) -> Path:
+    """Stamp a finished export and move it into its place in the cache (replacing an outdated one)."""
+    (staged / "gridwatch-export.json").write_text(json.dumps(stamp), encoding="utf-8")
+    target = export_dir(cache_dir, info, fmt)
+    if target.exists():
+        shutil.rmtree(target)
+    staged.rename(target)
     found = fresh_export(cache_dir, info, fmt)
     if found is None:  # pragma: no cover - the files were just written
         raise Unavailable(f"{target}: export did not produce a model")
@@ -353,9 +381,9 @@ def _every(path: Path, step: int, count: int) -> tuple[list[Image], int]:
 
 
 def _model_input(image: Image, imgsz: int) -> Tensor:
+    """One image as a batch of one, letterboxed as `Detector.detect` would."""
     h, w = input_shape(image.shape[0], image.shape[1], imgsz)
-    boxed, _ = letterbox(image, h, w)
-    return np.ascontiguousarray(boxed[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
+    return chw(letterbox(image, h, w)[0])[None]
 
 
 def kept_in_float(names: Iterable[str], output: str) -> list[str]:
@@ -450,7 +478,6 @@ def _export_int8(
 ) -> Path:
     held_out = list(frames[1::4]) + bundled_images()  # checked against fp32 afterwards, never calibrated on
     inputs = [_model_input(f, imgsz) for i, f in enumerate(frames) if i % 4 != 1]
-    target = export_dir(cache_dir, info, fmt)
     quantize = _quantize_onnx if fmt is Backend.ONNX_INT8 else _quantize_openvino
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
         staged = Path(tmp) / "out"
@@ -474,14 +501,8 @@ def _export_int8(
             "calibration_frames": len(inputs),
             "agreement": round(agreement, 3),
         }
-        (staged / "gridwatch-export.json").write_text(json.dumps(stamp), encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        staged.rename(target)
+        found = _install(staged, cache_dir, info, fmt, stamp)
     say(f"done (agreement with fp32 {agreement:.0%})")
-    found = fresh_export(cache_dir, info, fmt)
-    if found is None:  # pragma: no cover - the files were just written
-        raise Unavailable(f"{target}: export did not produce a model")
     return found
 
 
@@ -599,6 +620,11 @@ def letterbox(image: Image, height: int, width: int) -> tuple[npt.NDArray[np.uin
     return out, scale
 
 
+def chw(boxed: npt.NDArray[np.uint8]) -> Tensor:
+    """A letterboxed BGR picture as the model takes it: RGB planes, 0..1."""
+    return np.asarray(boxed[:, :, ::-1].transpose(2, 0, 1) / np.float32(255.0), dtype=np.float32)
+
+
 def input_shape(height: int, width: int, imgsz: int, stride: int = 32) -> tuple[int, int]:
     """The smallest stride-aligned input that holds the image scaled so its longest side is ``imgsz``."""
     scale = imgsz / max(height, width)
@@ -640,19 +666,16 @@ class Detector:
         wanted = cfg.backend
         if wanted is Backend.TORCH:
             return Backend.TORCH, self.info.path, self._runner(Backend.TORCH, self.info.path, yolo)
+        say = progress or _silent
         if wanted in EXPORTS:
-            path = fresh_export(cache, self.info, wanted) or export_model(
-                self.info.path, wanted, cache, progress=progress, calibration=cfg.calibration, imgsz=cfg.imgsz
-            )
+            path = _export(self.info, wanted, cache, say, calibration=cfg.calibration, imgsz=cfg.imgsz)
             return wanted, path, self._runner(wanted, path, yolo)
         candidates: dict[Backend, Path] = {}
         for fmt in EXPORTS:
             found = fresh_export(cache, self.info, fmt)
             if found is None and cfg.auto_export and (fmt not in INT8_FROM or cfg.calibration is not None):
                 try:
-                    found = export_model(
-                        self.info.path, fmt, cache, progress=progress, calibration=cfg.calibration, imgsz=cfg.imgsz
-                    )
+                    found = _export(self.info, fmt, cache, say, calibration=cfg.calibration, imgsz=cfg.imgsz)
                 except (Unavailable, InvalidInput, OSError) as exc:  # no runtime, bad calibration, read-only cache
                     log.warning("%s", exc)
             if found is not None:
@@ -702,7 +725,7 @@ class Detector:
         scales = []
         for i, im in enumerate(images):
             boxed, scale = letterbox(im, h, w)
-            batch[i] = boxed[:, :, ::-1].transpose(2, 0, 1) / np.float32(255.0)
+            batch[i] = chw(boxed)
             scales.append(scale)
         raw = self._infer(batch)
         return [self._decode(raw[i : i + 1], scales[i], images[i].shape[:2]) for i in range(len(images))]
