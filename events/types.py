@@ -294,17 +294,25 @@ class HotlineImportReport:
     """External ids already imported before (or twice in the batch): skipped."""
 
 
-@dataclass(frozen=True, slots=True)
-class RuleFigures:
-    """False alarms of one rule (hazard type) in one unit and period."""
+class _FalseAlarms:
+    """Alerts and how many of them were dismissed as false alarms."""
 
-    hazard: HazardType
+    __slots__ = ()
     alerts: int
     dismissed: int
 
     @property
     def false_alarm_rate(self) -> float | None:
         return self.dismissed / self.alerts if self.alerts else None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFigures(_FalseAlarms):
+    """False alarms of one rule (hazard type) in one unit and period."""
+
+    hazard: HazardType
+    alerts: int
+    dismissed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,16 +346,12 @@ class AlertBucket:
 
 
 @dataclass(frozen=True, slots=True)
-class CameraAlertCount:
+class CameraAlertCount(_FalseAlarms):
     """Alerts of one camera over a period, and how many were dismissed as false alarms."""
 
     camera_id: str
     alerts: int
     dismissed: int
-
-    @property
-    def false_alarm_rate(self) -> float | None:
-        return self.dismissed / self.alerts if self.alerts else None
 
 
 @dataclass(frozen=True, slots=True)
