@@ -67,7 +67,7 @@ export async function render(main, _params, { me }) {
     const outcome = a.case_id
       ? h("a", { href: `#/case/${a.case_id}`, class: "case-link" }, `case #${a.case_id}`)
       : a.dismiss_reason ? h("span", { class: "muted" }, `dismissed: ${a.dismiss_reason}`) : null;
-    return h("li", { class: `alert-card status-${a.status}`, "data-alert": a.id, "data-status": a.status },
+    return h("li", { class: `alert-card status-${a.status}`, "data-alert": a.id, "data-status": a.status, "data-hazard": a.hazard },
       thumb(a),
       h("div", { class: "alert-body" },
         h("div", { class: "alert-head" },
