@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from camera_config.errors import InvalidInput, Issue, NotFound
 from camera_config.store import SiteStore
+from core.errors import InvalidInput, Issue, NotFound
 from events.lifecycle import actions_from
 from events.types import CaseAction, CaseState
 

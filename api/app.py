@@ -10,16 +10,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.bridge import EventsBridge, register_gauges
 from api.context import ApiContext
-from api.live import LiveHub, host_candidates
+from api.live_view import LiveViewHub, host_candidates
 from api.metrics import ApiMetrics, InFlight, MetricsMiddleware
 from api.names import CameraNames, PersonNames
-from api.routes import alerts, auth, cameras, cases, console, events, figures, live, service, site, users, worker
+from api.routes import alerts, auth, cameras, cases, console, figures, live_view, service, site, sse, users, worker
 from api.runtime import LifespanState, Runtime
-from api.stream import EventHub
+from api.sse import SseHub
+from api.sse_bridge import SseBridge, register_gauges
 from api.users import UserStore
-from camera_config.db import session_factory
+from core.db import session_factory
 
 DESCRIPTION = """\
 gridwatch's HTTP API and console.
@@ -55,46 +55,44 @@ def create_app(context: ApiContext) -> FastAPI:
         context=context,
         users=UserStore(factory, context.site, context.clock, context.auth),
         metrics=ApiMetrics(context.registry),
-        live=LiveHub(context.live),
-        events=EventHub(context.clock),
+        live_view=LiveViewHub(context.live_view),
+        sse=SseHub(context.clock),
         names=CameraNames(context.site),
         people=PersonNames(context.site),
-        ingesting=InFlight(),
+        applying=InFlight(),
     )
     runtime.metrics.gauges(
         "gridwatch_live_pulls",
         "Camera streams pulled for live view (one per stream, whatever the viewers).",
         "camera",
-        runtime.live.pulls,
+        runtime.live_view.pulls,
     )
-    runtime.metrics.gauges("gridwatch_live_viewers", "Open live views.", "camera", runtime.live.viewers)
+    runtime.metrics.gauges("gridwatch_live_viewers", "Open live views.", "camera", runtime.live_view.viewers)
     runtime.metrics.gauges(
         "gridwatch_event_subscribers",
         "Open server-sent event streams.",
         None,
-        lambda: {"": float(runtime.events.subscribers)},
+        lambda: {"": float(runtime.sse.subscribers)},
     )
 
     bridge = None
     if context.events is not None:
-        bridge = EventsBridge(
-            context.events, runtime.events, runtime.names, runtime.people, context.clock, runtime.metrics
-        )
-        register_gauges(runtime.metrics, context.events, context.clock, lambda: runtime.ingesting.value)
+        bridge = SseBridge(context.events, runtime.sse, runtime.names, runtime.people, context.clock, runtime.metrics)
+        register_gauges(runtime.metrics, context.events, context.clock, lambda: runtime.applying.value)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[LifespanState]:
-        runtime.events.bind(asyncio.get_running_loop())
+        runtime.sse.bind(asyncio.get_running_loop())
         if bridge is not None:
             bridge.start()
-        with host_candidates(context.live.ice_hosts):
+        with host_candidates(context.live_view.ice_hosts):
             try:
                 yield {"runtime": runtime}
             finally:
                 if bridge is not None:
                     bridge.close()
-                runtime.events.close()
-                await runtime.live.close()
+                runtime.sse.close()
+                await runtime.live_view.close()
 
     app = FastAPI(
         title="gridwatch",
@@ -107,7 +105,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.state.runtime = runtime
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
-    for module in (service, auth, users, site, cameras, live, alerts, cases, figures, worker, events, console):
+    for module in (service, auth, users, site, cameras, live_view, alerts, cases, figures, worker, sse, console):
         app.include_router(module.router)
     app.include_router(cases.files_router)
     worker.document(app)

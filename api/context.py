@@ -9,10 +9,11 @@ from prometheus_client import CollectorRegistry
 from pwdlib import PasswordHash
 from sqlalchemy import Engine
 
-from camera_config.clock import Clock, SystemClock
 from camera_config.store import SiteStore
+from core.clock import Clock, SystemClock
+from detectors.types import CameraFigures
 from events.service import EventsService
-from ingest.types import CameraHealth, CameraStats, Frame
+from ingest.types import CameraHealth, Frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class LiveSettings:
+class LiveViewSettings:
     """WebRTC live view: how the server reaches browsers and opens camera streams."""
 
     ice_hosts: tuple[str, ...] | None = None
@@ -65,19 +66,6 @@ FrameSource = Callable[[str], Frame | None]
 """camera id → the newest frame ingest decoded for the detector, or None when there is none (yet)."""
 
 
-@dataclass(frozen=True, slots=True)
-class CameraFigures:
-    """One camera's figures from the live pipeline: ingest's, and the detector's when it analyses the camera."""
-
-    ingest: CameraStats
-    inference_ms: float | None = None
-    """Model time of the detector's last batch (shared by the cameras in it)."""
-    detected_frames: int | None = None
-    """Frames the detector analysed since start."""
-    people: int | None = None
-    """People found in the last analysed frame."""
-
-
 StatsSource = Callable[[str], CameraFigures | None]
 """camera id → its live figures, or None when the camera is not being pulled."""
 
@@ -96,7 +84,7 @@ class ApiContext:
     site: SiteStore
     clock: Clock = field(default_factory=SystemClock)
     auth: AuthSettings = field(default_factory=AuthSettings)
-    live: LiveSettings = field(default_factory=LiveSettings)
+    live_view: LiveViewSettings = field(default_factory=LiveViewSettings)
     health: HealthSource = _no_health
     latest_frame: FrameSource = _no_frame
     """Snapshots; the default knows none (no live pipeline, e.g. ``--no-detect``)."""

@@ -9,11 +9,11 @@ from sqlalchemy import Engine
 from api.access import Role, Scope, ScopeKind
 from api.context import AuthSettings
 from api.users import UserStore, generate_password
-from camera_config.clock import SystemClock
-from camera_config.db import session_factory
-from camera_config.errors import NotFound
-from camera_config.model import PersonRole
 from camera_config.store import SiteStore
+from camera_config.types import PersonRole
+from core.clock import SystemClock
+from core.db import session_factory
+from core.errors import NotFound
 
 
 @dataclass(frozen=True, slots=True)

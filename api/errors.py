@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from camera_config.errors import Conflict, GridwatchError, InvalidInput, NotFound, Unavailable
+from core.errors import Conflict, GridwatchError, InvalidInput, NotFound, Unavailable
 
 
 class Unauthenticated(GridwatchError):

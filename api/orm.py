@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from camera_config.db import Base, utcnow
+from core.db import Base, utcnow
 
 
 class UserRow(Base):

@@ -8,10 +8,10 @@ from typing import Annotated, TypedDict, cast
 from fastapi import Depends, Request
 
 from api.context import ApiContext
-from api.live import LiveHub
+from api.live_view import LiveViewHub
 from api.metrics import ApiMetrics, InFlight
 from api.names import CameraNames, PersonNames
-from api.stream import EventHub
+from api.sse import SseHub
 from api.users import UserStore
 
 
@@ -20,11 +20,12 @@ class Runtime:
     context: ApiContext
     users: UserStore
     metrics: ApiMetrics
-    live: LiveHub
-    events: EventHub
+    live_view: LiveViewHub
+    sse: SseHub
     names: CameraNames
     people: PersonNames
-    ingesting: InFlight
+    applying: InFlight
+    """Observations from workers being applied right now."""
 
 
 class LifespanState(TypedDict):

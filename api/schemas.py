@@ -12,13 +12,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from api.access import PERMISSIONS, Role, Scope, ScopeKind
-from api.context import CameraFigures
 from api.errors import ErrorItem
 from api.users import ApiToken, User
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
-from camera_config.model import Camera, CameraLevel, Zone, ZonePurpose
 from camera_config.store import ImportReport, TreeNode
 from camera_config.stream_settings import DetectSettings
+from camera_config.types import Camera, CameraLevel, Zone, ZonePurpose
+from detectors.types import CameraFigures
 from ingest.probe import ProbeResult
 from ingest.types import CameraHealth, OfflineReason
 
@@ -362,9 +362,9 @@ class CameraStatsPublic(BaseModel):
             decode_mode=s.decode_mode,
             keyframe_interval_s=s.keyframe_interval_s,
             stalls=s.stalls,
-            inference_ms=figures.inference_ms,
-            detected_frames=figures.detected_frames,
-            people=figures.people,
+            inference_ms=figures.inference_ms if figures.detecting else None,
+            detected_frames=figures.detected_frames if figures.detecting else None,
+            people=figures.people if figures.detecting else None,
             health=CameraHealthPublic.of(health),
         )
 

@@ -21,10 +21,10 @@ from api.access import Role, Scope, ScopeKind, check_scope
 from api.context import AuthSettings
 from api.errors import Throttled, Unauthenticated
 from api.orm import ApiTokenRow, LoginFailureRow, SessionRow, UserRow
-from camera_config.clock import Clock
-from camera_config.db import transaction
-from camera_config.errors import Conflict, InvalidInput, Issue, NotFound
 from camera_config.store import SiteStore
+from core.clock import Clock
+from core.db import transaction
+from core.errors import Conflict, InvalidInput, Issue, NotFound
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 8

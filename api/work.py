@@ -9,7 +9,7 @@ from fastapi import Depends
 from api.access import GridScope, Role
 from api.auth import Principal
 from api.runtime import RuntimeDep
-from camera_config.errors import Unavailable
+from core.errors import Unavailable
 from events.service import EventsService
 from events.types import Actor, ActorRole, Alert, CaseDetail
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "gridwatch-bench-ultralytics"))
 
-from camera_config.model import Camera  # noqa: E402
+from camera_config.types import Camera  # noqa: E402
 from detectors.evaluate import file_camera  # noqa: E402
 from detectors.model import PERSON_LABELS, Backend, Detector, ModelConfig, default_weights  # noqa: E402
 from detectors.pipeline import DetectorPipeline, Mode, PipelineConfig  # noqa: E402

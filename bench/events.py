@@ -1,7 +1,7 @@
 """Events on PostgreSQL: sustained alert ingestion, then the board and alert list on a big database.
 
 Phase 1 feeds the full-size site (1,751 cameras) 200 alert episodes per second for 60 s through
-`EventsService.ingest`, each with a real evidence snapshot, every one turned into a case or added
+`EventsService.apply_observation`, each with a real evidence snapshot, every one turned into a case or added
 to its camera's open case. Latency is from the moment an alert is due to be sent (so a backlog
 counts) to the moment its case message leaves the outbox on the bus. Target: p95 ≤ 100 ms.
 
@@ -43,16 +43,16 @@ import yaml
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 
-from camera_config.db import make_engine, session_factory
 from camera_config.generate import generate_site
 from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
+from core.db import make_engine, session_factory
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
-from events.batching import IngestBatcher
+from events.group_commit import GroupCommit
 from events.lifecycle import OPEN
 from events.queries import AlertFilter, CaseFilter
 from events.service import EventsService
-from events.types import AlertStatus, BusMessage, CaseState, IngestResult, TriageClass
+from events.types import AlertStatus, BusMessage, CaseState, ObservationResult, TriageClass
 from gridwatch.db import upgrade
 from gridwatch.settings import REPO_ROOT
 
@@ -95,7 +95,7 @@ def evidence_jpeg() -> bytes:
 # ----------------------------------------------------------------------------- phase 1
 
 
-def sustained(service: EventsService, batcher: IngestBatcher, cameras: list[str], rate: float, seconds: float) -> bool:
+def sustained(service: EventsService, batcher: GroupCommit, cameras: list[str], rate: float, seconds: float) -> bool:
     """Open-loop load: observations are sent on schedule whether or not earlier ones are done."""
     jpeg = evidence_jpeg()
     total = int(rate * seconds)
@@ -120,7 +120,7 @@ def sustained(service: EventsService, batcher: IngestBatcher, cameras: list[str]
 
     committed_ms: list[float] = []
 
-    def on_done(fut: Future[IngestResult], *, at: float) -> None:
+    def on_done(fut: Future[ObservationResult], *, at: float) -> None:
         committed_ms.append((time.perf_counter() - at) * 1000)
         exc = fut.exception()
         if exc is not None:
@@ -425,7 +425,7 @@ def main() -> int:
         print(f"site: {len(cameras)} cameras, {len(doc['grids'])} grids; PostgreSQL schema {schema}")
 
         service = EventsService(sessions, store, Path(tmp) / "data", publish="thread")
-        batcher = IngestBatcher(service, writers=args.writers, linger_s=args.linger_ms / 1000)
+        batcher = GroupCommit(service, writers=args.writers, linger_s=args.linger_ms / 1000)
         service.start()
         batcher.start()
         ingest_ok = sustained(service, batcher, cameras, args.rate, args.seconds)

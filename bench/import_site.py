@@ -27,10 +27,10 @@ import yaml
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 
-from camera_config.db import make_engine, session_factory
 from camera_config.generate import cameras_csv, generate_site
 from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
+from core.db import make_engine, session_factory
 from gridwatch.db import upgrade
 
 

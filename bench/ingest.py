@@ -87,8 +87,8 @@ def drain_backlog(read: Callable[[], int], n: int, limit_s: float = 120.0) -> No
 
 
 def child_gridwatch(reader: str, urls: list[str], warmup_s: float, seconds: float) -> dict[str, float]:
-    from camera_config.model import Camera, CameraLevel
     from camera_config.stream_settings import DecodeMode, DetectSettings
+    from camera_config.types import Camera, CameraLevel
     from ingest.worker import IngestWorker
 
     detect = {

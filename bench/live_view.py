@@ -2,7 +2,7 @@
 
 The peer is aiortc's usual server recipe: `MediaPlayer` decoding the camera, `MediaRelay`, and
 aiortc encoding VP8 for every viewer. gridwatch demuxes without decoding and passes the camera's
-H.264 through (`api.live.LiveHub`). The server side runs in a child process whose CPU time is
+H.264 through (`api.live_view.LiveViewHub`). The server side runs in a child process whose CPU time is
 measured; the viewers are aiortc peers in this process, connected over loopback. The source is
 20 s of the real footage (vtest.avi, 768×576, 10 fps) as H.264 in MPEG-TS.
 
@@ -29,9 +29,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from api.context import LiveSettings  # noqa: E402
-from api.live import LiveHub, host_candidates  # noqa: E402
-from camera_config.model import Camera, CameraLevel, StreamCredentials  # noqa: E402
+from api.context import LiveViewSettings  # noqa: E402
+from api.live_view import LiveViewHub, host_candidates  # noqa: E402
+from camera_config.types import Camera, CameraLevel, StreamCredentials  # noqa: E402
 
 LOOPBACK = ("127.0.0.1",)
 
@@ -62,7 +62,7 @@ def serve(mode: str, clip: str, conn: Connection) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         camera = Camera("BENCH", "bench", CameraLevel.STREET, "G", main_url=clip, sub_url=None)
-        hub = LiveHub(LiveSettings(ice_hosts=LOOPBACK))
+        hub = LiveViewHub(LiveViewSettings(ice_hosts=LOOPBACK))
         peers: list[RTCPeerConnection] = []
         relay = player = None
         with host_candidates(LOOPBACK):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from camera_config.db import Base, utcnow
+from core.db import Base, utcnow
 
 grid_compounds = Table(
     "grid_compounds",

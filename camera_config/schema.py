@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
-from camera_config.model import CameraLevel, PersonRole, ZonePurpose
 from camera_config.stream_settings import DetectSettings
+from camera_config.types import CameraLevel, PersonRole, ZonePurpose
 from camera_config.urls import check_stream_url
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

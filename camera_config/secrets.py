@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from camera_config.errors import GridwatchError
+from core.errors import GridwatchError
 
 
 class CredentialCipher:

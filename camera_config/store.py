@@ -17,19 +17,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from camera_config.db import Base, transaction, utcnow
-from camera_config.errors import Issue, NotFound
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
-from camera_config.model import (
-    Camera,
-    CameraLevel,
-    Grid,
-    Person,
-    PersonRole,
-    StreamCredentials,
-    Zone,
-    ZonePurpose,
-)
 from camera_config.orm import (
     CameraRow,
     CommunityRow,
@@ -45,6 +33,16 @@ from camera_config.orm import (
 from camera_config.schema import CameraSpec
 from camera_config.secrets import CredentialCipher
 from camera_config.stream_settings import DetectSettings
+from camera_config.types import (
+    Camera,
+    CameraLevel,
+    Grid,
+    Person,
+    PersonRole,
+    StreamCredentials,
+    Zone,
+    ZonePurpose,
+)
 from camera_config.validate import (
     CSV_COLUMNS,
     CameraRecord,
@@ -54,6 +52,8 @@ from camera_config.validate import (
     read_camera_csv,
     validate_camera,
 )
+from core.db import Base, transaction, utcnow
+from core.errors import Issue, NotFound
 
 Progress = Callable[[int, int], None]
 """Called as (done, total) during long writes."""

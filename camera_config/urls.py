@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from core.redact import redact
+
 STREAM_SCHEMES = ("rtsp", "rtsps")
-_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", re.IGNORECASE)
-
-
-def redact(url: str) -> str:
-    """The URL with any user:password part replaced, safe for messages and logs."""
-    return _USERINFO.sub(r"\1***@", url)
 
 
 def is_file_source(url: str) -> bool:

@@ -13,11 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from camera_config.errors import InvalidInput, Issue
-from camera_config.model import (
+from camera_config.schema import (
+    SECTIONS,
+    CameraSpec,
+    CommunitySpec,
+    CompoundSpec,
+    GridSpec,
+    PartyGroupSpec,
+    PersonSpec,
+    PropertyCompanySpec,
+    Spec,
+    StreetSpec,
+)
+from camera_config.types import (
     Camera,
     CameraLevel,
     Community,
@@ -31,21 +41,10 @@ from camera_config.model import (
     Street,
     Zone,
 )
-from camera_config.schema import (
-    SECTIONS,
-    CameraSpec,
-    CommunitySpec,
-    CompoundSpec,
-    GridSpec,
-    PartyGroupSpec,
-    PersonSpec,
-    PropertyCompanySpec,
-    Spec,
-    StreetSpec,
-)
 from camera_config.urls import split_credentials
+from core.errors import InvalidInput, Issue
+from core.files import read_yaml_file
 
-_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _S = TypeVar("_S", bound=BaseModel)
 _T = TypeVar("_T", bound=Spec)
 
@@ -443,22 +442,6 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
         raise InvalidInput(issues)
     assert street is not None
     return site
-
-
-def read_yaml_file(path: Path) -> Any:
-    """A YAML file's document; a missing file, bad encoding or bad YAML is an error naming the file (and line)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(Issue(str(path), "no such file")) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(Issue(str(path), f"not UTF-8 text (byte offset {exc.start})")) from None
-    try:
-        return yaml.load(text, Loader=_YamlLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path.name} line {mark.line + 1}" if mark is not None else path.name
-        raise InvalidInput(Issue(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")) from None
 
 
 def load_site_file(path: Path, *, allow_files: bool = False, existing: SiteIndex | None = None) -> ValidatedSite:

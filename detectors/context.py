@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from camera_config.model import Camera
+from camera_config.types import Camera
 from detectors.episodes import EpisodeWriter
 from detectors.model import PERSON_LABELS
 from detectors.types import Detection, Observation

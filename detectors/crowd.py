@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from camera_config.hazard_settings import CrowdSettings
-from camera_config.model import Zone
+from camera_config.types import Zone
 from detectors.context import FrameContext
 from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
 from detectors.types import HazardType, Observation, Severity

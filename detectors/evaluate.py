@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from camera_config.clock import FakeClock
-from camera_config.errors import InvalidInput, Issue
-from camera_config.model import Camera, CameraLevel, Zone
+from camera_config.types import Camera, CameraLevel, Zone
+from core.clock import FakeClock
+from core.errors import InvalidInput, Issue
 from detectors.model import PERSON_LABELS
 from detectors.pipeline import DetectorPipeline
 from detectors.types import EpisodeState, HazardType, Observation

@@ -7,7 +7,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from camera_config.hazard_settings import IntrusionSettings, parse_window
-from camera_config.model import Zone
+from camera_config.types import Zone
 from detectors.context import FrameContext
 from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
 from detectors.types import Detection, HazardType, Observation, Severity

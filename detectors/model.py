@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from camera_config.errors import InvalidInput, Unavailable
+from core.errors import InvalidInput, Unavailable
 from detectors.types import Box, Detection
 from ingest.types import Image
 

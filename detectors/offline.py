@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from camera_config.hazard_settings import TamperSettings
-from camera_config.model import Camera
+from camera_config.types import Camera
 from detectors.episodes import EpisodeWriter, Persistence, Step
 from detectors.types import HazardType, Observation, Severity
 from ingest.types import CameraHealth, HealthState

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from camera_config.clock import Clock, SystemClock
-from camera_config.errors import GridwatchError
-from camera_config.model import Camera
+from camera_config.types import Camera
+from core.clock import Clock, SystemClock
+from core.errors import GridwatchError
 from detectors.context import FrameContext, Rule
 from detectors.crowd import CrowdRule
 from detectors.episodes import EpisodeWriter

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from camera_config.hazard_settings import StructureSettings
-from camera_config.model import Zone
+from camera_config.types import Zone
 from detectors.context import FrameContext
 from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
 from detectors.types import Detection, HazardType, Observation, Severity

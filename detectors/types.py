@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ingest.types import CameraHealth, CameraStats
+
 
 class HazardType(enum.StrEnum):
     CROWD = "crowd"
@@ -87,3 +89,23 @@ class Observation:
     detections: tuple[Detection, ...] = ()
     evidence_jpeg: bytes | None = field(default=None, repr=False)
     """Annotated snapshot (boxes and zone drawn), JPEG."""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraFigures:
+    """One camera in the running service: ingest's health and rates, and the detector's figures.
+
+    The one type for these figures: the shell's monitor makes them, the API shows them, metrics count them.
+    """
+
+    camera_id: str
+    health: CameraHealth
+    ingest: CameraStats
+    detecting: bool = False
+    """False when the camera is ingested but not analysed (its zones could not be used, or no detector runs)."""
+    detected_frames: int = 0
+    """Frames the detector analysed (motion-gated frames only, plus keep-alive samples)."""
+    people: int = 0
+    """People found in the last analysed frame."""
+    inference_ms: float | None = None
+    """Model time of the detector's last batch (shared by the cameras in it), when the camera is detected."""

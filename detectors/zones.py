@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from camera_config.errors import InvalidInput, Issue
-from camera_config.model import Camera, Zone, ZonePurpose
+from camera_config.types import Camera, Zone, ZonePurpose
+from core.errors import InvalidInput, Issue
 from detectors.types import Detection
 
 MIN_ZONE_AREA = 1e-4

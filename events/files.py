@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
-from camera_config.errors import InvalidInput, Issue
+from core.errors import InvalidInput, Issue
 from detectors.types import Detection
 from events.policy import AttachmentPolicy
 from events.types import NewAttachment

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from camera_config.errors import Conflict, InvalidInput, Issue
+from core.errors import Conflict, InvalidInput, Issue
 from events.types import CaseAction, CaseState
 
 S = CaseState

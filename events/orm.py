@@ -15,7 +15,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Tab
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from camera_config.db import Base
+from core.db import Base
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 """64-bit ids on PostgreSQL; SQLite only autoincrements an INTEGER PRIMARY KEY."""

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from camera_config.clock import Clock
-from camera_config.db import UtcDateTime, transaction
+from core.clock import Clock
+from core.db import UtcDateTime, transaction
 from events.orm import OUTBOX, OutboxRow, bulk_insert
 from events.types import BusMessage
 

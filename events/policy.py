@@ -12,8 +12,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from camera_config.errors import InvalidInput, Issue
-from camera_config.validate import pydantic_issues, read_yaml_file
+from camera_config.validate import pydantic_issues
+from core.errors import InvalidInput, Issue
+from core.files import read_yaml_file
 from detectors.types import HazardType, Severity
 from events.types import Level, TriageClass
 

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from camera_config.db import UtcDateTime
-from camera_config.errors import InvalidInput, Issue
+from core.db import UtcDateTime
+from core.errors import InvalidInput, Issue
 from detectors.types import HazardType, Severity
 from events.orm import ALERTS, CASES, AlertRow, CaseRow
 from events.types import (

@@ -15,10 +15,10 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from camera_config.clock import Clock
-from camera_config.errors import Conflict, NotFound
-from camera_config.model import Camera, Grid, PersonRole
 from camera_config.store import SiteStore
+from camera_config.types import Camera, Grid, PersonRole
+from core.clock import Clock
+from core.errors import Conflict, NotFound
 from events.types import Route
 
 log = logging.getLogger(__name__)

@@ -23,15 +23,15 @@ from sqlalchemy import func, insert, select, true, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from camera_config.clock import Clock, SystemClock
-from camera_config.db import transaction
-from camera_config.errors import Conflict, GridwatchError, InvalidInput, Issue, NotFound
 from camera_config.store import SiteStore
+from core.clock import Clock, SystemClock
+from core.db import transaction
+from core.errors import Conflict, GridwatchError, InvalidInput, Issue, NotFound
 from detectors.types import HazardType, Observation, Severity
 from events import queries
 from events.files import FileStore, Staged, attachment_path, check_attachments, sniff
-from events.ingest import LINK_ALERT, Batch
 from events.lifecycle import OVERDUE_CAN_ESCALATE, TERMINAL, next_state
+from events.observation_batch import LINK_ALERT, ObservationBatch
 from events.orm import CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
 from events.outbox import Bus, Outbox, to_json
 from events.policy import Policy
@@ -56,9 +56,9 @@ from events.types import (
     FalseAlarmCount,
     HotlineImportReport,
     HotlineTicket,
-    IngestResult,
     Level,
     NewAttachment,
+    ObservationResult,
     Page,
     PatrolReport,
     Route,
@@ -192,7 +192,7 @@ class EventsService:
 
     # ------------------------------------------------------------------ alerts: ingest
 
-    def ingest(self, obs: Observation) -> IngestResult:
+    def apply_observation(self, obs: Observation) -> ObservationResult:
         """Apply one observation: open, update or close its alert (idempotent on episode id and seq).
 
         Refused (and nothing stored) for an unknown camera, a new episode on a disabled camera (an
@@ -200,18 +200,18 @@ class EventsService:
         camera/hazard/zone under the same episode, an update older than the stored one, or after
         the episode closed.
         """
-        result = self.ingest_many([obs])[0]
+        result = self.apply_observations([obs])[0]
         if isinstance(result, GridwatchError):
             raise result
         return result
 
-    def ingest_many(self, observations: Sequence[Observation]) -> list[IngestResult | GridwatchError]:
+    def apply_observations(self, observations: Sequence[Observation]) -> list[ObservationResult | GridwatchError]:
         """Apply a batch in one transaction; each observation gets its result or its own error.
 
         A refused observation changes nothing and does not hold back the others. Observations of one
         episode apply in the order given. Results show each alert and case as the batch left them.
         """
-        results: list[IngestResult | GridwatchError | None] = [None] * len(observations)
+        results: list[ObservationResult | GridwatchError | None] = [None] * len(observations)
         ready: list[tuple[int, Observation, Route]] = []
         continue_only: dict[int, GridwatchError] = {}
         for i, obs in enumerate(observations):
@@ -229,14 +229,16 @@ class EventsService:
                 results[i] = exc
         if ready:
             for i, outcome in self._write(
-                lambda s, staged, out: Batch(self.policy, self.clock, s, staged, out).run(ready, continue_only)
+                lambda s, staged, out: ObservationBatch(self.policy, self.clock, s, staged, out).run(
+                    ready, continue_only
+                )
             ):
                 results[i] = outcome
         return [r if r is not None else Conflict("not applied") for r in results]
 
-    def ingest_remote(self, doc: Any) -> IngestResult:
+    def apply_remote_observation(self, doc: Any) -> ObservationResult:
         """An observation from a worker on another machine (JSON, evidence in base64), validated first."""
-        return self.ingest(parse_observation(doc))
+        return self.apply_observation(parse_observation(doc))
 
     def _check_observation(self, obs: Observation) -> None:
         issues: list[Issue] = []

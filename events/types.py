@@ -238,7 +238,7 @@ class Page(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
-class IngestResult:
+class ObservationResult:
     alert: Alert
     created: bool
     """False for an update or a redelivery."""

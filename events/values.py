@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from camera_config.errors import Conflict
+from core.errors import Conflict
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.policy import SEVERITY_RANK
 from events.types import Alert, AlertStatus, Case, CaseSource, CaseState, Level, TriageClass

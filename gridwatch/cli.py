@@ -15,9 +15,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.tree import Tree
 
-from camera_config.errors import GridwatchError, InvalidInput
-from camera_config.model import Camera
 from camera_config.store import ImportReport, TreeNode
+from camera_config.types import Camera
+from core.errors import GridwatchError, InvalidInput
+from core.files import read_text_file
+from core.redact import redact_logs
 from gridwatch import events_cli
 from gridwatch.settings import REPO_ROOT, Settings
 
@@ -86,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     app, service, live = build_app(settings, site_file=site_file, progress=lambda line: out.print(line, soft_wrap=True))
     # The pipeline's threads log what they do (site changes applied, refused observations, retries).
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_logs()
     counts = service.site.counts()
     out.print(
         f"gridwatch: {counts['cameras']} cameras, {counts['grids']} grids; database {settings.db_url.split('://')[0]}"
@@ -124,7 +127,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
         service = open_service(settings)
         batch = read_camera_csv(
-            _read_text(path), source=path.name, allow_files=settings.demo, existing=service.site.index()
+            read_text_file(path), source=path.name, allow_files=settings.demo, existing=service.site.index()
         )
         out.print(f"{path}: {batch.rows} cameras, all valid")
         return 0
@@ -136,21 +139,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
-
-
 def cmd_import_cameras(args: argparse.Namespace) -> int:
     from gridwatch.wiring import open_service
 
     service = open_service(_settings(args))
     path: Path = args.file
-    text = _read_text(path)
+    text = read_text_file(path)
     with _progress("importing cameras") as progress:
         report = service.site.import_cameras(text, source=path.name, skip_invalid=args.skip_invalid, progress=progress)
     _print_report(report, str(path))
@@ -267,7 +261,7 @@ def _health_lines(worker: IngestWorker) -> list[str]:
 def cmd_watch(args: argparse.Namespace) -> int:
     import time
 
-    from camera_config.errors import NotFound
+    from core.errors import NotFound
     from gridwatch.wiring import open_service
     from ingest.demo_server import start_demo_sources
     from ingest.worker import IngestWorker
@@ -341,8 +335,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def _users(args: argparse.Namespace) -> UserStore:
     from api.users import UserStore
-    from camera_config.clock import SystemClock
-    from camera_config.db import session_factory
+    from core.clock import SystemClock
+    from core.db import session_factory
     from gridwatch.wiring import open_service
 
     service = open_service(_settings(args))
@@ -472,7 +466,7 @@ def _frames_expected(clip: Path, every_s: float) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from camera_config.model import Camera
+    from camera_config.types import Camera
     from detectors.evaluate import Labels, evaluate_clip, read_labels
     from detectors.model import Detector, ModelConfig
     from detectors.pipeline import DetectorPipeline, Mode, PipelineConfig

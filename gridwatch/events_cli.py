@@ -10,7 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from camera_config.errors import InvalidInput, Issue
+from core.errors import InvalidInput, Issue
+from core.files import read_text_file
 from events.policy import load_policy
 from events.types import Level
 
@@ -47,12 +48,12 @@ def cmd_escalate(args: argparse.Namespace) -> int:
 
 def cmd_import_hotline(args: argparse.Namespace) -> int:
     from events.schema import parse_hotline_tickets  # cv2 and numpy: only when needed
-    from gridwatch.cli import _read_text, _settings
+    from gridwatch.cli import _settings
     from gridwatch.wiring import open_service
 
     path: Path = args.file
     try:
-        doc = json.loads(_read_text(path))
+        doc = json.loads(read_text_file(path))
     except json.JSONDecodeError as exc:
         raise InvalidInput(Issue(f"{path.name} line {exc.lineno}", f"not valid JSON: {exc.msg}")) from None
     tickets = parse_hotline_tickets(doc, path.name)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from camera_config.db import make_engine, session_factory
 from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
+from core.db import make_engine, session_factory
 from events.policy import load_policy
 from events.service import EventsService
 from gridwatch import db

@@ -19,8 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from camera_config.errors import Unavailable
-from camera_config.model import Camera
+from camera_config.types import Camera
+from core.errors import Unavailable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "scripts" / "rtsp_server.py"

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camera_config.clock import Clock, SystemClock
-from camera_config.errors import InvalidInput
+from core.clock import Clock, SystemClock
+from core.errors import InvalidInput
 from ingest.types import Frame
 
 

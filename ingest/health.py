@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from datetime import datetime
 
-from camera_config.clock import Clock
+from core.clock import Clock
 from ingest.types import CameraHealth, HealthState, OfflineReason
 
 HOUR_S = 3600.0

@@ -15,7 +15,7 @@ from itertools import pairwise
 import av
 import av.error
 
-from camera_config.urls import redact
+from core.redact import redact
 from ingest.reader import KeyframeClock, video_stream
 from ingest.sources import Source, StreamError, classify, open_container
 from ingest.types import OfflineReason

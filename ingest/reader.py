@@ -25,11 +25,11 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 
-from camera_config.clock import Clock
-from camera_config.model import Camera, ZonePurpose
 from camera_config.stream_settings import DecodeMode, DetectSettings
-from camera_config.urls import redact
-from ingest.backoff import Backoff
+from camera_config.types import Camera, ZonePurpose
+from core.clock import Clock
+from core.redact import redact
+from core.retry import Backoff
 from ingest.gate import GateReason, Gray, MotionGate, polygon_mask, shrink, small_size
 from ingest.health import HealthTracker
 from ingest.meter import RecentMean, WindowRate

@@ -17,9 +17,10 @@ import av
 import av.container
 import av.error
 
-from camera_config.errors import GridwatchError, InvalidInput
-from camera_config.model import StreamCredentials
-from camera_config.urls import check_stream_url, is_file_source, redact, split_credentials, with_credentials
+from camera_config.types import StreamCredentials
+from camera_config.urls import check_stream_url, is_file_source, split_credentials, with_credentials
+from core.errors import GridwatchError, InvalidInput
+from core.redact import redact
 from ingest.types import OfflineReason
 
 PERMANENT = frozenset(
@@ -146,6 +147,4 @@ def _message(exc: BaseException, source: Source) -> str:
         text = exc.strerror
     else:
         text = str(exc)
-    if source.password:
-        text = text.replace(source.password, "***")
-    return redact(text)
+    return redact(text, [source.password])

@@ -15,9 +15,9 @@ from types import TracebackType
 
 import cv2
 
-from camera_config.clock import Clock, SystemClock
-from camera_config.errors import GridwatchError, InvalidInput, NotFound
-from camera_config.model import Camera, StreamCredentials
+from camera_config.types import Camera, StreamCredentials
+from core.clock import Clock, SystemClock
+from core.errors import GridwatchError, InvalidInput, NotFound
 from ingest.reader import CameraRunner, IngestOptions, PendingFrame
 from ingest.sources import Source, StreamError, resolve_source
 from ingest.types import CameraHealth, CameraStats, Frame, OfflineReason

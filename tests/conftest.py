@@ -19,11 +19,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from camera_config.db import make_engine, session_factory
 from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
+from core.db import make_engine, session_factory
 from gridwatch.db import upgrade
-from gridwatch.models import metadata
+from gridwatch.tables import metadata
 
 if TYPE_CHECKING:
     from detectors.model import Detector

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from camera_config.errors import Unavailable
+from core.errors import Unavailable
 from ingest.demo_server import DEFAULT_CACHE, RtspTestServer, prepare_clips
 
 SECURE_PATH = "/cam/CAM-0064/sub"

@@ -16,7 +16,7 @@ from api.errors import AUTH, responses
 from api.runtime import Runtime, RuntimeDep
 from api.work import MAX_ID, EventsDep, actor_of, visible_alert
 from api.work_schemas import AlertPage, AlertPublic, CasePublic, DismissBody, NoteBody
-from camera_config.errors import NotFound
+from core.errors import NotFound
 from detectors.types import HazardType, Severity
 from events.queries import AlertFilter
 from events.types import Alert, AlertStatus, Case

@@ -29,10 +29,10 @@ from api.schemas import (
     ImportReportPublic,
     ZonePublic,
 )
-from camera_config.errors import Conflict, InvalidInput, Issue, NotFound, Unavailable
-from camera_config.model import Camera
 from camera_config.schema import CameraSpec, ZoneSpec
+from camera_config.types import Camera
 from camera_config.validate import pydantic_issues, validate_camera
+from core.errors import Conflict, InvalidInput, Issue, NotFound, Unavailable
 from ingest.probe import ProbeResult, probe_stream
 from ingest.sources import resolve_source
 from ingest.types import CameraHealth, HealthState, OfflineReason
@@ -137,7 +137,7 @@ def _write(runtime: Runtime, principal: Principal, spec: CameraSpec) -> Camera:
         if not principal.scope.allows(record.camera.grid_id):
             raise InvalidInput(Issue("grid", f'grid "{record.camera.grid_id}" is outside your scope'))
     camera = site.put_camera(spec)
-    runtime.events.publish("camera.changed", camera.grid_id, {"id": camera.id, "revision": camera.revision})
+    runtime.sse.publish("camera.changed", camera.grid_id, {"id": camera.id, "revision": camera.revision})
     return camera
 
 
@@ -202,7 +202,7 @@ async def import_cameras(
         runtime.context.site.import_cameras, text, source=source, skip_invalid=skip_invalid
     )
     if report.created or report.updated:
-        runtime.events.publish("cameras.imported", None, {"created": report.created, "updated": report.updated})
+        runtime.sse.publish("cameras.imported", None, {"created": report.created, "updated": report.updated})
     return ImportReportPublic.of(report)
 
 
@@ -235,7 +235,7 @@ def patch_camera(camera_id: CameraId, body: CameraPatch, principal: SiteWriter, 
 def delete_camera(camera_id: CameraId, principal: SiteWriter, runtime: RuntimeDep) -> None:
     camera = _visible(runtime, principal, camera_id)
     runtime.context.site.delete_camera(camera_id)
-    runtime.events.publish("camera.deleted", camera.grid_id, {"id": camera_id})
+    runtime.sse.publish("camera.deleted", camera.grid_id, {"id": camera_id})
 
 
 # ---------------------------------------------------------------------------- live figures and connection test

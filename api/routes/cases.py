@@ -33,8 +33,8 @@ from api.work_schemas import (
     PatrolReportBody,
     TransitionBody,
 )
-from camera_config.errors import InvalidInput, Issue, NotFound
 from camera_config.validate import pydantic_issues
+from core.errors import InvalidInput, Issue, NotFound
 from events.files import check_attachments
 from events.queries import CaseFilter
 from events.service import EventsService

@@ -19,7 +19,7 @@ from api.errors import AUTH, responses
 from api.runtime import Runtime, RuntimeDep
 from api.work import EventsDep
 from api.work_schemas import AlertFiguresPublic, FalseAlarmPublic, UnitFiguresPublic
-from camera_config.errors import InvalidInput, Issue
+from core.errors import InvalidInput, Issue
 from events.types import Level
 
 router = APIRouter(prefix="/api/figures", tags=["figures"])

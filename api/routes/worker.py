@@ -21,10 +21,10 @@ from api.errors import AUTH, ErrorItem, TooLarge, responses, status_for
 from api.runtime import Runtime, RuntimeDep
 from api.work import EventsDep
 from api.work_schemas import DeliveryItem, DeliveryReport
-from camera_config.errors import GridwatchError, InvalidInput, Issue, NotFound
+from core.errors import GridwatchError, InvalidInput, Issue, NotFound
 from detectors.types import Observation
 from events.schema import ObservationIn, parse_observation
-from events.types import IngestResult
+from events.types import ObservationResult
 
 router = APIRouter(prefix="/api/worker", tags=["worker"])
 
@@ -145,8 +145,8 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
     """
     items, prefix = _items(await _read(request))
 
-    def work() -> list[IngestResult | GridwatchError]:
-        outcomes: list[IngestResult | GridwatchError | None] = [None] * len(items)
+    def work() -> list[ObservationResult | GridwatchError]:
+        outcomes: list[ObservationResult | GridwatchError | None] = [None] * len(items)
         ready: list[tuple[int, Observation]] = []
         for i, item in enumerate(items):
             try:
@@ -156,11 +156,11 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
             except GridwatchError as exc:
                 outcomes[i] = exc
         if ready:
-            for (i, _), result in zip(ready, events.ingest_many([o for _, o in ready]), strict=True):
+            for (i, _), result in zip(ready, events.apply_observations([o for _, o in ready]), strict=True):
                 outcomes[i] = result
         return [o if o is not None else NotFound("not applied") for o in outcomes]
 
-    with runtime.ingesting.add(len(items)):
+    with runtime.applying.add(len(items)):
         outcomes = await run_in_threadpool(work)
     results: list[DeliveryItem] = []
     errors: list[ErrorItem] = []

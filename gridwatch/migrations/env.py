@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import Engine
 
-from gridwatch.models import metadata
+from gridwatch.tables import metadata
 
 config = context.config
 

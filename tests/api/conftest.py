@@ -37,10 +37,10 @@ from api.access import Role, Scope, ScopeKind
 from api.app import create_app
 from api.context import ApiContext, AuthSettings
 from api.users import UserStore
-from camera_config.clock import FakeClock
-from camera_config.db import session_factory
 from camera_config.store import SiteStore
 from camera_config.validate import load_site_file
+from core.clock import FakeClock
+from core.db import session_factory
 from events.service import EventsService
 from tests.conftest import EXAMPLES, REPO
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from api.access import PERMISSIONS, GridScope, Permission, Role, Scope, ScopeKind, check_scope, resolve
-from camera_config.errors import InvalidInput, NotFound
 from camera_config.store import SiteStore
+from core.errors import InvalidInput, NotFound
 
 
 @pytest.mark.parametrize(

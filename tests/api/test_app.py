@@ -7,7 +7,7 @@ import re
 import pytest
 
 from api.errors import ErrorBody
-from camera_config.clock import FakeClock
+from core.clock import FakeClock
 from tests.api.conftest import PASSWORD, Api
 
 PUBLIC = {"/api/health", "/api/auth/login"}

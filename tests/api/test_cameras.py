@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import Engine
 
 from api.app import create_app
-from api.context import ApiContext, CameraFigures, FrameSource, HealthSource, StatsSource
+from api.context import ApiContext, FrameSource, HealthSource, StatsSource
 from api.routes.cameras import spec_of
 from api.users import UserStore
-from camera_config.clock import FakeClock
-from camera_config.errors import NotFound
 from camera_config.store import SiteStore
+from core.clock import FakeClock
+from core.errors import NotFound
+from detectors.types import CameraFigures
 from ingest.demo_server import free_port
 from ingest.types import CameraHealth, Frame
 from ingest.worker import IngestWorker
@@ -216,7 +217,7 @@ def _watched(worker: IngestWorker) -> tuple[FrameSource, StatsSource, HealthSour
 
     def stats(camera_id: str) -> CameraFigures | None:
         try:
-            return CameraFigures(worker.stats(camera_id)[0])
+            return CameraFigures(camera_id, worker.health(camera_id)[0], worker.stats(camera_id)[0])
         except NotFound:
             return None
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
-from camera_config.clock import FakeClock
+from core.clock import FakeClock
 from events.service import EventsService
 from events.types import CaseAction
 from tests.api.conftest import PASSWORD, Api, jpeg, observation
@@ -19,7 +19,7 @@ from tests.api.conftest import PASSWORD, Api, jpeg, observation
 
 def _case(events: EventsService, episode: str, camera_id: str = "CAM-01") -> int:
     """A camera case: a fallen person becomes a case at once (dispatched to the grid's worker)."""
-    result = events.ingest_remote(observation(episode, camera_id=camera_id, hazard="fallen_person"))
+    result = events.apply_remote_observation(observation(episode, camera_id=camera_id, hazard="fallen_person"))
     assert result.case is not None
     return result.case.id
 

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import BrowserContext, FilePayload, Page, expect, sync_playwright
 
 from tests.api.conftest import Server, http_login, wait_until
-from tests.api.test_live import live_metrics
+from tests.api.test_live_view import live_metrics
 from tests.conftest import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -30,10 +30,10 @@ from schemathesis.specs.openapi.checks import (
 from api.access import Role
 from api.app import create_app
 from api.context import ApiContext
-from camera_config.db import make_engine, session_factory
 from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
 from camera_config.validate import load_site_file
+from core.db import make_engine, session_factory
 from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, NewAttachment
 from gridwatch.db import upgrade
@@ -81,7 +81,7 @@ def _seed(events: EventsService) -> None:
     for i, (camera, hazard) in enumerate(
         (("CAM-01", "fallen_person"), ("CAM-02", "loitering"), ("CAM-03", "crowd"), ("CAM-04", "intrusion"))
     ):
-        events.ingest_remote(
+        events.apply_remote_observation(
             observation(f"fuzz-{i}", camera_id=camera, hazard=hazard, at=now, evidence=jpeg() if i == 0 else None)
         )
     actor = Actor("admin", ActorRole.OPERATOR)

@@ -11,10 +11,10 @@ from api.access import Role, Scope, ScopeKind
 from api.errors import Throttled, Unauthenticated
 from api.orm import ApiTokenRow, LoginFailureRow, SessionRow, UserRow
 from api.users import UserStore
-from camera_config.clock import FakeClock
-from camera_config.db import session_factory
-from camera_config.errors import Conflict, InvalidInput, NotFound
 from camera_config.store import SiteStore
+from core.clock import FakeClock
+from core.db import session_factory
+from core.errors import Conflict, InvalidInput, NotFound
 from tests.api.conftest import PASSWORD, fast_auth
 
 

@@ -14,7 +14,7 @@ import uvicorn
 
 from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
-from camera_config.clock import FakeClock
+from core.clock import FakeClock
 from events.service import EventsService
 from tests.api.conftest import PASSWORD, Api, collect_events, free_port, jpeg, observation, wait_until
 
@@ -137,7 +137,7 @@ def test_sse_delivers_alerts_and_cases_in_scope(api: Api, served: str, worker: d
     for t in listeners:
         t.start()
     assert all(r.wait(10) for r in ready)
-    wait_until(lambda: api.app.state.runtime.events.subscribers >= 2)
+    wait_until(lambda: api.app.state.runtime.sse.subscribers >= 2)
     started = time.monotonic()
     res = httpx.post(
         served + "/api/worker/observations", json=observation("sse-1", hazard="fallen_person"), headers=worker

@@ -9,12 +9,12 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from camera_config.errors import InvalidInput, NotFound
 from camera_config.generate import cameras_csv, generate_site
 from camera_config.orm import CameraRow
 from camera_config.schema import CameraSpec
 from camera_config.store import SiteStore
 from camera_config.validate import validate_site
+from core.errors import InvalidInput, NotFound
 from tests.camera_config.sites import camera, site
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from camera_config.errors import InvalidInput
-from camera_config.model import CameraLevel, ZonePurpose
+from camera_config.types import CameraLevel, ZonePurpose
 from camera_config.validate import SiteIndex, load_site_file, point_in_polygon, read_camera_csv, validate_site
+from core.errors import InvalidInput
 from tests.camera_config.sites import camera, site
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
-from camera_config.model import Camera, CameraLevel, Zone, ZonePurpose
+from camera_config.types import Camera, CameraLevel, Zone, ZonePurpose
 from detectors.context import FrameContext
 from detectors.types import Box, Detection
 from detectors.zones import CameraZones

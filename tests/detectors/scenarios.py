@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from camera_config.clock import FakeClock
+from core.clock import FakeClock
 from ingest.types import Frame, Image
 
 Edit = Callable[[Image, int], Image]

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import pytest
 
 from camera_config.hazard_settings import CrowdSettings, HazardSettings
-from camera_config.model import ZonePurpose
+from camera_config.types import ZonePurpose
 from detectors.crowd import CrowdRule, crowd_thresholds
 from detectors.types import Detection, EpisodeState, Observation
 from tests.detectors.rules_support import camera, context, person, zone

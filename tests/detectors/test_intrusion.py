@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from camera_config.hazard_settings import IntrusionSettings
-from camera_config.model import ZonePurpose
+from camera_config.types import ZonePurpose
 from detectors.intrusion import IntrusionRule, LoiterRule, in_schedule
 from detectors.types import Detection, EpisodeState, Observation
 from tests.detectors.rules_support import camera, context, person, zone

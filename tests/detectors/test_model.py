@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import detectors.model
-from camera_config.errors import InvalidInput, Unavailable
+from core.errors import InvalidInput, Unavailable
 from detectors.model import (
     INT8_FROM,
     MIN_INT8_AGREEMENT,

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from camera_config.clock import FakeClock
-from camera_config.errors import InvalidInput
-from camera_config.model import Camera, ZonePurpose
+from camera_config.types import Camera, ZonePurpose
+from core.clock import FakeClock
+from core.errors import InvalidInput
 from detectors.evaluate import EvalReport, evaluate_clip, file_camera, read_labels
 from detectors.model import Detector
 from detectors.pipeline import DetectorPipeline, InferenceLoop, Mode, PipelineConfig, frame_problem

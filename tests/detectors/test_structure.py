@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from camera_config.hazard_settings import HazardSettings, StructureSettings
-from camera_config.model import Camera, ZonePurpose
+from camera_config.types import Camera, ZonePurpose
 from detectors.context import FrameContext
 from detectors.structure import StructureRule, compare, ssim_map
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation

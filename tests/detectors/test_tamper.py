@@ -5,8 +5,8 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 
-from camera_config.clock import FakeClock
 from camera_config.hazard_settings import TamperSettings
+from core.clock import FakeClock
 from detectors.context import FrameContext
 from detectors.tamper import TamperRule, picture_stats
 from detectors.types import EpisodeState, HazardType, Observation

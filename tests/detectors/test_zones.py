@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from camera_config.errors import InvalidInput
-from camera_config.model import ZonePurpose
+from camera_config.types import ZonePurpose
+from core.errors import InvalidInput
 from detectors.zones import CameraZones, check_zones
 from tests.detectors.rules_support import camera, person, zone
 

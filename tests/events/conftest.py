@@ -15,9 +15,9 @@ import cv2
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from camera_config.clock import FakeClock
 from camera_config.store import SiteStore
 from camera_config.validate import validate_site
+from core.clock import FakeClock
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
 from events.outbox import Bus
 from events.policy import Policy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from camera_config.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from events.lifecycle import TERMINAL, TRANSITIONS, actions_from, next_state
 from events.types import CaseAction, CaseState
 

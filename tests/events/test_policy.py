@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from camera_config.errors import InvalidInput
+from core.errors import InvalidInput
 from detectors.types import HazardType, Severity
 from events.policy import Policy, load_policy, parse_policy
 from events.types import Level, TriageClass

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camera_config.errors import InvalidInput
+from core.errors import InvalidInput
 from detectors.types import Box, Detection
 from events.files import draw_detections, sniff
 from events.schema import ObservationIn, parse_observation
@@ -24,10 +24,10 @@ def test_round_trip_through_json(evidence_jpeg: bytes) -> None:
 
 def test_remote_observations_are_ingested(service: EventsService, evidence_jpeg: bytes) -> None:
     doc = json.loads(ObservationIn.from_observation(obs(evidence=evidence_jpeg)).model_dump_json())
-    result = service.ingest_remote(doc)
+    result = service.apply_remote_observation(doc)
     assert result.case is not None
     assert service.evidence_file(result.alert.id).read_bytes() == evidence_jpeg
-    assert service.ingest_remote(doc).duplicate
+    assert service.apply_remote_observation(doc).duplicate
 
 
 def test_plain_frames_get_their_boxes_drawn(evidence_jpeg: bytes) -> None:

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 
 from gridwatch.db import current_revision, head_revision, upgrade
-from gridwatch.models import metadata
+from gridwatch.tables import metadata
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from camera_config.model import Camera, CameraLevel
 from camera_config.stream_settings import DetectSettings
+from camera_config.types import Camera, CameraLevel
 from ingest.demo_server import RtspTestServer
 from ingest.types import CameraHealth, HealthState
 from ingest.worker import IngestWorker

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from camera_config.errors import Unavailable
+from core.errors import Unavailable
 from ingest.demo_server import (
     SCRIPT,
     DemoSources,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from camera_config.clock import FakeClock
+from core.clock import FakeClock
 from ingest.health import HealthTracker
 from ingest.types import HealthState, OfflineReason
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from camera_config.model import StreamCredentials
+from camera_config.types import StreamCredentials
 from ingest.demo_server import RtspTestServer, free_port
 from ingest.probe import probe_stream
 from ingest.sources import resolve_source

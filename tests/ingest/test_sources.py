@@ -8,8 +8,8 @@ from pathlib import Path
 import av.error
 import pytest
 
-from camera_config.errors import InvalidInput
-from camera_config.model import StreamCredentials
+from camera_config.types import StreamCredentials
+from core.errors import InvalidInput
 from ingest.sources import SourceKind, StreamError, classify, file_path, open_container, resolve_source
 from ingest.types import OfflineReason
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from camera_config.errors import NotFound
-from camera_config.model import StreamCredentials
 from camera_config.schema import CameraSpec, CredentialsSpec
 from camera_config.store import SiteStore
 from camera_config.stream_settings import DecodeMode, DetectSettings
+from camera_config.types import StreamCredentials
+from core.errors import NotFound
 from ingest.demo_server import RtspTestServer, free_port
 from ingest.types import HealthState, OfflineReason
 from ingest.worker import IngestWorker

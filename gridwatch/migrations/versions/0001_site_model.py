@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import camera_config.db
+import core.db
 
 revision: str = "0001_site_model"
 down_revision: str | None = None
@@ -117,8 +117,8 @@ def upgrade() -> None:
         sa.Column("detect", sa.JSON(), nullable=False),
         sa.Column("hazards", sa.JSON(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("created_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["compound_id"], ["compounds.id"], name=op.f("fk_cameras_compound_id_compounds")),
         sa.ForeignKeyConstraint(["grid_id"], ["grids.id"], name=op.f("fk_cameras_grid_id_grids")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cameras")),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import camera_config.db
+import core.db
 
 revision: str = "0002_events"
 down_revision: str | None = "0001_site_model"
@@ -43,12 +43,12 @@ def upgrade() -> None:
         sa.Column("informed", sa.JSON(), nullable=False),
         sa.Column("reporter_id", sa.String(length=64), nullable=True),
         sa.Column("alert_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("due_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("deadline_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", camera_config.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("closed_at", camera_config.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("deadline_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", core.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
         sa.UniqueConstraint("open_key", name=op.f("uq_cases_open_key")),
         sa.UniqueConstraint("source", "external_id", name="uq_cases_source_external_id"),
@@ -70,8 +70,8 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("topic", sa.String(length=100), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", camera_config.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", core.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
@@ -91,10 +91,10 @@ def upgrade() -> None:
         sa.Column("grid_id", sa.String(length=64), nullable=False),
         sa.Column("community_id", sa.String(length=64), nullable=False),
         sa.Column("street_id", sa.String(length=64), nullable=False),
-        sa.Column("started_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("received_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("closed_at", camera_config.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", core.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("measurements", sa.JSON(), nullable=False),
         sa.Column("detections", sa.JSON(), nullable=False),
@@ -103,7 +103,7 @@ def upgrade() -> None:
         sa.Column("clip", sa.String(length=300), nullable=True),
         sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("handled_by", sa.String(length=64), nullable=True),
-        sa.Column("handled_at", camera_config.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("handled_at", core.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("dismiss_reason", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_alerts_case_id_cases")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
@@ -121,7 +121,7 @@ def upgrade() -> None:
         "case_audit",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.String(length=64), nullable=False),
         sa.Column("actor_role", sa.String(length=16), nullable=False),
         sa.Column("action", sa.String(length=32), nullable=False),
@@ -139,7 +139,7 @@ def upgrade() -> None:
         "case_comments",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.String(length=64), nullable=False),
         sa.Column("actor_role", sa.String(length=16), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
@@ -159,7 +159,7 @@ def upgrade() -> None:
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("path", sa.String(length=300), nullable=False),
-        sa.Column("created_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["audit_id"], ["case_audit.id"], name=op.f("fk_case_attachments_audit_id_case_audit")),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_case_attachments_case_id_cases")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_attachments")),

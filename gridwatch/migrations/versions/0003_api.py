@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import camera_config.db
+import core.db
 
 revision: str = "0003_api"
 down_revision: str | None = "0002_events"
@@ -23,8 +23,8 @@ def upgrade() -> None:
         "api_login_failures",
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("first_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("locked_until", camera_config.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("first_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", core.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_api_login_failures")),
     )
     op.create_table(
@@ -38,8 +38,8 @@ def upgrade() -> None:
         sa.Column("person_id", sa.String(length=64), nullable=True),
         sa.Column("password_hash", sa.Text(), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.db.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_users")),
         sa.UniqueConstraint("username", name=op.f("uq_api_users_username")),
     )
@@ -47,9 +47,9 @@ def upgrade() -> None:
         "api_sessions",
         sa.Column("id_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", core.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["api_users.id"], name=op.f("fk_api_sessions_user_id_api_users"), ondelete="CASCADE"
         ),
@@ -66,10 +66,10 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
-        sa.Column("created_at", camera_config.db.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", camera_config.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", camera_config.db.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", camera_config.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", core.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", core.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", core.db.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["api_users.id"], name=op.f("fk_api_tokens_user_id_api_users"), ondelete="CASCADE"
         ),

@@ -35,7 +35,7 @@ async def start_live_view(
     site = runtime.context.site
     camera = await run_in_threadpool(site.camera, camera_id)
     principal.scope.check(camera.grid_id, f'camera "{camera_id}"')
-    session = await runtime.live.connect(
+    session = await runtime.live_view.connect(
         camera, stream, offer.sdp, principal.user.username, lambda: site.credentials(camera_id)
     )
     return LiveAnswer(viewer_id=session.viewer_id, sdp=session.answer_sdp, stream=session.stream)
@@ -47,4 +47,4 @@ async def stop_live_view(
 ) -> None:
     """Close a live view (closing the page does too, after the connection times out)."""
     owner = None if principal.user.role is Role.ADMIN else principal.user.username
-    await runtime.live.disconnect(viewer_id, owner=owner)
+    await runtime.live_view.disconnect(viewer_id, owner=owner)

@@ -1,7 +1,7 @@
 """Applying a batch of observations in one transaction: a handful of statements for the whole batch.
 
 Alerts and cases are read once (``IN`` lists, locked), changed in memory in the order given, then
-written with one multi-row statement per table. `EventsService.ingest` is a batch of one.
+written with one multi-row statement per table. `EventsService.apply_observation` is a batch of one.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from camera_config.clock import Clock
-from camera_config.errors import Conflict, GridwatchError
+from core.clock import Clock
+from core.errors import Conflict, GridwatchError
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.files import Staged
 from events.orm import ALERTS, CASE_AUDIT, CASES, bulk_insert
 from events.outbox import to_json
 from events.policy import Policy
-from events.types import SYSTEM, AlertStatus, Case, CaseSource, CaseState, IngestResult, Level, Route
+from events.types import SYSTEM, AlertStatus, Case, CaseSource, CaseState, Level, ObservationResult, Route
 from events.values import Values, alert_value, case_value, check_update, detection_json, max_severity
 
 Messages = list[tuple[str, dict[str, Any]]]
@@ -51,7 +51,7 @@ LINK_ALERT = (  # an alert joins a case
 )
 
 
-class Batch:
+class ObservationBatch:
     """One transaction's worth of observations: a handful of statements for the whole batch.
 
     Alerts and cases are read once (``IN`` lists, locked in id order so that concurrent batches
@@ -70,7 +70,7 @@ class Batch:
         self,
         ready: Sequence[tuple[int, Observation, Route]],
         continue_only: Mapping[int, GridwatchError] | None = None,
-    ) -> list[tuple[int, IngestResult | GridwatchError]]:
+    ) -> list[tuple[int, ObservationResult | GridwatchError]]:
         """Apply ``ready`` in order; an index in ``continue_only`` may only continue a stored episode,
         else it gets that error (a disabled camera's episodes close, none starts)."""
         s, now = self.s, self.now
@@ -85,7 +85,7 @@ class Batch:
         changed: set[str] = set()
         applied: list[tuple[int, str, str]] = []  # (index, episode, topic)
         dupes: list[tuple[int, str]] = []
-        errors: list[tuple[int, IngestResult | GridwatchError]] = []
+        errors: list[tuple[int, ObservationResult | GridwatchError]] = []
         files: list[tuple[str, bytes]] = []
         for i, obs, route in ready:
             cur = alerts.get(obs.episode_id)
@@ -129,17 +129,17 @@ class Batch:
             )
         cases = self._cases(alerts, [e for _, e, _ in applied], ready)
 
-        results: list[tuple[int, IngestResult | GridwatchError]] = list(errors)
+        results: list[tuple[int, ObservationResult | GridwatchError]] = list(errors)
         case_of = {e: cases.get(a["case_id"]) if a["case_id"] is not None else None for e, a in alerts.items()}
         for i, episode, topic in applied:
             alert = alert_value(Values(alerts[episode]))
             self.out.append((topic, to_json(alert)))
             self.out.extend(self.case_messages.pop(episode, []))
             case = case_of[episode]
-            results.append((i, IngestResult(alert, created=topic == "alert.opened" and episode in new, case=case)))
+            results.append((i, ObservationResult(alert, created=topic == "alert.opened" and episode in new, case=case)))
         for i, episode in dupes:
             alert = alert_value(Values(alerts[episode]))
-            results.append((i, IngestResult(alert, created=False, duplicate=True, case=case_of[episode])))
+            results.append((i, ObservationResult(alert, created=False, duplicate=True, case=case_of[episode])))
         return results
 
     def _insert(self, table: Table, returning: Any, rows: list[dict[str, Any]]) -> None:

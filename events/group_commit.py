@@ -2,7 +2,7 @@
 
 Under load, one transaction (and one disk flush) per observation is what limits the rate. The
 batcher's writer thread takes everything queued while the previous batch was being written and
-applies it with `EventsService.ingest_many`, so batches grow with the load and a lone observation
+applies it with `EventsService.apply_observations`, so batches grow with the load and a lone observation
 waits for nobody (unless ``linger_s`` asks it to). Each caller still gets its own result or error.
 """
 
@@ -14,17 +14,17 @@ import threading
 import time
 from concurrent.futures import Future
 
-from camera_config.errors import GridwatchError, Unavailable
+from core.errors import GridwatchError, Unavailable
 from detectors.types import Observation
 from events.service import EventsService
-from events.types import IngestResult
+from events.types import ObservationResult
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[Observation, "Future[IngestResult]"]
+_Item = tuple[Observation, "Future[ObservationResult]"]
 
 
-class IngestBatcher:
+class GroupCommit:
     def __init__(
         self, service: EventsService, *, max_batch: int = 256, writers: int = 1, linger_s: float = 0.0
     ) -> None:
@@ -58,14 +58,14 @@ class IngestBatcher:
             t.join(timeout_s)
         self._threads = []
 
-    def submit(self, obs: Observation, *, timeout_s: float = 30.0) -> IngestResult:
-        """Ingest ``obs`` with whatever else is queued; raises its error like `EventsService.ingest`."""
+    def submit(self, obs: Observation, *, timeout_s: float = 30.0) -> ObservationResult:
+        """Ingest ``obs`` with whatever else is queued; raises its error like `EventsService.apply_observation`."""
         return self.submit_async(obs).result(timeout_s)
 
-    def submit_async(self, obs: Observation) -> Future[IngestResult]:
+    def submit_async(self, obs: Observation) -> Future[ObservationResult]:
         if not self._threads:
             raise Unavailable("the ingest batcher is not running")
-        fut: Future[IngestResult] = Future()
+        fut: Future[ObservationResult] = Future()
         self._queue.put((obs, fut))
         return fut
 
@@ -91,7 +91,7 @@ class IngestBatcher:
 
     def _apply(self, batch: list[_Item]) -> None:
         try:
-            results = self._service.ingest_many([obs for obs, _ in batch])
+            results = self._service.apply_observations([obs for obs, _ in batch])
         except Exception as exc:  # the whole transaction failed: every caller hears of it
             log.exception("ingest batch of %d failed", len(batch))
             for _, fut in batch:

@@ -2,7 +2,7 @@
 
 from api import orm as api_orm
 from camera_config import orm as camera_config_orm
-from camera_config.db import Base
+from core.db import Base
 from events import orm as events_orm
 
 metadata = Base.metadata

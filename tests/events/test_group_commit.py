@@ -9,20 +9,22 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from camera_config.errors import Conflict, GridwatchError, InvalidInput, NotFound, Unavailable
+from core.errors import Conflict, GridwatchError, InvalidInput, NotFound, Unavailable
 from detectors.types import EpisodeState, HazardType, Severity
-from events.batching import IngestBatcher
+from events.group_commit import GroupCommit
 from events.orm import AlertRow, CaseRow
 from events.service import EventsService
-from events.types import IngestResult
+from events.types import ObservationResult
 from tests.events.conftest import Recorder, obs
 
 
 def test_a_batch_applies_in_order_and_isolates_bad_observations(
     service: EventsService, sessions: sessionmaker[Session], bus_log: Recorder
 ) -> None:
-    service.ingest(obs("old", seq=4, state=EpisodeState.UPDATED, hazard=HazardType.LOITERING, severity=Severity.LOW))
-    results = service.ingest_many(
+    service.apply_observation(
+        obs("old", seq=4, state=EpisodeState.UPDATED, hazard=HazardType.LOITERING, severity=Severity.LOW)
+    )
+    results = service.apply_observations(
         [
             obs("a"),  # opens, and makes the case
             obs("b"),  # same camera and hazard: joins a's case, created in this same batch
@@ -38,12 +40,12 @@ def test_a_batch_applies_in_order_and_isolates_bad_observations(
     assert isinstance(old, Conflict)
     assert "seq 2 arrived after seq 4" in str(old)
     for r in (a, b, a1, again, c):
-        assert isinstance(r, IngestResult)
-    assert isinstance(a, IngestResult)
-    assert isinstance(b, IngestResult)
-    assert isinstance(a1, IngestResult)
-    assert isinstance(again, IngestResult)
-    assert isinstance(c, IngestResult)
+        assert isinstance(r, ObservationResult)
+    assert isinstance(a, ObservationResult)
+    assert isinstance(b, ObservationResult)
+    assert isinstance(a1, ObservationResult)
+    assert isinstance(again, ObservationResult)
+    assert isinstance(c, ObservationResult)
     assert (a.created, a1.created, again.duplicate) == (True, False, True)
     assert a.alert.seq == 1  # results show the batch's end state
     assert a.case is not None
@@ -69,13 +71,13 @@ def test_a_batch_applies_in_order_and_isolates_bad_observations(
 
 
 def test_the_batcher_commits_concurrent_submissions_together(service: EventsService) -> None:
-    batcher = IngestBatcher(service, writers=2)
+    batcher = GroupCommit(service, writers=2)
     with pytest.raises(Unavailable, match="not running"):
         batcher.submit(obs())
     batcher.start()
     try:
         gate = threading.Barrier(8)
-        futures: list[Future[IngestResult]] = []
+        futures: list[Future[ObservationResult]] = []
         lock = threading.Lock()
 
         def send(i: int) -> None:
@@ -89,7 +91,7 @@ def test_the_batcher_commits_concurrent_submissions_together(service: EventsServ
             t.start()
         for t in threads:
             t.join(10)
-        outcomes: list[IngestResult | BaseException] = []
+        outcomes: list[ObservationResult | BaseException] = []
         for fut in futures:
             exc = fut.exception(30)
             outcomes.append(exc if exc is not None else fut.result())
@@ -98,7 +100,7 @@ def test_the_batcher_commits_concurrent_submissions_together(service: EventsServ
     finally:
         batcher.close()
     errors = [o for o in outcomes if isinstance(o, BaseException)]
-    oks = [o for o in outcomes if isinstance(o, IngestResult)]
+    oks = [o for o in outcomes if isinstance(o, ObservationResult)]
     assert len(errors) == 1
     assert isinstance(errors[0], GridwatchError)
     assert len(oks) == 7

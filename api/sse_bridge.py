@@ -1,6 +1,6 @@
 """From the events bus to the consoles: alert and case changes as server-sent events, and their metrics.
 
-The bus calls in on whichever thread committed the change; `EventHub.publish` hands each event to
+The bus calls in on whichever thread committed the change; `SseHub.publish` hands each event to
 the event loop, where subscribers see it only when its grid is in their scope.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 
 from api.metrics import ApiMetrics
 from api.names import CameraNames, PersonNames
-from api.stream import EventHub
+from api.sse import SseHub
 from api.work_schemas import AlertPublic, CasePublic
-from camera_config.clock import Clock
+from core.clock import Clock
 from events.lifecycle import TERMINAL
 from events.queries import CaseFilter
 from events.service import EventsService
@@ -23,13 +23,13 @@ from events.types import BusMessage
 log = logging.getLogger(__name__)
 
 
-class EventsBridge:
+class SseBridge:
     """Subscribes to ``alert.*`` and ``case.*`` while the API runs (`start` / `close`)."""
 
     def __init__(
         self,
         events: EventsService,
-        hub: EventHub,
+        hub: SseHub,
         names: CameraNames,
         people: PersonNames,
         clock: Clock,

@@ -20,9 +20,9 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from api.context import LiveSettings
-from api.live import LiveHub, StreamTarget, _reason, host_candidates, loopback_offer
-from camera_config.model import Camera, CameraLevel, StreamCredentials
+from api.context import LiveViewSettings
+from api.live_view import LiveViewHub, StreamTarget, _reason, host_candidates, loopback_offer
+from camera_config.types import Camera, CameraLevel, StreamCredentials
 from tests.api.conftest import Server, http_login, wait_until
 
 LOOPBACK = ("127.0.0.1",)
@@ -61,7 +61,7 @@ def test_stream_target_carries_credentials_only_in_its_url() -> None:
 
 def test_a_viewer_that_never_connects_is_dropped(demo_clip: Path) -> None:
     async def main() -> None:
-        hub = LiveHub(LiveSettings(ice_hosts=LOOPBACK, connect_timeout_s=0.5))
+        hub = LiveViewHub(LiveViewSettings(ice_hosts=LOOPBACK, connect_timeout_s=0.5))
         camera = Camera("C1", "c", CameraLevel.STREET, "G-1", main_url=str(demo_clip), sub_url=None)
         with host_candidates(LOOPBACK):
             browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))

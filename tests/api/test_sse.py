@@ -7,8 +7,8 @@ import threading
 from typing import Any
 
 from api.access import GridScope
-from api.stream import EventHub
-from camera_config.clock import FakeClock
+from api.sse import SseHub
+from core.clock import FakeClock
 from tests.api.conftest import Server, collect_events, http_login, wait_until
 
 G1 = GridScope(frozenset({"G-01"}))
@@ -17,7 +17,7 @@ SITE = GridScope(None)
 
 def test_hub_filters_by_scope_and_replays() -> None:
     async def main() -> None:
-        hub = EventHub(FakeClock())
+        hub = SseHub(FakeClock())
         hub.bind(asyncio.get_running_loop())
         async with hub.subscribe(G1) as worker, hub.subscribe(SITE) as operator:
             hub.publish("camera.changed", "G-02", {"id": "CAM-02"})
@@ -40,7 +40,7 @@ def test_hub_filters_by_scope_and_replays() -> None:
 
 def test_a_slow_subscriber_is_dropped_not_waited_for() -> None:
     async def main() -> None:
-        hub = EventHub(FakeClock(), queue_size=2)
+        hub = SseHub(FakeClock(), queue_size=2)
         hub.bind(asyncio.get_running_loop())
         async with hub.subscribe(SITE) as slow:
             for i in range(3):
@@ -54,7 +54,7 @@ def test_a_slow_subscriber_is_dropped_not_waited_for() -> None:
 
 def test_publishing_from_worker_threads() -> None:
     async def main() -> None:
-        hub = EventHub(FakeClock())
+        hub = SseHub(FakeClock())
         hub.bind(asyncio.get_running_loop())
         async with hub.subscribe(SITE) as sub:
             threads = [threading.Thread(target=hub.publish, args=("x", "G-01", {"n": n})) for n in range(20)]

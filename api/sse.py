@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from api.access import GridScope
-from camera_config.clock import Clock
+from core.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Subscription:
         return await self.queue.get()
 
 
-class EventHub:
+class SseHub:
     def __init__(self, clock: Clock, *, queue_size: int = 256, replay: int = 1000) -> None:
         self._clock = clock
         self._queue_size = queue_size

@@ -30,7 +30,7 @@ async def events(
     ``case.changed`` (a case as in ``GET /api/cases``, its ``allowed_actions`` those of the caller),
     ``camera.changed``, ``camera.deleted`` and ``cameras.imported``."""
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
-    async with runtime.events.subscribe(principal.scope, after_id=after) as sub:
+    async with runtime.sse.subscribe(principal.scope, after_id=after) as sub:
         while True:
             event = await sub.next()
             if event is None:

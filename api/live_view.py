@@ -14,13 +14,11 @@ import contextlib
 import fractions
 import hashlib
 import logging
-import re
 import secrets
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -29,10 +27,12 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.packet import Packet
 from av.stream import Stream
 
-from api.context import LiveSettings
-from camera_config.errors import InvalidInput, Issue, NotFound, Unavailable
-from camera_config.model import Camera, StreamCredentials
-from camera_config.urls import is_file_source, redact, with_credentials
+from api.context import LiveViewSettings
+from camera_config.types import Camera, StreamCredentials
+from camera_config.urls import is_file_source, with_credentials
+from core.errors import InvalidInput, Issue, NotFound, Unavailable
+from core.redact import redact, redact_error
+from core.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class CameraTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, target: StreamTarget, settings: LiveSettings) -> None:
+    def __init__(self, target: StreamTarget, settings: LiveViewSettings) -> None:
         super().__init__()
         self.target = target
         self._settings = settings
@@ -92,7 +92,7 @@ class CameraTrack(MediaStreamTrack):
         self._last_pts: int | None = None
         self._base: int | None = None
         self._since_open = 0
-        self._backoff_s = 0.5
+        self._backoff = Backoff(base_s=0.5, cap_s=settings.retry_max_s)
         self.opens = 0
         self.packets = 0
 
@@ -160,14 +160,13 @@ class CameraTrack(MediaStreamTrack):
                 continue
             self._retime(packet)
             self._since_open += 1
-            self._backoff_s = 0.5
+            self._backoff.reset()
             self.packets += 1
             return packet
         raise MediaStreamError
 
     async def _back_off(self) -> None:
-        await self._pause(self._backoff_s)
-        self._backoff_s = min(self._backoff_s * 2, self._settings.retry_max_s)
+        await self._pause(self._backoff.next_delay_s())
 
     def _retime(self, packet: Packet[Stream]) -> None:
         tb = fractions.Fraction(packet.time_base)
@@ -220,18 +219,11 @@ def _stop_player(player: MediaPlayer) -> None:
         player.audio.stop()
 
 
-_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^@/\s'\"]*@", re.IGNORECASE)
-
-
 def _reason(exc: BaseException, secret: str | None = None) -> str:
     """Why opening failed, safe to show and log: FFmpeg quotes the URL it failed on, credentials included."""
     if isinstance(exc, TimeoutError):
         return "timed out"
-    text = _USERINFO.sub(r"\1***@", str(exc) or type(exc).__name__)
-    if secret:
-        for form in {secret, quote(secret, safe="")}:
-            text = text.replace(form, "***")
-    return text.split("\n")[0][:200]
+    return redact_error(exc, [secret]).split("\n")[0][:200]
 
 
 class ViewerTrack(MediaStreamTrack):
@@ -311,10 +303,10 @@ def host_candidates(hosts: tuple[str, ...] | None) -> Iterator[None]:
         aioice.ice.get_host_addresses = original
 
 
-class LiveHub:
+class LiveViewHub:
     """Every live view of this server: camera feeds (one per camera stream) and their viewers."""
 
-    def __init__(self, settings: LiveSettings) -> None:
+    def __init__(self, settings: LiveViewSettings) -> None:
         self.settings = settings
         self._feeds: dict[tuple[str, str, str], Feed] = {}
         self._viewers: dict[str, Viewer] = {}

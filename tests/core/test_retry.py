@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ingest.backoff import Backoff
+from core.retry import Backoff
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """The live pipeline of the embedded service: the site's cameras → ingest → detectors → events, in this process.
 
-`LiveSystem` is what `gridwatch run` starts next to the API. Ingest pulls the detect stream of every enabled
+`SiteMonitor` is what `gridwatch run` starts next to the API. Ingest pulls the detect stream of every enabled
 camera (one reader thread each, newest frame kept); one inference thread takes those frames in batches and
 runs the hazard rules; a control thread turns camera health into CAMERA_OFFLINE episodes every few seconds
 and applies edits of the site (a camera added, changed, disabled) to all three without a restart.
@@ -20,13 +20,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import DBAPIError
 
-from camera_config.clock import Clock, SystemClock
-from camera_config.errors import GridwatchError, NotFound, Unavailable
-from camera_config.model import Camera
+from camera_config.types import Camera
+from core.clock import Clock, SystemClock
+from core.errors import GridwatchError, NotFound, Unavailable
+from core.retry import Backoff
 from detectors.model import Detector, ModelConfig
 from detectors.offline import OfflineRule
 from detectors.pipeline import DetectorPipeline, InferenceLoop, PipelineConfig
-from detectors.types import Observation
+from detectors.types import CameraFigures, Observation
 from detectors.zones import check_zones
 from gridwatch.settings import Settings
 from gridwatch.wiring import Service
@@ -40,15 +41,15 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 """Receives one line per start-up step (the model's first export can take a while)."""
 
-Ingest = Callable[[Observation], object]
-"""Stores one observation (the events service's ``ingest``); raises GridwatchError when it refuses it."""
+StoreObservation = Callable[[Observation], object]
+"""Stores one observation (the events service's ``apply_observation``); raises GridwatchError when it refuses it."""
 
 TRANSIENT: tuple[type[BaseException], ...] = (DBAPIError, Unavailable, OSError)
 """Failures worth retrying: the database or the evidence directory is briefly not there."""
 
 
 @dataclass(frozen=True, slots=True)
-class LiveOptions:
+class MonitorOptions:
     """Timings and components of the live pipeline; the defaults suit `gridwatch run`."""
 
     health_every_s: float = 2.0
@@ -58,7 +59,8 @@ class LiveOptions:
     idle_timeout_s: float = 0.5
     """The inference thread waits at most this long for frames (bounds how quickly it stops)."""
     retry_first_s: float = 0.5
-    """First wait before storing an observation again after a database hiccup; doubles each time ..."""
+    """First wait before storing an observation again after a database hiccup; doubles each time (jittered
+    down by up to half) ..."""
     retry_max_s: float = 10.0
     """... up to this."""
     retry_for_s: float = 120.0
@@ -85,24 +87,7 @@ class Deliveries:
     retries: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class LiveCameraStats:
-    """One camera in the running pipeline: ingest's figures and the detector's."""
-
-    camera_id: str
-    health: CameraHealth
-    ingest: CameraStats
-    detected_frames: int
-    """Frames the detector analysed (motion-gated frames only, plus keep-alive samples)."""
-    people: int
-    """People found in the last analysed frame."""
-    detecting: bool
-    """False when the camera is ingested but its zones could not be used by the detector."""
-    inference_ms: float | None = None
-    """Model time of the detector's last batch, when the camera is detected."""
-
-
-class LiveSystem:
+class SiteMonitor:
     """Ingest, detection and offline watch for the site's enabled cameras; `start` once, `stop` once."""
 
     def __init__(
@@ -111,20 +96,20 @@ class LiveSystem:
         settings: Settings | None = None,
         clock: Clock | None = None,
         *,
-        options: LiveOptions | None = None,
+        options: MonitorOptions | None = None,
         detector: Detector | None = None,
         progress: Progress | None = None,
-        ingest: Ingest | None = None,
+        store: StoreObservation | None = None,
     ) -> None:
         """``detector``: an already loaded model to use instead of loading one (it must not be used by another
-        thread meanwhile); ``ingest``: where observations go, default the service's events."""
+        thread meanwhile); ``store``: where observations go, default the service's events."""
         self.service = service
         self.settings = settings or service.settings
         self.clock = clock or SystemClock()
-        self.options = options or LiveOptions()
+        self.options = options or MonitorOptions()
         self._detector = detector
         self._progress = progress or (lambda line: log.info("%s", line))
-        self._ingest: Ingest = ingest or service.events.ingest
+        self._store: StoreObservation = store or service.events.apply_observation
         self.demo: DemoSources | None = None
         self.worker: IngestWorker | None = None
         self.pipeline: DetectorPipeline | None = None
@@ -300,12 +285,12 @@ class LiveSystem:
     def deliver(self, obs: Observation) -> bool:
         """Store one observation: refused ones are logged and dropped, transient failures retried with
         backoff (until ``retry_for_s``, or until stopping). True when stored. Never raises."""
-        delay = self.options.retry_first_s
+        backoff = Backoff(base_s=self.options.retry_first_s, cap_s=self.options.retry_max_s)
         give_up_at = time.monotonic() + self.options.retry_for_s
         what = f"{obs.hazard.value} {obs.state.value} on {obs.camera_id} (episode {obs.episode_id}, seq {obs.seq})"
         while True:
             try:
-                self._ingest(obs)
+                self._store(obs)
             except Unavailable as exc:
                 error: BaseException = exc
             except GridwatchError as exc:
@@ -321,6 +306,7 @@ class LiveSystem:
             else:
                 self._count(stored=1)
                 return True
+            delay = backoff.next_delay_s()
             if self._stopping.is_set() or time.monotonic() + delay > give_up_at:
                 log.error("observation %s dropped after retrying: %s", what, error)
                 self._count(dropped=1)
@@ -331,7 +317,6 @@ class LiveSystem:
                 log.error("observation %s dropped: stopping", what)
                 self._count(dropped=1)
                 return False
-            delay = min(delay * 2, self.options.retry_max_s)
 
     def _deliver_all(self, observations: Sequence[Observation]) -> None:
         for obs in observations:
@@ -365,14 +350,14 @@ class LiveSystem:
         except NotFound:
             return None
 
-    def stats(self) -> list[LiveCameraStats]:
+    def stats(self) -> list[CameraFigures]:
         """Every pulled camera's health, ingest rates and detector counters, by camera id."""
         if self.worker is None or not self.running:
             return []
         health = {h.camera_id: h for h in self.worker.health()}
         return [self._figures(s, health[s.camera_id]) for s in self.worker.stats() if s.camera_id in health]
 
-    def camera_stats(self, camera_id: str) -> LiveCameraStats | None:
+    def camera_stats(self, camera_id: str) -> CameraFigures | None:
         """One camera's figures; None when it is not being pulled (the API's StatsSource, via the runner)."""
         if self.worker is None or not self.running:
             return None
@@ -391,7 +376,7 @@ class LiveSystem:
         except NotFound:
             return None
 
-    def _figures(self, s: CameraStats, h: CameraHealth) -> LiveCameraStats:
+    def _figures(self, s: CameraStats, h: CameraHealth) -> CameraFigures:
         analysed, people, detecting, inference_ms = 0, 0, False, None
         if self.pipeline is not None:
             try:
@@ -400,7 +385,7 @@ class LiveSystem:
                 inference_ms = round(self.pipeline.last_inference_ms, 1) or None  # 0 before the first batch
             except KeyError:
                 pass
-        return LiveCameraStats(s.camera_id, h, s, analysed, people, detecting, inference_ms)
+        return CameraFigures(s.camera_id, h, s, detecting, analysed, people, inference_ms)
 
     def collector(self) -> Collector:
         """Prometheus figures of the live pipeline, read at scrape time (register on the API's registry)."""
@@ -408,7 +393,7 @@ class LiveSystem:
 
 
 class _LiveCollector(Collector):
-    def __init__(self, live: LiveSystem) -> None:
+    def __init__(self, live: SiteMonitor) -> None:
         self._live = live
 
     def collect(self) -> Iterable[Metric]:

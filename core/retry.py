@@ -1,4 +1,5 @@
-"""Reconnect delays: capped exponential backoff with jitter, so a site's cameras never retry in lockstep."""
+"""Retry delays: capped exponential backoff with jitter, so cameras, viewers and deliveries that failed
+together never retry in lockstep. Every retry loop in gridwatch takes its waits from a `Backoff`."""
 
 from __future__ import annotations
 
