@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 help:
 	@echo "make run    start gridwatch on the demo site (SQLite, real footage) at http://127.0.0.1:8000"
 	@echo "make test   set up, check local services, lint, run the test suite"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff, mypy, the layering contract (import-linter), repeated code (pylint duplicate-code)"
 	@echo "make bench  run the benchmarks under bench/"
 
 setup:
@@ -27,6 +27,8 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/pylint --score=n core camera_config ingest detectors events api gridwatch
 
 test: setup services lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

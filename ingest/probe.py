@@ -16,7 +16,7 @@ import av
 import av.error
 
 from core.redact import redact
-from ingest.reader import KeyframeClock, video_stream
+from ingest.reader import KeyframeClock, decode_packet, video_stream
 from ingest.sources import Source, StreamError, classify, open_container
 from ingest.types import OfflineReason
 
@@ -94,13 +94,9 @@ def _measure(
             keyframes.add(t)
         seen_key = seen_key or key
         if first_ms is None and seen_key:
-            try:
-                pictures = codec.decode(packet)
-            except av.error.DecoderNotFoundError:
-                raise StreamError(OfflineReason.CODEC, f"{redact(source.url)}: no decoder for {codec.name}") from None
-            except (av.error.InvalidDataError, av.error.UndefinedError, av.error.PatchWelcomeError):
-                pictures = []  # a damaged packet: the next keyframe may decode
-                seen_key = False
+            pictures = decode_packet(codec, packet, source)
+            if pictures is None:
+                seen_key = False  # a damaged packet: wait for the next keyframe
             if pictures:
                 first_ms = (time.monotonic() - started) * 1000.0
                 width, height = pictures[0].width, pictures[0].height

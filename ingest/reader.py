@@ -16,11 +16,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import av
 import av.container
 import av.error
 import numpy as np
+from av.video.codeccontext import VideoCodecContext
 from av.video.frame import VideoFrame
 from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
@@ -143,6 +145,17 @@ def video_stream(container: av.container.InputContainer, source: Source) -> Vide
     video.codec_context.thread_count = 1  # many cameras per core: threads inside one decoder only add overhead
     video.codec_context.thread_type = "SLICE"
     return video
+
+
+def decode_packet(codec: VideoCodecContext, packet: av.Packet[Any], source: Source) -> list[VideoFrame] | None:
+    """The packet's pictures, or None for a damaged packet (the next keyframe may decode); CODEC when there is
+    no decoder at all, which no retry fixes."""
+    try:
+        return codec.decode(packet)
+    except av.error.DecoderNotFoundError:
+        raise StreamError(OfflineReason.CODEC, f"{redact(source.url)}: no decoder for {codec.name}") from None
+    except (av.error.InvalidDataError, av.error.UndefinedError, av.error.PatchWelcomeError):
+        return None
 
 
 class KeyframeClock:
@@ -431,14 +444,12 @@ class CameraRunner:
             elif not synced and not key:
                 continue
             t0 = time.perf_counter()
-            try:
-                pictures = codec.decode(packet)
-            except av.error.DecoderNotFoundError:
-                raise StreamError(OfflineReason.CODEC, f"{redact(source.url)}: no decoder for {codec.name}") from None
-            except (av.error.InvalidDataError, av.error.UndefinedError, av.error.PatchWelcomeError):
+            decoded = decode_packet(codec, packet, source)
+            if decoded is None:
                 self.decode_errors += 1
                 synced = False
                 continue
+            pictures = decoded
             decode_ms = (time.perf_counter() - t0) * 1000.0
             synced = True
             for picture in pictures:
