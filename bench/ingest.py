@@ -1,7 +1,7 @@
 """CPU per camera and analysed fps of gridwatch's ingest, next to a plain OpenCV loop and ultralytics' LoadStreams.
 
 N concurrent real RTSP streams (N = 1, 8, 32) at 640×360 and 1920×1080 (25 fps, H.264, one keyframe per
-second) from the project's RTSP test server on 127.0.0.1. Each reader runs in a process of its own,
+second) from the project's RTSP footage server on 127.0.0.1. Each reader runs in a process of its own,
 which measures its own CPU time (all threads, psutil) over the measuring window after a warm-up.
 Every analysed frame is handed over as a BGR image, as a detector would take it (motion gating off).
 OpenCV captures are opened one after another (LoadStreams does the same); the window starts once the
@@ -273,7 +273,7 @@ def main() -> int:
         child_main(args)
         return 0
 
-    from ingest.demo_server import RtspTestServer
+    from ingest.demo_server import FootageServer
 
     ns = [int(x) for x in args.n.split(",")]
     resolutions = args.res.split(",")
@@ -285,7 +285,7 @@ def main() -> int:
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} cores")
     print("each cell: CPU % of one core per camera, analysed fps per camera (stream: 25 fps, 1 keyframe/s)\n")
     results: dict[tuple[int, str, str], dict[str, float]] = {}
-    with RtspTestServer.start(cameras=max(ns)) as server:
+    with FootageServer.start(cameras=max(ns)) as server:
         assert server.pid is not None
         header = f"{'N':>3} {'res':>5} | " + " | ".join(f"{r:>12}" for r in readers) + " | server CPU"
         print(header)

@@ -540,7 +540,7 @@ def parser() -> argparse.ArgumentParser:
         help="start the service: API, console and the live pipeline (cameras → detection → alerts)",
         description="Serves the API and console and, unless --no-detect, pulls every enabled camera, runs the "
         "detectors and raises alerts (camera edits apply while running). With --demo, the demo site's cameras "
-        "are served from the real footage by the RTSP test server (or read from the files).",
+        "are served from the real footage by the RTSP footage server (or read from the files).",
     )
     r.add_argument("--site", type=Path, help="site YAML to load at start (with --demo: the demo site)")
     r.add_argument(

@@ -1,6 +1,6 @@
-"""Starting and stopping the project's RTSP test server (scripts/rtsp_server.py) from Python.
+"""Starting and stopping the project's footage server (scripts/rtsp_server.py) from Python.
 
-Tests, benchmarks and the demo use it: it runs under the system Python (where GStreamer's Python
+The demo's cameras stream from it, and so do the tests and benchmarks: it runs under the system Python (where GStreamer's Python
 bindings live), listens on 127.0.0.1 only and is always stopped by its process id. When it cannot
 run (no script, no GStreamer), the demo falls back to reading the footage files directly.
 """
@@ -61,9 +61,9 @@ def prepare_clips(
     if all((cache_dir / f"{name}.ts").is_file() for name in CLIPS):
         return
     if not SCRIPT.is_file():
-        raise Unavailable(f"the RTSP test server script is missing ({SCRIPT.name})")
+        raise Unavailable(f"the footage server script is missing ({SCRIPT.name})")
     if not Path(system_python()).exists():
-        raise Unavailable(f"{system_python()} is missing: the RTSP test server needs the system Python with GStreamer")
+        raise Unavailable(f"{system_python()} is missing: the footage server needs the system Python with GStreamer")
     cmd = [system_python(), str(SCRIPT), "--prepare-only", "--footage", str(footage_dir), "--cache", str(cache_dir)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
@@ -71,10 +71,10 @@ def prepare_clips(
         raise Unavailable(f"encoding the test clips took longer than {timeout_s:g} s") from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise Unavailable(f"the RTSP test server cannot prepare its clips: {last}")
+        raise Unavailable(f"the footage server cannot prepare its clips: {last}")
 
 
-class RtspTestServer:
+class FootageServer:
     """One running server process on 127.0.0.1; every signal goes to its pid only."""
 
     def __init__(
@@ -83,11 +83,13 @@ class RtspTestServer:
         *,
         auth: Mapping[str, tuple[str, str]] | None = None,
         cameras: int = 64,
+        clips: Mapping[str, Path] | None = None,
         footage_dir: Path = DEFAULT_FOOTAGE,
         cache_dir: Path = DEFAULT_CACHE,
     ) -> None:
         self.port = port
         self.auth = dict(auth or {})
+        self.clips = dict(clips or {})
         self.cameras = cameras
         self.footage_dir = footage_dir
         self.cache_dir = cache_dir
@@ -101,20 +103,30 @@ class RtspTestServer:
         *,
         auth: Mapping[str, tuple[str, str]] | None = None,
         cameras: int = 64,
+        clips: Mapping[str, Path] | None = None,
         footage_dir: Path = DEFAULT_FOOTAGE,
         cache_dir: Path = DEFAULT_CACHE,
         ready_timeout_s: float = 20.0,
-    ) -> RtspTestServer:
-        """Prepare the clips if needed, start the server and wait until it accepts connections."""
+    ) -> FootageServer:
+        """Prepare the clips if needed, start the server and wait until it accepts connections.
+
+        ``clips`` serves extra H.264 MPEG-TS files (no B-frames) on mounts of their own, looping."""
         prepare_clips(footage_dir, cache_dir)
-        server = cls(port or free_port(), auth=auth, cameras=cameras, footage_dir=footage_dir, cache_dir=cache_dir)
+        server = cls(
+            port or free_port(),
+            auth=auth,
+            cameras=cameras,
+            clips=clips,
+            footage_dir=footage_dir,
+            cache_dir=cache_dir,
+        )
         server.launch(ready_timeout_s)
         return server
 
     def launch(self, ready_timeout_s: float = 20.0) -> None:
         """(Re)start the process on this server's port."""
         if self.alive:
-            raise Unavailable(f"the RTSP test server on port {self.port} is already running")
+            raise Unavailable(f"the footage server on port {self.port} is already running")
         cmd = [
             system_python(),
             str(SCRIPT),
@@ -129,20 +141,22 @@ class RtspTestServer:
         ]
         for path, (user, password) in self.auth.items():
             cmd += ["--auth", f"{path}={user}:{password}"]
+        for path, file in self.clips.items():
+            cmd += ["--clip", f"{path}={file}"]
         with self._log.open("wb") as log:
             try:
                 self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             except OSError as exc:
-                raise Unavailable(f"cannot run the RTSP test server with {system_python()}: {exc.strerror}") from None
+                raise Unavailable(f"cannot run the footage server with {system_python()}: {exc.strerror}") from None
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise Unavailable(f"the RTSP test server exited at start: {self.log_tail()}")
+                raise Unavailable(f"the footage server exited at start: {self.log_tail()}")
             if b"ready rtsp://" in self._log.read_bytes() and answers(self.port):
                 return
             time.sleep(0.05)
         self.stop()
-        raise Unavailable(f"the RTSP test server did not come up within {ready_timeout_s:g} s: {self.log_tail()}")
+        raise Unavailable(f"the footage server did not come up within {ready_timeout_s:g} s: {self.log_tail()}")
 
     @property
     def pid(self) -> int | None:
@@ -201,7 +215,7 @@ class RtspTestServer:
         if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, sig)
 
-    def __enter__(self) -> RtspTestServer:
+    def __enter__(self) -> FootageServer:
         return self
 
     def __exit__(
@@ -215,9 +229,9 @@ class RtspTestServer:
 
 @dataclass
 class DemoSources:
-    """How the demo's cameras are fed: the RTSP test server, or the footage files when it cannot run."""
+    """How the demo's cameras are fed: the footage server, or the footage files when it cannot run."""
 
-    server: RtspTestServer | None
+    server: FootageServer | None
     """The server this process started (None when one was already running, or on the file fallback)."""
     streaming: bool
     """RTSP is available on the demo port."""
@@ -258,16 +272,16 @@ def start_demo_sources(
     if answers(port):
         return DemoSources(None, True, f"demo cameras: using the RTSP server already on 127.0.0.1:{port}")
     try:
-        server = RtspTestServer.start(port, footage_dir=footage_dir, cache_dir=cache_dir)
+        server = FootageServer.start(port, footage_dir=footage_dir, cache_dir=cache_dir)
     except Unavailable as exc:
         return DemoSources(
             None,
             False,
-            f"demo cameras: RTSP test server unavailable ({exc}); reading the footage files directly instead "
+            f"demo cameras: footage server unavailable ({exc}); reading the footage files directly instead "
             f"(the live pattern camera stays offline)",
             footage_dir,
             port,
         )
     return DemoSources(
-        server, True, f"demo cameras: RTSP test server on 127.0.0.1:{port} (pid {server.pid})", footage_dir, port
+        server, True, f"demo cameras: footage server on 127.0.0.1:{port} (pid {server.pid})", footage_dir, port
     )

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gridwatch's RTSP test server: the real footage over real RTSP, for tests, benchmarks and the demo.
+"""gridwatch's footage server: the real footage over real RTSP, for the demo, the tests and the benchmarks.
 
 Runs under Debian's system Python (python3-gi does not import in a virtual environment) with
 GStreamer's RTSP server. The footage is encoded once into a cache (H.264, 25 fps, one keyframe per
@@ -14,8 +14,9 @@ Mount points (every clip mount is shared: one feed, fanned out to all its client
     /cam/<id>/sub, /cam/<id>/main
                                 per-camera paths as `gridwatch site generate` writes them:
                                 sub → vtest-360p, main → vtest-1080p (shared with those mounts)
+    --clip /path=FILE.ts        any H.264 MPEG-TS file (no B-frames), looping at its own frame rate
 
-    /usr/bin/python3 scripts/rtsp_server.py [--port 8554] [--auth /vtest-360p=demo:demo-pass]
+    /usr/bin/python3 scripts/rtsp_server.py [--port 8554] [--auth /vtest-360p=demo:demo-pass] [--clip /live=x.ts]
     /usr/bin/python3 scripts/rtsp_server.py --prepare-only     # just fill the cache
 
 Prints "ready rtsp://127.0.0.1:PORT" on standard output once it accepts connections.
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import gi
@@ -102,8 +104,14 @@ class AccessUnit:
     keyframe: bool
 
 
-def load_clip(path: Path) -> list[AccessUnit]:
-    """The clip's H.264 access units in decode order, SPS/PPS repeated before every keyframe."""
+@dataclass(frozen=True)
+class Clip:
+    units: list[AccessUnit]
+    fps: Fraction
+
+
+def load_clip(path: Path) -> Clip:
+    """The clip's H.264 access units in decode order, SPS/PPS repeated before every keyframe, and its rate."""
     pipeline = Gst.parse_launch(
         f'filesrc location="{path}" ! tsdemux ! h264parse config-interval=-1 '
         "! video/x-h264,stream-format=byte-stream,alignment=au ! appsink name=sink sync=false"
@@ -111,29 +119,35 @@ def load_clip(path: Path) -> list[AccessUnit]:
     sink = pipeline.get_by_name("sink")
     pipeline.set_state(Gst.State.PLAYING)
     units: list[AccessUnit] = []
+    fps = Fraction(FPS)
     try:
         while True:
             sample = sink.emit("try-pull-sample", 10 * Gst.SECOND)
             if sample is None:
                 break
             buf = sample.get_buffer()
+            if not units:
+                found, num, den = sample.get_caps().get_structure(0).get_fraction("framerate")
+                if found and num > 0 and den > 0:
+                    fps = Fraction(num, den)
             units.append(AccessUnit(buf.extract_dup(0, buf.get_size()), not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)))
     finally:
         pipeline.set_state(Gst.State.NULL)
     first_key = next((i for i, u in enumerate(units) if u.keyframe), None)
     if first_key is None:
         raise SystemExit(f"rtsp_server: {path} holds no keyframe")
-    return units[first_key:]
+    return Clip(units[first_key:], fps)
 
 
 # ------------------------------------------------------------------------------------------ feeds
 
 
 class Feed:
-    """Pushes one clip into one media's appsrc at 25 fps, looping, from the main loop's ticker."""
+    """Pushes one clip into one media's appsrc at the clip's frame rate, looping, from the main loop's ticker."""
 
-    def __init__(self, units: list[AccessUnit], appsrc: Gst.Element) -> None:
-        self.units = units
+    def __init__(self, clip: Clip, appsrc: Gst.Element) -> None:
+        self.units = clip.units
+        self.frame_s = float(1 / clip.fps)
         self.appsrc = appsrc
         self.index = 0
         self.next_due = time.monotonic()
@@ -148,12 +162,12 @@ class Feed:
         while self.next_due <= now:
             unit = self.units[self.index]
             buf = Gst.Buffer.new_wrapped(unit.data)
-            buf.duration = Gst.SECOND // FPS
+            buf.duration = int(Gst.SECOND * self.frame_s)
             if not unit.keyframe:
                 buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
             self.appsrc.emit("push-buffer", buf)
             self.index = (self.index + 1) % len(self.units)
-            self.next_due += 1.0 / FPS
+            self.next_due += self.frame_s
 
 
 class Feeds:
@@ -171,15 +185,16 @@ class Feeds:
 class ClipFactory(GstRtspServer.RTSPMediaFactory):  # type: ignore[misc]
     """A shared, looping clip; every path it is mounted on shares the one media (and its feed)."""
 
-    def __init__(self, name: str, clips: dict[str, list[AccessUnit]], feeds: Feeds) -> None:
+    def __init__(self, name: str, clips: dict[str, Clip], feeds: Feeds) -> None:
         super().__init__()
         self.clip_name = name
         self.clips = clips
         self.feeds = feeds
         self.set_shared(True)
+        fps = clips[name].fps
         self.set_launch(
             "( appsrc name=src is-live=true format=time do-timestamp=true min-latency=0 "
-            f'caps="video/x-h264,stream-format=byte-stream,alignment=au,framerate={FPS}/1" '
+            f'caps="video/x-h264,stream-format=byte-stream,alignment=au,framerate={fps.numerator}/{fps.denominator}" '
             f"! rtph264pay name=pay0 pt=96 config-interval=-1 )"
         )
         self.connect("media-configure", self._configure)
@@ -220,7 +235,7 @@ def add_roles(factory: GstRtspServer.RTSPMediaFactory, roles: list[str]) -> None
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description="gridwatch's RTSP test server (real footage, looping, H.264).")
+    p = argparse.ArgumentParser(description="gridwatch's footage server: real footage over RTSP, looping, H.264.")
     p.add_argument("--port", type=int, default=8554, help="TCP port on 127.0.0.1 (default 8554)")
     p.add_argument("--footage", type=Path, default=REPO / ".cache" / "footage", help="where vtest.avi, tree.avi are")
     p.add_argument("--cache", type=Path, default=REPO / ".cache" / "rtsp", help="where the encoded clips are kept")
@@ -233,6 +248,13 @@ def main() -> int:
     )
     p.add_argument("--cameras", type=int, default=64, help="per-camera mounts /cam/CAM-NNNN/{sub,main} to add")
     p.add_argument("--camera-ids", default="", help="comma-separated extra camera ids to mount under /cam/")
+    p.add_argument(
+        "--clip",
+        action="append",
+        default=[],
+        metavar="PATH=FILE",
+        help="also serve an H.264 MPEG-TS file (no B-frames) on a mount, looping (repeatable), e.g. /live=clip.ts",
+    )
     p.add_argument("--prepare-only", action="store_true", help="encode the clips into the cache and exit")
     args = p.parse_args()
 
@@ -249,6 +271,13 @@ def main() -> int:
     feeds = Feeds()
     # Loaded before accepting clients: loading inside a client's request would stall the main loop.
     clips = {name: load_clip(path) for name, path in paths.items()}
+    extra: dict[str, str] = {}
+    for spec in args.clip:
+        path, _, file = spec.partition("=")
+        if not path.startswith("/") or not Path(file).is_file():
+            p.error(f"--clip must look like /path=FILE with an existing file, got {spec!r}")
+        extra[path] = f"file:{file}"
+        clips[extra[path]] = load_clip(Path(file))
 
     protected: dict[str, tuple[str, str]] = {}
     for spec in args.auth:
@@ -278,6 +307,8 @@ def main() -> int:
     for name in VARIANTS:
         factories[name] = ClipFactory(name, clips, feeds)
         mount(f"/{name}", factories[name])
+    for path, name in extra.items():
+        mount(path, ClipFactory(name, clips, feeds))
     camera_ids = [f"CAM-{i:04d}" for i in range(1, args.cameras + 1)]
     camera_ids += [c for c in args.camera_ids.split(",") if c]
     shared_by_cameras = {clip: ClipFactory(clip, clips, feeds) for clip in set(CAMERA_ROLES.values())}

@@ -74,11 +74,11 @@ if [ ! -f "$footage/vtest.avi" ] || [ ! -f "$footage/tree.avi" ]; then
   done
 fi
 
-# --- the footage encoded for the RTSP test server (H.264, 25 fps, 1 keyframe/s; about a minute, once) ----
+# --- the footage encoded for the RTSP footage server (H.264, 25 fps, 1 keyframe/s; about a minute, once) ----
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import gi' 2>/dev/null; then
   for clip in vtest-360p vtest-1080p tree; do
     if [ ! -f "$CACHE/rtsp/$clip.ts" ]; then
-      say "encoding the footage for the RTSP test server (once)"
+      say "encoding the footage for the RTSP footage server (once)"
       /usr/bin/python3 scripts/rtsp_server.py --prepare-only --footage "$footage" --cache "$CACHE/rtsp" \
         || say "could not encode the RTSP test clips; the RTSP tests will say why"
       break

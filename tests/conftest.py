@@ -1,5 +1,8 @@
 """Shared fixtures: a migrated database on each backend (SQLite file, real PostgreSQL), paths to footage.
 
+Tests are marked by what they need beyond the venv (see NEEDS and pyproject.toml's markers), so that
+``pytest -m "not rtsp and not browser and not model and not postgres"`` runs the pure suite anywhere.
+
 Database tests take the ``engine`` fixture and run twice, once per backend. PostgreSQL isolation is a
 schema per test session (so parallel runs never collide) and a TRUNCATE before each test.
 """
@@ -24,6 +27,7 @@ from camera_config.store import SiteStore
 from core.db import make_engine, session_factory
 from gridwatch.db import upgrade
 from gridwatch.tables import metadata
+from tests.support.paths import FOOTAGE, PG_URL
 
 if TYPE_CHECKING:
     from detectors.model import Detector
@@ -33,10 +37,23 @@ if TYPE_CHECKING:
 os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "gridwatch-tests-ultralytics"))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-REPO = Path(__file__).resolve().parent.parent
-FOOTAGE = Path(os.environ.get("GRIDWATCH_FOOTAGE_DIR", REPO / ".cache" / "footage"))
-PG_URL = os.environ.get("GRIDWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-EXAMPLES = REPO / "examples"
+pytest_plugins = ["tests.support.rtsp", "tests.support.browser"]
+
+NEEDS = {
+    "rtsp": {"rtsp_clips", "rtsp_server", "fresh_rtsp_server", "rtsp_camera", "demo_clip", "server", "live_server"},
+    "browser": {"browser", "page"},
+    "model": {"detector", "model_cache"},
+    "postgres": {"_pg_schema"},
+}
+"""The markers a test gets from the fixtures it uses, so that the pure suite can leave out what needs set-up."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in NEEDS.items():
+            if used & fixtures:
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

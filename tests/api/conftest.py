@@ -11,12 +11,11 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +41,9 @@ from camera_config.validate import load_site_file
 from core.clock import FakeClock
 from core.db import session_factory
 from events.service import EventsService
-from tests.conftest import EXAMPLES, REPO
+from ingest.demo_server import free_port
+from tests.support.paths import EXAMPLES, REPO
+from tests.support.rtsp import RtspCamera
 
 FAST_HASH = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1),))
 PASSWORD = "correct-horse-42"
@@ -166,77 +167,6 @@ def observation(
 # ---------------------------------------------------------------------------- a real server process
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def demo_clip(footage: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """2 s of vtest.avi as H.264 in MPEG-TS with a keyframe every second: the demo camera's source.
-
-    Short on purpose: live viewers cross the end of the file within seconds, so the reopen-and-loop
-    path runs in every live test.
-    """
-    out = tmp_path_factory.mktemp("clip") / "vtest.ts"
-    encode = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-pix_fmt", "yuv420p", "-bf", "0"]
-    keyframes = ["-g", "10", "-keyint_min", "10", "-sc_threshold", "0"]
-    source = ["-t", "2", "-i", str(footage / "vtest.avi"), "-an"]
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *source, *encode, *keyframes, "-f", "mpegts", str(out)],
-        check=True,
-        timeout=60,
-    )
-    return out
-
-
-@dataclass(frozen=True)
-class RtspCamera:
-    url: str
-    username: str
-    password: str
-
-
-@pytest.fixture(scope="session")
-def rtsp_camera(demo_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtspCamera]:
-    """A real RTSP server with basic auth (GStreamer), fed the looping demo clip by ffmpeg over RTP."""
-    gst_python = Path("/usr/bin/python3")
-    if not gst_python.exists():
-        pytest.fail("Debian's python3 with python3-gi is missing: scripts/setup.sh installs it (make test does)")
-    root = tmp_path_factory.mktemp("rtsp")
-    port, rtp_port = free_port(), free_port()
-    camera = RtspCamera(f"rtsp://127.0.0.1:{port}/live", "cam5", "cam5-" + uuid.uuid4().hex[:10])
-    feed = [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(demo_clip),
-        "-c", "copy", "-f", "rtp", f"rtp://127.0.0.1:{rtp_port}",
-    ]  # fmt: skip
-    with (root / "ffmpeg.log").open("wb") as log:
-        ffmpeg = subprocess.Popen(feed, stdout=log, stderr=subprocess.STDOUT)
-    script = Path(__file__).with_name("rtsp_server.py")
-    server = subprocess.Popen(
-        [str(gst_python), str(script), str(port), str(rtp_port), camera.username, camera.password],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        assert line.strip() == "ready", line + server.stdout.read()
-        yield camera
-    finally:
-        for proc in (server, ffmpeg):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        if server.stdout is not None:
-            server.stdout.close()
-
-
 @dataclass
 class Server:
     url: str
@@ -348,14 +278,6 @@ def http_login(server: Server, username: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float = 10) -> None:
-    end = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
-
-
 def collect_events(lines: Iterable[str], want: int, out: list[dict[str, Any]], kind: str = "") -> None:
     """Parse a server-sent event stream into ``{"event", "data"}`` dicts (kinds starting with ``kind``)
     until ``want`` are in ``out``."""
@@ -371,3 +293,14 @@ def collect_events(lines: Iterable[str], want: int, out: list[dict[str, Any]], k
             event = {}
             if len(out) >= want:
                 return
+
+
+def live_metrics(http: httpx.Client, name: str) -> dict[str, float]:
+    res = http.get("/metrics")
+    assert res.status_code == 200
+    out = {}
+    for line in res.text.splitlines():
+        if line.startswith(name + "{"):
+            labels, value = line.rsplit(" ", 1)
+            out[labels[len(name) :]] = float(value)
+    return out

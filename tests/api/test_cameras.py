@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,9 @@ from detectors.types import CameraFigures
 from ingest.demo_server import free_port
 from ingest.types import CameraHealth, Frame
 from ingest.worker import IngestWorker
-from tests.api.conftest import Api, RtspCamera, fast_auth
+from tests.api.conftest import Api, fast_auth
+from tests.support.rtsp import RtspCamera
+from tests.support.wait import wait_for
 
 NEW: dict[str, Any] = {
     "id": "CAM-10",
@@ -257,13 +258,6 @@ def _jpeg_shape(data: bytes) -> tuple[int, ...]:
     return tuple(image.shape)
 
 
-def _wait(check: Callable[[], object], timeout_s: float = 10.0) -> None:
-    end = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < end, "not reached in time"
-        time.sleep(0.05)
-
-
 def test_snapshot_and_stats_of_a_watched_camera(
     live_api: tuple[Api, IngestWorker], site: SiteStore, footage: Path
 ) -> None:
@@ -280,7 +274,7 @@ def test_snapshot_and_stats_of_a_watched_camera(
             replace(site.camera("CAM-03"), main_url=f"rtsp://127.0.0.1:{free_port()}/nobody", sub_url=None),
         ]
     )
-    _wait(lambda: worker.latest("CAM-01") is not None)
+    wait_for(lambda: worker.latest("CAM-01") is not None)
     res = client.get("/api/cameras/CAM-01/snapshot")
     assert res.status_code == 200
     assert res.headers["content-type"] == "image/jpeg"
@@ -295,7 +289,7 @@ def test_snapshot_and_stats_of_a_watched_camera(
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["where"] == "query.width"
 
-    _wait(lambda: client.get("/api/cameras/CAM-01/stats").json().get("input_fps", 0) > 0)
+    wait_for(lambda: client.get("/api/cameras/CAM-01/stats").json().get("input_fps", 0) > 0)
     stats = client.get("/api/cameras/CAM-01/stats").json()
     assert stats["health"]["state"] in ("online", "degraded")
     assert stats["decode_mode"] in ("full", "sampled", "keyframe")
@@ -304,7 +298,7 @@ def test_snapshot_and_stats_of_a_watched_camera(
     assert stats["last_frame_age_s"] is not None
     assert (stats["inference_ms"], stats["people"]) == (None, None)  # no detector in this pipeline
 
-    _wait(lambda: worker.health("CAM-03")[0].reason is not None)
+    wait_for(lambda: worker.health("CAM-03")[0].reason is not None)
     offline = client.get("/api/cameras/CAM-03/snapshot")
     assert offline.status_code == 503
     assert offline.json()["detail"] == "no frame yet: camera offline (refused)"

@@ -19,7 +19,7 @@ from api.demo import ensure_demo_users
 from camera_config.store import SiteStore
 from gridwatch.cli import main
 from tests.api.conftest import fast_auth
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 
 @dataclass

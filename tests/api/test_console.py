@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,14 +18,12 @@ from pathlib import Path
 import cv2
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, FilePayload, Page, expect, sync_playwright
+from playwright.sync_api import FilePayload, Page, expect
 
-from tests.api.conftest import Server, http_login, wait_until
-from tests.api.test_live_view import live_metrics
-from tests.conftest import REPO
+from tests.api.conftest import Server, http_login, live_metrics
+from tests.support.browser import login, shot
+from tests.support.wait import wait_for
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = REPO / "test-artifacts" / "console"
 FRAMES_DECODED = """async () => {
   const pc = window.gridwatch && window.gridwatch.livePeer;
   if (!pc) return 0;
@@ -38,52 +35,6 @@ FRAMES_DECODED = """async () => {
 }"""
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: scripts/setup.sh installs it (make test does)")
-    profile = tmp_path_factory.mktemp("chromium")
-    # Without this, Chromium hides local addresses behind mDNS names and loopback WebRTC cannot connect.
-    local_state = {"browser": {"enabled_labs_experiments": ["enable-webrtc-hide-local-ips-with-mdns@2"]}}
-    (profile / "Local State").write_text(json.dumps(local_state), encoding="utf-8")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-            viewport={"width": 1280, "height": 800},
-        )
-        context.set_default_timeout(20_000)
-        yield context
-        context.close()
-
-
-@pytest.fixture
-def page(browser: BrowserContext) -> Iterator[Page]:
-    browser.clear_cookies()
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    page.close()
-    assert errors == [], errors
-
-
-def login(page: Page, server: Server, user: str) -> None:
-    page.goto(server.url + "/")
-    page.fill("#username", user)
-    page.fill("#password", server.passwords[user])
-    page.click("button[type=submit]")
-    expect(page.locator("#user-name")).not_to_be_empty()
-
-
-def shot(page: Page, name: str) -> None:
-    page.evaluate("() => window.scrollTo(0, 0)")  # else the sticky top bar lands mid-picture
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_login(page: Page, server: Server) -> None:
@@ -132,7 +83,7 @@ def test_camera_page_receives_webrtc_video(page: Page, server: Server) -> None:
     with http_login(server, "admin") as admin:
         assert live_metrics(admin, "gridwatch_live_pulls") == {'{camera="CAM-01"}': 1.0}
         page.click("text=← Site")  # leaving the page closes the view
-        wait_until(lambda: live_metrics(admin, "gridwatch_live_pulls") == {})
+        wait_for(lambda: live_metrics(admin, "gridwatch_live_pulls") == {})
 
 
 BAD_CSV = (

@@ -9,9 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.api.conftest import Server, http_login
-from tests.api.test_console import browser, login, page, shot
-
-__all__ = ["browser", "page"]
+from tests.support.browser import login, shot
 
 pytestmark = pytest.mark.slow
 

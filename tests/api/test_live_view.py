@@ -23,7 +23,8 @@ from aiortc.mediastreams import MediaStreamTrack
 from api.context import LiveViewSettings
 from api.live_view import LiveViewHub, StreamTarget, _reason, host_candidates, loopback_offer
 from camera_config.types import Camera, CameraLevel, StreamCredentials
-from tests.api.conftest import Server, http_login, wait_until
+from tests.api.conftest import Server, http_login, live_metrics
+from tests.support.wait import wait_for
 
 LOOPBACK = ("127.0.0.1",)
 OFFER = """v=0\r
@@ -120,17 +121,6 @@ def run(server: Server, user: str, body: Callable[[httpx.AsyncClient], Awaitable
         asyncio.run(main())
 
 
-def live_metrics(http: httpx.Client, name: str) -> dict[str, float]:
-    res = http.get("/metrics")
-    assert res.status_code == 200
-    out = {}
-    for line in res.text.splitlines():
-        if line.startswith(name + "{"):
-            labels, value = line.rsplit(" ", 1)
-            out[labels[len(name) :]] = float(value)
-    return out
-
-
 @pytest.mark.slow
 def test_two_viewers_one_pull_and_leaving_releases_it(server: Server) -> None:
     admin_login = http_login(server, "admin")
@@ -150,13 +140,13 @@ def test_two_viewers_one_pull_and_leaving_releases_it(server: Server) -> None:
             assert all(later > earlier for earlier, later in itertools.pairwise(pts))
         assert live_metrics(admin, "gridwatch_live_pulls") == {'{camera="CAM-01"}': 1.0}
         assert live_metrics(admin, "gridwatch_live_viewers") == {'{camera="CAM-01"}': 2.0}
-        await asyncio.to_thread(wait_until, lambda: server.open_files(server.clip) == 1)
+        await asyncio.to_thread(wait_for, lambda: server.open_files(server.clip) == 1)
         assert (await http.delete(f"/api/live/{first.viewer_id}")).status_code == 204
         await first.pc.close()
         assert live_metrics(admin, "gridwatch_live_pulls") == {'{camera="CAM-01"}': 1.0}
         await second.pc.close()  # the browser goes away without saying goodbye over HTTP
-        await asyncio.to_thread(wait_until, lambda: not live_metrics(admin, "gridwatch_live_viewers"))
-        await asyncio.to_thread(wait_until, lambda: server.open_files(server.clip) == 0)
+        await asyncio.to_thread(wait_for, lambda: not live_metrics(admin, "gridwatch_live_viewers"))
+        await asyncio.to_thread(wait_for, lambda: server.open_files(server.clip) == 0)
         assert live_metrics(admin, "gridwatch_live_pulls") == {}
         # Closing twice is fine for the owner; others' views do not exist for them.
         assert (await http.delete(f"/api/live/{first.viewer_id}")).status_code == 204

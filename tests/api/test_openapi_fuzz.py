@@ -38,7 +38,7 @@ from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, NewAttachment
 from gridwatch.db import upgrade
 from tests.api.conftest import PASSWORD, USERS, fast_auth, jpeg, observation
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 # Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
 # it is given and then counts the answer to the valid token as accepting bad auth. That every route

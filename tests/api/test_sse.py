@@ -9,7 +9,8 @@ from typing import Any
 from api.access import GridScope
 from api.sse import SseHub
 from core.clock import FakeClock
-from tests.api.conftest import Server, collect_events, http_login, wait_until
+from tests.api.conftest import Server, collect_events, http_login
+from tests.support.wait import wait_for
 
 G1 = GridScope(frozenset({"G-01"}))
 SITE = GridScope(None)
@@ -98,7 +99,7 @@ def test_event_stream_over_http_is_scoped(server: Server) -> None:
                 next(ln for ln in text.splitlines() if ln.startswith("gridwatch_event_subscribers ")).split()[1]
             )
 
-        wait_until(lambda: subscribers() >= 2)
+        wait_for(lambda: subscribers() >= 2)
         for camera_id, compound in (("EV-2", "K-02"), ("EV-1", "K-01")):
             body = {"id": camera_id, "name": camera_id, "compound": compound, "streams": {"main": "rtsp://10.9.0.1/x"}}
             assert integrator.post("/api/cameras", json=body).status_code == 201

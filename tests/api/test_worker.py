@@ -16,7 +16,9 @@ from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
 from core.clock import FakeClock
 from events.service import EventsService
-from tests.api.conftest import PASSWORD, Api, collect_events, free_port, jpeg, observation, wait_until
+from ingest.demo_server import free_port
+from tests.api.conftest import PASSWORD, Api, collect_events, jpeg, observation
+from tests.support.wait import wait_for
 
 
 @pytest.fixture
@@ -137,7 +139,7 @@ def test_sse_delivers_alerts_and_cases_in_scope(api: Api, served: str, worker: d
     for t in listeners:
         t.start()
     assert all(r.wait(10) for r in ready)
-    wait_until(lambda: api.app.state.runtime.sse.subscribers >= 2)
+    wait_for(lambda: api.app.state.runtime.sse.subscribers >= 2)
     started = time.monotonic()
     res = httpx.post(
         served + "/api/worker/observations", json=observation("sse-1", hazard="fallen_person"), headers=worker

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ingest.types import Image
-from tests.conftest import REPO
 from tests.detectors import scenarios
+from tests.support.paths import REPO
 
 
 def run(data: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import EXAMPLES
 from tests.gridwatch.test_cli import run
+from tests.support.paths import EXAMPLES
 
 
 def test_policy_check_names_each_error(tmp_path: Path) -> None:

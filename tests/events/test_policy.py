@@ -12,7 +12,7 @@ from core.errors import InvalidInput
 from detectors.types import HazardType, Severity
 from events.policy import Policy, load_policy, parse_policy
 from events.types import Level, TriageClass
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 def test_defaults_cover_every_hazard_and_severity() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, REPO
+from tests.support.paths import EXAMPLES, REPO
 
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

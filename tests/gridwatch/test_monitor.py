@@ -28,9 +28,9 @@ from gridwatch.monitor import MonitorOptions, SiteMonitor
 from gridwatch.runner import build_app
 from gridwatch.settings import Settings
 from gridwatch.wiring import Service, open_service
-from ingest.demo_server import RtspTestServer, free_port
+from ingest.demo_server import FootageServer, free_port
 from ingest.types import HealthState
-from tests.conftest import EXAMPLES
+from tests.support.paths import EXAMPLES
 
 T = TypeVar("T")
 
@@ -95,7 +95,7 @@ def pulls(port: int) -> int:
 
 @pytest.fixture(scope="module")
 def running(
-    tmp_path_factory: pytest.TempPathFactory, rtsp_server: RtspTestServer, detector: Detector
+    tmp_path_factory: pytest.TempPathFactory, rtsp_server: FootageServer, detector: Detector
 ) -> Iterator[tuple[SiteMonitor, Service]]:
     tmp = tmp_path_factory.mktemp("live")
     settings, service = open_site(tmp / "data", site_yaml(rtsp_server.port, tmp / "site.yaml", dead_port=free_port()))
@@ -177,7 +177,7 @@ def test_stats_and_metrics_cover_every_pulled_camera(running: tuple[SiteMonitor,
 
 
 def test_a_camera_disabled_in_the_site_stops_being_pulled(
-    running: tuple[SiteMonitor, Service], rtsp_server: RtspTestServer
+    running: tuple[SiteMonitor, Service], rtsp_server: FootageServer
 ) -> None:
     live, service = running
     before = pulls(rtsp_server.port)
@@ -195,7 +195,7 @@ def test_a_camera_disabled_in_the_site_stops_being_pulled(
 
 
 def test_stop_closes_open_episodes_and_releases_threads_and_streams(
-    tmp_path: Path, fresh_rtsp_server: RtspTestServer, detector: Detector
+    tmp_path: Path, fresh_rtsp_server: FootageServer, detector: Detector
 ) -> None:
     port = fresh_rtsp_server.port
     site = site_yaml(port, tmp_path / "site.yaml", dead_port=free_port(), cameras=("CAM-01", "CAM-02"))

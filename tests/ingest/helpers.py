@@ -1,20 +1,17 @@
-"""Small helpers shared by the ingest tests: camera values and bounded waiting."""
+"""Small helpers shared by the ingest tests: camera values and health probes."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import Camera, CameraLevel
-from ingest.demo_server import RtspTestServer
+from ingest.demo_server import FootageServer
 from ingest.types import CameraHealth, HealthState
 from ingest.worker import IngestWorker
-from tests.conftest import EXAMPLES
-
-T = TypeVar("T")
+from tests.support.paths import EXAMPLES
 
 
 def camera(camera_id: str, url: str, *, revision: int = 1, **detect: Any) -> Camera:
@@ -30,17 +27,6 @@ def camera(camera_id: str, url: str, *, revision: int = 1, **detect: Any) -> Cam
     )
 
 
-def wait_for(probe: Callable[[], T | None], timeout_s: float, interval_s: float = 0.05) -> tuple[T | None, float]:
-    """Poll until ``probe`` returns something truthy; (that value or None, seconds waited)."""
-    start = time.monotonic()
-    while True:
-        value = probe()
-        waited = time.monotonic() - start
-        if value or waited >= timeout_s:
-            return (value or None), waited
-        time.sleep(interval_s)
-
-
 def health_of(worker: IngestWorker, camera_id: str) -> CameraHealth:
     return worker.health(camera_id)[0]
 
@@ -53,7 +39,7 @@ def in_state(worker: IngestWorker, camera_id: str, *states: HealthState) -> Call
     return probe
 
 
-def demo_site_on(server: RtspTestServer, path: Path, *, cam04_enabled: bool = True) -> Path:
+def demo_site_on(server: FootageServer, path: Path, *, cam04_enabled: bool = True) -> Path:
     """The demo site with its cameras on ``server`` instead of 127.0.0.1:8554."""
     text = (EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8").replace(":8554/", f":{server.port}/")
     if not cam04_enabled:

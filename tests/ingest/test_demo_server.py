@@ -1,4 +1,4 @@
-"""The RTSP test server's lifecycle (by pid) and the demo's fallback to footage files."""
+"""The RTSP footage server's lifecycle (by pid) and the demo's fallback to footage files."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from core.errors import Unavailable
 from ingest.demo_server import (
     SCRIPT,
     DemoSources,
-    RtspTestServer,
+    FootageServer,
     answers,
     free_port,
     start_demo_sources,
@@ -26,7 +26,7 @@ from tests.ingest.helpers import camera
 
 
 def test_start_and_stop_by_pid(footage: Path, rtsp_clips: Path) -> None:
-    server = RtspTestServer.start(footage_dir=footage, cache_dir=rtsp_clips, cameras=2)
+    server = FootageServer.start(footage_dir=footage, cache_dir=rtsp_clips, cameras=2)
     pid = server.pid
     assert pid is not None
     assert answers(server.port)
@@ -81,9 +81,9 @@ def test_a_server_whose_starter_is_killed_stops_by_itself(footage: Path, rtsp_cl
             proc.stdout.close()
 
 
-def test_a_taken_port_is_reported(footage: Path, rtsp_clips: Path, rtsp_server: RtspTestServer) -> None:
+def test_a_taken_port_is_reported(footage: Path, rtsp_clips: Path, rtsp_server: FootageServer) -> None:
     with pytest.raises(Unavailable, match=r"cannot listen|exited at start"):
-        RtspTestServer.start(rtsp_server.port, footage_dir=footage, cache_dir=rtsp_clips, ready_timeout_s=10)
+        FootageServer.start(rtsp_server.port, footage_dir=footage, cache_dir=rtsp_clips, ready_timeout_s=10)
     assert answers(rtsp_server.port), "the running server is untouched"
 
 
@@ -145,7 +145,7 @@ def test_a_missing_system_python_is_unavailable_not_a_crash(
     footage: Path, rtsp_clips: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GRIDWATCH_SYSTEM_PYTHON", str(tmp_path / "no-such-python"))
-    with pytest.raises(Unavailable, match="cannot run the RTSP test server"):
-        RtspTestServer.start(free_port(), footage_dir=footage, cache_dir=rtsp_clips)
+    with pytest.raises(Unavailable, match="cannot run the footage server"):
+        FootageServer.start(free_port(), footage_dir=footage, cache_dir=rtsp_clips)
     sources = start_demo_sources(port=free_port(), footage_dir=footage, cache_dir=rtsp_clips)
     assert not sources.streaming

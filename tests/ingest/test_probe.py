@@ -1,4 +1,4 @@
-"""Connection tests against the real RTSP test server, a silent socket and a local file."""
+"""Connection tests against the real RTSP footage server, a silent socket and a local file."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from camera_config.types import StreamCredentials
-from ingest.demo_server import RtspTestServer, free_port
+from ingest.demo_server import FootageServer, free_port
 from ingest.probe import probe_stream
 from ingest.sources import resolve_source
 from ingest.types import OfflineReason
-from tests.rtsp import SECURE_CREDENTIALS, SECURE_PATH
+from tests.support.rtsp import SECURE_CREDENTIALS, SECURE_PATH
 
 
-def test_a_good_stream_reports_codec_size_rate_and_keyframes(rtsp_server: RtspTestServer) -> None:
+def test_a_good_stream_reports_codec_size_rate_and_keyframes(rtsp_server: FootageServer) -> None:
     started = time.monotonic()
     result = probe_stream(resolve_source(rtsp_server.url("/cam/CAM-0001/sub"), allow_files=False), 10)
     took = time.monotonic() - started
@@ -32,7 +32,7 @@ def test_a_good_stream_reports_codec_size_rate_and_keyframes(rtsp_server: RtspTe
     assert "h264 640×360 at 25 fps" in result.detail
 
 
-def test_credentials_are_used_and_never_shown(rtsp_server: RtspTestServer) -> None:
+def test_credentials_are_used_and_never_shown(rtsp_server: FootageServer) -> None:
     url = rtsp_server.url(SECURE_PATH)
     user, password = SECURE_CREDENTIALS
     good = probe_stream(resolve_source(url, allow_files=False, credentials=StreamCredentials(user, password)), 10)
@@ -53,7 +53,7 @@ def test_credentials_are_used_and_never_shown(rtsp_server: RtspTestServer) -> No
         assert "refused the credentials" in text or r.ok
 
 
-def test_no_such_path_is_not_found(rtsp_server: RtspTestServer) -> None:
+def test_no_such_path_is_not_found(rtsp_server: FootageServer) -> None:
     result = probe_stream(resolve_source(rtsp_server.url("/no-such-stream"), allow_files=False), 10)
     assert (result.ok, result.reason) == (False, OfflineReason.NOT_FOUND)
     assert result.codec is None

@@ -1,4 +1,4 @@
-"""Decode modes against the real RTSP test server, and reading local files at their native rate."""
+"""Decode modes against the real RTSP footage server, and reading local files at their native rate."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from camera_config.stream_settings import DecodeMode
-from ingest.demo_server import RtspTestServer
+from ingest.demo_server import FootageServer
 from ingest.gate import shrink
 from ingest.reader import KeyframeClock, small_gray
 from ingest.types import Frame, HealthState
 from ingest.worker import IngestWorker
-from tests.ingest.helpers import camera, in_state, wait_for
+from tests.ingest.helpers import camera, in_state
+from tests.support.wait import wait_for
 
 
 def run_for(worker: IngestWorker, seconds: float) -> dict[str, list[Frame]]:
@@ -29,7 +30,7 @@ def run_for(worker: IngestWorker, seconds: float) -> dict[str, list[Frame]]:
     return frames
 
 
-def test_decode_modes_deliver_their_rates(rtsp_server: RtspTestServer) -> None:
+def test_decode_modes_deliver_their_rates(rtsp_server: FootageServer) -> None:
     cams = [
         camera("FULL", rtsp_server.url("/cam/CAM-0001/sub"), mode=DecodeMode.FULL, motion_gating=False),
         camera("SAMPLED-2", rtsp_server.url("/cam/CAM-0002/sub"), mode=DecodeMode.SAMPLED, fps=2, motion_gating=False),
@@ -40,7 +41,7 @@ def test_decode_modes_deliver_their_rates(rtsp_server: RtspTestServer) -> None:
     with IngestWorker() as worker:
         worker.apply(cams)
         for c in cams:
-            assert wait_for(in_state(worker, c.id, HealthState.ONLINE), 10)[0], worker.health(c.id)
+            wait_for(in_state(worker, c.id, HealthState.ONLINE), 10, what=f"{c.id} online")
         time.sleep(2.5)  # auto measures the keyframe interval first
         run_for(worker, 1.0)
         frames = run_for(worker, 5.0)
@@ -73,11 +74,11 @@ def test_decode_modes_deliver_their_rates(rtsp_server: RtspTestServer) -> None:
     assert len(set(seqs)) == len(seqs)
 
 
-def test_motion_gating_on_the_live_pattern(rtsp_server: RtspTestServer) -> None:
+def test_motion_gating_on_the_live_pattern(rtsp_server: FootageServer) -> None:
     """The moving ball is motion: gated frames flow with their motion share attached."""
     with IngestWorker() as worker:
         worker.apply([camera("PATTERN", rtsp_server.url("/pattern"), mode=DecodeMode.SAMPLED, fps=5)])
-        assert wait_for(in_state(worker, "PATTERN", HealthState.ONLINE), 10)[0]
+        wait_for(in_state(worker, "PATTERN", HealthState.ONLINE), 10)
         frames = run_for(worker, 3.0).get("PATTERN", [])
         stats = worker.stats("PATTERN")[0]
     assert len(frames) >= 10
@@ -86,10 +87,10 @@ def test_motion_gating_on_the_live_pattern(rtsp_server: RtspTestServer) -> None:
     assert stats.offered >= len(frames)
 
 
-def test_slow_detector_gets_the_newest_frame_and_drops_are_counted(rtsp_server: RtspTestServer) -> None:
+def test_slow_detector_gets_the_newest_frame_and_drops_are_counted(rtsp_server: FootageServer) -> None:
     with IngestWorker() as worker:
         worker.apply([camera("FAST", rtsp_server.url("/vtest-1080p"), mode=DecodeMode.FULL, motion_gating=False)])
-        assert wait_for(in_state(worker, "FAST", HealthState.ONLINE), 10)[0]
+        wait_for(in_state(worker, "FAST", HealthState.ONLINE), 10)
         taken = []
         for _ in range(4):
             time.sleep(0.5)  # a detector busy for half a second
@@ -140,7 +141,7 @@ def short_clip(footage: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_file_source_loops_at_its_native_rate(short_clip: Path) -> None:
     with IngestWorker(allow_files=True) as worker:
         worker.apply([camera("FILE", str(short_clip), mode=DecodeMode.FULL, motion_gating=False)])
-        assert wait_for(in_state(worker, "FILE", HealthState.ONLINE), 5)[0]
+        wait_for(in_state(worker, "FILE", HealthState.ONLINE), 5)
         frames = run_for(worker, 4.5)["FILE"]
         stats = worker.stats("FILE")[0]
         health = worker.health("FILE")[0]
@@ -155,7 +156,7 @@ def test_a_file_source_loops_at_its_native_rate(short_clip: Path) -> None:
 def test_file_url_forms(short_clip: Path) -> None:
     with IngestWorker(allow_files=True) as worker:
         worker.apply([camera("URL", f"file://{short_clip}", mode=DecodeMode.KEYFRAME)])
-        assert wait_for(in_state(worker, "URL", HealthState.ONLINE), 5)[0]
+        wait_for(in_state(worker, "URL", HealthState.ONLINE), 5)
 
 
 def test_keyframe_clock_measures_the_interval() -> None:

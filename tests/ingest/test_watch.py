@@ -8,16 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ingest.demo_server import RtspTestServer
-from tests.conftest import EXAMPLES, REPO
+from ingest.demo_server import FootageServer
 from tests.ingest.helpers import demo_site_on
+from tests.support.paths import EXAMPLES, REPO
 
 
 def gridwatch(data_dir: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "gridwatch", *args, "--data-dir", str(data_dir)]
 
 
-def test_watch_shows_cameras_come_up_and_applies_site_changes(tmp_path: Path, rtsp_server: RtspTestServer) -> None:
+def test_watch_shows_cameras_come_up_and_applies_site_changes(tmp_path: Path, rtsp_server: FootageServer) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "250", "PYTHONUNBUFFERED": "1"}
     data = tmp_path / "data"
     site = demo_site_on(rtsp_server, tmp_path / "site.yaml")

@@ -1,4 +1,4 @@
-"""The ingest worker against the real RTSP test server: faults, health, many cameras, live reconfiguration."""
+"""The ingest worker against the real RTSP footage server: faults, health, many cameras, live reconfiguration."""
 
 from __future__ import annotations
 
@@ -14,64 +14,73 @@ from camera_config.store import SiteStore
 from camera_config.stream_settings import DecodeMode, DetectSettings
 from camera_config.types import StreamCredentials
 from core.errors import NotFound
-from ingest.demo_server import RtspTestServer, free_port
+from ingest.demo_server import FootageServer, free_port
 from ingest.types import HealthState, OfflineReason
 from ingest.worker import IngestWorker
-from tests.ingest.helpers import camera, demo_site_on, health_of, in_state, wait_for
-from tests.rtsp import SECURE_CREDENTIALS, SECURE_PATH
+from tests.ingest.helpers import camera, demo_site_on, health_of, in_state
+from tests.support.rtsp import SECURE_CREDENTIALS, SECURE_PATH
+from tests.support.wait import wait_for
 
 UP = (HealthState.ONLINE, HealthState.DEGRADED)
 
 
-def test_server_killed_then_back(fresh_rtsp_server: RtspTestServer) -> None:
+def test_server_killed_then_back(fresh_rtsp_server: FootageServer) -> None:
     """Killed mid-stream: offline within 10 s; streaming again within 5 s of the server returning."""
     server = fresh_rtsp_server
     with IngestWorker() as worker:
         worker.apply([camera("CAM-K", server.url("/vtest-360p"), mode=DecodeMode.KEYFRAME)])
-        assert wait_for(in_state(worker, "CAM-K", HealthState.ONLINE), 10)[0]
+        wait_for(in_state(worker, "CAM-K", HealthState.ONLINE), 10)
         seq_before = worker.stats("CAM-K")[0].offered
 
         server.kill()
-        down, waited = wait_for(in_state(worker, "CAM-K", HealthState.OFFLINE), 10)
+        started = time.monotonic()
+        down = wait_for(in_state(worker, "CAM-K", HealthState.OFFLINE), 10)
+        waited = time.monotonic() - started
         assert down is not None, health_of(worker, "CAM-K")
         assert waited < 10
         assert down.reason in (OfflineReason.ENDED, OfflineReason.REFUSED)
         went_down_at = down.since
-        refused, _ = wait_for(lambda: health_of(worker, "CAM-K").reason is OfflineReason.REFUSED, 5)
+        refused = wait_for(lambda: health_of(worker, "CAM-K").reason is OfflineReason.REFUSED, 5)
         assert refused, "while the server is gone, reconnects are refused"
         time.sleep(3)  # let the backoff grow to its cap
 
         server.launch()
-        back, waited = wait_for(in_state(worker, "CAM-K", HealthState.ONLINE), 5)
+        started = time.monotonic()
+        back = wait_for(in_state(worker, "CAM-K", HealthState.ONLINE), 5)
+        waited = time.monotonic() - started
         assert back is not None, health_of(worker, "CAM-K")
         assert waited < 5
         assert back.reconnects_last_hour == 1
         assert back.since > went_down_at
-        frames, _ = wait_for(lambda: worker.stats("CAM-K")[0].offered > seq_before, 3)
+        frames = wait_for(lambda: worker.stats("CAM-K")[0].offered > seq_before, 3)
         assert frames, "frames flow again"
 
 
-def test_server_frozen_is_detected_and_blocks_nothing(fresh_rtsp_server: RtspTestServer) -> None:
+def test_server_frozen_is_detected_and_blocks_nothing(fresh_rtsp_server: FootageServer) -> None:
     """SIGSTOP: detected within 10 s; the worker recovers on SIGCONT and closes promptly even while frozen."""
     server = fresh_rtsp_server
     worker = IngestWorker()
     try:
         worker.apply([camera("CAM-F", server.url("/vtest-360p"), mode=DecodeMode.KEYFRAME)])
-        assert wait_for(in_state(worker, "CAM-F", HealthState.ONLINE), 10)[0]
+        wait_for(in_state(worker, "CAM-F", HealthState.ONLINE), 10)
 
         server.pause()
-        noticed, waited = wait_for(in_state(worker, "CAM-F", HealthState.DEGRADED, HealthState.OFFLINE), 10)
+        started = time.monotonic()
+        noticed = wait_for(in_state(worker, "CAM-F", HealthState.DEGRADED, HealthState.OFFLINE), 10)
+        waited = time.monotonic() - started
         assert noticed is not None
         assert waited < 10
-        offline, waited = wait_for(in_state(worker, "CAM-F", HealthState.OFFLINE), 10)
+        started = time.monotonic()
+        offline = wait_for(in_state(worker, "CAM-F", HealthState.OFFLINE), 10)
+        waited = time.monotonic() - started
         assert offline is not None, health_of(worker, "CAM-F")
         assert offline.reason in (OfflineReason.STALLED, OfflineReason.TIMEOUT)
 
         server.resume()
-        assert wait_for(in_state(worker, "CAM-F", HealthState.ONLINE), 15)[0], health_of(worker, "CAM-F")
+        wait_for(in_state(worker, "CAM-F", HealthState.ONLINE), 15, what=lambda: health_of(worker, "CAM-F"))
 
         server.pause()
-        assert wait_for(in_state(worker, "CAM-F", HealthState.DEGRADED, HealthState.OFFLINE), 10)[0]
+        wait_for(in_state(worker, "CAM-F", HealthState.DEGRADED, HealthState.OFFLINE), 10)
     finally:
         start = time.monotonic()
         ended = worker.close()
@@ -82,7 +91,7 @@ def test_server_frozen_is_detected_and_blocks_nothing(fresh_rtsp_server: RtspTes
     assert not [t for t in threading.enumerate() if t.name == "ingest-CAM-F"]
 
 
-def test_each_fault_has_its_reason(rtsp_server: RtspTestServer) -> None:
+def test_each_fault_has_its_reason(rtsp_server: FootageServer) -> None:
     """Wrong path, wrong password, nothing listening, no video, refused scheme: the right reason, no crash."""
     nobody = free_port()
     cams = [
@@ -115,7 +124,7 @@ def test_each_fault_has_its_reason(rtsp_server: RtspTestServer) -> None:
                 h[c].state is HealthState.ONLINE for c in ("GOOD-PASSWORD", "PASSWORD-IN-URL")
             )
 
-        ok, _ = wait_for(settled, 10)
+        ok = wait_for(settled, 10)
         health = {x.camera_id: x for x in worker.health()}
         assert ok, health
         for cid in expected:
@@ -131,9 +140,7 @@ def test_each_fault_has_its_reason(rtsp_server: RtspTestServer) -> None:
             worker.latest("NOT-RUN")
 
 
-def test_eight_cameras_one_broken_keep_their_rate(
-    rtsp_server: RtspTestServer, fresh_rtsp_server: RtspTestServer
-) -> None:
+def test_eight_cameras_one_broken_keep_their_rate(rtsp_server: FootageServer, fresh_rtsp_server: FootageServer) -> None:
     """A camera whose server hangs (frozen, the nastiest fault) costs the other seven nothing."""
     target_fps = 5.0
     healthy = [
@@ -145,7 +152,7 @@ def test_eight_cameras_one_broken_keep_their_rate(
     with IngestWorker() as worker:
         worker.apply([*healthy, broken])
         for c in healthy:
-            assert wait_for(in_state(worker, c.id, HealthState.ONLINE), 10)[0], worker.health(c.id)
+            wait_for(in_state(worker, c.id, HealthState.ONLINE), 10, what=f"{c.id} online")
         time.sleep(6)  # a full rate window, with the broken camera hanging in its open meanwhile
         stats = {s.camera_id: s for s in worker.stats()}
         broken_health = health_of(worker, "CAM-FROZEN")
@@ -157,15 +164,15 @@ def test_eight_cameras_one_broken_keep_their_rate(
     assert stats["CAM-FROZEN"].analysed_fps == 0
 
 
-def test_live_reconfiguration(rtsp_server: RtspTestServer) -> None:
+def test_live_reconfiguration(rtsp_server: FootageServer) -> None:
     """Add, change and remove cameras while another streams on, untouched."""
     steady = camera("STEADY", rtsp_server.url("/cam/CAM-0010/sub"), mode=DecodeMode.FULL, motion_gating=False)
     changing = camera("CHANGING", rtsp_server.url("/cam/CAM-0011/sub"), mode=DecodeMode.SAMPLED, fps=5)
     with IngestWorker() as worker:
         first = worker.apply([steady, changing])
         assert first.started == ("STEADY", "CHANGING")
-        assert wait_for(in_state(worker, "STEADY", HealthState.ONLINE), 10)[0]
-        assert wait_for(in_state(worker, "CHANGING", HealthState.ONLINE), 10)[0]
+        wait_for(in_state(worker, "STEADY", HealthState.ONLINE), 10)
+        wait_for(in_state(worker, "CHANGING", HealthState.ONLINE), 10)
         steady_since = health_of(worker, "STEADY").since
         gaps: list[float] = []
         stop = threading.Event()
@@ -185,13 +192,13 @@ def test_live_reconfiguration(rtsp_server: RtspTestServer) -> None:
             added = camera("ADDED", rtsp_server.url("/tree"), mode=DecodeMode.KEYFRAME)
             res = worker.apply([steady, changing, added])
             assert (res.started, res.unchanged) == (("ADDED",), ("STEADY", "CHANGING"))
-            assert wait_for(in_state(worker, "ADDED", HealthState.ONLINE), 10)[0]
+            wait_for(in_state(worker, "ADDED", HealthState.ONLINE), 10)
 
             # change settings only: applied in place, no reconnect
             slower = replace(changing, detect=DetectSettings(mode=DecodeMode.SAMPLED, fps=1), revision=2)
             res = worker.apply([steady, slower, added])
             assert res.reconfigured == ("CHANGING",)
-            rate, _ = wait_for(lambda: worker.stats("CHANGING")[0].analysed_fps <= 1.3, 8)
+            rate = wait_for(lambda: worker.stats("CHANGING")[0].analysed_fps <= 1.3, 8)
             assert rate, worker.stats("CHANGING")
             assert health_of(worker, "CHANGING").state is HealthState.ONLINE
 
@@ -199,8 +206,8 @@ def test_live_reconfiguration(rtsp_server: RtspTestServer) -> None:
             moved = replace(slower, main_url=rtsp_server.url("/vtest-1080p"), revision=3)
             res = worker.apply([steady, moved, added])
             assert res.restarted == ("CHANGING",)
-            assert wait_for(in_state(worker, "CHANGING", HealthState.ONLINE), 10)[0]
-            latest, _ = wait_for(lambda: worker.latest("CHANGING"), 5)
+            wait_for(in_state(worker, "CHANGING", HealthState.ONLINE), 10)
+            latest = wait_for(lambda: worker.latest("CHANGING"), 5)
             assert latest is not None
             assert latest.width == 1920
 
@@ -220,20 +227,20 @@ def test_live_reconfiguration(rtsp_server: RtspTestServer) -> None:
     assert max(gaps[1:]) < 1.0, "its frames kept flowing throughout"
 
 
-def test_a_password_change_reconnects(rtsp_server: RtspTestServer) -> None:
+def test_a_password_change_reconnects(rtsp_server: FootageServer) -> None:
     password = {"value": "wrong"}
     cam = replace(camera("SECURE", rtsp_server.url(SECURE_PATH)), username="demo", has_password=True)
     with IngestWorker(lambda cid: StreamCredentials("demo", password["value"])) as worker:
         worker.apply([cam])
-        assert wait_for(lambda: health_of(worker, "SECURE").reason is OfflineReason.UNAUTHORIZED, 10)[0]
+        wait_for(lambda: health_of(worker, "SECURE").reason is OfflineReason.UNAUTHORIZED, 10)
         password["value"] = SECURE_CREDENTIALS[1]
         res = worker.apply([replace(cam, revision=2)])
         assert res.restarted == ("SECURE",)
-        assert wait_for(in_state(worker, "SECURE", HealthState.ONLINE), 10)[0]
+        wait_for(in_state(worker, "SECURE", HealthState.ONLINE), 10)
 
 
 def test_cameras_and_credentials_from_the_site_store(
-    store: SiteStore, rtsp_server: RtspTestServer, tmp_path: Path
+    store: SiteStore, rtsp_server: FootageServer, tmp_path: Path
 ) -> None:
     """The demo site through the real store: the worker reads what the store says, passwords included."""
     store.load_site(demo_site_on(rtsp_server, tmp_path / "site.yaml"))
@@ -253,7 +260,7 @@ def test_cameras_and_credentials_from_the_site_store(
         worker.apply([*store.cameras(enabled_only=True), ghost])
         ids = ["CAM-01", "CAM-02", "CAM-03", "CAM-04", "CAM-SECURE"]
         for cid in ids:
-            assert wait_for(in_state(worker, cid, HealthState.ONLINE), 10)[0], worker.health(cid)
+            wait_for(in_state(worker, cid, HealthState.ONLINE), 10, what=f"{cid} online")
         ghost_health = health_of(worker, "GHOST")
         assert ghost_health.reason is OfflineReason.ERROR
         assert 'credentials unavailable: camera "GHOST" does not exist' in (ghost_health.detail or "")
@@ -264,5 +271,5 @@ def test_cameras_and_credentials_from_the_site_store(
         assert res.restarted == ("CAM-SECURE",)
         assert set(res.unchanged) == {"CAM-01", "CAM-02", "CAM-03", "CAM-04"}
         assert res.stopped == ("GHOST",)
-        unauthorized, _ = wait_for(lambda: health_of(worker, "CAM-SECURE").reason is OfflineReason.UNAUTHORIZED, 10)
+        unauthorized = wait_for(lambda: health_of(worker, "CAM-SECURE").reason is OfflineReason.UNAUTHORIZED, 10)
         assert unauthorized, health_of(worker, "CAM-SECURE")
