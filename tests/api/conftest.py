@@ -6,7 +6,6 @@ this kind of machine; one test checks that stored hashes move to the configured 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -17,13 +16,10 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import cv2
 import httpx
-import numpy as np
 import pytest
 import yaml
 from fastapi import FastAPI
@@ -123,45 +119,6 @@ def api(engine: Engine, site: SiteStore, users: UserStore, clock: FakeClock, eve
     yield holder
     for client in holder.clients:
         client.__exit__(None, None, None)
-
-
-def jpeg(width: int = 64, height: int = 48) -> bytes:
-    """A small real JPEG (a gradient), for evidence and photos."""
-    row = np.linspace(0, 255, width, dtype=np.uint8)
-    image = np.dstack([np.tile(row, (height, 1))] * 3)
-    ok, buf = cv2.imencode(".jpg", image)
-    assert ok
-    return bytes(buf)
-
-
-def observation(
-    episode_id: str,
-    *,
-    camera_id: str = "CAM-01",
-    hazard: str = "loitering",
-    severity: str = "medium",
-    state: str = "opened",
-    seq: int = 0,
-    at: datetime | None = None,
-    evidence: bytes | None = None,
-) -> dict[str, Any]:
-    """An observation in the remote (JSON) format; loitering at medium makes no case on its own."""
-    when = (at or FakeClock().now()).isoformat()
-    doc: dict[str, Any] = {
-        "episode_id": episode_id,
-        "camera_id": camera_id,
-        "hazard": hazard,
-        "state": state,
-        "severity": severity,
-        "started_at": when,
-        "observed_at": when,
-        "seq": seq,
-        "summary": f"{hazard} on {camera_id}",
-        "measurements": {"people": 2},
-    }
-    if evidence is not None:
-        doc["evidence_jpeg_b64"] = base64.b64encode(evidence).decode()
-    return doc
 
 
 # ---------------------------------------------------------------------------- a real server process

@@ -11,11 +11,12 @@ from api.app import create_app
 from api.context import ApiContext
 from core.clock import FakeClock
 from events.service import EventsService
-from tests.api.conftest import Api, fast_auth, jpeg, observation
+from tests.api.conftest import Api, fast_auth
+from tests.support.factories import jpeg, remote_observation
 
 
 def _alert(events: EventsService, episode: str, **kw: object) -> int:
-    return events.apply_remote_observation(observation(episode, **kw)).alert.id  # type: ignore[arg-type]
+    return events.apply_remote_observation(remote_observation(episode, **kw)).alert.id  # type: ignore[arg-type]
 
 
 def test_list_is_scoped_filtered_and_paged(api: Api, events: EventsService, clock: FakeClock) -> None:
@@ -160,10 +161,12 @@ def test_alert_figures_are_counted_per_bucket_and_camera_in_scope(
     api: Api, events: EventsService, clock: FakeClock
 ) -> None:
     t0 = clock.now()
-    first = events.apply_remote_observation(observation("fig-1", camera_id="CAM-01", hazard="loitering")).alert.id
+    first = events.apply_remote_observation(
+        remote_observation("fig-1", camera_id="CAM-01", hazard="loitering")
+    ).alert.id
     clock.advance(2 * 3600)
-    events.apply_remote_observation(observation("fig-2", camera_id="CAM-01", hazard="intrusion", at=clock.now()))
-    events.apply_remote_observation(observation("fig-3", camera_id="CAM-02", hazard="loitering", at=clock.now()))
+    events.apply_remote_observation(remote_observation("fig-2", camera_id="CAM-01", hazard="intrusion", at=clock.now()))
+    events.apply_remote_observation(remote_observation("fig-3", camera_id="CAM-02", hazard="loitering", at=clock.now()))
     op, admin = api.as_("operator"), api.as_("admin")
     assert op.post(f"/api/alerts/{first}/dismiss", json={"reason": "cat"}).status_code == 200
     since, until = t0 - timedelta(minutes=10), t0 + timedelta(hours=3)

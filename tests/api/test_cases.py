@@ -14,12 +14,13 @@ from api.users import UserStore
 from core.clock import FakeClock
 from events.service import EventsService
 from events.types import CaseAction
-from tests.api.conftest import PASSWORD, Api, jpeg, observation
+from tests.api.conftest import PASSWORD, Api
+from tests.support.factories import jpeg, remote_observation
 
 
 def _case(events: EventsService, episode: str, camera_id: str = "CAM-01") -> int:
     """A camera case: a fallen person becomes a case at once (dispatched to the grid's worker)."""
-    result = events.apply_remote_observation(observation(episode, camera_id=camera_id, hazard="fallen_person"))
+    result = events.apply_remote_observation(remote_observation(episode, camera_id=camera_id, hazard="fallen_person"))
     assert result.case is not None
     return result.case.id
 

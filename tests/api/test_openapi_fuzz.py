@@ -37,7 +37,8 @@ from core.db import make_engine, session_factory
 from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, NewAttachment
 from gridwatch.db import upgrade
-from tests.api.conftest import PASSWORD, USERS, fast_auth, jpeg, observation
+from tests.api.conftest import PASSWORD, USERS, fast_auth
+from tests.support.factories import jpeg, remote_observation
 from tests.support.paths import EXAMPLES
 
 # Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
@@ -82,7 +83,9 @@ def _seed(events: EventsService) -> None:
         (("CAM-01", "fallen_person"), ("CAM-02", "loitering"), ("CAM-03", "crowd"), ("CAM-04", "intrusion"))
     ):
         events.apply_remote_observation(
-            observation(f"fuzz-{i}", camera_id=camera, hazard=hazard, at=now, evidence=jpeg() if i == 0 else None)
+            remote_observation(
+                f"fuzz-{i}", camera_id=camera, hazard=hazard, at=now, evidence=jpeg() if i == 0 else None
+            )
         )
     actor = Actor("admin", ActorRole.OPERATOR)
     case = events.alert_to_case(1, actor)

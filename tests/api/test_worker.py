@@ -17,7 +17,8 @@ from api.users import UserStore
 from core.clock import FakeClock
 from events.service import EventsService
 from ingest.demo_server import free_port
-from tests.api.conftest import PASSWORD, Api, collect_events, jpeg, observation
+from tests.api.conftest import PASSWORD, Api, collect_events
+from tests.support.factories import jpeg, remote_observation
 from tests.support.wait import wait_for
 
 
@@ -30,7 +31,7 @@ def worker(api: Api, users: UserStore) -> dict[str, str]:
 
 def test_delivery_is_idempotent(api: Api, worker: dict[str, str]) -> None:
     client = api.anonymous()
-    doc = observation("w-1", evidence=jpeg())
+    doc = remote_observation("w-1", evidence=jpeg())
     first = client.post("/api/worker/observations", json=doc, headers=worker)
     assert first.status_code == 200, first.text
     [item] = first.json()["results"]
@@ -44,14 +45,14 @@ def test_delivery_is_idempotent(api: Api, worker: dict[str, str]) -> None:
 
 
 def test_a_bad_item_is_refused_by_place_and_the_rest_applied(api: Api, worker: dict[str, str]) -> None:
-    bad_seq = observation("w-bad") | {"seq": -1}
+    bad_seq = remote_observation("w-bad") | {"seq": -1}
     batch = {
         "observations": [
-            observation("w-a"),
+            remote_observation("w-a"),
             bad_seq,
-            observation("w-b", camera_id="NO-SUCH-CAM"),
+            remote_observation("w-b", camera_id="NO-SUCH-CAM"),
             "not an object",
-            observation("w-c", camera_id="CAM-02"),
+            remote_observation("w-c", camera_id="CAM-02"),
         ]
     }
     res = api.anonymous().post("/api/worker/observations", json=batch, headers=worker)
@@ -68,7 +69,7 @@ def test_a_bad_item_is_refused_by_place_and_the_rest_applied(api: Api, worker: d
 
     late = api.anonymous().post(
         "/api/worker/observations",
-        json={"observations": [observation("w-a", seq=5), observation("w-a", seq=2)]},
+        json={"observations": [remote_observation("w-a", seq=5), remote_observation("w-a", seq=2)]},
         headers=worker,
     )
     assert late.status_code == 409
@@ -93,10 +94,10 @@ def test_malformed_deliveries(api: Api, worker: dict[str, str], body: bytes, sta
 
 
 def test_only_worker_accounts_deliver(api: Api, users: UserStore) -> None:
-    assert api.as_("operator").post("/api/worker/observations", json=observation("x")).status_code == 403
+    assert api.as_("operator").post("/api/worker/observations", json=remote_observation("x")).status_code == 403
     users.create("detector-g2", Role.WORKER, scope=Scope(ScopeKind.GRIDS, ("G-02",)))
     scoped = api.token("detector-g2")
-    res = api.anonymous().post("/api/worker/observations", json=observation("g1-cam"), headers=scoped)
+    res = api.anonymous().post("/api/worker/observations", json=remote_observation("g1-cam"), headers=scoped)
     assert res.status_code == 404
     assert res.json()["errors"][0]["message"] == 'camera "CAM-01" does not exist'
 
@@ -142,7 +143,7 @@ def test_sse_delivers_alerts_and_cases_in_scope(api: Api, served: str, worker: d
     wait_for(lambda: api.app.state.runtime.sse.subscribers >= 2)
     started = time.monotonic()
     res = httpx.post(
-        served + "/api/worker/observations", json=observation("sse-1", hazard="fallen_person"), headers=worker
+        served + "/api/worker/observations", json=remote_observation("sse-1", hazard="fallen_person"), headers=worker
     )
     assert res.status_code == 200, res.text
     listeners[0].join(5)
@@ -155,7 +156,9 @@ def test_sse_delivers_alerts_and_cases_in_scope(api: Api, served: str, worker: d
     assert (case["grid_id"], case["state"], case["overdue"]) == ("G-01", "dispatched", False)
     # gw2's stream is still open and empty; an event of its own grid does arrive
     assert seen_g2 == []
-    res = httpx.post(served + "/api/worker/observations", json=observation("sse-2", camera_id="CAM-02"), headers=worker)
+    res = httpx.post(
+        served + "/api/worker/observations", json=remote_observation("sse-2", camera_id="CAM-02"), headers=worker
+    )
     assert res.status_code == 200
     listeners[1].join(5)
     assert [(e["event"], e["data"]["episode_id"]) for e in seen_g2] == [("alert.new", "sse-2")]
@@ -164,9 +167,11 @@ def test_sse_delivers_alerts_and_cases_in_scope(api: Api, served: str, worker: d
 def test_metrics_show_alerts_cases_and_queues(api: Api, worker: dict[str, str], clock: FakeClock) -> None:
     client = api.anonymous()
     client.post(
-        "/api/worker/observations", json=observation("m-1", hazard="fallen_person", severity="high"), headers=worker
+        "/api/worker/observations",
+        json=remote_observation("m-1", hazard="fallen_person", severity="high"),
+        headers=worker,
     )
-    client.post("/api/worker/observations", json=observation("m-2"), headers=worker)
+    client.post("/api/worker/observations", json=remote_observation("m-2"), headers=worker)
     text = api.as_("admin").get("/metrics").text
     assert 'gridwatch_alerts_received_total{hazard="fallen_person",severity="high"} 1.0' in text
     assert 'gridwatch_alerts_received_total{hazard="loitering",severity="medium"} 1.0' in text
@@ -184,7 +189,7 @@ def test_figures_per_unit_in_scope(api: Api, worker: dict[str, str], events: Eve
     for episode, camera in (("f-1", "CAM-01"), ("f-2", "CAM-02")):
         client.post(
             "/api/worker/observations",
-            json=observation(episode, camera_id=camera, hazard="fallen_person"),
+            json=remote_observation(episode, camera_id=camera, hazard="fallen_person"),
             headers=worker,
         )
     clock.advance(60)
