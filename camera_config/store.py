@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from camera_config.camera_csv import CSV_COLUMNS, read_camera_csv
+from camera_config.cameras import CameraRecord, validate_camera
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.orm import (
     CameraRow,
@@ -32,6 +34,7 @@ from camera_config.orm import (
 )
 from camera_config.schema import CameraSpec
 from camera_config.secrets import CredentialCipher
+from camera_config.site_index import SiteIndex
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import (
     Camera,
@@ -43,15 +46,7 @@ from camera_config.types import (
     Zone,
     ZonePurpose,
 )
-from camera_config.validate import (
-    CSV_COLUMNS,
-    CameraRecord,
-    SiteIndex,
-    ValidatedSite,
-    load_site_file,
-    read_camera_csv,
-    validate_camera,
-)
+from camera_config.validate import ValidatedSite, load_site_file
 from core.db import Base, transaction, utcnow
 from core.errors import Issue, NotFound
 
