@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from camera_config.issues import Problem, issue_path
 from camera_config.schema import CameraSpec
-from camera_config.site_index import SiteIndex
+from camera_config.site_index import References, SiteIndex
 from camera_config.types import Camera, CameraLevel, Point
 from camera_config.urls import split_credentials
 from camera_config.zones import zone_problems, zones_from
@@ -139,14 +139,20 @@ def check_camera(spec: CameraSpec, index: SiteIndex) -> tuple[CameraRecord | Non
     return CameraRecord(camera=camera, password=streams.password), problems
 
 
-def camera_issues(problems: Sequence[Problem], where: str) -> list[Issue]:
-    """Problems as issues under ``where`` (``cameras[3]``, or "" for an API body)."""
+def _issues(problems: Sequence[Problem], where: str) -> list[Issue]:
     return [Issue(issue_path(where, p.field.split(".")), p.message) for p in problems]
+
+
+def check_site_camera(spec: CameraSpec, where: str, refs: References) -> CameraRecord | None:
+    """One camera of a site file at ``where`` (``cameras[3]``): its record, or None with its issues added."""
+    record, problems = check_camera(spec, refs.index)
+    refs.issues.extend(_issues(problems, where))
+    return record
 
 
 def validate_camera(spec: CameraSpec, index: SiteIndex, where: str) -> CameraRecord:
     """One camera from the API: its record, or `InvalidInput` naming each field at fault."""
     record, problems = check_camera(spec, index)
     if problems or record is None:
-        raise InvalidInput(camera_issues(problems, where))
+        raise InvalidInput(_issues(problems, where))
     return record

@@ -1,15 +1,10 @@
-"""Checks for the street's tree: communities, property companies, compounds and party groups."""
+"""Checks for the street's tree below its communities: property companies, compounds and party groups."""
 
 from __future__ import annotations
 
-from camera_config.schema import CommunitySpec, CompoundSpec, PartyGroupSpec, PropertyCompanySpec
+from camera_config.schema import CompoundSpec, PartyGroupSpec, PropertyCompanySpec
 from camera_config.site_index import References
-from camera_config.types import Community, Compound, PartyGroup, PropertyCompany
-
-
-def check_community(spec: CommunitySpec, street_id: str, refs: References) -> Community:
-    refs.index.communities.add(spec.id)
-    return Community(spec.id, spec.name, street_id)
+from camera_config.types import Compound, PartyGroup, PropertyCompany
 
 
 def check_property_company(spec: PropertyCompanySpec, where: str, refs: References) -> PropertyCompany | None:

@@ -8,14 +8,14 @@ camera CSV files are read by `camera_csv`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from camera_config.cameras import CameraRecord, camera_issues, check_camera
+from camera_config.cameras import CameraRecord, check_site_camera
 from camera_config.grids import check_grid, check_person
-from camera_config.hierarchy import check_community, check_compound, check_party_group, check_property_company
+from camera_config.hierarchy import check_compound, check_party_group, check_property_company
 from camera_config.issues import parse_spec
 from camera_config.schema import (
     SECTIONS,
@@ -43,6 +43,7 @@ from core.errors import InvalidInput, Issue
 from core.files import read_yaml_file
 
 _T = TypeVar("_T", bound=Spec)
+_V = TypeVar("_V")
 
 
 @dataclass(slots=True)
@@ -80,6 +81,26 @@ def _unique(section: str, items: Iterable[tuple[int, _T | None]], issues: list[I
         yield i, spec
 
 
+def _section(
+    doc: Mapping[str, Any], name: str, spec: type[_T], issues: list[Issue], **context: Any
+) -> list[tuple[int, _T]]:
+    """The items of one section that parse as ``spec``, with their positions, each id once."""
+    items = _section_items(doc, name, issues)
+    return list(
+        _unique(name, ((i, parse_spec(spec, item, f"{name}[{i}]", issues, **context)) for i, item in items), issues)
+    )
+
+
+def _checked(
+    name: str,
+    specs: Sequence[tuple[int, _T]],
+    check: Callable[[_T, str, References], _V | None],
+    refs: References,
+) -> list[_V]:
+    """The values of the specs that pass ``check``; each that does not has added its issues."""
+    return [value for i, spec in specs if (value := check(spec, f"{name}[{i}]", refs)) is not None]
+
+
 def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | None = None) -> ValidatedSite:
     """Validate a parsed site document; raise `InvalidInput` with every problem found."""
     issues: list[Issue] = []
@@ -98,21 +119,13 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     if street:
         idx.streets.add(street.id)
 
-    parsed: dict[str, list[tuple[int, Any]]] = {}
-    for name, spec_type in SECTIONS.items():
-        ctx = {"allow_files": allow_files} if name == "cameras" else {}
-        parsed[name] = list(
-            _unique(
-                name,
-                (
-                    (i, parse_spec(spec_type, item, f"{name}[{i}]", issues, **ctx))
-                    for i, item in _section_items(doc, name, issues)
-                ),
-                issues,
-            )
-        )
-
-    site = ValidatedSite(street=street or Street("?", "?"))
+    community_specs = _section(doc, "communities", CommunitySpec, issues)
+    company_specs = _section(doc, "property_companies", PropertyCompanySpec, issues)
+    compound_specs = _section(doc, "compounds", CompoundSpec, issues)
+    party_group_specs = _section(doc, "party_groups", PartyGroupSpec, issues)
+    grid_specs = _section(doc, "grids", GridSpec, issues)
+    person_specs = _section(doc, "people", PersonSpec, issues)
+    camera_specs = _section(doc, "cameras", CameraSpec, issues, allow_files=allow_files)
 
     # Ids declared in the file, valid or not: a reference to an invalid one is not reported twice.
     declared: set[tuple[str, str]] = {
@@ -123,40 +136,26 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     }
     refs = References(idx, issues, declared)
 
-    for _, s in parsed["communities"]:
-        assert isinstance(s, CommunitySpec)
-        site.communities.append(check_community(s, site.street.id, refs))
-    for i, s in parsed["property_companies"]:
-        assert isinstance(s, PropertyCompanySpec)
-        if company := check_property_company(s, f"property_companies[{i}]", refs):
-            site.property_companies.append(company)
-    for i, s in parsed["compounds"]:
-        assert isinstance(s, CompoundSpec)
-        if compound := check_compound(s, f"compounds[{i}]", refs):
-            site.compounds.append(compound)
-    for i, s in parsed["party_groups"]:
-        assert isinstance(s, PartyGroupSpec)
-        if party_group := check_party_group(s, f"party_groups[{i}]", refs):
-            site.party_groups.append(party_group)
-    for i, s in parsed["grids"]:
-        assert isinstance(s, GridSpec)
-        if grid := check_grid(s, f"grids[{i}]", refs):
-            site.grids.append(grid)
-    for i, s in parsed["people"]:
-        assert isinstance(s, PersonSpec)
-        if person := check_person(s, f"people[{i}]", refs):
-            site.people.append(person)
-    for i, s in parsed["cameras"]:
-        assert isinstance(s, CameraSpec)
-        record, problems = check_camera(s, idx)
-        issues.extend(camera_issues(problems, f"cameras[{i}]"))
-        if record is not None:
-            site.cameras.append(record)
+    idx.communities.update(s.id for _, s in community_specs)
+    property_companies = _checked("property_companies", company_specs, check_property_company, refs)
+    compounds = _checked("compounds", compound_specs, check_compound, refs)
+    party_groups = _checked("party_groups", party_group_specs, check_party_group, refs)
+    grids = _checked("grids", grid_specs, check_grid, refs)
+    people = _checked("people", person_specs, check_person, refs)
+    cameras = _checked("cameras", camera_specs, check_site_camera, refs)
 
-    if issues:
+    if street is None or issues:  # a street that is missing or invalid has added its issue
         raise InvalidInput(issues)
-    assert street is not None
-    return site
+    return ValidatedSite(
+        street=street,
+        communities=[Community(s.id, s.name, street.id) for _, s in community_specs],
+        property_companies=property_companies,
+        compounds=compounds,
+        party_groups=party_groups,
+        grids=grids,
+        people=people,
+        cameras=cameras,
+    )
 
 
 def load_site_file(path: Path, *, allow_files: bool = False, existing: SiteIndex | None = None) -> ValidatedSite:
