@@ -12,7 +12,7 @@ import hashlib
 import io
 from typing import Any
 
-from camera_config.validate import CSV_COLUMNS
+from camera_config.camera_csv import CSV_COLUMNS
 
 COMMUNITIES = 8
 COMPANIES_PER_COMMUNITY = 3

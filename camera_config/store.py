@@ -12,11 +12,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm.interfaces import ORMOption
 
+from camera_config.camera_csv import CSV_COLUMNS, read_camera_csv
+from camera_config.cameras import CameraRecord, validate_camera
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.orm import (
     CameraRow,
@@ -32,6 +35,7 @@ from camera_config.orm import (
 )
 from camera_config.schema import CameraSpec
 from camera_config.secrets import CredentialCipher
+from camera_config.site_index import SiteIndex
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import (
     Camera,
@@ -39,19 +43,12 @@ from camera_config.types import (
     Grid,
     Person,
     PersonRole,
+    Point,
     StreamCredentials,
     Zone,
     ZonePurpose,
 )
-from camera_config.validate import (
-    CSV_COLUMNS,
-    CameraRecord,
-    SiteIndex,
-    ValidatedSite,
-    load_site_file,
-    read_camera_csv,
-    validate_camera,
-)
+from camera_config.validate import ValidatedSite, load_site_file
 from core.db import Base, transaction, utcnow
 from core.errors import Issue, NotFound
 
@@ -59,6 +56,7 @@ Progress = Callable[[int, int], None]
 """Called as (done, total) during long writes."""
 
 _CHUNK = 500
+_Row = TypeVar("_Row", bound=Base)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +91,23 @@ class TreeNode:
     grids: tuple[GridSummary, ...] = ()
 
 
+def _get(s: Session, table: type[_Row], kind: str, id_: str, *options: ORMOption) -> _Row:
+    """The row with this id, or `NotFound` naming the ``kind`` of thing."""
+    row = s.get(table, id_, options=options)
+    if row is None:
+        raise NotFound(f'{kind} "{id_}" does not exist')
+    return row
+
+
+def _points(stored: Sequence[Sequence[float]]) -> tuple[Point, ...]:
+    """Points as stored (JSON lists) as (x, y) float pairs."""
+    return tuple((float(p[0]), float(p[1])) for p in stored)
+
+
+def _json_points(points: Sequence[Point]) -> list[list[float]]:
+    return [list(p) for p in points]
+
+
 def _camera_from_row(row: CameraRow) -> Camera:
     return Camera(
         id=row.id,
@@ -112,7 +127,7 @@ def _camera_from_row(row: CameraRow) -> Camera:
                 id=z.id,
                 name=z.name,
                 purpose=ZonePurpose(z.purpose),
-                points=tuple((float(p[0]), float(p[1])) for p in z.points),
+                points=_points(z.points),
                 settings=ZoneSettings.model_validate(z.settings),
             )
             for z in row.zones
@@ -130,7 +145,7 @@ def _grid_from_row(row: GridRow) -> Grid:
         name=row.name,
         community_id=row.community_id,
         compound_ids=tuple(c.id for c in row.compounds),
-        polygon=tuple((float(p[0]), float(p[1])) for p in row.polygon),
+        polygon=_points(row.polygon),
         party_group_id=row.party_group_id,
     )
 
@@ -219,10 +234,7 @@ class SiteStore:
 
     def camera(self, camera_id: str) -> Camera:
         with self._factory() as s:
-            row = s.get(CameraRow, camera_id, options=[selectinload(CameraRow.zones)])
-            if row is None:
-                raise NotFound(f'camera "{camera_id}" does not exist')
-            return _camera_from_row(row)
+            return _camera_from_row(_get(s, CameraRow, "camera", camera_id, selectinload(CameraRow.zones)))
 
     def revisions(self) -> dict[str, int]:
         """camera id → revision: a cheap poll for workers to find what changed."""
@@ -256,10 +268,7 @@ class SiteStore:
 
     def grid(self, grid_id: str) -> Grid:
         with self._factory() as s:
-            row = s.get(GridRow, grid_id, options=[selectinload(GridRow.compounds)])
-            if row is None:
-                raise NotFound(f'grid "{grid_id}" does not exist')
-            return _grid_from_row(row)
+            return _grid_from_row(_get(s, GridRow, "grid", grid_id, selectinload(GridRow.compounds)))
 
     def people(self, *, grid_id: str | None = None, party_group_id: str | None = None) -> list[Person]:
         stmt = select(PersonRow).order_by(PersonRow.id)
@@ -410,7 +419,7 @@ class SiteStore:
                         "name": g.name,
                         "community_id": g.community_id,
                         "party_group_id": g.party_group_id,
-                        "polygon": [list(p) for p in g.polygon],
+                        "polygon": _json_points(g.polygon),
                     }
                     for g in site.grids
                 ],
@@ -459,9 +468,7 @@ class SiteStore:
 
     def set_enabled(self, camera_id: str, enabled: bool) -> Camera:
         with transaction(self._factory) as s:
-            row = s.get(CameraRow, camera_id)
-            if row is None:
-                raise NotFound(f'camera "{camera_id}" does not exist')
+            row = _get(s, CameraRow, "camera", camera_id)
             if row.enabled != enabled:
                 row.enabled = enabled
                 row.revision += 1
@@ -470,9 +477,7 @@ class SiteStore:
 
     def delete_camera(self, camera_id: str) -> None:
         with transaction(self._factory) as s:
-            row = s.get(CameraRow, camera_id)
-            if row is None:
-                raise NotFound(f'camera "{camera_id}" does not exist')
+            row = _get(s, CameraRow, "camera", camera_id)
             s.delete(row)
 
     def _write_cameras(self, s: Session, records: Sequence[CameraRecord], progress: Progress | None) -> ImportReport:
@@ -535,7 +540,7 @@ class SiteStore:
             zr.position = pos
             zr.name = zone.name
             zr.purpose = zone.purpose.value
-            zr.points = [list(p) for p in zone.points]
+            zr.points = _json_points(zone.points)
             zr.settings = zone.settings.model_dump(mode="json", exclude_none=True)
             keep.append(zr)
         row.zones = keep

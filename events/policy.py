@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from camera_config.validate import pydantic_issues
+from camera_config.issues import pydantic_issues
 from core.errors import InvalidInput, Issue
 from core.files import read_yaml_file
 from detectors.types import HazardType, Severity

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from camera_config.validate import pydantic_issues
+from camera_config.issues import pydantic_issues
 from core.errors import InvalidInput, Issue
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
 from events.files import draw_detections

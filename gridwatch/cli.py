@@ -118,7 +118,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from camera_config.validate import load_site_file, read_camera_csv
+    from camera_config.camera_csv import read_camera_csv
+    from camera_config.validate import load_site_file
 
     path: Path = args.file
     settings = _settings(args)

@@ -29,9 +29,10 @@ from api.schemas import (
     ImportReportPublic,
     ZonePublic,
 )
+from camera_config.cameras import validate_camera
+from camera_config.issues import pydantic_issues
 from camera_config.schema import CameraSpec, ZoneSpec
 from camera_config.types import Camera
-from camera_config.validate import pydantic_issues, validate_camera
 from core.errors import Conflict, InvalidInput, Issue, NotFound, Unavailable
 from ingest.probe import ProbeResult, probe_stream
 from ingest.sources import resolve_source

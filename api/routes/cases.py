@@ -33,7 +33,7 @@ from api.work_schemas import (
     PatrolReportBody,
     TransitionBody,
 )
-from camera_config.validate import pydantic_issues
+from camera_config.issues import pydantic_issues
 from core.errors import InvalidInput, Issue, NotFound
 from events.files import check_attachments
 from events.queries import CaseFilter

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from camera_config.camera_csv import read_camera_csv
+from camera_config.cameras import point_in_polygon
+from camera_config.site_index import SiteIndex
 from camera_config.types import CameraLevel, ZonePurpose
-from camera_config.validate import SiteIndex, load_site_file, point_in_polygon, read_camera_csv, validate_site
+from camera_config.validate import load_site_file, validate_site
 from core.errors import InvalidInput
 from tests.camera_config.sites import camera, site
 
