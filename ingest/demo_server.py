@@ -1,8 +1,9 @@
 """Starting and stopping the project's footage server (scripts/rtsp_server.py) from Python.
 
-The demo's cameras stream from it, and so do the tests and benchmarks: it runs under the system Python (where GStreamer's Python
-bindings live), listens on 127.0.0.1 only and is always stopped by its process id. When it cannot
-run (no script, no GStreamer), the demo falls back to reading the footage files directly.
+The demo's cameras stream from it, and so do the tests and benchmarks: it runs under the system
+Python (where GStreamer's Python bindings live), listens on 127.0.0.1 only and is always stopped by
+its process id. When it cannot run (no script, no GStreamer), the demo falls back to reading the
+footage files directly.
 """
 
 from __future__ import annotations
