@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from camera_config.hazard_settings import FallSettings
 from detectors.context import FrameContext
 from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
-from detectors.model import FALLEN_PERSON, PERSON
+from detectors.labels import FALLEN_PERSON, PERSON
 from detectors.types import Box, Detection, HazardType, Observation, Severity
 
 

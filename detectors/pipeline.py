@@ -27,7 +27,8 @@ from detectors.crowd import CrowdRule
 from detectors.episodes import EpisodeWriter
 from detectors.fall import FallRule
 from detectors.intrusion import IntrusionRule, LoiterRule
-from detectors.model import FALLEN_PERSON, PERSON_LABELS, Detector
+from detectors.labels import FALLEN_PERSON, PERSON_LABELS
+from detectors.model.detector import Detector
 from detectors.regions import MotionFinder, Region, plan_regions, regions_area
 from detectors.structure import StructureRule
 from detectors.tamper import TamperRule

@@ -26,7 +26,7 @@ from gridwatch.db import upgrade
 from gridwatch.tables import metadata
 
 if TYPE_CHECKING:
-    from detectors.model import Detector
+    from detectors.model.detector import Detector
 
 # ultralytics reads these when first imported (by whichever test module comes first) and writes its
 # settings into the config dir: a temporary one, never the user's.
@@ -116,6 +116,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def detector(model_cache: Path) -> Detector:
     """The default configuration (auto backend: exports to OpenVINO on first use), loaded once for
     every package's tests that need the real model."""
-    from detectors.model import Detector, ModelConfig
+    from detectors.model.config import ModelConfig
+    from detectors.model.detector import Detector
 
     return Detector(ModelConfig(cache_dir=model_cache))
