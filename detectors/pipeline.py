@@ -24,7 +24,7 @@ from core.clock import Clock, SystemClock
 from core.errors import GridwatchError
 from detectors.context import FrameContext, Rule
 from detectors.crowd import CrowdRule
-from detectors.episodes import EpisodeWriter
+from detectors.episodes import EpisodeWriter, Report
 from detectors.fall import FallRule
 from detectors.intrusion import IntrusionRule, LoiterRule
 from detectors.labels import FALLEN_PERSON, PERSON_LABELS
@@ -215,7 +215,7 @@ class DetectorPipeline:
 
     def _close_all(self, state: _Camera, why: str) -> list[Observation]:
         now = self.clock.now()
-        return [w.finish(now, why) for w in state.open_episodes()]
+        return [w.finish(now, Report(why)) for w in state.open_episodes()]
 
     @property
     def camera_ids(self) -> list[str]:
