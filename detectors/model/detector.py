@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import InvalidInput, Unavailable
 from detectors.model.config import EXPORTS, INT8_FROM, Backend, ModelConfig
-from detectors.model.exports import Progress, export_loaded, fresh_export, label_table, load_yolo
+from detectors.model.exports import Progress, export_model, fresh_export, label_table, load_yolo
 from detectors.model.runners import Runner, runner_for
 from detectors.model.tensors import Tensor, chw, input_shape, letterbox, nms
 from detectors.types import Box, Detection
@@ -52,7 +52,7 @@ class Detector:
         if wanted is Backend.TORCH:
             return Backend.TORCH, self.info.path, runner_for(Backend.TORCH, self.info.path, yolo, self.threads)
         if wanted in EXPORTS:
-            path = export_loaded(
+            path = export_model(
                 self.info, wanted, cache, progress=progress, calibration=cfg.calibration, imgsz=cfg.imgsz
             )
             return wanted, path, runner_for(wanted, path, yolo, self.threads)
@@ -61,7 +61,7 @@ class Detector:
             found = fresh_export(cache, self.info, fmt)
             if found is None and cfg.auto_export and (fmt not in INT8_FROM or cfg.calibration is not None):
                 try:
-                    found = export_loaded(
+                    found = export_model(
                         self.info, fmt, cache, progress=progress, calibration=cfg.calibration, imgsz=cfg.imgsz
                     )
                 except (Unavailable, InvalidInput, OSError) as exc:  # no runtime, bad calibration, read-only cache

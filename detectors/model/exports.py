@@ -116,7 +116,7 @@ def _quiet() -> Iterator[None]:
 
 
 def export_model(
-    weights: Path,
+    weights: Path | WeightsInfo,
     fmt: Backend,
     cache_dir: Path,
     *,
@@ -126,31 +126,16 @@ def export_model(
     imgsz: int = 640,
 ) -> Path:
     """Export weights to ONNX or OpenVINO (dynamic batch and size), fp32 or INT8 (calibrated on
-    ``calibration`` frames at ``imgsz``), into the cache; reuse an up-to-date export."""
+    ``calibration`` frames at ``imgsz``), into the cache; reuse an up-to-date export. ``weights`` is a file,
+    or weights already loaded (a `Detector` has them: no second load and hash)."""
     if fmt not in EXPORTS:
         raise InvalidInput(f'format: "{fmt}" cannot be exported; use {", ".join(f.value for f in EXPORTS)}')
     say = progress or _silent
-    say("loading weights")
-    _, info = load_yolo(weights)
-    return export_loaded(info, fmt, cache_dir, progress=say, force=force, calibration=calibration, imgsz=imgsz)
-
-
-def _silent(_step: str) -> None:
-    pass
-
-
-def export_loaded(
-    info: WeightsInfo,
-    fmt: Backend,
-    cache_dir: Path,
-    *,
-    progress: Progress | None = None,
-    force: bool = False,
-    calibration: Path | None = None,
-    imgsz: int = 640,
-) -> Path:
-    """`export_model` for weights already loaded (a `Detector` has them: no second load and hash)."""
-    say = progress or _silent
+    if isinstance(weights, WeightsInfo):
+        info = weights
+    else:
+        say("loading weights")
+        _, info = load_yolo(weights)
     if not force and (existing := fresh_export(cache_dir, info, fmt)) is not None:
         say("up to date")
         return existing
@@ -161,6 +146,40 @@ def export_loaded(
             "calibration: an INT8 export needs frames to calibrate on (a clip, an image or a folder of "
             "snapshots from the cameras)"
         )
+    return _export_int8(info, fmt, cache_dir, say, calibration, imgsz)
+
+
+def _silent(_step: str) -> None:
+    pass
+
+
+def _export_fp32(info: WeightsInfo, fmt: Backend, cache_dir: Path, say: Progress) -> Path:
+    with _staging(cache_dir) as (staged, work):
+        # ultralytics writes next to the weights file: work on a copy so nothing lands beside the original.
+        copy = work / "model.pt"
+        shutil.copyfile(info.path, copy)
+        yolo, _ = load_yolo(copy)
+        say(f"exporting to {fmt.value}")
+        try:
+            with _quiet():
+                produced = Path(yolo.export(format=fmt.value, dynamic=True, imgsz=640, verbose=False))
+        except Exception as exc:
+            raise Unavailable(f"{info.path}: {fmt.value} export failed ({type(exc).__name__}: {exc})") from None
+        say("verifying")
+        if fmt is Backend.ONNX:
+            shutil.copyfile(produced, staged / "model.onnx")
+        else:
+            for src in produced.glob("*.xml"):
+                shutil.copyfile(src, staged / "model.xml")
+                shutil.copyfile(src.with_suffix(".bin"), staged / "model.bin")
+        found = _install(staged, cache_dir, info, fmt, _stamp(info, fmt))
+    say("done")
+    return found
+
+
+def _export_int8(
+    info: WeightsInfo, fmt: Backend, cache_dir: Path, say: Progress, calibration: Path, imgsz: int
+) -> Path:
     frames = calibration_frames(calibration)
     base = INT8_FROM[fmt]
     fp32 = fresh_export(cache_dir, info, base) or _export_fp32(info, base, cache_dir, say)
@@ -185,30 +204,6 @@ def export_loaded(
         }
         found = _install(staged, cache_dir, info, fmt, stamp)
     say(f"done (agreement with fp32 {agreement:.0%})")
-    return found
-
-
-def _export_fp32(info: WeightsInfo, fmt: Backend, cache_dir: Path, say: Progress) -> Path:
-    with _staging(cache_dir) as (staged, work):
-        # ultralytics writes next to the weights file: work on a copy so nothing lands beside the original.
-        copy = work / "model.pt"
-        shutil.copyfile(info.path, copy)
-        yolo, _ = load_yolo(copy)
-        say(f"exporting to {fmt.value}")
-        try:
-            with _quiet():
-                produced = Path(yolo.export(format=fmt.value, dynamic=True, imgsz=640, verbose=False))
-        except Exception as exc:
-            raise Unavailable(f"{info.path}: {fmt.value} export failed ({type(exc).__name__}: {exc})") from None
-        say("verifying")
-        if fmt is Backend.ONNX:
-            shutil.copyfile(produced, staged / "model.onnx")
-        else:
-            for src in produced.glob("*.xml"):
-                shutil.copyfile(src, staged / "model.xml")
-                shutil.copyfile(src.with_suffix(".bin"), staged / "model.bin")
-        found = _install(staged, cache_dir, info, fmt, _stamp(info, fmt))
-    say("done")
     return found
 
 
