@@ -24,6 +24,8 @@ from ingest.types import Image
 
 
 class Step(enum.Enum):
+    """What `Persistence.step` says about the episode at one moment."""
+
     IDLE = "idle"
     """Nothing open, nothing to say."""
     OPEN = "open"
@@ -132,6 +134,7 @@ class EpisodeWriter:
         return obs
 
     def start(self, now_s: float, now_at: datetime, report: Report, key: object = None) -> Observation:
+        """Open a new episode: a fresh id (events make one alert of it), seq from 0."""
         zone = self.zone_id or "camera"
         self.episode_id = f"{self.camera_id}:{zone}:{self.hazard.value}:{uuid.uuid4().hex[:16]}"
         self.started_at = now_at
@@ -145,11 +148,13 @@ class EpisodeWriter:
         return self.open and (key != self._last_key or now_s - self._last_update_s >= self.update_every_s)
 
     def update(self, now_s: float, now_at: datetime, report: Report, key: object = None) -> Observation:
+        """Say more about the open episode; ``key`` and the time are what `due` compares the next one with."""
         self._last_update_s = now_s
         self._last_key = key
         return self._make(EpisodeState.UPDATED, now_at, report)
 
     def finish(self, now_at: datetime, report: Report) -> Observation:
+        """Close the open episode; the next `start` is a new episode with a new id."""
         obs = self._make(EpisodeState.CLOSED, now_at, report)
         self.episode_id = None
         self.started_at = None

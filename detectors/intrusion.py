@@ -56,6 +56,9 @@ class _RestrictedZoneRule:
 
 
 class IntrusionRule(_RestrictedZoneRule):
+    """Anyone inside the zone while it is restricted (its schedule) for min_duration_s opens one episode,
+    which closes once the zone has been clear for clear_s."""
+
     def __init__(self, camera_id: str, zone: Zone, settings: IntrusionSettings) -> None:
         persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
         super().__init__(camera_id, zone, HazardType.INTRUSION, Severity.HIGH, persistence)

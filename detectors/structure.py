@@ -77,6 +77,9 @@ def compare(reference: Gray, gray: Gray, valid: Mask) -> Comparison:
 
 
 class StructureRule:
+    """One structure zone, sampled every sample_every_s (a wall does not fall twice a second): an episode
+    once min_samples samples in a row differ from the slowly learned reference."""
+
     def __init__(self, camera_id: str, zone: Zone, settings: StructureSettings) -> None:
         self.zone_id = zone.id
         self.settings = settings

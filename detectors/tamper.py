@@ -67,6 +67,9 @@ _FAULTS = {
 
 
 class TamperRule:
+    """One camera's faults, each its own episode (a covered lens and a moved camera need different fixes),
+    judged on samples every sample_every_s against the camera's own baseline."""
+
     def __init__(self, camera_id: str, settings: TamperSettings) -> None:
         self.settings = settings
         self.camera_id = camera_id

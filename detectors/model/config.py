@@ -17,6 +17,9 @@ from detectors.labels import DEFAULT_CLASS_MAP
 
 
 class Backend(enum.StrEnum):
+    """Where inference runs. AUTO times the exports available here and keeps the fastest: which one wins
+    depends on the CPU."""
+
     AUTO = "auto"
     TORCH = "torch"
     ONNX = "onnx"

@@ -27,6 +27,7 @@ Progress = Callable[[str], None]
 
 
 def file_sha256(path: Path) -> str:
+    """Exports are keyed by this, so weights replaced under the same file name never reuse a stale export."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -36,6 +37,8 @@ def file_sha256(path: Path) -> str:
 
 @dataclass(frozen=True, slots=True)
 class WeightsInfo:
+    """Loaded weights as far as exports and labels care: the file, its hash and its classes."""
+
     path: Path
     sha256: str
     names: Mapping[int, str]
@@ -71,6 +74,7 @@ def label_table(info: WeightsInfo, class_map: Mapping[str, str]) -> dict[int, st
 
 
 def export_dir(cache_dir: Path, info: WeightsInfo, fmt: Backend) -> Path:
+    """Where the ``fmt`` export of these weights lives, named so a person can tell which weights it is from."""
     return cache_dir / f"{info.path.stem}-{info.sha256[:16]}-{fmt.value}"
 
 

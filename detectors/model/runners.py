@@ -14,6 +14,8 @@ from detectors.model.tensors import Tensor
 
 
 class Runner(Protocol):
+    """A backend's model behind one call."""
+
     def __call__(self, batch: Tensor) -> Tensor:
         """(B, 3, H, W) float32 in 0..1 → raw predictions (B, 4 + classes, anchors)."""
         ...
