@@ -38,7 +38,9 @@ os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "grid
 
 from camera_config.types import Camera  # noqa: E402
 from detectors.evaluate import file_camera  # noqa: E402
-from detectors.model import PERSON_LABELS, Backend, Detector, ModelConfig, default_weights  # noqa: E402
+from detectors.labels import PERSON_LABELS  # noqa: E402
+from detectors.model.config import Backend, ModelConfig, default_weights  # noqa: E402
+from detectors.model.detector import Detector  # noqa: E402
 from detectors.pipeline import DetectorPipeline, Mode, PipelineConfig  # noqa: E402
 from ingest.types import Frame, Image  # noqa: E402
 

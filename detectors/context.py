@@ -8,7 +8,7 @@ from typing import Protocol
 
 from camera_config.types import Camera
 from detectors.episodes import EpisodeWriter
-from detectors.model import PERSON_LABELS
+from detectors.labels import PERSON_LABELS
 from detectors.types import Detection, Observation
 from detectors.zones import CameraZones
 from ingest.types import Frame

@@ -5,7 +5,7 @@ from __future__ import annotations
 from camera_config.hazard_settings import CrowdSettings
 from camera_config.types import Zone
 from detectors.context import FrameContext
-from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
+from detectors.episodes import EpisodeWriter, Persistence, Report, Step, zone_report
 from detectors.types import HazardType, Observation, Severity
 
 
@@ -44,48 +44,23 @@ class CrowdRule:
         count = len(inside)
         needed = self.keep_people if self.persistence.active else self.min_people
         step = self.persistence.step(ctx.now_s, count >= needed)
-        if step is Step.IDLE:
-            return []
-
-        def snapshot(title: str) -> bytes:
-            return evidence_jpeg(ctx.frame.image, detections=inside, zones=[zone], title=title)
-
-        measures = {"people": float(count), "min_people": float(self.min_people)}
         if step is Step.OPEN:
             self.peak = count
-            held = self.persistence.held_s(ctx.now_s)
-            return [
-                self.writer.start(
-                    ctx.now_s,
-                    ctx.now_at,
-                    f"{count} people gathered in {zone.zone.name} for {held:.0f} s",
-                    measures | {"held_s": held},
-                    inside,
-                    snapshot(f"crowd: {count} people in {zone.id}"),
-                    key=count,
-                )
-            ]
-        if step is Step.CLOSE:
-            return [
-                self.writer.finish(
-                    ctx.now_at,
-                    f"gathering in {zone.zone.name} dispersed (peak {self.peak})",
-                    measures | {"peak_people": float(self.peak)},
-                    inside,
-                    snapshot(f"crowd dispersed in {zone.id}"),
-                )
-            ]
-        self.peak = max(self.peak, count)
-        if count >= self.keep_people and self.writer.due(ctx.now_s, key=count):
-            return [
-                self.writer.update(
-                    ctx.now_s,
-                    ctx.now_at,
-                    f"{count} people in {zone.zone.name}",
-                    measures | {"peak_people": float(self.peak)},
-                    inside,
-                    snapshot(f"crowd: {count} people in {zone.id}"),
-                    key=count,
-                )
-            ]
-        return []
+        elif step is Step.ONGOING:
+            self.peak = max(self.peak, count)
+        measures = {"people": float(count), "min_people": float(self.min_people)}
+
+        def report(step: Step) -> Report:
+            if step is Step.OPEN:
+                held = self.persistence.held_s(ctx.now_s)
+                summary = f"{count} people gathered in {zone.zone.name} for {held:.0f} s"
+                figures, title = measures | {"held_s": held}, f"crowd: {count} people in {zone.id}"
+            elif step is Step.CLOSE:
+                summary = f"gathering in {zone.zone.name} dispersed (peak {self.peak})"
+                figures, title = measures | {"peak_people": float(self.peak)}, f"crowd dispersed in {zone.id}"
+            else:
+                summary = f"{count} people in {zone.zone.name}"
+                figures, title = measures | {"peak_people": float(self.peak)}, f"crowd: {count} people in {zone.id}"
+            return zone_report(ctx.frame.image, zone, summary, figures, inside, title)
+
+        return self.writer.follow(step, ctx.now_s, ctx.now_at, report, holds=count >= self.keep_people, key=count)

@@ -2,15 +2,16 @@
 
 Every rule uses the same two pieces: `Persistence` (how long a condition must hold before an episode opens,
 how long it must be gone before it closes, and a cooldown before the next one), and `EpisodeWriter`
-(ids, sequence numbers and the `Observation` values). Time comes from the frames, which ingest stamps with
-its injected clock, so a rule runs the same on live streams, on a file's timeline and under a fake clock.
+(ids, sequence numbers and the `Observation` values); `EpisodeWriter.follow` says what a rule owes at each
+`Step`. Time comes from the frames, which ingest stamps with its injected clock, so a rule runs the same on
+live streams, on a file's timeline and under a fake clock.
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from ingest.types import Image
 
 
 class Step(enum.Enum):
+    """What `Persistence.step` says about the episode at one moment."""
+
     IDLE = "idle"
     """Nothing open, nothing to say."""
     OPEN = "open"
@@ -78,6 +81,17 @@ class Persistence:
         return 0.0 if self._since is None else now_s - self._since
 
 
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What one Observation of an episode says; opening, updating and closing each take one."""
+
+    summary: str
+    measurements: Mapping[str, float] = field(default_factory=dict)
+    detections: Sequence[Detection] = ()
+    evidence: bytes | None = None
+    """The annotated snapshot (`evidence_jpeg`), when this step has a picture worth showing."""
+
+
 @dataclass(slots=True)
 class EpisodeWriter:
     """Makes the Observations of one rule on one camera (and zone): stable ids, increasing seq, rate-limited updates."""
@@ -98,15 +112,7 @@ class EpisodeWriter:
     def open(self) -> bool:
         return self.episode_id is not None
 
-    def _make(
-        self,
-        state: EpisodeState,
-        now_at: datetime,
-        summary: str,
-        measurements: Mapping[str, float],
-        detections: Sequence[Detection],
-        evidence: bytes | None,
-    ) -> Observation:
+    def _make(self, state: EpisodeState, now_at: datetime, report: Report) -> Observation:
         assert self.episode_id is not None
         assert self.started_at is not None
         obs = Observation(
@@ -119,62 +125,61 @@ class EpisodeWriter:
             observed_at=now_at,
             seq=self.seq,
             zone_id=self.zone_id,
-            summary=summary,
-            measurements=dict(measurements),
-            detections=tuple(detections),
-            evidence_jpeg=evidence,
+            summary=report.summary,
+            measurements=dict(report.measurements),
+            detections=tuple(report.detections),
+            evidence_jpeg=report.evidence,
         )
         self.seq += 1
         return obs
 
-    def start(
-        self,
-        now_s: float,
-        now_at: datetime,
-        summary: str,
-        measurements: Mapping[str, float] | None = None,
-        detections: Sequence[Detection] = (),
-        evidence: bytes | None = None,
-        key: object = None,
-    ) -> Observation:
+    def start(self, now_s: float, now_at: datetime, report: Report, key: object = None) -> Observation:
+        """Open a new episode: a fresh id (events make one alert of it), seq from 0."""
         zone = self.zone_id or "camera"
         self.episode_id = f"{self.camera_id}:{zone}:{self.hazard.value}:{uuid.uuid4().hex[:16]}"
         self.started_at = now_at
         self.seq = 0
         self._last_update_s = now_s
         self._last_key = key
-        return self._make(EpisodeState.OPENED, now_at, summary, measurements or {}, detections, evidence)
+        return self._make(EpisodeState.OPENED, now_at, report)
 
     def due(self, now_s: float, key: object = None) -> bool:
         """An update is worth sending when ``key`` (e.g. the count) changed or ``update_every_s`` passed."""
         return self.open and (key != self._last_key or now_s - self._last_update_s >= self.update_every_s)
 
-    def update(
-        self,
-        now_s: float,
-        now_at: datetime,
-        summary: str,
-        measurements: Mapping[str, float] | None = None,
-        detections: Sequence[Detection] = (),
-        evidence: bytes | None = None,
-        key: object = None,
-    ) -> Observation:
+    def update(self, now_s: float, now_at: datetime, report: Report, key: object = None) -> Observation:
+        """Say more about the open episode; ``key`` and the time are what `due` compares the next one with."""
         self._last_update_s = now_s
         self._last_key = key
-        return self._make(EpisodeState.UPDATED, now_at, summary, measurements or {}, detections, evidence)
+        return self._make(EpisodeState.UPDATED, now_at, report)
 
-    def finish(
-        self,
-        now_at: datetime,
-        summary: str,
-        measurements: Mapping[str, float] | None = None,
-        detections: Sequence[Detection] = (),
-        evidence: bytes | None = None,
-    ) -> Observation:
-        obs = self._make(EpisodeState.CLOSED, now_at, summary, measurements or {}, detections, evidence)
+    def finish(self, now_at: datetime, report: Report) -> Observation:
+        """Close the open episode; the next `start` is a new episode with a new id."""
+        obs = self._make(EpisodeState.CLOSED, now_at, report)
         self.episode_id = None
         self.started_at = None
         return obs
+
+    def follow(
+        self,
+        step: Step,
+        now_s: float,
+        now_at: datetime,
+        report: Callable[[Step], Report],
+        *,
+        holds: bool = True,
+        key: object = None,
+    ) -> list[Observation]:
+        """What a rule says at ``step`` of its `Persistence` (nothing, or one Observation): open, close, or
+        update while its condition still ``holds`` and an update is `due`. ``report`` is asked only when
+        something is said, so evidence pictures are drawn only then."""
+        if step is Step.OPEN:
+            return [self.start(now_s, now_at, report(step), key=key)]
+        if step is Step.CLOSE:
+            return [self.finish(now_at, report(step))]
+        if step is Step.ONGOING and holds and self.due(now_s, key=key):
+            return [self.update(now_s, now_at, report(step), key=key)]
+        return []
 
 
 # ---------------------------------------------------------------------------- evidence
@@ -222,3 +227,15 @@ def evidence_jpeg(
     if not ok:  # pragma: no cover - encoding a valid uint8 image does not fail
         raise RuntimeError("JPEG encoding failed")
     return bytes(buf.tobytes())
+
+
+def zone_report(
+    image: Image,
+    zone: PixelZone,
+    summary: str,
+    measurements: Mapping[str, float],
+    people: Sequence[Detection],
+    title: str,
+) -> Report:
+    """Who is in a zone, with the picture that shows them there (the zone drawn, their boxes marked)."""
+    return Report(summary, measurements, people, evidence_jpeg(image, detections=people, zones=[zone], title=title))

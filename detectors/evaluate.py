@@ -18,7 +18,7 @@ from pathlib import Path
 from camera_config.types import Camera, CameraLevel, Zone
 from core.clock import FakeClock
 from core.errors import InvalidInput, Issue
-from detectors.model import PERSON_LABELS
+from detectors.labels import PERSON_LABELS
 from detectors.pipeline import DetectorPipeline
 from detectors.types import EpisodeState, HazardType, Observation
 from ingest.files import read_file_frames

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from camera_config.hazard_settings import FallSettings
 from detectors.context import FrameContext
-from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
-from detectors.model import FALLEN_PERSON, PERSON
+from detectors.episodes import EpisodeWriter, Persistence, Report, Step, evidence_jpeg
+from detectors.labels import FALLEN_PERSON, PERSON
 from detectors.types import Box, Detection, HazardType, Observation, Severity
 
 
@@ -105,38 +105,20 @@ class FallRule:
             if not self.settings.upright_first or self.persistence.active or self._stood_here(d, spot, standing_now)
         ]
         step = self.persistence.step(ctx.now_s, bool(down))
-        if step is Step.IDLE:
-            return []
         measures = {"fallen": float(len(down))}
-        if step is Step.OPEN:
-            held = self.persistence.held_s(ctx.now_s)
-            return [
-                self.writer.start(
-                    ctx.now_s,
-                    ctx.now_at,
-                    f"person down for {held:.0f} s",
-                    measures | {"held_s": held},
-                    down,
-                    evidence_jpeg(ctx.frame.image, detections=down, title="fallen person"),
-                    key=len(down),
+
+        def report(step: Step) -> Report:
+            if step is Step.CLOSE:
+                return Report(
+                    "nobody down any more", measures, evidence=evidence_jpeg(ctx.frame.image, title="cleared")
                 )
-            ]
-        if step is Step.CLOSE:
-            return [
-                self.writer.finish(
-                    ctx.now_at, "nobody down any more", measures, (), evidence_jpeg(ctx.frame.image, title="cleared")
-                )
-            ]
-        if down and self.writer.due(ctx.now_s, key=len(down)):
-            return [
-                self.writer.update(
-                    ctx.now_s,
-                    ctx.now_at,
-                    f"{len(down)} person(s) down",
-                    measures,
-                    down,
-                    evidence_jpeg(ctx.frame.image, detections=down, title="fallen person"),
-                    key=len(down),
-                )
-            ]
-        return []
+            if step is Step.OPEN:
+                held = self.persistence.held_s(ctx.now_s)
+                summary, figures = f"person down for {held:.0f} s", measures | {"held_s": held}
+            else:
+                summary, figures = f"{len(down)} person(s) down", measures
+            return Report(
+                summary, figures, down, evidence_jpeg(ctx.frame.image, detections=down, title="fallen person")
+            )
+
+        return self.writer.follow(step, ctx.now_s, ctx.now_at, report, holds=bool(down), key=len(down))

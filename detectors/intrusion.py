@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from camera_config.hazard_settings import IntrusionSettings, parse_window
 from camera_config.types import Zone
 from detectors.context import FrameContext
-from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
+from detectors.episodes import EpisodeWriter, Persistence, Report, Step, zone_report
 from detectors.types import Detection, HazardType, Observation, Severity
 from detectors.zones import PixelZone
 
@@ -31,81 +31,71 @@ def in_schedule(settings: IntrusionSettings, at: datetime) -> bool:
     return False
 
 
-def _zone(ctx: FrameContext, zone_id: str) -> PixelZone | None:
-    return next((z for z in ctx.zones.restricted if z.id == zone_id), None)
+class _RestrictedZoneRule:
+    """What intrusion and loitering share: one restricted zone, one episode at a time, and people judged
+    only on frames the detector analysed (elsewhere nobody is seen, which is not the same as nobody there)."""
 
-
-class IntrusionRule:
-    def __init__(self, camera_id: str, zone: Zone, settings: IntrusionSettings) -> None:
+    def __init__(
+        self, camera_id: str, zone: Zone, hazard: HazardType, severity: Severity, persistence: Persistence
+    ) -> None:
         self.zone_id = zone.id
-        self.settings = settings
-        self.persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
-        self.writer = EpisodeWriter(camera_id, HazardType.INTRUSION, Severity.HIGH, zone_id=zone.id)
+        self.persistence = persistence
+        self.writer = EpisodeWriter(camera_id, hazard, severity, zone_id=zone.id)
 
     def episodes(self) -> list[EpisodeWriter]:
         return [self.writer]
 
     def observe(self, ctx: FrameContext) -> list[Observation]:
-        zone = _zone(ctx, self.zone_id)
+        zone = next((z for z in ctx.zones.restricted if z.id == self.zone_id), None)
         if zone is None or not ctx.analysed:
             return []
+        return self._observe(ctx, zone)
+
+    def _observe(self, ctx: FrameContext, zone: PixelZone) -> list[Observation]:
+        raise NotImplementedError
+
+
+class IntrusionRule(_RestrictedZoneRule):
+    """Anyone inside the zone while it is restricted (its schedule) for min_duration_s opens one episode,
+    which closes once the zone has been clear for clear_s."""
+
+    def __init__(self, camera_id: str, zone: Zone, settings: IntrusionSettings) -> None:
+        persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
+        super().__init__(camera_id, zone, HazardType.INTRUSION, Severity.HIGH, persistence)
+        self.settings = settings
+
+    def _observe(self, ctx: FrameContext, zone: PixelZone) -> list[Observation]:
         active = in_schedule(self.settings, ctx.now_at)
         inside = [d for d in ctx.people() if zone.holds(d)] if active else []
         step = self.persistence.step(ctx.now_s, bool(inside))
-        title = f"intrusion: {len(inside)} in {zone.id}"
         measures = {"people": float(len(inside))}
-        if step is Step.OPEN:
-            return [
-                self.writer.start(
-                    ctx.now_s,
-                    ctx.now_at,
-                    f"{len(inside)} person(s) in restricted zone {zone.zone.name}",
-                    measures,
-                    inside,
-                    evidence_jpeg(ctx.frame.image, detections=inside, zones=[zone], title=title),
-                    key=len(inside),
-                )
-            ]
-        if step is Step.CLOSE:
-            return [self.writer.finish(ctx.now_at, f"{zone.zone.name} clear", measures)]
-        if step is Step.ONGOING and inside and self.writer.due(ctx.now_s, key=len(inside)):
-            return [
-                self.writer.update(
-                    ctx.now_s,
-                    ctx.now_at,
-                    f"{len(inside)} person(s) in {zone.zone.name}",
-                    measures,
-                    inside,
-                    evidence_jpeg(ctx.frame.image, detections=inside, zones=[zone], title=title),
-                    key=len(inside),
-                )
-            ]
-        return []
+
+        def report(step: Step) -> Report:
+            if step is Step.CLOSE:
+                return Report(f"{zone.zone.name} clear", measures)
+            where = f"restricted zone {zone.zone.name}" if step is Step.OPEN else zone.zone.name
+            title = f"intrusion: {len(inside)} in {zone.id}"
+            return zone_report(ctx.frame.image, zone, f"{len(inside)} person(s) in {where}", measures, inside, title)
+
+        return self.writer.follow(step, ctx.now_s, ctx.now_at, report, holds=bool(inside), key=len(inside))
 
 
-class LoiterRule:
+class LoiterRule(_RestrictedZoneRule):
     """Dwell per track id: a person who stays in the zone (brief misses of up to ``gap_s`` forgiven) beyond
     loiter_s opens one episode for the zone, which closes when no loiterer is left."""
 
     def __init__(self, camera_id: str, zone: Zone, settings: IntrusionSettings, *, gap_s: float = 3.0) -> None:
-        self.zone_id = zone.id
+        persistence = Persistence(on_s=0.0, off_s=settings.clear_s)
+        super().__init__(camera_id, zone, HazardType.LOITERING, Severity.MEDIUM, persistence)
         self.loiter_s = zone.settings.loiter_s if zone.settings.loiter_s is not None else settings.loiter_s
         self.gap_s = gap_s
         self.entered: dict[int, float] = {}
         self.last_seen: dict[int, float] = {}
-        self.persistence = Persistence(on_s=0.0, off_s=settings.clear_s)
-        self.writer = EpisodeWriter(camera_id, HazardType.LOITERING, Severity.MEDIUM, zone_id=zone.id)
 
     def dwell_s(self, track_id: int, now_s: float) -> float:
         return now_s - self.entered[track_id] if track_id in self.entered else 0.0
 
-    def episodes(self) -> list[EpisodeWriter]:
-        return [self.writer]
-
-    def observe(self, ctx: FrameContext) -> list[Observation]:
-        zone = _zone(ctx, self.zone_id)
-        if zone is None or not ctx.analysed:
-            return []
+    def _observe(self, ctx: FrameContext, zone: PixelZone) -> list[Observation]:
         now = ctx.now_s
         inside: list[Detection] = [d for d in ctx.people() if d.track_id is not None and zone.holds(d)]
         for d in inside:
@@ -119,31 +109,15 @@ class LoiterRule:
         step = self.persistence.step(now, bool(loiterers))
         longest = max((self.dwell_s(d.track_id, now) for d in loiterers if d.track_id is not None), default=0.0)
         measures = {"loiterers": float(len(loiterers)), "longest_dwell_s": longest}
-        title = f"loitering in {zone.id}: {longest:.0f} s"
-        if step is Step.OPEN:
-            return [
-                self.writer.start(
-                    now,
-                    ctx.now_at,
-                    f"person loitering in {zone.zone.name} for {longest:.0f} s",
-                    measures,
-                    loiterers,
-                    evidence_jpeg(ctx.frame.image, detections=loiterers, zones=[zone], title=title),
-                    key=len(loiterers),
-                )
-            ]
-        if step is Step.CLOSE:
-            return [self.writer.finish(ctx.now_at, f"nobody loitering in {zone.zone.name}", measures)]
-        if step is Step.ONGOING and loiterers and self.writer.due(now, key=len(loiterers)):
-            return [
-                self.writer.update(
-                    now,
-                    ctx.now_at,
-                    f"{len(loiterers)} loitering in {zone.zone.name}",
-                    measures,
-                    loiterers,
-                    evidence_jpeg(ctx.frame.image, detections=loiterers, zones=[zone], title=title),
-                    key=len(loiterers),
-                )
-            ]
-        return []
+
+        def report(step: Step) -> Report:
+            if step is Step.CLOSE:
+                return Report(f"nobody loitering in {zone.zone.name}", measures)
+            if step is Step.OPEN:
+                summary = f"person loitering in {zone.zone.name} for {longest:.0f} s"
+            else:
+                summary = f"{len(loiterers)} loitering in {zone.zone.name}"
+            title = f"loitering in {zone.id}: {longest:.0f} s"
+            return zone_report(ctx.frame.image, zone, summary, measures, loiterers, title)
+
+        return self.writer.follow(step, now, ctx.now_at, report, holds=bool(loiterers), key=len(loiterers))

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from camera_config.hazard_settings import TamperSettings
 from camera_config.types import Camera
-from detectors.episodes import EpisodeWriter, Persistence, Step
+from detectors.episodes import EpisodeWriter, Persistence, Report
 from detectors.types import HazardType, Observation, Severity
 from ingest.types import CameraHealth, HealthState
 
@@ -26,7 +26,6 @@ class _CameraOffline:
         gap_s = max(settings.online_clear_s, MIN_GAP_S)
         self.persistence = Persistence(on_s=settings.offline_after_s, off_s=settings.online_clear_s, gap_s=gap_s)
         self.writer = EpisodeWriter(camera_id, HazardType.CAMERA_OFFLINE, Severity.HIGH, update_every_s=600.0)
-        self.reason: str | None = None
 
     def step(self, health: CameraHealth, now_s: float, now_at: datetime) -> Observation | None:
         offline = health.state is HealthState.OFFLINE
@@ -36,15 +35,10 @@ class _CameraOffline:
             summary += f": {health.detail}"
         measurements = {"reconnects_last_hour": float(health.reconnects_last_hour)}
         step = self.persistence.step(now_s, offline)
-        if step is Step.OPEN:
-            self.reason = reason
-            return self.writer.start(now_s, now_at, summary, measurements, key=reason)
-        if step is Step.ONGOING and offline and self.writer.due(now_s, key=reason):
-            self.reason = reason
-            return self.writer.update(now_s, now_at, summary, measurements, key=reason)
-        if step is Step.CLOSE:
-            return self.writer.finish(now_at, summary, measurements)
-        return None
+        said = self.writer.follow(
+            step, now_s, now_at, lambda _: Report(summary, measurements), holds=offline, key=reason
+        )
+        return said[0] if said else None
 
 
 class OfflineRule:
@@ -61,7 +55,7 @@ class OfflineRule:
             settings, state = self._cameras[cid]
             if cid not in wanted or wanted[cid] != settings:
                 if state.writer.open:
-                    closed.append(state.writer.finish(now_at, "camera no longer watched", {}))
+                    closed.append(state.writer.finish(now_at, Report("camera no longer watched")))
                 del self._cameras[cid]
         for cid, settings in wanted.items():
             if cid not in self._cameras:

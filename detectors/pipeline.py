@@ -24,10 +24,11 @@ from core.clock import Clock, SystemClock
 from core.errors import GridwatchError
 from detectors.context import FrameContext, Rule
 from detectors.crowd import CrowdRule
-from detectors.episodes import EpisodeWriter
+from detectors.episodes import EpisodeWriter, Report
 from detectors.fall import FallRule
 from detectors.intrusion import IntrusionRule, LoiterRule
-from detectors.model import FALLEN_PERSON, PERSON_LABELS, Detector
+from detectors.labels import FALLEN_PERSON, PERSON_LABELS
+from detectors.model.detector import Detector
 from detectors.regions import MotionFinder, Region, plan_regions, regions_area
 from detectors.structure import StructureRule
 from detectors.tamper import TamperRule
@@ -214,7 +215,7 @@ class DetectorPipeline:
 
     def _close_all(self, state: _Camera, why: str) -> list[Observation]:
         now = self.clock.now()
-        return [w.finish(now, why) for w in state.open_episodes()]
+        return [w.finish(now, Report(why)) for w in state.open_episodes()]
 
     @property
     def camera_ids(self) -> list[str]:

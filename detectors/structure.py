@@ -19,7 +19,7 @@ import numpy.typing as npt
 from camera_config.hazard_settings import StructureSettings
 from camera_config.types import Zone
 from detectors.context import FrameContext
-from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
+from detectors.episodes import EpisodeWriter, Persistence, Report, Step, evidence_jpeg
 from detectors.types import Detection, HazardType, Observation, Severity
 from detectors.zones import PixelZone
 
@@ -77,6 +77,9 @@ def compare(reference: Gray, gray: Gray, valid: Mask) -> Comparison:
 
 
 class StructureRule:
+    """One structure zone, sampled every sample_every_s (a wall does not fall twice a second): an episode
+    once min_samples samples in a row differ from the slowly learned reference."""
+
     def __init__(self, camera_id: str, zone: Zone, settings: StructureSettings) -> None:
         self.zone_id = zone.id
         self.settings = settings
@@ -150,25 +153,20 @@ class StructureRule:
             self.reference_brightness += rate * (brightness - self.reference_brightness)
         step = self.persistence.step(now, self.streak >= self.settings.min_samples)
         measures = {"changed": result.changed, "edge_change": result.edge_change, "visible": visible}
-        if step is Step.OPEN:
+
+        def report(step: Step) -> Report:
+            if step is Step.CLOSE:
+                return Report(f"{zone.zone.name} back to its reference", measures)
+            if step is Step.ONGOING:
+                return Report(f"structure in {zone.zone.name} still changed", measures)
             x1, y1, x2, y2 = zone.bbox
-            return [
-                self.writer.start(
-                    now,
-                    ctx.now_at,
-                    f"structure in {zone.zone.name} changed: {result.changed:.0%} differs, "
-                    f"edges {result.edge_change:.0%} different",
-                    measures,
-                    evidence=evidence_jpeg(
-                        ctx.frame.image,
-                        zones=[zone],
-                        highlight=[(x1, y1, x2, y2)],
-                        title=f"structure change in {zone.id}",
-                    ),
-                )
-            ]
-        if step is Step.CLOSE:
-            return [self.writer.finish(ctx.now_at, f"{zone.zone.name} back to its reference", measures)]
-        if step is Step.ONGOING and self.writer.due(now):
-            return [self.writer.update(now, ctx.now_at, f"structure in {zone.zone.name} still changed", measures)]
-        return []
+            return Report(
+                f"structure in {zone.zone.name} changed: {result.changed:.0%} differs, "
+                f"edges {result.edge_change:.0%} different",
+                measures,
+                evidence=evidence_jpeg(
+                    ctx.frame.image, zones=[zone], highlight=[(x1, y1, x2, y2)], title=f"structure change in {zone.id}"
+                ),
+            )
+
+        return self.writer.follow(step, now, ctx.now_at, report)

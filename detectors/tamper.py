@@ -7,7 +7,9 @@ re-learn the baseline instead of raising a fault.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -15,7 +17,7 @@ import numpy.typing as npt
 
 from camera_config.hazard_settings import TamperSettings
 from detectors.context import FrameContext
-from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
+from detectors.episodes import EpisodeWriter, Persistence, Report, Step, evidence_jpeg
 from detectors.types import HazardType, Observation, Severity
 from ingest.types import Image
 
@@ -65,6 +67,9 @@ _FAULTS = {
 
 
 class TamperRule:
+    """One camera's faults, each its own episode (a covered lens and a moved camera need different fixes),
+    judged on samples every sample_every_s against the camera's own baseline."""
+
     def __init__(self, camera_id: str, settings: TamperSettings) -> None:
         self.settings = settings
         self.camera_id = camera_id
@@ -134,19 +139,17 @@ class TamperRule:
         out: list[Observation] = []
         for hazard, writer in self.writers.items():
             step = self.persistence[hazard].step(now, faults[hazard])
-            name = hazard.value.removeprefix("camera_")
-            if step is Step.OPEN:
-                out.append(
-                    writer.start(
-                        now,
-                        ctx.now_at,
-                        f"camera {name}",
-                        measures,
-                        evidence=evidence_jpeg(ctx.frame.image, title=f"camera {name}"),
-                    )
-                )
-            elif step is Step.CLOSE:
-                out.append(writer.finish(ctx.now_at, f"camera no longer {name}", measures))
-            elif step is Step.ONGOING and faults[hazard] and writer.due(now):
-                out.append(writer.update(now, ctx.now_at, f"camera still {name}", measures))
+            report = partial(
+                _fault_report, name=hazard.value.removeprefix("camera_"), measures=measures, image=ctx.frame.image
+            )
+            out += writer.follow(step, now, ctx.now_at, report, holds=faults[hazard])
         return out
+
+
+def _fault_report(step: Step, *, name: str, measures: Mapping[str, float], image: Image) -> Report:
+    """A fault shows in the picture itself: the opening carries it, later steps only the figures."""
+    if step is Step.OPEN:
+        return Report(f"camera {name}", measures, evidence=evidence_jpeg(image, title=f"camera {name}"))
+    if step is Step.CLOSE:
+        return Report(f"camera no longer {name}", measures)
+    return Report(f"camera still {name}", measures)

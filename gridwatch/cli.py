@@ -401,7 +401,7 @@ def cmd_user_token(args: argparse.Namespace) -> int:
 
 
 def _model_config(args: argparse.Namespace, settings: Settings) -> object:
-    from detectors.model import Backend, ModelConfig
+    from detectors.model.config import Backend, ModelConfig
 
     settings.prepare()
     return ModelConfig(
@@ -415,7 +415,8 @@ def _model_config(args: argparse.Namespace, settings: Settings) -> object:
 
 
 def cmd_model_export(args: argparse.Namespace) -> int:
-    from detectors.model import Backend, ModelConfig, export_model
+    from detectors.model.config import Backend, ModelConfig
+    from detectors.model.exports import export_model
 
     config = _model_config(args, _settings(args))
     assert isinstance(config, ModelConfig)
@@ -469,7 +470,8 @@ def _frames_expected(clip: Path, every_s: float) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from camera_config.types import Camera
     from detectors.evaluate import Labels, evaluate_clip, read_labels
-    from detectors.model import Detector, ModelConfig
+    from detectors.model.config import ModelConfig
+    from detectors.model.detector import Detector
     from detectors.pipeline import DetectorPipeline, Mode, PipelineConfig
 
     if not args.clip.is_file():

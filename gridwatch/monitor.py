@@ -24,7 +24,8 @@ from camera_config.types import Camera
 from core.clock import Clock, SystemClock
 from core.errors import GridwatchError, NotFound, Unavailable
 from core.retry import Backoff
-from detectors.model import Detector, ModelConfig
+from detectors.model.config import ModelConfig
+from detectors.model.detector import Detector
 from detectors.offline import OfflineRule
 from detectors.pipeline import DetectorPipeline, InferenceLoop, PipelineConfig
 from detectors.types import CameraFigures, Observation

@@ -30,7 +30,7 @@ from gridwatch.tables import metadata
 from tests.support.paths import FOOTAGE, PG_URL
 
 if TYPE_CHECKING:
-    from detectors.model import Detector
+    from detectors.model.detector import Detector
 
 # ultralytics reads these when first imported (by whichever test module comes first) and writes its
 # settings into the config dir: a temporary one, never the user's.
@@ -133,6 +133,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def detector(model_cache: Path) -> Detector:
     """The default configuration (auto backend: exports to OpenVINO on first use), loaded once for
     every package's tests that need the real model."""
-    from detectors.model import Detector, ModelConfig
+    from detectors.model.config import ModelConfig
+    from detectors.model.detector import Detector
 
     return Detector(ModelConfig(cache_dir=model_cache))

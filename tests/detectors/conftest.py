@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,10 @@ import pytest
 os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "gridwatch-tests-ultralytics"))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-from detectors.model import Backend, Detector, ModelConfig, default_weights
+from detectors.labels import PERSON_LABELS
+from detectors.model.config import Backend, ModelConfig, default_weights
+from detectors.model.detector import Detector
+from detectors.types import Detection
 from ingest.types import Image
 
 DATA = Path(__file__).parent / "data"
@@ -29,6 +33,10 @@ def labelled_counts() -> dict[int, int]:
     with LABELS.open(encoding="utf-8") as f:
         rows = csv.DictReader(line for line in f if not line.startswith("#"))
         return {int(r["frame"]): int(r["people"]) for r in rows}
+
+
+def people(dets: Sequence[Detection]) -> int:
+    return sum(d.label in PERSON_LABELS for d in dets)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.episodes import EpisodeWriter, Persistence, Step, evidence_jpeg
+from detectors.episodes import EpisodeWriter, Persistence, Report, Step, evidence_jpeg
 from detectors.types import Box, Detection, EpisodeState, HazardType, Severity
 
 
@@ -52,17 +52,17 @@ def test_writer_keeps_one_id_and_counts_up() -> None:
 
     w = EpisodeWriter("CAM-1", HazardType.CROWD, Severity.MEDIUM, zone_id="plaza", update_every_s=10)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    first = w.start(0.0, t0, "open", key=5)
+    first = w.start(0.0, t0, Report("open"), key=5)
     assert not w.due(1.0, key=5)
     assert w.due(1.0, key=6)
     assert w.due(11.0, key=5)
-    second = w.update(2.0, t0 + timedelta(seconds=2), "more", key=6)
-    last = w.finish(t0 + timedelta(seconds=3), "gone")
+    second = w.update(2.0, t0 + timedelta(seconds=2), Report("more"), key=6)
+    last = w.finish(t0 + timedelta(seconds=3), Report("gone"))
     assert [o.state for o in (first, second, last)] == [EpisodeState.OPENED, EpisodeState.UPDATED, EpisodeState.CLOSED]
     assert first.episode_id == second.episode_id == last.episode_id
     assert [o.seq for o in (first, second, last)] == [0, 1, 2]
     assert {o.started_at for o in (first, second, last)} == {t0}
-    again = w.start(20.0, t0 + timedelta(seconds=20), "again")
+    again = w.start(20.0, t0 + timedelta(seconds=20), Report("again"))
     assert again.episode_id != first.episode_id
     assert again.seq == 0
 

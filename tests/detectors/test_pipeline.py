@@ -13,7 +13,7 @@ from camera_config.types import Camera, ZonePurpose
 from core.clock import FakeClock
 from core.errors import InvalidInput
 from detectors.evaluate import EvalReport, evaluate_clip, file_camera, read_labels
-from detectors.model import Detector
+from detectors.model.detector import Detector
 from detectors.pipeline import DetectorPipeline, InferenceLoop, Mode, PipelineConfig, frame_problem
 from detectors.types import EpisodeState, HazardType, Observation
 from ingest.files import read_file_frames

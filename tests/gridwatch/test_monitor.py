@@ -21,7 +21,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy.exc import OperationalError
 
 from core.errors import GridwatchError
-from detectors.model import Detector, ModelConfig
+from detectors.model.config import ModelConfig
+from detectors.model.detector import Detector
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.types import Alert
 from gridwatch.monitor import MonitorOptions, SiteMonitor

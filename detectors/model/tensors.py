@@ -1,0 +1,57 @@
+"""Pictures to model input and raw predictions to boxes, the same way for every backend.
+
+Done here rather than through ``YOLO.predict`` so that batching of many images (frames of many cameras, or
+crops of one) is under our control; ultralytics still does the box decoding (its NMS).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ingest.types import Image
+
+Tensor = npt.NDArray[np.float32]
+
+
+def letterbox(image: Image, height: int, width: int) -> tuple[npt.NDArray[np.uint8], float]:
+    """Scale to fit (keeping the aspect) into height × width, pad bottom/right with grey; returns the scale."""
+    h, w = image.shape[:2]
+    scale = min(height / h, width / w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    out = np.full((height, width, 3), 114, dtype=np.uint8)
+    # Bilinear, as ultralytics trains and predicts with; area averaging loses faint small people.
+    out[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else image
+    return out, scale
+
+
+def chw(boxed: npt.NDArray[np.uint8]) -> Tensor:
+    """A letterboxed BGR picture as the model takes it: RGB planes, 0..1."""
+    return np.asarray(boxed[:, :, ::-1].transpose(2, 0, 1) / np.float32(255.0), dtype=np.float32)
+
+
+def input_shape(height: int, width: int, imgsz: int, stride: int = 32) -> tuple[int, int]:
+    """The smallest stride-aligned input that holds the image scaled so its longest side is ``imgsz``."""
+    scale = imgsz / max(height, width)
+    return (
+        max(stride, int(np.ceil(height * scale / stride)) * stride),
+        max(stride, int(np.ceil(width * scale / stride)) * stride),
+    )
+
+
+def model_input(image: Image, imgsz: int) -> Tensor:
+    """One image as a batch of one, letterboxed as `Detector.detect` would."""
+    h, w = input_shape(image.shape[0], image.shape[1], imgsz)
+    return chw(letterbox(image, h, w)[0])[None]
+
+
+def nms(raw: Tensor, conf: float, iou: float) -> list[list[float]]:
+    """Raw predictions of one image → [x1, y1, x2, y2, confidence, class] rows (ultralytics' NMS,
+    class-agnostic: Normal and Fall boxes on one person are one person)."""
+    import torch
+    from ultralytics.utils.nms import non_max_suppression
+
+    (kept,) = non_max_suppression(torch.from_numpy(raw), conf_thres=conf, iou_thres=iou, agnostic=True, max_det=300)
+    rows: list[list[float]] = kept.numpy().tolist()
+    return rows

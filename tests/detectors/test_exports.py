@@ -1,0 +1,74 @@
+"""Loading weights (refusing unusable ones) and the export cache keyed by the weights' hash."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from core.errors import InvalidInput
+from detectors.model.config import Backend, ModelConfig
+from detectors.model.detector import Detector
+from detectors.model.exports import export_dir, export_model, fresh_export, load_yolo
+from ingest.types import Image
+
+
+def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pt"
+    with pytest.raises(InvalidInput, match=r"nope\.pt: no such weights file"):
+        Detector(ModelConfig(weights=missing, backend=Backend.TORCH))
+    corrupt = tmp_path / "broken.pt"
+    corrupt.write_bytes(os.urandom(2048))
+    with pytest.raises(InvalidInput, match=r"broken\.pt: not a loadable ultralytics weights file"):
+        Detector(ModelConfig(weights=corrupt, backend=Backend.TORCH))
+
+
+@pytest.fixture(scope="module")
+def animal_weights(tmp_path_factory: pytest.TempPathFactory, weights: Path) -> Path:
+    """Real weights whose classes are not people (the person model, renamed)."""
+    import torch
+
+    ckpt = torch.load(weights, map_location="cpu", weights_only=False)
+    ckpt["model"].names = {0: "cat", 1: "dog"}
+    path = tmp_path_factory.mktemp("weights") / "animals.pt"
+    torch.save(ckpt, path)
+    return path
+
+
+def test_weights_without_a_person_class_are_refused(animal_weights: Path) -> None:
+    with pytest.raises(InvalidInput) as err:
+        Detector(ModelConfig(weights=animal_weights, backend=Backend.TORCH))
+    message = str(err.value)
+    assert "animals.pt: no class maps to a person" in message
+    assert "cat, dog" in message
+
+
+def test_class_map_plugs_other_weights_in(animal_weights: Path, labelled_frames: dict[int, tuple[Image, int]]) -> None:
+    d = Detector(ModelConfig(weights=animal_weights, backend=Backend.TORCH, class_map={"cat": "person"}))
+    assert d.labels == {0: "person"}
+    (found,) = d.detect([labelled_frames[490][0]])
+    assert found
+    assert {x.label for x in found} == {"person"}
+
+
+def test_export_is_reused_while_fresh_and_redone_for_other_weights(
+    detector: Detector, model_cache: Path, weights: Path, animal_weights: Path
+) -> None:
+    _, info = load_yolo(weights)
+    existing = fresh_export(model_cache, info, Backend.OPENVINO)
+    assert existing is not None
+    assert existing.parent.name.endswith("-openvino")
+    steps: list[str] = []
+    assert export_model(weights, Backend.OPENVINO, model_cache, progress=steps.append) == existing
+    assert steps == ["loading weights", "up to date"]
+    _, other = load_yolo(animal_weights)
+    assert fresh_export(model_cache, other, Backend.OPENVINO) is None  # keyed by the weights' hash
+    stamp = export_dir(model_cache, info, Backend.OPENVINO) / "gridwatch-export.json"
+    saved = stamp.read_text()
+    try:
+        stamp.write_text(json.dumps({"weights_sha256": "0" * 64, "format": "openvino"}))
+        assert fresh_export(model_cache, info, Backend.OPENVINO) is None  # stale stamp: not used
+    finally:
+        stamp.write_text(saved)
