@@ -10,6 +10,7 @@ winner's row.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -29,6 +30,15 @@ from core.db import transaction
 from core.errors import Conflict, GridwatchError, InvalidInput, Issue, NotFound
 from detectors.types import HazardType, Observation, Severity
 from events import queries
+from events.case_plan import (
+    AuditStep,
+    CasePlan,
+    absorb_key,
+    plan_absorb,
+    plan_alert_case,
+    plan_hotline_case,
+    plan_patrol_case,
+)
 from events.files import FileStore, Staged, attachment_path, check_attachments, sniff
 from events.lifecycle import OVERDUE_CAN_ESCALATE, TERMINAL, next_state
 from events.observation_batch import LINK_ALERT, ObservationBatch
@@ -62,7 +72,6 @@ from events.types import (
     Page,
     PatrolReport,
     Route,
-    TriageClass,
     UnitFigures,
 )
 from events.values import alert_value, case_value, max_severity
@@ -378,9 +387,9 @@ class EventsService:
     ) -> Case:
         """Put a stored alert into the open case of its camera and hazard, or into a new case."""
         c = CASES
-        key = f"{alert.camera_id}|{alert.hazard.value}"
+        key = absorb_key(self.policy, alert.camera_id, alert.hazard)
         found = None
-        if self.policy.absorb_into_open_case:
+        if key is not None:
             found = s.execute(select(c.c.id, c.c.severity).where(c.c.open_key == key).with_for_update()).one_or_none()
         if found is not None:
             row = s.execute(
@@ -394,135 +403,29 @@ class EventsService:
                 .returning(*c.c)
             ).one()
             case = case_value(row)
-            data = {"alert_id": alert.id, "episode_id": alert.episode_id}
-            self._audits(s, case.id, actor, now, [("add_alert", case.state, case.state, note, data)])
+            _write_trail(s, case.id, [plan_absorb(alert, case.state, actor, now, note)])
             out.append(("case.alert_added", {"case": to_json(case), "alert_id": alert.id}))
         else:
-            hp = self.policy.hazard(alert.hazard)
-            case = self._new_case(
-                s,
-                source=CaseSource.CAMERA,
-                title=f"{hp.title}: camera {alert.camera_id}",
-                description=alert.summary,
-                triage=hp.triage,
-                severity=alert.severity,
-                hazard=alert.hazard,
-                route=route,
-                camera_id=alert.camera_id,
-                zone_id=alert.zone_id,
-                actor=actor,
-                note=note,
-                now=now,
-                created_at=now,
-                open_key=key if self.policy.absorb_into_open_case else None,
-                dispatch=True,
-                alert_count=1,
-                out=out,
-            )
+            case = self._new_case(s, plan_alert_case(self.policy, alert, route, actor, now, note), out)
         s.execute(LINK_ALERT, {"alert_id": alert.id, "case_id": case.id, "status": AlertStatus.IN_CASE.value})
         return case
 
-    def _new_case(
-        self,
-        s: Session,
-        *,
-        source: CaseSource,
-        title: str,
-        triage: TriageClass,
-        severity: Severity,
-        route: Route,
-        actor: Actor,
-        now: datetime,
-        created_at: datetime,
-        out: Messages,
-        description: str = "",
-        location: str = "",
-        hazard: HazardType | None = None,
-        camera_id: str | None = None,
-        zone_id: str | None = None,
-        note: str = "",
-        open_key: str | None = None,
-        external_id: str | None = None,
-        deadline_at: datetime | None = None,
-        dispatch: bool = False,
-        alert_count: int = 0,
-    ) -> Case:
-        """Report a case; ``dispatch`` also registers it and hands it to the grid's worker at once.
-
-        The row goes in once, already in its final state, with one trail row per step.
-        """
-        deadline = deadline_at or created_at + self.policy.deadline(severity, hazard)
-        steps: list[tuple[str, CaseState | None, CaseState, str, dict[str, Any]]]
-        steps = [("report", None, CaseState.REPORTED, note, {"source": source.value})]
-        if dispatch:
-            steps.append((CaseAction.REGISTER.value, CaseState.REPORTED, CaseState.REGISTERED, "", {}))
-            if route.assignee_id is not None:
-                data = {"assignee_id": route.assignee_id}
-                steps.append((CaseAction.DISPATCH.value, CaseState.REGISTERED, CaseState.DISPATCHED, "", data))
-        values: dict[str, Any] = {
-            "source": source.value,
-            "external_id": external_id,
-            "state": steps[-1][2].value,
-            "is_open": True,
-            "open_key": open_key,
-            "title": title[:200],
-            "description": description,
-            "location": location,
-            "triage": triage.value,
-            "severity": severity.value,
-            "level": Level.GRID.value,
-            "hazard": hazard.value if hazard else None,
-            "grid_id": route.grid_id,
-            "community_id": route.community_id,
-            "street_id": route.street_id,
-            "camera_id": camera_id,
-            "zone_id": zone_id,
-            "assignee_id": route.assignee_id,
-            "informed": list(route.informed_ids),
-            "reporter_id": actor.id,
-            "alert_count": alert_count,
-            "created_at": created_at,
-            "updated_at": now,
-            "due_at": deadline,
-            "deadline_at": deadline,
-        }
-        case = case_value(s.execute(_INSERT_CASE, values).one())
-        self._audits(s, case.id, actor, now, steps)
+    @staticmethod
+    def _new_case(s: Session, plan: CasePlan, out: Messages) -> Case:
+        """Insert a planned case, already in its final state, with one trail row per step."""
+        case = case_value(s.execute(_INSERT_CASE, plan.draft.columns()).one())
+        _write_trail(s, case.id, plan.steps)
         out.append(("case.created", to_json(case)))
         return case
 
-    @staticmethod
-    def _audits(
-        s: Session,
-        case_id: int,
-        actor: Actor,
-        now: datetime,
-        steps: Sequence[tuple[str, CaseState | None, CaseState, str, dict[str, Any]]],
-    ) -> None:
-        """Trail rows written with one statement (the ORM's `_audit` serves transitions)."""
-        s.execute(
-            insert(CASE_AUDIT),
-            [
-                {
-                    "case_id": case_id,
-                    "at": now,
-                    "actor_id": actor.id,
-                    "actor_role": actor.role.value,
-                    "action": action,
-                    "from_state": before.value if before else None,
-                    "to_state": after.value,
-                    "note": note,
-                    "data": data,
-                }
-                for action, before, after, note, data in steps
-            ],
-        )
-
     def patrol_report(self, report: PatrolReport, actor: Actor, attachments: Sequence[NewAttachment] = ()) -> Case:
         """A grid worker's own finding: a case in the reported state, for the centre to register."""
-        title = _text(report.title, "title", required=True, limit=200)
-        description = _text(report.description, "description", required=False)
-        location = _text(report.location, "location", required=False, limit=300)
+        cleaned = dataclasses.replace(
+            report,
+            title=_text(report.title, "title", required=True, limit=200),
+            description=_text(report.description, "description", required=False),
+            location=_text(report.location, "location", required=False, limit=300),
+        )
         files = check_attachments(attachments, self.policy.attachments)
         route = self.router.grid(report.grid_id)
         if report.camera_id is not None:
@@ -530,22 +433,8 @@ class EventsService:
 
         def work(s: Session, staged: Staged, out: Messages) -> Case:
             now = self.clock.now()
-            case = self._new_case(
-                s,
-                source=CaseSource.PATROL,
-                title=title,
-                description=description,
-                location=location,
-                triage=report.triage or self.policy.patrol_triage,
-                severity=report.severity,
-                hazard=report.hazard,
-                camera_id=report.camera_id,
-                route=route,
-                actor=actor,
-                now=now,
-                created_at=now,
-                out=out,
-            )
+            plan = plan_patrol_case(self.policy, cleaned, route, actor, now)
+            case = self._new_case(s, plan, out)
             reported = s.scalars(select(CaseAuditRow).where(CaseAuditRow.case_id == case.id)).first()
             self._store_files(s, staged, case.id, reported, files, now)
             return case
@@ -594,23 +483,7 @@ class EventsService:
                     duplicates.append(ext)
                     continue
                 seen.add(ext)
-                case = self._new_case(
-                    s,
-                    source=CaseSource.HOTLINE,
-                    external_id=ext,
-                    title=t.title.strip(),
-                    description=t.description,
-                    location=t.location,
-                    triage=t.triage or self.policy.hotline_triage,
-                    severity=t.severity,
-                    route=routes[t.grid_id],
-                    actor=Actor("12345", ActorRole.SYSTEM),
-                    now=now,
-                    created_at=t.received_at or now,
-                    deadline_at=t.deadline_at,
-                    dispatch=True,
-                    out=out,
-                )
+                case = self._new_case(s, plan_hotline_case(self.policy, t, routes[t.grid_id], now), out)
                 created.append(case.id)
             return HotlineImportReport(tuple(created), tuple(duplicates))
 
@@ -698,35 +571,10 @@ class EventsService:
             row.open_key = None
         row.state = target.value
         row.updated_at = now
-        audit = self._audit(s, row, actor, action.value, current, target, note, now, data)
+        audit = CaseAuditRow(**AuditStep(action.value, current, target, actor, now, note, data).columns(row.id))
+        s.add(audit)
         if out is not None:
             out.append((f"case.{target.value}", {"case": to_json(case_value(row)), "action": action.value}))
-        return audit
-
-    def _audit(
-        self,
-        s: Session,
-        row: CaseRow,
-        actor: Actor,
-        action: str,
-        from_state: CaseState | None,
-        to_state: CaseState,
-        note: str,
-        now: datetime,
-        data: dict[str, Any] | None = None,
-    ) -> CaseAuditRow:
-        audit = CaseAuditRow(
-            case_id=row.id,
-            at=now,
-            actor_id=actor.id,
-            actor_role=actor.role.value,
-            action=action,
-            from_state=from_state.value if from_state else None,
-            to_state=to_state.value,
-            note=note,
-            data=data or {},
-        )
-        s.add(audit)
         return audit
 
     def _store_files(
@@ -976,6 +824,12 @@ class EventsService:
             rows = s.execute(q).all()
         out = [FalseAlarmCount(c, HazardType(h), r or "", int(n)) for c, h, r, n in rows]
         return sorted(out, key=lambda x: (-x.count, x.camera_id, x.hazard.value, x.reason))
+
+
+def _write_trail(s: Session, case_id: int, steps: Sequence[AuditStep]) -> None:
+    """Trail rows of one case with one statement (a transition adds its ORM row in `_move`, whose id
+    its files need)."""
+    s.execute(insert(CASE_AUDIT), [step.columns(case_id) for step in steps])
 
 
 def _hazard(row: CaseRow) -> HazardType | None:
