@@ -19,13 +19,11 @@ from core.errors import Conflict, GridwatchError
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.case_plan import AuditStep, absorb_key, plan_absorb, plan_alert_case
 from events.files import Staged
+from events.messages import ALERT_STEPS, AlertOpened, AlertStep, BusMessage, CaseAlertAdded, CaseCreated
 from events.orm import ALERTS, CASE_AUDIT, CASES, bulk_insert
-from events.outbox import to_json
 from events.policy import Policy
 from events.types import SYSTEM, AlertStatus, Case, CaseState, ObservationResult, Route
 from events.values import Values, alert_value, case_value, check_update, detection_json, max_severity
-
-Messages = list[tuple[str, dict[str, Any]]]
 
 # Statements of the hot path built once, so SQLAlchemy compiles each once and caches it.
 # Multi-row INSERT ... RETURNING in pages of a fixed size: the SQL text then repeats, and the
@@ -60,7 +58,7 @@ class ObservationBatch:
     multi-row statement per table.
     """
 
-    def __init__(self, policy: Policy, clock: Clock, s: Session, staged: Staged, out: Messages) -> None:
+    def __init__(self, policy: Policy, clock: Clock, s: Session, staged: Staged, out: list[BusMessage]) -> None:
         self.policy = policy
         self.s = s
         self.staged = staged
@@ -84,7 +82,7 @@ class ObservationBatch:
         }
         new: dict[str, dict[str, Any]] = {}
         changed: set[str] = set()
-        applied: list[tuple[int, str, str]] = []  # (index, episode, topic)
+        applied: list[tuple[int, str, type[AlertStep]]] = []  # (index, episode, its message)
         dupes: list[tuple[int, str]] = []
         errors: list[tuple[int, ObservationResult | GridwatchError]] = []
         files: list[tuple[str, bytes]] = []
@@ -99,7 +97,7 @@ class ObservationBatch:
                     errors.append((i, continue_only[i]))
                     continue
                 cur = alerts[obs.episode_id] = new[obs.episode_id] = self._new_alert(obs, route, evidence)
-                topic = "alert.opened"
+                kind: type[AlertStep] = AlertOpened
             else:
                 try:
                     check_update(Values(cur), obs)
@@ -112,10 +110,10 @@ class ObservationBatch:
                 self._apply(cur, obs, evidence)
                 if obs.episode_id not in new:
                     changed.add(obs.episode_id)
-                topic = f"alert.{obs.state.value}"
+                kind = ALERT_STEPS[obs.state]
             if evidence is not None and obs.evidence_jpeg is not None:
                 files.append((evidence, obs.evidence_jpeg))
-            applied.append((i, obs.episode_id, topic))
+            applied.append((i, obs.episode_id, kind))
         self.staged.start_new(files)
 
         if new:
@@ -132,12 +130,15 @@ class ObservationBatch:
 
         results: list[tuple[int, ObservationResult | GridwatchError]] = list(errors)
         case_of = {e: cases.get(a["case_id"]) if a["case_id"] is not None else None for e, a in alerts.items()}
-        for i, episode, topic in applied:
+        for i, episode, kind in applied:
             alert = alert_value(Values(alerts[episode]))
-            self.out.append((topic, to_json(alert)))
-            self.out.extend(self.case_messages.pop(episode, []))
+            self.out.append(kind.of(alert))
+            self.out.extend(
+                CaseCreated.of(cases[c["id"]]) if absorbed is None else CaseAlertAdded(cases[c["id"]], absorbed)
+                for c, absorbed in self.case_news.pop(episode, [])
+            )
             case = case_of[episode]
-            results.append((i, ObservationResult(alert, created=topic == "alert.opened" and episode in new, case=case)))
+            results.append((i, ObservationResult(alert, created=kind is AlertOpened and episode in new, case=case)))
         for i, episode in dupes:
             alert = alert_value(Values(alerts[episode]))
             results.append((i, ObservationResult(alert, created=False, duplicate=True, case=case_of[episode])))
@@ -211,7 +212,8 @@ class ObservationBatch:
         """Auto-cases and absorption for the applied alerts; returns every touched case by id."""
         s, now, policy = self.s, self.now, self.policy
         routes = {obs.episode_id: route for _, obs, route in ready}
-        self.case_messages: dict[str, Messages] = {}
+        self.case_news: dict[str, list[tuple[dict[str, Any], int | None]]] = {}
+        """Per episode: (case columns, the absorbed alert's id, or None for a new case)."""
         order = list(dict.fromkeys(episodes))
         wanted = [
             e
@@ -255,7 +257,7 @@ class ObservationBatch:
                 if "id" in c:
                     touched.add(c["id"])
                 trail.append((c, plan_absorb(alert, CaseState(c["state"]), SYSTEM, now)))
-                self.case_messages.setdefault(e, []).append(("case.alert_added", {"_case": c, "alert_id": a["id"]}))
+                self.case_news.setdefault(e, []).append((c, a["id"]))
             else:
                 plan = plan_alert_case(policy, alert, routes[e], SYSTEM, now)
                 c = plan.draft.columns()
@@ -263,7 +265,7 @@ class ObservationBatch:
                 if key is not None:
                     by_key[key] = c
                 trail.extend((c, step) for step in plan.steps)
-                self.case_messages.setdefault(e, []).append(("case.created", {"_case": c}))
+                self.case_news.setdefault(e, []).append((c, None))
             links.append((a, c))
         if fresh:
             self._insert(CASES, _INSERT_CASES, fresh)
@@ -285,9 +287,4 @@ class ObservationBatch:
                 a["case_id"], a["status"] = c["id"], AlertStatus.IN_CASE.value
         if trail:
             bulk_insert(s, CASE_AUDIT, [step.columns(c["id"]) for c, step in trail])
-        values_by_id = {c["id"]: case_value(Values(c)) for c in loaded.values()}
-        for messages in self.case_messages.values():
-            for k, (topic, payload) in enumerate(messages):
-                case = values_by_id[payload.pop("_case")["id"]]
-                messages[k] = (topic, {"case": to_json(case), **payload} if topic != "case.created" else to_json(case))
-        return values_by_id
+        return {c["id"]: case_value(Values(c)) for c in loaded.values()}

@@ -41,9 +41,21 @@ from events.case_plan import (
 )
 from events.files import FileStore, Staged, attachment_path, check_attachments, sniff
 from events.lifecycle import OVERDUE_CAN_ESCALATE, TERMINAL, next_state
+from events.messages import (
+    AlertAcknowledged,
+    AlertClipAttached,
+    AlertDismissed,
+    AlertEscalated,
+    AlertInCase,
+    BusMessage,
+    CaseAlertAdded,
+    CaseChanged,
+    CaseCommented,
+    CaseCreated,
+)
 from events.observation_batch import LINK_ALERT, ObservationBatch
 from events.orm import CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
-from events.outbox import Bus, Outbox, to_json
+from events.outbox import Bus, Outbox
 from events.policy import Policy
 from events.queries import AlertFilter, CaseFilter, CaseOrder
 from events.routing import Router
@@ -78,7 +90,7 @@ from events.values import alert_value, case_value, max_severity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Messages = list[tuple[str, dict[str, Any]]]
+Messages = list[BusMessage]
 Publish = Literal["inline", "thread", "off"]
 
 _RETRIES = 3
@@ -284,7 +296,7 @@ class EventsService:
         def work(s: Session, staged: Staged, out: Messages) -> Alert:
             row = self._alert_row(s, alert_id)
             row.clip = staged.write(f"clips/{row.received_at:%Y/%m/%d}/{row.id}.mp4", clip_mp4)
-            out.append(("alert.clip", to_json(alert_value(row))))
+            out.append(AlertClipAttached.of(alert_value(row)))
             return alert_value(row)
 
         return self._write(work)
@@ -297,7 +309,7 @@ class EventsService:
             if row.status != AlertStatus.NEW.value:
                 raise Conflict(f"alert {alert_id} is {row.status}: only a new alert can be acknowledged")
             self._handled(row, actor, AlertStatus.ACKNOWLEDGED)
-            out.append(("alert.acknowledged", to_json(alert_value(row))))
+            out.append(AlertAcknowledged.of(alert_value(row)))
             return alert_value(row)
 
         return self._write(work)
@@ -314,7 +326,7 @@ class EventsService:
                 raise Conflict(f"alert {alert_id} is {row.status}: only a new or acknowledged alert can be dismissed")
             self._handled(row, actor, AlertStatus.DISMISSED)
             row.dismiss_reason = reason
-            out.append(("alert.dismissed", to_json(alert_value(row))))
+            out.append(AlertDismissed.of(alert_value(row)))
             return alert_value(row)
 
         return self._write(work)
@@ -335,7 +347,7 @@ class EventsService:
                 raise Conflict(f"alert {alert_id} was dismissed as a false alarm")
             case = self._case_for_alert(s, alert_value(row), route, actor, note, self.clock.now(), out)
             s.refresh(row)
-            out.insert(0, ("alert.in_case", to_json(alert_value(row))))
+            out.insert(0, AlertInCase.of(alert_value(row)))
             return case
 
         return self._write(work)
@@ -359,7 +371,7 @@ class EventsService:
             self._move(s, case_row, CaseAction.ESCALATE, actor, now, note, out)
             row.status = AlertStatus.ESCALATED.value
             row.handled_by, row.handled_at = actor.id, now
-            out.insert(0, ("alert.escalated", to_json(alert_value(row))))
+            out.insert(0, AlertEscalated.of(alert_value(row)))
             return case_value(case_row)
 
         return self._write(work)
@@ -404,7 +416,7 @@ class EventsService:
             ).one()
             case = case_value(row)
             _write_trail(s, case.id, [plan_absorb(alert, case.state, actor, now, note)])
-            out.append(("case.alert_added", {"case": to_json(case), "alert_id": alert.id}))
+            out.append(CaseAlertAdded(case, alert.id))
         else:
             case = self._new_case(s, plan_alert_case(self.policy, alert, route, actor, now, note), out)
         s.execute(LINK_ALERT, {"alert_id": alert.id, "case_id": case.id, "status": AlertStatus.IN_CASE.value})
@@ -415,7 +427,7 @@ class EventsService:
         """Insert a planned case, already in its final state, with one trail row per step."""
         case = case_value(s.execute(_INSERT_CASE, plan.draft.columns()).one())
         _write_trail(s, case.id, plan.steps)
-        out.append(("case.created", to_json(case)))
+        out.append(CaseCreated.of(case))
         return case
 
     def patrol_report(self, report: PatrolReport, actor: Actor, attachments: Sequence[NewAttachment] = ()) -> Case:
@@ -574,7 +586,7 @@ class EventsService:
         audit = CaseAuditRow(**AuditStep(action.value, current, target, actor, now, note, data).columns(row.id))
         s.add(audit)
         if out is not None:
-            out.append((f"case.{target.value}", {"case": to_json(case_value(row)), "action": action.value}))
+            out.append(CaseChanged(case_value(row), action))
         return audit
 
     def _store_files(
@@ -631,10 +643,7 @@ class EventsService:
             s.flush()
             stored = self._store_files(s, staged, row.id, None, files, now, comment=c)
             value = Comment(c.id, c.case_id, c.at, c.actor_id, actor.role, c.text, tuple(stored))
-            payload = to_json(value)
-            for a in payload["attachments"]:
-                del a["path"]  # stored paths stay inside; files are fetched through the API
-            out.append(("case.comment", payload))
+            out.append(CaseCommented.of(value))  # stored paths stay inside
             return value
 
         return self._write(work)

@@ -371,13 +371,3 @@ class FalseAlarmCount:
     hazard: HazardType
     reason: str
     count: int
-
-
-@dataclass(frozen=True, slots=True)
-class BusMessage:
-    """What subscribers receive. ``id`` is the outbox row's: delivery is at-least-once, so dedupe on it."""
-
-    id: int
-    topic: str
-    payload: Mapping[str, Any]
-    created_at: datetime
