@@ -22,7 +22,7 @@ from events.types import (
     Alert,
     AlertFigures,
     AlertStatus,
-    Attachment,
+    AttachmentInfo,
     AuditEntry,
     Case,
     CaseAction,
@@ -225,7 +225,7 @@ class AttachmentPublic(BaseModel):
     url: str = Field(examples=["/api/attachments/9"])
 
     @classmethod
-    def of(cls, a: Attachment) -> AttachmentPublic:
+    def of(cls, a: AttachmentInfo) -> AttachmentPublic:
         return cls(
             id=a.id,
             case_id=a.case_id,

@@ -63,29 +63,32 @@ class AuditStep:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CaseDraft:
     """A new case before it has an id: already in its final state (e.g. dispatched)."""
 
+    # what came in, and from where
     source: CaseSource
-    state: CaseState
+    external_id: str | None
     title: str
+    description: str
+    location: str
+    hazard: HazardType | None
+    camera_id: str | None
+    zone_id: str | None
+    alert_count: int
+    # how it is handled, and by whom
+    state: CaseState
     triage: TriageClass
     severity: Severity
+    open_key: str | None
     route: Route
     reporter: Actor
+    # when
     created_at: datetime
     updated_at: datetime
     deadline_at: datetime
     """Also the first deadline (``due_at``): a new case has not moved it yet."""
-    description: str = ""
-    location: str = ""
-    hazard: HazardType | None = None
-    camera_id: str | None = None
-    zone_id: str | None = None
-    open_key: str | None = None
-    external_id: str | None = None
-    alert_count: int = 0
 
     def columns(self) -> dict[str, Any]:
         """The ``cases`` row (without its id)."""

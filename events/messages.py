@@ -12,13 +12,20 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import TypeAdapter
 
 from detectors.types import EpisodeState
 from events.lifecycle import TRANSITIONS
-from events.types import ActorRole, Alert, Attachment, Case, CaseAction, Comment
+from events.types import Alert, AttachmentInfo, Case, CaseAction, Comment
+
+M = TypeVar("M")
+
+
+def _copy(cls: type[M], value: Any) -> M:
+    """A ``cls`` from the fields it shares with ``value`` (a message made from the value it announces)."""
+    return cls(**{f.name: getattr(value, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
 
 
 class Topic(enum.StrEnum):
@@ -58,7 +65,7 @@ class AlertMessage(Alert):
 
     @classmethod
     def of(cls, alert: Alert) -> Self:
-        return cls(**{f.name: getattr(alert, f.name) for f in dataclasses.fields(alert)})
+        return _copy(cls, alert)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +138,7 @@ class CaseCreated(Case):
 
     @classmethod
     def of(cls, case: Case) -> Self:
-        return cls(**{f.name: getattr(case, f.name) for f in dataclasses.fields(case)})
+        return _copy(cls, case)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,43 +163,16 @@ class CaseChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class CommentFile:
-    """A photo that came with a comment; its stored path stays inside (files are fetched through the API)."""
-
-    id: int
-    case_id: int
-    name: str
-    content_type: str
-    size_bytes: int
-    sha256: str
-    created_at: datetime
-    audit_id: int | None = None
-    comment_id: int | None = None
-
-    @classmethod
-    def of(cls, a: Attachment) -> CommentFile:
-        return cls(
-            a.id, a.case_id, a.name, a.content_type, a.size_bytes, a.sha256, a.created_at, a.audit_id, a.comment_id
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CaseCommented:
-    """A note on case ``case_id`` that leaves its state alone; its fields are the payload."""
+class CaseCommented(Comment):
+    """A note on case ``case_id`` that leaves its state alone; its fields are the payload, its photos
+    without their stored paths."""
 
     topic: ClassVar[Topic] = Topic.CASE_COMMENT
-    id: int
-    case_id: int
-    at: datetime
-    actor_id: str
-    actor_role: ActorRole
-    text: str
-    attachments: tuple[CommentFile, ...] = ()
 
     @classmethod
-    def of(cls, c: Comment) -> CaseCommented:
-        files = tuple(CommentFile.of(a) for a in c.attachments)
-        return cls(c.id, c.case_id, c.at, c.actor_id, c.actor_role, c.text, files)
+    def of(cls, comment: Comment) -> Self:
+        files = tuple(_copy(AttachmentInfo, a) for a in comment.attachments)
+        return dataclasses.replace(_copy(cls, comment), attachments=files)
 
 
 BusMessage = (

@@ -63,12 +63,10 @@ from events.schema import parse_observation
 from events.types import (
     SYSTEM,
     Actor,
-    ActorRole,
     Alert,
     AlertFigures,
     AlertStatus,
     Attachment,
-    AuditEntry,
     Case,
     CaseAction,
     CaseDetail,
@@ -86,7 +84,7 @@ from events.types import (
     Route,
     UnitFigures,
 )
-from events.values import alert_value, case_value, max_severity
+from events.values import alert_value, attachment_value, audit_value, case_value, comment_value, max_severity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -98,21 +96,6 @@ _RETRY_STATES = {"40P01", "40001"}
 """PostgreSQL's deadlock and serialization failures: the transaction can simply run again."""
 _INSERT_CASE = insert(CASES).returning(*CASES.c)
 MAX_TEXT = 4000
-
-
-def _attachment_value(row: CaseAttachmentRow) -> Attachment:
-    return Attachment(
-        id=row.id,
-        case_id=row.case_id,
-        name=row.name,
-        content_type=row.content_type,
-        size_bytes=row.size_bytes,
-        sha256=row.sha256,
-        path=row.path,
-        created_at=row.created_at,
-        audit_id=row.audit_id,
-        comment_id=row.comment_id,
-    )
 
 
 def _text(value: str, where: str, *, required: bool, limit: int = MAX_TEXT) -> str:
@@ -621,7 +604,7 @@ class EventsService:
             s.add(row)
             rows.append(row)
         s.flush()  # the attachments' ids
-        return [_attachment_value(r) for r in rows]
+        return [attachment_value(r) for r in rows]
 
     @staticmethod
     def _case_row(s: Session, case_id: int) -> CaseRow:
@@ -642,7 +625,7 @@ class EventsService:
             s.add(c)
             s.flush()
             stored = self._store_files(s, staged, row.id, None, files, now, comment=c)
-            value = Comment(c.id, c.case_id, c.at, c.actor_id, actor.role, c.text, tuple(stored))
+            value = comment_value(c, stored)
             out.append(CaseCommented.of(value))  # stored paths stay inside
             return value
 
@@ -742,29 +725,17 @@ class EventsService:
                 select(CaseAttachmentRow).where(CaseAttachmentRow.case_id == case_id).order_by(CaseAttachmentRow.id)
             ):
                 if a.comment_id is not None:
-                    notes.setdefault(a.comment_id, []).append(_attachment_value(a))
+                    notes.setdefault(a.comment_id, []).append(attachment_value(a))
                 else:
-                    files.setdefault(a.audit_id, []).append(_attachment_value(a))
+                    files.setdefault(a.audit_id, []).append(attachment_value(a))
             audit = tuple(
-                AuditEntry(
-                    id=a.id,
-                    case_id=a.case_id,
-                    at=a.at,
-                    actor_id=a.actor_id,
-                    actor_role=ActorRole(a.actor_role),
-                    action=a.action,
-                    from_state=CaseState(a.from_state) if a.from_state else None,
-                    to_state=CaseState(a.to_state),
-                    note=a.note,
-                    data=dict(a.data),
-                    attachments=tuple(files.get(a.id, [])),
-                )
+                audit_value(a, files.get(a.id, []))
                 for a in s.scalars(
                     select(CaseAuditRow).where(CaseAuditRow.case_id == case_id).order_by(CaseAuditRow.id)
                 )
             )
             comments = tuple(
-                Comment(c.id, c.case_id, c.at, c.actor_id, ActorRole(c.actor_role), c.text, tuple(notes.get(c.id, [])))
+                comment_value(c, notes.get(c.id, []))
                 for c in s.scalars(
                     select(CaseCommentRow).where(CaseCommentRow.case_id == case_id).order_by(CaseCommentRow.id)
                 )
@@ -801,7 +772,7 @@ class EventsService:
             row = s.get(CaseAttachmentRow, attachment_id)
             if row is None:
                 raise NotFound(f"attachment {attachment_id} does not exist")
-            value = _attachment_value(row)
+            value = attachment_value(row)
         return value, self.files.path(value.path)
 
     def figures(self, level: Level, since: datetime, until: datetime) -> list[UnitFigures]:
