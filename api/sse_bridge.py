@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import assert_never
 
 from api.metrics import ApiMetrics
 from api.names import CameraNames, PersonNames
@@ -16,9 +16,18 @@ from api.sse import SseHub
 from api.work_schemas import AlertPublic, CasePublic
 from core.clock import Clock
 from events.lifecycle import TERMINAL
+from events.messages import (
+    AlertMessage,
+    AlertOpened,
+    CaseAlertAdded,
+    CaseChanged,
+    CaseCommented,
+    CaseCreated,
+    Delivery,
+)
 from events.queries import CaseFilter
 from events.service import EventsService
-from events.types import BusMessage
+from events.types import Alert, Case
 
 log = logging.getLogger(__name__)
 
@@ -46,44 +55,41 @@ class SseBridge:
     def start(self) -> None:
         if not self._unsubscribe:
             bus = self._events.bus
-            self._unsubscribe = [bus.subscribe("alert.*", self._alert), bus.subscribe("case.*", self._case)]
+            self._unsubscribe = [bus.subscribe("alert.*", self._forward), bus.subscribe("case.*", self._forward)]
 
     def close(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
 
-    def _alert(self, message: BusMessage) -> None:
-        payload = message.payload
-        if message.topic == "alert.opened":
-            self._metrics.alerts_received.labels(payload["hazard"], payload["severity"]).inc()
-        kind = "alert.new" if message.topic == "alert.opened" else "alert.changed"
-        alert = AlertPublic.from_data(payload, self._names.name(payload["camera_id"]))
-        self._hub.publish(kind, alert.grid_id, alert.model_dump(mode="json"))
+    def _forward(self, delivery: Delivery) -> None:
+        match delivery.message:
+            case AlertOpened() as alert:
+                self._metrics.alerts_received.labels(alert.hazard.value, alert.severity.value).inc()
+                self._alert("alert.new", alert)
+            case AlertMessage() as alert:
+                self._alert("alert.changed", alert)
+            case CaseCreated() as case:
+                self._case("case.new", case)
+            case CaseAlertAdded(case=case) | CaseChanged(case=case):
+                self._case("case.changed", case)
+            case CaseCommented(case_id=case_id):  # the case as it is now
+                self._case("case.changed", self._events.case(case_id).case)
+            case unknown:
+                assert_never(unknown)
 
-    def _case(self, message: BusMessage) -> None:
-        data: Mapping[str, Any]
-        if message.topic == "case.created":
-            data = message.payload
-        elif "case" in message.payload:
-            data = message.payload["case"]
-        elif "case_id" in message.payload:  # a comment: the case as it is now
-            data = _fields(self._events.case(int(message.payload["case_id"])).case)
-        else:
-            log.warning("bus message %s (%d) names no case; not forwarded", message.topic, message.id)
-            return
-        case = CasePublic.from_data(
-            data,
-            self._names.name(data.get("camera_id")),
+    def _alert(self, kind: str, alert: Alert) -> None:
+        public = AlertPublic.of(alert, self._names.name(alert.camera_id))
+        self._hub.publish(kind, public.grid_id, public.model_dump(mode="json"))
+
+    def _case(self, kind: str, case: Case) -> None:
+        public = CasePublic.of(
+            case,
+            self._names.name(case.camera_id),
             self._clock.now(),
-            assignee_name=self._people.name(data.get("assignee_id")),
+            assignee_name=self._people.name(case.assignee_id),
         )
-        kind = "case.new" if message.topic == "case.created" else "case.changed"
-        self._hub.publish(kind, case.grid_id, case.model_dump(mode="json"))
-
-
-def _fields(value: Any) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in value.__dataclass_fields__}
+        self._hub.publish(kind, public.grid_id, public.model_dump(mode="json"))
 
 
 def register_gauges(metrics: ApiMetrics, events: EventsService, clock: Clock, in_flight: Callable[[], int]) -> None:

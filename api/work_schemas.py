@@ -1,6 +1,6 @@
 """HTTP models of alerts, cases and figures: what the console and integrations get and send.
 
-Built from events' frozen values (or their JSON form on the bus, for server-sent events) and never
+Built from events' frozen values (also those the bus delivers, for server-sent events) and never
 from rows. Stored file paths stay inside: evidence and attachments are reached through their URLs.
 """
 
@@ -22,7 +22,7 @@ from events.types import (
     Alert,
     AlertFigures,
     AlertStatus,
-    Attachment,
+    AttachmentInfo,
     AuditEntry,
     Case,
     CaseAction,
@@ -80,18 +80,13 @@ class AlertPublic(BaseModel):
 
     @classmethod
     def of(cls, alert: Alert, camera_name: str | None) -> AlertPublic:
-        return cls.from_data(_fields(alert), camera_name)
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any], camera_name: str | None) -> AlertPublic:
-        """From an `Alert`'s fields or its JSON form (the bus's payload)."""
-        has = data.get("evidence") is not None
+        has = alert.evidence is not None
         return cls.model_validate(
             {
-                **data,
-                "camera_name": camera_name or data["camera_id"],
+                **_fields(alert),
+                "camera_name": camera_name or alert.camera_id,
                 "has_evidence": has,
-                "evidence_url": f"/api/alerts/{data['id']}/evidence" if has else None,
+                "evidence_url": f"/api/alerts/{alert.id}/evidence" if has else None,
             }
         )
 
@@ -166,26 +161,13 @@ class CasePublic(BaseModel):
         *,
         assignee_name: str | None = None,
     ) -> CasePublic:
-        return cls.from_data(_fields(case), camera_name, now, permissions, assignee_name=assignee_name)
-
-    @classmethod
-    def from_data(
-        cls,
-        data: Mapping[str, Any],
-        camera_name: str | None,
-        now: datetime,
-        permissions: frozenset[Permission] = frozenset(),
-        *,
-        assignee_name: str | None = None,
-    ) -> CasePublic:
-        """From a `Case`'s fields or its JSON form (the bus's payload); the actions are those of a
-        caller with ``permissions`` (none by default)."""
+        """The actions are those of a caller with ``permissions`` (none by default)."""
         out = cls.model_validate(
             {
-                **data,
+                **_fields(case),
                 "camera_name": camera_name,
                 "assignee_name": assignee_name,
-                "informed_ids": list(data["informed_ids"]),
+                "informed_ids": list(case.informed_ids),
                 "overdue": False,
                 "allowed_actions": [],
                 "note_required": [],
@@ -243,7 +225,7 @@ class AttachmentPublic(BaseModel):
     url: str = Field(examples=["/api/attachments/9"])
 
     @classmethod
-    def of(cls, a: Attachment) -> AttachmentPublic:
+    def of(cls, a: AttachmentInfo) -> AttachmentPublic:
         return cls(
             id=a.id,
             case_id=a.case_id,

@@ -50,9 +50,10 @@ from core.db import make_engine, session_factory
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
 from events.group_commit import GroupCommit
 from events.lifecycle import OPEN
+from events.messages import Delivery
 from events.queries import AlertFilter, CaseFilter
 from events.service import EventsService
-from events.types import AlertStatus, BusMessage, CaseState, ObservationResult, TriageClass
+from events.types import AlertStatus, CaseState, ObservationResult, TriageClass
 from gridwatch.db import upgrade
 from gridwatch.settings import REPO_ROOT
 
@@ -107,7 +108,7 @@ def sustained(service: EventsService, batcher: GroupCommit, cameras: list[str], 
     lock = threading.Lock()
     all_seen = threading.Event()
 
-    def on_alert(message: BusMessage) -> None:
+    def on_alert(message: Delivery) -> None:
         """The alert's message leaves the outbox with its case id, in the batch that carries its case."""
         payload: Any = message.payload
         now = time.perf_counter()

@@ -17,14 +17,13 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.errors import Conflict, GridwatchError
 from detectors.types import EpisodeState, HazardType, Observation, Severity
+from events.case_plan import AuditStep, absorb_key, plan_absorb, plan_alert_case
 from events.files import Staged
+from events.messages import ALERT_STEPS, AlertOpened, AlertStep, BusMessage, CaseAlertAdded, CaseCreated
 from events.orm import ALERTS, CASE_AUDIT, CASES, bulk_insert
-from events.outbox import to_json
 from events.policy import Policy
-from events.types import SYSTEM, AlertStatus, Case, CaseSource, CaseState, Level, ObservationResult, Route
+from events.types import SYSTEM, AlertStatus, Case, CaseState, ObservationResult, Route
 from events.values import Values, alert_value, case_value, check_update, detection_json, max_severity
-
-Messages = list[tuple[str, dict[str, Any]]]
 
 # Statements of the hot path built once, so SQLAlchemy compiles each once and caches it.
 # Multi-row INSERT ... RETURNING in pages of a fixed size: the SQL text then repeats, and the
@@ -59,7 +58,7 @@ class ObservationBatch:
     multi-row statement per table.
     """
 
-    def __init__(self, policy: Policy, clock: Clock, s: Session, staged: Staged, out: Messages) -> None:
+    def __init__(self, policy: Policy, clock: Clock, s: Session, staged: Staged, out: list[BusMessage]) -> None:
         self.policy = policy
         self.s = s
         self.staged = staged
@@ -83,7 +82,7 @@ class ObservationBatch:
         }
         new: dict[str, dict[str, Any]] = {}
         changed: set[str] = set()
-        applied: list[tuple[int, str, str]] = []  # (index, episode, topic)
+        applied: list[tuple[int, str, type[AlertStep]]] = []  # (index, episode, its message)
         dupes: list[tuple[int, str]] = []
         errors: list[tuple[int, ObservationResult | GridwatchError]] = []
         files: list[tuple[str, bytes]] = []
@@ -98,7 +97,7 @@ class ObservationBatch:
                     errors.append((i, continue_only[i]))
                     continue
                 cur = alerts[obs.episode_id] = new[obs.episode_id] = self._new_alert(obs, route, evidence)
-                topic = "alert.opened"
+                kind: type[AlertStep] = AlertOpened
             else:
                 try:
                     check_update(Values(cur), obs)
@@ -111,10 +110,10 @@ class ObservationBatch:
                 self._apply(cur, obs, evidence)
                 if obs.episode_id not in new:
                     changed.add(obs.episode_id)
-                topic = f"alert.{obs.state.value}"
+                kind = ALERT_STEPS[obs.state]
             if evidence is not None and obs.evidence_jpeg is not None:
                 files.append((evidence, obs.evidence_jpeg))
-            applied.append((i, obs.episode_id, topic))
+            applied.append((i, obs.episode_id, kind))
         self.staged.start_new(files)
 
         if new:
@@ -131,12 +130,15 @@ class ObservationBatch:
 
         results: list[tuple[int, ObservationResult | GridwatchError]] = list(errors)
         case_of = {e: cases.get(a["case_id"]) if a["case_id"] is not None else None for e, a in alerts.items()}
-        for i, episode, topic in applied:
+        for i, episode, kind in applied:
             alert = alert_value(Values(alerts[episode]))
-            self.out.append((topic, to_json(alert)))
-            self.out.extend(self.case_messages.pop(episode, []))
+            self.out.append(kind.of(alert))
+            self.out.extend(
+                CaseCreated.of(cases[c["id"]]) if absorbed is None else CaseAlertAdded(cases[c["id"]], absorbed)
+                for c, absorbed in self.case_news.pop(episode, [])
+            )
             case = case_of[episode]
-            results.append((i, ObservationResult(alert, created=topic == "alert.opened" and episode in new, case=case)))
+            results.append((i, ObservationResult(alert, created=kind is AlertOpened and episode in new, case=case)))
         for i, episode in dupes:
             alert = alert_value(Values(alerts[episode]))
             results.append((i, ObservationResult(alert, created=False, duplicate=True, case=case_of[episode])))
@@ -210,8 +212,8 @@ class ObservationBatch:
         """Auto-cases and absorption for the applied alerts; returns every touched case by id."""
         s, now, policy = self.s, self.now, self.policy
         routes = {obs.episode_id: route for _, obs, route in ready}
-        self.case_messages: dict[str, Messages] = {}
-        absorb = policy.absorb_into_open_case
+        self.case_news: dict[str, list[tuple[dict[str, Any], int | None]]] = {}
+        """Per episode: (case columns, the absorbed alert's id, or None for a new case)."""
         order = list(dict.fromkeys(episodes))
         wanted = [
             e
@@ -221,7 +223,8 @@ class ObservationBatch:
             and policy.auto_case(HazardType(alerts[e]["hazard"]), Severity(alerts[e]["severity"]))
         ]
         linked_ids = {alerts[e]["case_id"] for e in alerts if alerts[e]["case_id"] is not None}
-        keys = {f"{alerts[e]['camera_id']}|{alerts[e]['hazard']}" for e in wanted} if absorb else set()
+        facts = {e: alert_value(Values(alerts[e])) for e in wanted}
+        keys = {key for a in facts.values() if (key := absorb_key(policy, a.camera_id, a.hazard)) is not None}
         loaded: dict[int, dict[str, Any]] = {}
         if keys or linked_ids:
             cond: ColumnElement[bool] = CASES.c.id.in_(sorted(linked_ids))
@@ -235,7 +238,7 @@ class ObservationBatch:
         touched: set[int] = set()
         fresh: list[dict[str, Any]] = []
         links: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (alert, case)
-        trail: list[tuple[dict[str, Any], str, str | None, str, dict[str, Any]]] = []
+        trail: list[tuple[dict[str, Any], AuditStep]] = []
         # A linked alert whose severity rose raises its case's severity.
         for e in order:
             a = alerts[e]
@@ -244,29 +247,25 @@ class ObservationBatch:
                 c["severity"], c["updated_at"] = a["severity"], now
                 touched.add(c["id"])
         for e in wanted:
-            a = alerts[e]
-            key = f"{a['camera_id']}|{a['hazard']}"
-            c = by_key.get(key) if absorb else None
+            a, alert = alerts[e], facts[e]
+            key = absorb_key(policy, alert.camera_id, alert.hazard)
+            c = by_key.get(key) if key is not None else None
             if c is not None:
                 c["alert_count"] += 1
-                c["severity"] = max_severity(c["severity"], Severity(a["severity"]))
+                c["severity"] = max_severity(c["severity"], alert.severity)
                 c["updated_at"] = now
                 if "id" in c:
                     touched.add(c["id"])
-                data = {"alert_id": a["id"], "episode_id": a["episode_id"]}
-                trail.append((c, "add_alert", c["state"], c["state"], data))
-                self.case_messages.setdefault(e, []).append(("case.alert_added", {"_case": c, "alert_id": a["id"]}))
+                trail.append((c, plan_absorb(alert, CaseState(c["state"]), SYSTEM, now)))
+                self.case_news.setdefault(e, []).append((c, a["id"]))
             else:
-                c = self._case_values(a, routes[e], key if absorb else None)
+                plan = plan_alert_case(policy, alert, routes[e], SYSTEM, now)
+                c = plan.draft.columns()
                 fresh.append(c)
-                if absorb:
+                if key is not None:
                     by_key[key] = c
-                trail.append((c, "report", None, CaseState.REPORTED.value, {"source": CaseSource.CAMERA.value}))
-                trail.append((c, "register", CaseState.REPORTED.value, CaseState.REGISTERED.value, {}))
-                if c["assignee_id"] is not None:
-                    data = {"assignee_id": c["assignee_id"]}
-                    trail.append((c, "dispatch", CaseState.REGISTERED.value, CaseState.DISPATCHED.value, data))
-                self.case_messages.setdefault(e, []).append(("case.created", {"_case": c}))
+                trail.extend((c, step) for step in plan.steps)
+                self.case_news.setdefault(e, []).append((c, None))
             links.append((a, c))
         if fresh:
             self._insert(CASES, _INSERT_CASES, fresh)
@@ -287,61 +286,5 @@ class ObservationBatch:
             for a, c in links:
                 a["case_id"], a["status"] = c["id"], AlertStatus.IN_CASE.value
         if trail:
-            bulk_insert(
-                s,
-                CASE_AUDIT,
-                [
-                    {
-                        "case_id": c["id"],
-                        "at": now,
-                        "actor_id": SYSTEM.id,
-                        "actor_role": SYSTEM.role.value,
-                        "action": action,
-                        "from_state": before,
-                        "to_state": after,
-                        "note": "",
-                        "data": data,
-                    }
-                    for c, action, before, after, data in trail
-                ],
-            )
-        values_by_id = {c["id"]: case_value(Values(c)) for c in loaded.values()}
-        for messages in self.case_messages.values():
-            for k, (topic, payload) in enumerate(messages):
-                case = values_by_id[payload.pop("_case")["id"]]
-                messages[k] = (topic, {"case": to_json(case), **payload} if topic != "case.created" else to_json(case))
-        return values_by_id
-
-    def _case_values(self, alert: dict[str, Any], route: Route, open_key: str | None) -> dict[str, Any]:
-        hazard, severity = HazardType(alert["hazard"]), Severity(alert["severity"])
-        hp = self.policy.hazard(hazard)
-        deadline = self.now + self.policy.deadline(severity, hazard)
-        return {
-            "source": CaseSource.CAMERA.value,
-            "external_id": None,
-            "state": (CaseState.DISPATCHED if route.assignee_id else CaseState.REGISTERED).value,
-            "is_open": True,
-            "open_key": open_key,
-            "title": f"{hp.title}: camera {alert['camera_id']}"[:200],
-            "description": alert["summary"],
-            "location": "",
-            "triage": hp.triage.value,
-            "severity": severity.value,
-            "level": Level.GRID.value,
-            "hazard": hazard.value,
-            "grid_id": route.grid_id,
-            "community_id": route.community_id,
-            "street_id": route.street_id,
-            "camera_id": alert["camera_id"],
-            "zone_id": alert["zone_id"],
-            "assignee_id": route.assignee_id,
-            "informed": list(route.informed_ids),
-            "reporter_id": SYSTEM.id,
-            "alert_count": 1,
-            "created_at": self.now,
-            "updated_at": self.now,
-            "due_at": deadline,
-            "deadline_at": deadline,
-            "resolved_at": None,
-            "closed_at": None,
-        }
+            bulk_insert(s, CASE_AUDIT, [step.columns(c["id"]) for c, step in trail])
+        return {c["id"]: case_value(Values(c)) for c in loaded.values()}

@@ -4,31 +4,31 @@ Every change writes its message into ``outbox`` in the same transaction as the c
 the commit the relay publishes pending rows in id order and marks them. A crash between commit and
 publish leaves the rows pending, and `Outbox.relay` on the next start publishes them: nothing is
 lost. A crash after publishing but before marking re-publishes on restart, so delivery is
-at-least-once and subscribers dedupe on `BusMessage.id`.
+at-least-once and subscribers dedupe on `Delivery.id`.
+
+Messages are typed values (`events.messages`) up to the outbox row, which holds their JSON; the
+relay decodes each row back into its typed message for subscribers.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import fnmatch
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from core.db import UtcDateTime, transaction
+from events.messages import BusMessage, Delivery, decode, encode
 from events.orm import OUTBOX, OutboxRow, bulk_insert
-from events.types import BusMessage
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[BusMessage], None]
+Handler = Callable[[Delivery], None]
 _MARK_PG = text("UPDATE outbox SET published_at = :at WHERE id = ANY(:ids)").bindparams(
     bindparam("at", type_=UtcDateTime())
 )
@@ -58,40 +58,16 @@ class Bus:
 
         return unsubscribe
 
-    def publish(self, message: BusMessage) -> None:
+    def publish(self, delivery: Delivery) -> None:
         with self._lock:
             subs = list(self._subs)
         for pattern, handler in subs:
-            if fnmatch.fnmatchcase(message.topic, pattern):
+            if fnmatch.fnmatchcase(delivery.topic, pattern):
                 try:
-                    handler(message)
+                    handler(delivery)
                 except Exception:
                     self.failures += 1
-                    log.exception("bus subscriber for %s failed on message %d", pattern, message.id)
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def to_json(value: Any) -> Any:
-    """Dataclass values as JSON-ready data: enums by value, datetimes as ISO 8601 with offset."""
-    if value is None or isinstance(value, str | int | float):
-        return value.value if isinstance(value, enum.Enum) else value
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    cls = type(value)
-    names = _FIELDS.get(cls)
-    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(value))
-    if names is not None:
-        return {name: to_json(getattr(value, name)) for name in names}
-    if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
-    return value
+                    log.exception("bus subscriber for %s failed on message %d", pattern, delivery.id)
 
 
 class Outbox:
@@ -104,6 +80,7 @@ class Outbox:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.undecodable = 0
 
     def start(self, *, poll_s: float = 1.0) -> None:
         """Relay from a background thread: woken by `notify` after each commit, and every ``poll_s``
@@ -138,11 +115,15 @@ class Outbox:
         self._thread = None
         self.relay()
 
-    def add(self, session: Session, messages: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        """Queue messages inside the caller's transaction: they exist exactly when the change does."""
+    def add(self, session: Session, messages: Sequence[BusMessage]) -> None:
+        """Queue messages inside the caller's transaction: they exist exactly when the change does.
+        The only place a message becomes JSON."""
         if messages:
             now = self._clock.now()
-            rows = [{"topic": t, "payload": dict(p), "created_at": now, "published_at": None} for t, p in messages]
+            rows = [
+                {"topic": m.topic.value, "payload": encode(m), "created_at": now, "published_at": None}
+                for m in messages
+            ]
             bulk_insert(session, OUTBOX, rows)
 
     def relay(self) -> int:
@@ -164,7 +145,16 @@ class Outbox:
                 if not rows:
                     return done
                 for id_, topic, payload, created_at in rows:
-                    self.bus.publish(BusMessage(id_, topic, payload, created_at))
+                    try:
+                        message = decode(topic, payload)
+                    except ValueError:
+                        # Another version's message (or a bug): it cannot be typed, so it is skipped
+                        # rather than holding back every message after it.
+                        self.undecodable += 1
+                        log.exception("outbox message %d (%s) does not decode; not published", id_, topic)
+                        continue
+                    self.bus.publish(Delivery(id_, message, payload, created_at))
+                    done += 1
                 ids = [r[0] for r in rows]
                 if conn.dialect.name == "postgresql":
                     # Losing this mark in a crash only means publishing again (at-least-once), so it
@@ -174,7 +164,6 @@ class Outbox:
                 else:
                     conn.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=self._clock.now()))
                 conn.commit()
-                done += len(rows)
                 if len(rows) < self._batch:
                     return done
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from camera_config.store import SiteStore
 from camera_config.types import Camera, Grid, PersonRole
@@ -22,6 +24,7 @@ from core.errors import Conflict, NotFound
 from events.types import Route
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _BULK = 100
 """More changed cameras than this are reloaded in one query rather than one by one."""
@@ -101,9 +104,7 @@ class Router:
         """Grid → community → street, the grid's worker, and its building leaders and party group members."""
         self._refresh_if_due()
         d = self._directory(need=grid_id)
-        grid = d.grids.get(grid_id)
-        if grid is None:
-            raise NotFound(f'grid "{grid_id}" does not exist')
+        grid = _known(d.grids, grid_id, "grid")
         informed = list(d.leaders_of.get(grid_id, []))
         if grid.party_group_id is not None:
             informed += d.members_of.get(grid.party_group_id, [])
@@ -118,10 +119,7 @@ class Router:
     def community_street(self, community_id: str) -> str:
         self._refresh_if_due()
         d = self._directory(need=None)
-        street = d.street_of.get(community_id)
-        if street is None:
-            raise NotFound(f'community "{community_id}" does not exist')
-        return street
+        return _known(d.street_of, community_id, "community")
 
     def refresh(self) -> None:
         """Re-read everything now (also fills the cache before the first alert, on start)."""
@@ -156,3 +154,11 @@ class Router:
         d.leaders_of = dict(leaders)
         d.members_of = dict(members)
         return d
+
+
+def _known(table: Mapping[str, T], key: str, noun: str) -> T:
+    """``table[key]``, or NotFound naming the missing thing."""
+    value = table.get(key)
+    if value is None:
+        raise NotFound(f'{noun} "{key}" does not exist')
+    return value

@@ -11,7 +11,7 @@ import binascii
 import math
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from camera_config.issues import pydantic_issues
 from core.errors import InvalidInput, Issue
@@ -35,18 +35,13 @@ class BoxIn(_In):
     x2: Coord = Field(description="Right, pixels; more than x1.")
     y2: Coord = Field(description="Bottom, pixels; more than y1.")
 
-    @field_validator("x2")
+    @field_validator("x2", "y2")
     @classmethod
-    def _right(cls, v: float, info: Any) -> float:
-        if "x1" in info.data and v <= info.data["x1"]:
-            raise ValueError("must be more than x1")
-        return v
-
-    @field_validator("y2")
-    @classmethod
-    def _bottom(cls, v: float, info: Any) -> float:
-        if "y1" in info.data and v <= info.data["y1"]:
-            raise ValueError("must be more than y1")
+    def _past_start(cls, v: float, info: ValidationInfo) -> float:
+        """x2 right of x1, y2 below y1: a box has an area."""
+        start = "x1" if info.field_name == "x2" else "y1"
+        if start in info.data and v <= info.data[start]:
+            raise ValueError(f"must be more than {start}")
         return v
 
 

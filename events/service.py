@@ -10,6 +10,7 @@ winner's row.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -29,11 +30,32 @@ from core.db import transaction
 from core.errors import Conflict, GridwatchError, InvalidInput, Issue, NotFound
 from detectors.types import HazardType, Observation, Severity
 from events import queries
+from events.case_plan import (
+    AuditStep,
+    CasePlan,
+    absorb_key,
+    plan_absorb,
+    plan_alert_case,
+    plan_hotline_case,
+    plan_patrol_case,
+)
 from events.files import FileStore, Staged, attachment_path, check_attachments, sniff
 from events.lifecycle import OVERDUE_CAN_ESCALATE, TERMINAL, next_state
+from events.messages import (
+    AlertAcknowledged,
+    AlertClipAttached,
+    AlertDismissed,
+    AlertEscalated,
+    AlertInCase,
+    BusMessage,
+    CaseAlertAdded,
+    CaseChanged,
+    CaseCommented,
+    CaseCreated,
+)
 from events.observation_batch import LINK_ALERT, ObservationBatch
 from events.orm import CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
-from events.outbox import Bus, Outbox, to_json
+from events.outbox import Bus, Outbox
 from events.policy import Policy
 from events.queries import AlertFilter, CaseFilter, CaseOrder
 from events.routing import Router
@@ -41,12 +63,10 @@ from events.schema import parse_observation
 from events.types import (
     SYSTEM,
     Actor,
-    ActorRole,
     Alert,
     AlertFigures,
     AlertStatus,
     Attachment,
-    AuditEntry,
     Case,
     CaseAction,
     CaseDetail,
@@ -62,14 +82,13 @@ from events.types import (
     Page,
     PatrolReport,
     Route,
-    TriageClass,
     UnitFigures,
 )
-from events.values import alert_value, case_value, max_severity
+from events.values import alert_value, attachment_value, audit_value, case_value, comment_value, max_severity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Messages = list[tuple[str, dict[str, Any]]]
+Messages = list[BusMessage]
 Publish = Literal["inline", "thread", "off"]
 
 _RETRIES = 3
@@ -77,21 +96,6 @@ _RETRY_STATES = {"40P01", "40001"}
 """PostgreSQL's deadlock and serialization failures: the transaction can simply run again."""
 _INSERT_CASE = insert(CASES).returning(*CASES.c)
 MAX_TEXT = 4000
-
-
-def _attachment_value(row: CaseAttachmentRow) -> Attachment:
-    return Attachment(
-        id=row.id,
-        case_id=row.case_id,
-        name=row.name,
-        content_type=row.content_type,
-        size_bytes=row.size_bytes,
-        sha256=row.sha256,
-        path=row.path,
-        created_at=row.created_at,
-        audit_id=row.audit_id,
-        comment_id=row.comment_id,
-    )
 
 
 def _text(value: str, where: str, *, required: bool, limit: int = MAX_TEXT) -> str:
@@ -275,7 +279,7 @@ class EventsService:
         def work(s: Session, staged: Staged, out: Messages) -> Alert:
             row = self._alert_row(s, alert_id)
             row.clip = staged.write(f"clips/{row.received_at:%Y/%m/%d}/{row.id}.mp4", clip_mp4)
-            out.append(("alert.clip", to_json(alert_value(row))))
+            out.append(AlertClipAttached.of(alert_value(row)))
             return alert_value(row)
 
         return self._write(work)
@@ -288,7 +292,7 @@ class EventsService:
             if row.status != AlertStatus.NEW.value:
                 raise Conflict(f"alert {alert_id} is {row.status}: only a new alert can be acknowledged")
             self._handled(row, actor, AlertStatus.ACKNOWLEDGED)
-            out.append(("alert.acknowledged", to_json(alert_value(row))))
+            out.append(AlertAcknowledged.of(alert_value(row)))
             return alert_value(row)
 
         return self._write(work)
@@ -305,7 +309,7 @@ class EventsService:
                 raise Conflict(f"alert {alert_id} is {row.status}: only a new or acknowledged alert can be dismissed")
             self._handled(row, actor, AlertStatus.DISMISSED)
             row.dismiss_reason = reason
-            out.append(("alert.dismissed", to_json(alert_value(row))))
+            out.append(AlertDismissed.of(alert_value(row)))
             return alert_value(row)
 
         return self._write(work)
@@ -326,7 +330,7 @@ class EventsService:
                 raise Conflict(f"alert {alert_id} was dismissed as a false alarm")
             case = self._case_for_alert(s, alert_value(row), route, actor, note, self.clock.now(), out)
             s.refresh(row)
-            out.insert(0, ("alert.in_case", to_json(alert_value(row))))
+            out.insert(0, AlertInCase.of(alert_value(row)))
             return case
 
         return self._write(work)
@@ -350,7 +354,7 @@ class EventsService:
             self._move(s, case_row, CaseAction.ESCALATE, actor, now, note, out)
             row.status = AlertStatus.ESCALATED.value
             row.handled_by, row.handled_at = actor.id, now
-            out.insert(0, ("alert.escalated", to_json(alert_value(row))))
+            out.insert(0, AlertEscalated.of(alert_value(row)))
             return case_value(case_row)
 
         return self._write(work)
@@ -378,9 +382,9 @@ class EventsService:
     ) -> Case:
         """Put a stored alert into the open case of its camera and hazard, or into a new case."""
         c = CASES
-        key = f"{alert.camera_id}|{alert.hazard.value}"
+        key = absorb_key(self.policy, alert.camera_id, alert.hazard)
         found = None
-        if self.policy.absorb_into_open_case:
+        if key is not None:
             found = s.execute(select(c.c.id, c.c.severity).where(c.c.open_key == key).with_for_update()).one_or_none()
         if found is not None:
             row = s.execute(
@@ -394,135 +398,29 @@ class EventsService:
                 .returning(*c.c)
             ).one()
             case = case_value(row)
-            data = {"alert_id": alert.id, "episode_id": alert.episode_id}
-            self._audits(s, case.id, actor, now, [("add_alert", case.state, case.state, note, data)])
-            out.append(("case.alert_added", {"case": to_json(case), "alert_id": alert.id}))
+            _write_trail(s, case.id, [plan_absorb(alert, case.state, actor, now, note)])
+            out.append(CaseAlertAdded(case, alert.id))
         else:
-            hp = self.policy.hazard(alert.hazard)
-            case = self._new_case(
-                s,
-                source=CaseSource.CAMERA,
-                title=f"{hp.title}: camera {alert.camera_id}",
-                description=alert.summary,
-                triage=hp.triage,
-                severity=alert.severity,
-                hazard=alert.hazard,
-                route=route,
-                camera_id=alert.camera_id,
-                zone_id=alert.zone_id,
-                actor=actor,
-                note=note,
-                now=now,
-                created_at=now,
-                open_key=key if self.policy.absorb_into_open_case else None,
-                dispatch=True,
-                alert_count=1,
-                out=out,
-            )
+            case = self._new_case(s, plan_alert_case(self.policy, alert, route, actor, now, note), out)
         s.execute(LINK_ALERT, {"alert_id": alert.id, "case_id": case.id, "status": AlertStatus.IN_CASE.value})
         return case
 
-    def _new_case(
-        self,
-        s: Session,
-        *,
-        source: CaseSource,
-        title: str,
-        triage: TriageClass,
-        severity: Severity,
-        route: Route,
-        actor: Actor,
-        now: datetime,
-        created_at: datetime,
-        out: Messages,
-        description: str = "",
-        location: str = "",
-        hazard: HazardType | None = None,
-        camera_id: str | None = None,
-        zone_id: str | None = None,
-        note: str = "",
-        open_key: str | None = None,
-        external_id: str | None = None,
-        deadline_at: datetime | None = None,
-        dispatch: bool = False,
-        alert_count: int = 0,
-    ) -> Case:
-        """Report a case; ``dispatch`` also registers it and hands it to the grid's worker at once.
-
-        The row goes in once, already in its final state, with one trail row per step.
-        """
-        deadline = deadline_at or created_at + self.policy.deadline(severity, hazard)
-        steps: list[tuple[str, CaseState | None, CaseState, str, dict[str, Any]]]
-        steps = [("report", None, CaseState.REPORTED, note, {"source": source.value})]
-        if dispatch:
-            steps.append((CaseAction.REGISTER.value, CaseState.REPORTED, CaseState.REGISTERED, "", {}))
-            if route.assignee_id is not None:
-                data = {"assignee_id": route.assignee_id}
-                steps.append((CaseAction.DISPATCH.value, CaseState.REGISTERED, CaseState.DISPATCHED, "", data))
-        values: dict[str, Any] = {
-            "source": source.value,
-            "external_id": external_id,
-            "state": steps[-1][2].value,
-            "is_open": True,
-            "open_key": open_key,
-            "title": title[:200],
-            "description": description,
-            "location": location,
-            "triage": triage.value,
-            "severity": severity.value,
-            "level": Level.GRID.value,
-            "hazard": hazard.value if hazard else None,
-            "grid_id": route.grid_id,
-            "community_id": route.community_id,
-            "street_id": route.street_id,
-            "camera_id": camera_id,
-            "zone_id": zone_id,
-            "assignee_id": route.assignee_id,
-            "informed": list(route.informed_ids),
-            "reporter_id": actor.id,
-            "alert_count": alert_count,
-            "created_at": created_at,
-            "updated_at": now,
-            "due_at": deadline,
-            "deadline_at": deadline,
-        }
-        case = case_value(s.execute(_INSERT_CASE, values).one())
-        self._audits(s, case.id, actor, now, steps)
-        out.append(("case.created", to_json(case)))
-        return case
-
     @staticmethod
-    def _audits(
-        s: Session,
-        case_id: int,
-        actor: Actor,
-        now: datetime,
-        steps: Sequence[tuple[str, CaseState | None, CaseState, str, dict[str, Any]]],
-    ) -> None:
-        """Trail rows written with one statement (the ORM's `_audit` serves transitions)."""
-        s.execute(
-            insert(CASE_AUDIT),
-            [
-                {
-                    "case_id": case_id,
-                    "at": now,
-                    "actor_id": actor.id,
-                    "actor_role": actor.role.value,
-                    "action": action,
-                    "from_state": before.value if before else None,
-                    "to_state": after.value,
-                    "note": note,
-                    "data": data,
-                }
-                for action, before, after, note, data in steps
-            ],
-        )
+    def _new_case(s: Session, plan: CasePlan, out: Messages) -> Case:
+        """Insert a planned case, already in its final state, with one trail row per step."""
+        case = case_value(s.execute(_INSERT_CASE, plan.draft.columns()).one())
+        _write_trail(s, case.id, plan.steps)
+        out.append(CaseCreated.of(case))
+        return case
 
     def patrol_report(self, report: PatrolReport, actor: Actor, attachments: Sequence[NewAttachment] = ()) -> Case:
         """A grid worker's own finding: a case in the reported state, for the centre to register."""
-        title = _text(report.title, "title", required=True, limit=200)
-        description = _text(report.description, "description", required=False)
-        location = _text(report.location, "location", required=False, limit=300)
+        cleaned = dataclasses.replace(
+            report,
+            title=_text(report.title, "title", required=True, limit=200),
+            description=_text(report.description, "description", required=False),
+            location=_text(report.location, "location", required=False, limit=300),
+        )
         files = check_attachments(attachments, self.policy.attachments)
         route = self.router.grid(report.grid_id)
         if report.camera_id is not None:
@@ -530,22 +428,8 @@ class EventsService:
 
         def work(s: Session, staged: Staged, out: Messages) -> Case:
             now = self.clock.now()
-            case = self._new_case(
-                s,
-                source=CaseSource.PATROL,
-                title=title,
-                description=description,
-                location=location,
-                triage=report.triage or self.policy.patrol_triage,
-                severity=report.severity,
-                hazard=report.hazard,
-                camera_id=report.camera_id,
-                route=route,
-                actor=actor,
-                now=now,
-                created_at=now,
-                out=out,
-            )
+            plan = plan_patrol_case(self.policy, cleaned, route, actor, now)
+            case = self._new_case(s, plan, out)
             reported = s.scalars(select(CaseAuditRow).where(CaseAuditRow.case_id == case.id)).first()
             self._store_files(s, staged, case.id, reported, files, now)
             return case
@@ -594,23 +478,7 @@ class EventsService:
                     duplicates.append(ext)
                     continue
                 seen.add(ext)
-                case = self._new_case(
-                    s,
-                    source=CaseSource.HOTLINE,
-                    external_id=ext,
-                    title=t.title.strip(),
-                    description=t.description,
-                    location=t.location,
-                    triage=t.triage or self.policy.hotline_triage,
-                    severity=t.severity,
-                    route=routes[t.grid_id],
-                    actor=Actor("12345", ActorRole.SYSTEM),
-                    now=now,
-                    created_at=t.received_at or now,
-                    deadline_at=t.deadline_at,
-                    dispatch=True,
-                    out=out,
-                )
+                case = self._new_case(s, plan_hotline_case(self.policy, t, routes[t.grid_id], now), out)
                 created.append(case.id)
             return HotlineImportReport(tuple(created), tuple(duplicates))
 
@@ -698,35 +566,10 @@ class EventsService:
             row.open_key = None
         row.state = target.value
         row.updated_at = now
-        audit = self._audit(s, row, actor, action.value, current, target, note, now, data)
-        if out is not None:
-            out.append((f"case.{target.value}", {"case": to_json(case_value(row)), "action": action.value}))
-        return audit
-
-    def _audit(
-        self,
-        s: Session,
-        row: CaseRow,
-        actor: Actor,
-        action: str,
-        from_state: CaseState | None,
-        to_state: CaseState,
-        note: str,
-        now: datetime,
-        data: dict[str, Any] | None = None,
-    ) -> CaseAuditRow:
-        audit = CaseAuditRow(
-            case_id=row.id,
-            at=now,
-            actor_id=actor.id,
-            actor_role=actor.role.value,
-            action=action,
-            from_state=from_state.value if from_state else None,
-            to_state=to_state.value,
-            note=note,
-            data=data or {},
-        )
+        audit = CaseAuditRow(**AuditStep(action.value, current, target, actor, now, note, data).columns(row.id))
         s.add(audit)
+        if out is not None:
+            out.append(CaseChanged(case_value(row), action))
         return audit
 
     def _store_files(
@@ -761,7 +604,7 @@ class EventsService:
             s.add(row)
             rows.append(row)
         s.flush()  # the attachments' ids
-        return [_attachment_value(r) for r in rows]
+        return [attachment_value(r) for r in rows]
 
     @staticmethod
     def _case_row(s: Session, case_id: int) -> CaseRow:
@@ -782,11 +625,8 @@ class EventsService:
             s.add(c)
             s.flush()
             stored = self._store_files(s, staged, row.id, None, files, now, comment=c)
-            value = Comment(c.id, c.case_id, c.at, c.actor_id, actor.role, c.text, tuple(stored))
-            payload = to_json(value)
-            for a in payload["attachments"]:
-                del a["path"]  # stored paths stay inside; files are fetched through the API
-            out.append(("case.comment", payload))
+            value = comment_value(c, stored)
+            out.append(CaseCommented.of(value))  # stored paths stay inside
             return value
 
         return self._write(work)
@@ -885,29 +725,17 @@ class EventsService:
                 select(CaseAttachmentRow).where(CaseAttachmentRow.case_id == case_id).order_by(CaseAttachmentRow.id)
             ):
                 if a.comment_id is not None:
-                    notes.setdefault(a.comment_id, []).append(_attachment_value(a))
+                    notes.setdefault(a.comment_id, []).append(attachment_value(a))
                 else:
-                    files.setdefault(a.audit_id, []).append(_attachment_value(a))
+                    files.setdefault(a.audit_id, []).append(attachment_value(a))
             audit = tuple(
-                AuditEntry(
-                    id=a.id,
-                    case_id=a.case_id,
-                    at=a.at,
-                    actor_id=a.actor_id,
-                    actor_role=ActorRole(a.actor_role),
-                    action=a.action,
-                    from_state=CaseState(a.from_state) if a.from_state else None,
-                    to_state=CaseState(a.to_state),
-                    note=a.note,
-                    data=dict(a.data),
-                    attachments=tuple(files.get(a.id, [])),
-                )
+                audit_value(a, files.get(a.id, []))
                 for a in s.scalars(
                     select(CaseAuditRow).where(CaseAuditRow.case_id == case_id).order_by(CaseAuditRow.id)
                 )
             )
             comments = tuple(
-                Comment(c.id, c.case_id, c.at, c.actor_id, ActorRole(c.actor_role), c.text, tuple(notes.get(c.id, [])))
+                comment_value(c, notes.get(c.id, []))
                 for c in s.scalars(
                     select(CaseCommentRow).where(CaseCommentRow.case_id == case_id).order_by(CaseCommentRow.id)
                 )
@@ -944,7 +772,7 @@ class EventsService:
             row = s.get(CaseAttachmentRow, attachment_id)
             if row is None:
                 raise NotFound(f"attachment {attachment_id} does not exist")
-            value = _attachment_value(row)
+            value = attachment_value(row)
         return value, self.files.path(value.path)
 
     def figures(self, level: Level, since: datetime, until: datetime) -> list[UnitFigures]:
@@ -976,6 +804,12 @@ class EventsService:
             rows = s.execute(q).all()
         out = [FalseAlarmCount(c, HazardType(h), r or "", int(n)) for c, h, r, n in rows]
         return sorted(out, key=lambda x: (-x.count, x.camera_id, x.hazard.value, x.reason))
+
+
+def _write_trail(s: Session, case_id: int, steps: Sequence[AuditStep]) -> None:
+    """Trail rows of one case with one statement (a transition adds its ORM row in `_move`, whose id
+    its files need)."""
+    s.execute(insert(CASE_AUDIT), [step.columns(case_id) for step in steps])
 
 
 def _hazard(row: CaseRow) -> HazardType | None:

@@ -178,18 +178,25 @@ class Case:
 
 
 @dataclass(frozen=True, slots=True)
-class Attachment:
+class AttachmentInfo:
+    """A stored file as it may leave the process: without where it is stored (files are fetched
+    through the API)."""
+
     id: int
     case_id: int
     name: str
     content_type: str
     size_bytes: int
     sha256: str
-    path: str
-    """Relative to the data dir."""
     created_at: datetime
     audit_id: int | None = None
     comment_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment(AttachmentInfo):
+    path: str = field(kw_only=True)
+    """Relative to the data dir."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +224,8 @@ class Comment:
     actor_id: str
     actor_role: ActorRole
     text: str
-    attachments: tuple[Attachment, ...] = ()
-    """Photos of a progress note."""
+    attachments: tuple[AttachmentInfo, ...] = ()
+    """Photos of a progress note (the service's own values carry their `Attachment`, path and all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,13 +378,3 @@ class FalseAlarmCount:
     hazard: HazardType
     reason: str
     count: int
-
-
-@dataclass(frozen=True, slots=True)
-class BusMessage:
-    """What subscribers receive. ``id`` is the outbox row's: delivery is at-least-once, so dedupe on it."""
-
-    id: int
-    topic: str
-    payload: Mapping[str, Any]
-    created_at: datetime

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from core.errors import Conflict
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.policy import SEVERITY_RANK
-from events.types import Alert, AlertStatus, Case, CaseSource, CaseState, Level, TriageClass
+from events.types import (
+    ActorRole,
+    Alert,
+    AlertStatus,
+    Attachment,
+    AuditEntry,
+    Case,
+    CaseSource,
+    CaseState,
+    Comment,
+    Level,
+    TriageClass,
+)
 
 
 def alert_value(row: Any) -> Alert:
@@ -70,6 +83,41 @@ def case_value(row: Any) -> Case:
         resolved_at=row.resolved_at,
         closed_at=row.closed_at,
     )
+
+
+def attachment_value(row: Any) -> Attachment:
+    return Attachment(
+        id=row.id,
+        case_id=row.case_id,
+        name=row.name,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        path=row.path,
+        created_at=row.created_at,
+        audit_id=row.audit_id,
+        comment_id=row.comment_id,
+    )
+
+
+def audit_value(row: Any, attachments: Iterable[Attachment] = ()) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        case_id=row.case_id,
+        at=row.at,
+        actor_id=row.actor_id,
+        actor_role=ActorRole(row.actor_role),
+        action=row.action,
+        from_state=CaseState(row.from_state) if row.from_state else None,
+        to_state=CaseState(row.to_state),
+        note=row.note,
+        data=dict(row.data),
+        attachments=tuple(attachments),
+    )
+
+
+def comment_value(row: Any, attachments: Iterable[Attachment] = ()) -> Comment:
+    return Comment(row.id, row.case_id, row.at, row.actor_id, ActorRole(row.actor_role), row.text, tuple(attachments))
 
 
 def max_severity(a: str, b: Severity) -> str:

@@ -19,10 +19,10 @@ from camera_config.store import SiteStore
 from camera_config.validate import validate_site
 from core.clock import FakeClock
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
+from events.messages import Delivery
 from events.outbox import Bus
 from events.policy import Policy
 from events.service import EventsService, Publish
-from events.types import BusMessage
 from tests.camera_config.sites import camera, site
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -65,9 +65,9 @@ class Recorder:
     """Collects what the bus delivers."""
 
     def __init__(self) -> None:
-        self.messages: list[BusMessage] = []
+        self.messages: list[Delivery] = []
 
-    def __call__(self, message: BusMessage) -> None:
+    def __call__(self, message: Delivery) -> None:
         self.messages.append(message)
 
     @property
