@@ -21,7 +21,7 @@ from core.errors import GridwatchError, InvalidInput
 from core.files import read_text_file
 from core.redact import redact_logs
 from gridwatch import events_cli
-from gridwatch.settings import REPO_ROOT, Settings
+from gridwatch.settings import REPO_ROOT, Settings, settings_from_args
 
 if TYPE_CHECKING:
     from api.users import UserStore
@@ -31,19 +31,6 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 DEMO_SITE = REPO_ROOT / "examples" / "demo-site.yaml"
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    if getattr(args, "demo", False):
-        overrides["demo"] = True
-    if getattr(args, "no_detect", False):
-        overrides["detect"] = False
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = args.data_dir
-    if getattr(args, "database_url", None):
-        overrides["database_url"] = args.database_url
-    return Settings(**overrides)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -83,7 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from gridwatch.runner import build_app
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     site_file: Path | None = args.site or (DEMO_SITE if settings.demo else None)
     app, service, live = build_app(settings, site_file=site_file, progress=lambda line: out.print(line, soft_wrap=True))
     # The pipeline's threads log what they do (site changes applied, refused observations, retries).
@@ -121,7 +108,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from camera_config.validate import load_site_file, read_camera_csv
 
     path: Path = args.file
-    settings = _settings(args)
+    settings = settings_from_args(args)
     if path.suffix.lower() == ".csv":
         from gridwatch.wiring import open_service
 
@@ -142,7 +129,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_import_cameras(args: argparse.Namespace) -> int:
     from gridwatch.wiring import open_service
 
-    service = open_service(_settings(args))
+    service = open_service(settings_from_args(args))
     path: Path = args.file
     text = read_text_file(path)
     with _progress("importing cameras") as progress:
@@ -154,7 +141,7 @@ def cmd_import_cameras(args: argparse.Namespace) -> int:
 def cmd_site_load(args: argparse.Namespace) -> int:
     from gridwatch.wiring import open_service
 
-    service = open_service(_settings(args))
+    service = open_service(settings_from_args(args))
     with _progress("loading site") as progress:
         report = service.site.load_site(args.file, progress=progress)
     _print_report(report, f"{args.file} cameras")
@@ -185,7 +172,7 @@ def _tree(node: TreeNode, parent: Tree) -> None:
 def cmd_site_show(args: argparse.Namespace) -> int:
     from gridwatch.wiring import open_service
 
-    service = open_service(_settings(args))
+    service = open_service(settings_from_args(args))
     nodes = service.site.tree(with_cameras=args.cameras)
     if not nodes:
         out.print("the site is empty: load one with `gridwatch site load FILE`")
@@ -221,7 +208,7 @@ def cmd_site_generate(args: argparse.Namespace) -> int:
 def cmd_export_cameras(args: argparse.Namespace) -> int:
     from gridwatch.wiring import open_service
 
-    text = open_service(_settings(args)).site.export_cameras_csv()
+    text = open_service(settings_from_args(args)).site.export_cameras_csv()
     if args.output:
         args.output.write_text(text, encoding="utf-8")
         out.print(f"wrote {args.output} ({text.count(chr(10)) - 1} cameras; passwords are never exported)")
@@ -266,7 +253,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from ingest.demo_server import start_demo_sources
     from ingest.worker import IngestWorker
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     service = open_service(settings)
     site_file: Path | None = args.site or (
         DEMO_SITE if settings.demo and not service.site.counts()["cameras"] else None
@@ -328,7 +315,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from gridwatch.db import current_revision
     from gridwatch.wiring import open_service
 
-    service = open_service(_settings(args))
+    service = open_service(settings_from_args(args))
     out.print(f"database at revision {current_revision(service.engine)}")
     return 0
 
@@ -339,7 +326,7 @@ def _users(args: argparse.Namespace) -> UserStore:
     from core.db import session_factory
     from gridwatch.wiring import open_service
 
-    service = open_service(_settings(args))
+    service = open_service(settings_from_args(args))
     return UserStore(session_factory(service.engine), service.site, SystemClock())
 
 
@@ -416,7 +403,7 @@ def _model_config(args: argparse.Namespace, settings: Settings) -> object:
 def cmd_model_export(args: argparse.Namespace) -> int:
     from detectors.model import Backend, ModelConfig, export_model
 
-    config = _model_config(args, _settings(args))
+    config = _model_config(args, settings_from_args(args))
     assert isinstance(config, ModelConfig)
     fmt = Backend(args.format)
     started = time.monotonic()
@@ -473,7 +460,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if not args.clip.is_file():
         raise InvalidInput(f"{args.clip}: no such video file")
-    settings = _settings(args)
+    settings = settings_from_args(args)
     config = _model_config(args, settings)
     assert isinstance(config, ModelConfig)
     camera = _eval_camera(args)

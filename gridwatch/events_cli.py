@@ -14,6 +14,7 @@ from core.errors import InvalidInput, Issue
 from core.files import read_text_file
 from events.policy import load_policy
 from events.types import Level
+from gridwatch.settings import settings_from_args
 
 out = Console(highlight=False)
 
@@ -35,10 +36,9 @@ def cmd_check_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    from gridwatch.cli import _settings
     from gridwatch.wiring import open_service
 
-    cases = open_service(_settings(args)).events.escalation_tick()
+    cases = open_service(settings_from_args(args)).events.escalation_tick()
     for case in cases:
         due = f"{case.deadline_at:%Y-%m-%d %H:%M}"
         out.print(f"case {case.id} ({case.grid_id}) escalated to the {case.level.value}, due {due}")
@@ -48,7 +48,6 @@ def cmd_escalate(args: argparse.Namespace) -> int:
 
 def cmd_import_hotline(args: argparse.Namespace) -> int:
     from events.schema import parse_hotline_tickets  # cv2 and numpy: only when needed
-    from gridwatch.cli import _settings
     from gridwatch.wiring import open_service
 
     path: Path = args.file
@@ -57,18 +56,17 @@ def cmd_import_hotline(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise InvalidInput(Issue(f"{path.name} line {exc.lineno}", f"not valid JSON: {exc.msg}")) from None
     tickets = parse_hotline_tickets(doc, path.name)
-    report = open_service(_settings(args)).events.import_hotline(tickets)
+    report = open_service(settings_from_args(args)).events.import_hotline(tickets)
     out.print(f"{path}: {len(report.created)} case(s) created, {len(report.duplicates)} ticket(s) already imported")
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from gridwatch.cli import _settings
     from gridwatch.wiring import open_service
 
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
-    rows = open_service(_settings(args)).events.figures(Level(args.level), since, until)
+    rows = open_service(settings_from_args(args)).events.figures(Level(args.level), since, until)
     table = Table(title=f"{args.level} figures, cases created {since:%Y-%m-%d} to {until:%Y-%m-%d}")
     for col in ("unit", "received", "closed", "dismissed", "completion", "on time", "mean to close", "p90 to close"):
         table.add_column(col, justify="left" if col == "unit" else "right")
