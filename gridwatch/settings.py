@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_SITE = REPO_ROOT / "examples" / "demo-site.yaml"
+"""The demo site: what `gridwatch run --demo` loads, and `gridwatch watch --demo` on an empty site."""
 
 
 class Settings(BaseSettings):

@@ -7,16 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from core.errors import InvalidInput, Issue
 from core.files import read_text_file
 from events.policy import load_policy
 from events.types import Level
-from gridwatch.settings import settings_from_args
-
-out = Console(highlight=False)
+from gridwatch.commands.common import COMMON_OPTIONS, Subparsers, out, service_from_args
 
 
 def _day(value: str) -> datetime:
@@ -36,9 +33,8 @@ def cmd_check_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    from gridwatch.wiring import open_service
 
-    cases = open_service(settings_from_args(args)).events.escalation_tick()
+    cases = service_from_args(args).events.escalation_tick()
     for case in cases:
         due = f"{case.deadline_at:%Y-%m-%d %H:%M}"
         out.print(f"case {case.id} ({case.grid_id}) escalated to the {case.level.value}, due {due}")
@@ -48,7 +44,6 @@ def cmd_escalate(args: argparse.Namespace) -> int:
 
 def cmd_import_hotline(args: argparse.Namespace) -> int:
     from events.schema import parse_hotline_tickets  # cv2 and numpy: only when needed
-    from gridwatch.wiring import open_service
 
     path: Path = args.file
     try:
@@ -56,17 +51,16 @@ def cmd_import_hotline(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise InvalidInput(Issue(f"{path.name} line {exc.lineno}", f"not valid JSON: {exc.msg}")) from None
     tickets = parse_hotline_tickets(doc, path.name)
-    report = open_service(settings_from_args(args)).events.import_hotline(tickets)
+    report = service_from_args(args).events.import_hotline(tickets)
     out.print(f"{path}: {len(report.created)} case(s) created, {len(report.duplicates)} ticket(s) already imported")
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from gridwatch.wiring import open_service
 
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
-    rows = open_service(settings_from_args(args)).events.figures(Level(args.level), since, until)
+    rows = service_from_args(args).events.figures(Level(args.level), since, until)
     table = Table(title=f"{args.level} figures, cases created {since:%Y-%m-%d} to {until:%Y-%m-%d}")
     for col in ("unit", "received", "closed", "dismissed", "completion", "on time", "mean to close", "p90 to close"):
         table.add_column(col, justify="left" if col == "unit" else "right")
@@ -92,18 +86,22 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+def register(sub: Subparsers) -> None:
     ev = sub.add_parser("events", help="alerts and cases: policy check, escalation, 12345 import, figures")
     es = ev.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
     cp = es.add_parser("check-policy", help="validate an events policy YAML; list every error")
     cp.add_argument("file", type=Path)
     cp.set_defaults(func=cmd_check_policy)
-    esc = es.add_parser("escalate", parents=[common], help="escalate overdue cases one level now (run it every minute)")
+    esc = es.add_parser(
+        "escalate", parents=[COMMON_OPTIONS], help="escalate overdue cases one level now (run it every minute)"
+    )
     esc.set_defaults(func=cmd_escalate)
-    hot = es.add_parser("import-hotline", parents=[common], help="12345 tickets (JSON list) as cases; repeats skipped")
+    hot = es.add_parser(
+        "import-hotline", parents=[COMMON_OPTIONS], help="12345 tickets (JSON list) as cases; repeats skipped"
+    )
     hot.add_argument("file", type=Path, help="JSON list of {external_id, grid, title, description, received_at, ...}")
     hot.set_defaults(func=cmd_import_hotline)
-    fig = es.add_parser("figures", parents=[common], help="completion, on-time rate, time to close per unit")
+    fig = es.add_parser("figures", parents=[COMMON_OPTIONS], help="completion, on-time rate, time to close per unit")
     fig.add_argument("--level", choices=[lv.value for lv in Level], default="grid", help="grid, community or street")
     fig.add_argument("--since", type=_day, help="first day (default: 30 days before --until)")
     fig.add_argument("--until", type=_day, help="day after the last (default: now)")
