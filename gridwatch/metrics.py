@@ -1,0 +1,87 @@
+"""Prometheus figures of the live pipeline, read at scrape time: per camera, observations by outcome, and the
+detector's batches and latency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from detectors.pipeline import DetectorPipeline, InferenceLoop
+from detectors.types import CameraFigures
+from gridwatch.delivery import Deliveries
+from ingest.types import HealthState
+
+
+class LiveFigures(Protocol):
+    """What the collector reads from the live pipeline (`gridwatch.monitor.SiteMonitor`)."""
+
+    def stats(self) -> list[CameraFigures]: ...
+
+    @property
+    def deliveries(self) -> Deliveries: ...
+
+    @property
+    def loop(self) -> InferenceLoop | None: ...
+
+    @property
+    def pipeline(self) -> DetectorPipeline | None: ...
+
+
+class LiveCollector(Collector):
+    """Register on the API's registry; every scrape reads the pipeline's current figures."""
+
+    def __init__(self, live: LiveFigures) -> None:
+        self._live = live
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self._live.stats()
+        online = GaugeMetricFamily(
+            "gridwatch_camera_online",
+            "1 while ingest receives the camera's stream (online or degraded).",
+            labels=["camera"],
+        )
+        input_fps = GaugeMetricFamily(
+            "gridwatch_camera_input_fps", "Frames arriving from the camera.", labels=["camera"]
+        )
+        analysed_fps = GaugeMetricFamily(
+            "gridwatch_camera_decoded_fps", "Frames decoded and checked for motion.", labels=["camera"]
+        )
+        dropped = CounterMetricFamily(
+            "gridwatch_camera_dropped_frames",
+            "Frames replaced by newer ones before the detector took them.",
+            labels=["camera"],
+        )
+        detected = CounterMetricFamily(
+            "gridwatch_camera_detected_frames", "Frames the detector analysed.", labels=["camera"]
+        )
+        people = GaugeMetricFamily("gridwatch_camera_people", "People in the last analysed frame.", labels=["camera"])
+        for s in stats:
+            up = s.health.state in (HealthState.ONLINE, HealthState.DEGRADED)
+            online.add_metric([s.camera_id], 1.0 if up else 0.0)
+            input_fps.add_metric([s.camera_id], s.ingest.input_fps)
+            analysed_fps.add_metric([s.camera_id], s.ingest.analysed_fps)
+            dropped.add_metric([s.camera_id], float(s.ingest.dropped))
+            detected.add_metric([s.camera_id], float(s.detected_frames))
+            people.add_metric([s.camera_id], float(s.people))
+        yield from (online, input_fps, analysed_fps, dropped, detected, people)
+        d = self._live.deliveries
+        observations = CounterMetricFamily(
+            "gridwatch_observations", "Hazard observations handed to events, by outcome.", labels=["outcome"]
+        )
+        for outcome, value in (("stored", d.stored), ("refused", d.refused), ("dropped", d.dropped)):
+            observations.add_metric([outcome], float(value))
+        yield observations
+        loop = self._live.loop
+        batches = CounterMetricFamily("gridwatch_detector_batches", "Batches the inference thread analysed.")
+        batches.add_metric([], float(loop.batches if loop is not None else 0))
+        yield batches
+        if self._live.pipeline is not None:
+            latency = GaugeMetricFamily("gridwatch_detector_inference_ms", "Model time of the last batch.")
+            latency.add_metric([], self._live.pipeline.last_inference_ms)
+            yield latency
+
+    def describe(self) -> Iterable[Metric]:
+        return []
