@@ -25,9 +25,35 @@ err = Console(stderr=True, highlight=False)
 
 COMMON_OPTIONS = argparse.ArgumentParser(add_help=False)
 """Parent parser of every command that opens the database: where the data is, and demo mode."""
-COMMON_OPTIONS.add_argument("--data-dir", type=Path, help="data directory (default $GRIDWATCH_DATA_DIR or ./var)")
-COMMON_OPTIONS.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
+COMMON_OPTIONS.add_argument(
+    "--data-dir",
+    type=Path,
+    help="directory of the database, secret key, evidence images and model exports "
+    "(default $GRIDWATCH_DATA_DIR or ./var)",
+)
+COMMON_OPTIONS.add_argument(
+    "--database-url", help="database to use, as a SQLAlchemy URL (default: SQLite in the data dir)"
+)
 COMMON_OPTIONS.add_argument("--demo", action="store_true", help="demo mode: accept local files as camera sources")
+
+
+def add_command(
+    sub: Subparsers, name: str, summary: str, description: str | None = None, *, opens_database: bool = True
+) -> argparse.ArgumentParser:
+    """Add the command ``name``: ``summary`` is its line in the list of commands, ``description`` opens its own
+    --help (default: the summary as a sentence). With ``opens_database``, it takes the common options."""
+    return sub.add_parser(
+        name,
+        parents=[COMMON_OPTIONS] if opens_database else [],
+        help=summary,
+        description=description or f"{summary[0].upper()}{summary[1:]}.",
+    )
+
+
+def add_group(sub: Subparsers, name: str, summary: str, description: str) -> Subparsers:
+    """Add the command group ``name`` (`gridwatch NAME SUBCOMMAND`); its sub-commands are added to what it returns."""
+    group = sub.add_parser(name, help=summary, description=description)
+    return group.add_subparsers(dest=f"{name}_command", required=True, metavar="SUBCOMMAND")
 
 
 def service_from_args(args: argparse.Namespace) -> Service:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gridwatch.commands.common import COMMON_OPTIONS, Subparsers, out, service_from_args
+from gridwatch.commands.common import Subparsers, add_command, add_group, out, service_from_args
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -16,7 +16,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
-    dbp = sub.add_parser("db", help="database maintenance")
-    dbs = dbp.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
-    up = dbs.add_parser("upgrade", parents=[COMMON_OPTIONS], help="migrate the database to the current schema")
+    dbs = add_group(sub, "db", "database maintenance", "Database maintenance: the schema migrations.")
+    up = add_command(
+        dbs,
+        "upgrade",
+        "migrate the database to the current schema",
+        "Migrates the database to the current schema and prints the revision it is at (every command that "
+        "opens the database does this too).",
+    )
     up.set_defaults(func=cmd_db_upgrade)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.errors import InvalidInput
-from gridwatch.commands.common import COMMON_OPTIONS, Subparsers, err, out, progress
+from gridwatch.commands.common import Subparsers, add_command, add_group, err, out, progress
 from gridwatch.settings import Settings, settings_from_args
 
 if TYPE_CHECKING:
@@ -132,13 +132,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
-    model = sub.add_parser("model", help="the detection model: export to a faster backend")
-    ms = model.add_subparsers(dest="model_command", required=True, metavar="SUBCOMMAND")
-    mexp = ms.add_parser(
+    ms = add_group(
+        sub,
+        "model",
+        "the detection model: export to a faster backend",
+        "The detection model: export its weights to a faster runtime.",
+    )
+    mexp = add_command(
+        ms,
         "export",
-        parents=[COMMON_OPTIONS],
-        help="export the weights to OpenVINO or ONNX, fp32 or INT8, into the data dir's model cache "
+        "export the weights to OpenVINO or ONNX, fp32 or INT8, into the data dir's model cache "
         "(used automatically after)",
+        "Exports the weights to OpenVINO or ONNX, fp32 or INT8 (calibrated on frames from your cameras), into "
+        "the data dir's model cache, where the detectors find and use it.",
     )
     mexp.add_argument(
         "--format",
@@ -156,10 +162,13 @@ def register(sub: Subparsers) -> None:
     mexp.add_argument("--force", action="store_true", help="export again even when an up-to-date export exists")
     mexp.set_defaults(func=cmd_model_export)
 
-    ev = sub.add_parser(
+    ev = add_command(
+        sub,
         "eval",
-        parents=[COMMON_OPTIONS],
-        help="run a video file through the detectors; report alerts and, with labels, count error and precision/recall",
+        "run a video file through the detectors; report alerts and, with labels, count error and precision/recall",
+        "Runs a video file through the detectors as if it came from a camera (with --camera-config: that "
+        "camera's zones and thresholds) and reports the alerts raised. With --labels, also the people-count "
+        "error and the precision and recall of the hazard episodes.",
     )
     ev.add_argument("clip", type=Path, help="video file")
     ev.add_argument(
@@ -172,7 +181,12 @@ def register(sub: Subparsers) -> None:
     ev.add_argument("--camera", help="camera id in --camera-config (default: its first camera)")
     ev.add_argument("--every", type=float, help="seconds of video between analysed frames (default: 1 / camera fps)")
     ev.add_argument("--weights", type=Path, help="ultralytics weights file (default: the shipped person model)")
-    ev.add_argument("--backend", choices=["auto", "torch", "onnx", "openvino"], default="auto")
+    ev.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx", "openvino"],
+        default="auto",
+        help="runtime for the model (default auto: export to OpenVINO and ONNX once, use the fastest here)",
+    )
     ev.add_argument("--imgsz", type=int, default=640, help="model input size for whole frames")
     ev.add_argument(
         "--mode", choices=["regions", "full"], default="regions", help="motion-region crops or whole frames"

@@ -13,7 +13,7 @@ from core.errors import InvalidInput, Issue
 from core.files import read_text_file
 from events.policy import load_policy
 from events.types import Level
-from gridwatch.commands.common import COMMON_OPTIONS, Subparsers, out, service_from_args
+from gridwatch.commands.common import Subparsers, add_command, add_group, out, service_from_args
 
 
 def _day(value: str) -> datetime:
@@ -87,21 +87,46 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
-    ev = sub.add_parser("events", help="alerts and cases: policy check, escalation, 12345 import, figures")
-    es = ev.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
-    cp = es.add_parser("check-policy", help="validate an events policy YAML; list every error")
-    cp.add_argument("file", type=Path)
+    es = add_group(
+        sub,
+        "events",
+        "alerts and cases: policy check, escalation, 12345 import, figures",
+        "Alerts and cases: check an events policy, escalate overdue cases, import 12345 hotline tickets as "
+        "cases, report each unit's figures.",
+    )
+    cp = add_command(
+        es,
+        "check-policy",
+        "validate an events policy YAML; list every error",
+        "Checks an events policy YAML (triage, deadlines, auto-case, escalation) and lists every error; when "
+        "it is valid, prints which hazards open cases by themselves and the escalation steps.",
+        opens_database=False,
+    )
+    cp.add_argument("file", type=Path, help="events policy YAML")
     cp.set_defaults(func=cmd_check_policy)
-    esc = es.add_parser(
-        "escalate", parents=[COMMON_OPTIONS], help="escalate overdue cases one level now (run it every minute)"
+    esc = add_command(
+        es,
+        "escalate",
+        "escalate overdue cases one level now (run it every minute)",
+        "Moves every overdue case one level up the policy's escalation steps, with a new deadline, and lists "
+        "them. Run it every minute.",
     )
     esc.set_defaults(func=cmd_escalate)
-    hot = es.add_parser(
-        "import-hotline", parents=[COMMON_OPTIONS], help="12345 tickets (JSON list) as cases; repeats skipped"
+    hot = add_command(
+        es,
+        "import-hotline",
+        "12345 tickets (JSON list) as cases; repeats skipped",
+        "Opens a case in its grid for each 12345 hotline ticket in a JSON list; tickets imported before are skipped.",
     )
     hot.add_argument("file", type=Path, help="JSON list of {external_id, grid, title, description, received_at, ...}")
     hot.set_defaults(func=cmd_import_hotline)
-    fig = es.add_parser("figures", parents=[COMMON_OPTIONS], help="completion, on-time rate, time to close per unit")
+    fig = add_command(
+        es,
+        "figures",
+        "completion, on-time rate, time to close per unit",
+        "A table, one row per grid, community or street, of the cases created in a period: received, "
+        "closed, dismissed, completion and on-time rates, mean and 90th-percentile time to close.",
+    )
     fig.add_argument("--level", choices=[lv.value for lv in Level], default="grid", help="grid, community or street")
     fig.add_argument("--since", type=_day, help="first day (default: 30 days before --until)")
     fig.add_argument("--until", type=_day, help="day after the last (default: now)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.errors import GridwatchError
 from core.redact import redact_logs
-from gridwatch.commands.common import COMMON_OPTIONS, Subparsers, err, out
+from gridwatch.commands.common import Subparsers, add_command, err, out
 from gridwatch.settings import DEMO_SITE, settings_from_args
 
 
@@ -53,11 +53,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
-    r = sub.add_parser(
+    r = add_command(
+        sub,
         "run",
-        parents=[COMMON_OPTIONS],
-        help="start the service: API, console and the live pipeline (cameras → detection → alerts)",
-        description="Serves the API and console and, unless --no-detect, pulls every enabled camera, runs the "
+        "start the service: API, console and the live pipeline (cameras → detection → alerts)",
+        "Serves the API and console and, unless --no-detect, pulls every enabled camera, runs the "
         "detectors and raises alerts (camera edits apply while running). With --demo, the demo site's cameras "
         "are served from the real footage by the RTSP test server (or read from the files).",
     )

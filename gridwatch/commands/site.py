@@ -12,7 +12,7 @@ from rich.tree import Tree
 
 from camera_config.store import ImportReport, TreeNode
 from core.files import read_text_file
-from gridwatch.commands.common import COMMON_OPTIONS, Subparsers, out, progress, service_from_args
+from gridwatch.commands.common import Subparsers, add_command, add_group, out, progress, service_from_args
 from gridwatch.settings import settings_from_args
 
 
@@ -131,8 +131,12 @@ def cmd_export_cameras(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
-    c = sub.add_parser(
-        "check-config", parents=[COMMON_OPTIONS], help="validate a site YAML or a camera CSV; list every error"
+    c = add_command(
+        sub,
+        "check-config",
+        "validate a site YAML or a camera CSV; list every error",
+        "Checks a site YAML on its own, or a camera CSV against the site in the database, and lists every "
+        "error with the line or key it is on. Nothing is imported.",
     )
     c.add_argument(
         "file",
@@ -141,27 +145,58 @@ def register(sub: Subparsers) -> None:
     )
     c.set_defaults(func=cmd_check_config)
 
-    i = sub.add_parser("import-cameras", parents=[COMMON_OPTIONS], help="bulk-import cameras from CSV (all-or-nothing)")
+    i = add_command(
+        sub,
+        "import-cameras",
+        "bulk-import cameras from CSV (all-or-nothing)",
+        "Adds the cameras of a CSV file to the site, or updates them. One invalid row and nothing is imported, "
+        "unless --skip-invalid.",
+    )
     i.add_argument("file", type=Path, help="CSV with columns id,name,compound,grid,level,rtsp_url,sub_url,...")
     i.add_argument("--skip-invalid", action="store_true", help="import the valid rows and report the rest")
     i.set_defaults(func=cmd_import_cameras)
 
-    site = sub.add_parser("site", help="the site model: show, load, generate, export")
-    ss = site.add_subparsers(dest="site_command", required=True, metavar="SUBCOMMAND")
-    show = ss.add_parser(
-        "show", parents=[COMMON_OPTIONS], help="tree street → community → property → compound, with counts"
+    ss = add_group(
+        sub,
+        "site",
+        "the site model: show, load, generate, export",
+        "The site model (streets, communities, property companies, compounds, grids, people, party groups "
+        "and cameras): show it, load it from YAML, generate the full-size example, export the cameras.",
+    )
+    show = add_command(
+        ss,
+        "show",
+        "tree street → community → property → compound, with counts",
+        "Prints the site as a tree, street → community → property company → compound with each one's grids "
+        "and camera counts, then how many of everything the site has.",
     )
     show.add_argument("--cameras", action="store_true", help="list every camera too")
     show.set_defaults(func=cmd_site_show)
-    load = ss.add_parser("load", parents=[COMMON_OPTIONS], help="insert or update everything in a site YAML")
-    load.add_argument("file", type=Path)
+    load = add_command(
+        ss,
+        "load",
+        "insert or update everything in a site YAML",
+        "Inserts or updates everything in a site YAML and reports how many cameras were created, updated "
+        "or left unchanged.",
+    )
+    load.add_argument("file", type=Path, help="site YAML (the format of examples/demo-site.yaml)")
     load.set_defaults(func=cmd_site_load)
-    gen = ss.add_parser("generate", help="write the full-size example site (1,751 cameras) to a directory")
-    gen.add_argument("out_dir", type=Path)
+    gen = add_command(
+        ss,
+        "generate",
+        "write the full-size example site (1,751 cameras) to a directory",
+        "Writes the full-size example site to a directory: site.yaml (everything, 1,751 cameras), "
+        "site-skeleton.yaml (everything but the cameras) and cameras.csv (the cameras, for import-cameras).",
+        opens_database=False,
+    )
+    gen.add_argument("out_dir", type=Path, help="directory to write the three files to (created if missing)")
     gen.add_argument("--rtsp-base", default="rtsp://127.0.0.1:8554", help="prefix of the generated stream URLs")
     gen.set_defaults(func=cmd_site_generate)
-    exp = ss.add_parser(
-        "export-cameras", parents=[COMMON_OPTIONS], help="cameras as an import-ready CSV (no passwords)"
+    exp = add_command(
+        ss,
+        "export-cameras",
+        "cameras as an import-ready CSV (no passwords)",
+        "Writes every camera as CSV in the columns import-cameras reads. Stream passwords are never exported.",
     )
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
     exp.set_defaults(func=cmd_export_cameras)

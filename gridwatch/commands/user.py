@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from gridwatch.commands.common import COMMON_OPTIONS, Subparsers, out, service_from_args
+from gridwatch.commands.common import Subparsers, add_command, add_group, out, service_from_args
 
 if TYPE_CHECKING:
     from api.users import UserStore
@@ -78,10 +78,20 @@ def cmd_user_token(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
-    users = sub.add_parser("user", help="console and API accounts: add, list, passwd, token")
-    us = users.add_subparsers(dest="user_command", required=True, metavar="SUBCOMMAND")
-    ua = us.add_parser("add", parents=[COMMON_OPTIONS], help="create an account (prints a generated password once)")
-    ua.add_argument("username")
+    us = add_group(
+        sub,
+        "user",
+        "console and API accounts: add, list, passwd, token",
+        "Console and API accounts: create them, list them, set their passwords, give them API tokens.",
+    )
+    ua = add_command(
+        us,
+        "add",
+        "create an account (prints a generated password once)",
+        "Creates an account with a role and a scope. Its password is generated and printed once, or read from "
+        "standard input with --password-stdin; worker accounts have no password, only API tokens.",
+    )
+    ua.add_argument("username", help="login name of the new account")
     ua.add_argument(
         "--role",
         required=True,
@@ -97,14 +107,30 @@ def register(sub: Subparsers) -> None:
     ua.add_argument("--person", help="id of the person in the site model this account belongs to")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     ua.set_defaults(func=cmd_user_add)
-    ul = us.add_parser("list", parents=[COMMON_OPTIONS], help="every account with role and scope")
+    ul = add_command(
+        us,
+        "list",
+        "every account with role and scope",
+        "Lists every account with its role, scope and display name; disabled accounts are marked.",
+    )
     ul.set_defaults(func=cmd_user_list)
-    up = us.add_parser("passwd", parents=[COMMON_OPTIONS], help="set a new password (ends the user's console sessions)")
-    up.add_argument("username")
+    up = add_command(
+        us,
+        "passwd",
+        "set a new password (ends the user's console sessions)",
+        "Sets a new password for an account, generated and printed once or read from standard input, and "
+        "ends the account's console sessions.",
+    )
+    up.add_argument("username", help="account whose password to set")
     up.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     up.set_defaults(func=cmd_user_passwd)
-    ut = us.add_parser("token", parents=[COMMON_OPTIONS], help="new API token for an account (printed once)")
-    ut.add_argument("username")
+    ut = add_command(
+        us,
+        "token",
+        "new API token for an account (printed once)",
+        "Gives an account a new API token; the secret is printed once, on standard output.",
+    )
+    ut.add_argument("username", help="account the token acts for")
     ut.add_argument("--name", default="cli", help="what the token is for")
     ut.add_argument("--days", type=int, help="expire after this many days (default: never)")
     ut.set_defaults(func=cmd_user_token)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from camera_config.types import Camera
-from gridwatch.commands.common import COMMON_OPTIONS, Subparsers, out, service_from_args
+from gridwatch.commands.common import Subparsers, add_command, out, service_from_args
 from gridwatch.settings import DEMO_SITE
 
 if TYPE_CHECKING:
@@ -107,11 +107,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subparsers) -> None:
-    w = sub.add_parser(
+    w = add_command(
+        sub,
         "watch",
-        parents=[COMMON_OPTIONS],
-        help="run the ingest workers for the site's enabled cameras and print their health and stats",
-        description="Runs the ingest workers (no detection) for the enabled cameras and prints, every few seconds, "
+        "run the ingest workers for the site's enabled cameras and print their health and stats",
+        "Runs the ingest workers (no detection) for the enabled cameras and prints, every few seconds, "
         "each camera's health (online / degraded / offline with the reason) and stats. Changes to the site "
         "model are applied to the running cameras. With --demo, the demo cameras are served by the RTSP test "
         "server (or read from the footage files when it cannot start).",
