@@ -3,8 +3,8 @@ detector's batches and latency."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeAlias
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -13,6 +13,41 @@ from detectors.pipeline import DetectorPipeline, InferenceLoop
 from detectors.types import CameraFigures
 from gridwatch.delivery import Deliveries
 from ingest.types import HealthState
+
+CameraMetric: TypeAlias = tuple[
+    type[GaugeMetricFamily | CounterMetricFamily], str, str, Callable[[CameraFigures], float]
+]
+"""A figure per camera (label ``camera``): family, name, description, how to read it from the camera's figures."""
+
+PER_CAMERA: tuple[CameraMetric, ...] = (
+    (
+        GaugeMetricFamily,
+        "gridwatch_camera_online",
+        "1 while ingest receives the camera's stream (online or degraded).",
+        lambda s: 1.0 if s.health.state in (HealthState.ONLINE, HealthState.DEGRADED) else 0.0,
+    ),
+    (GaugeMetricFamily, "gridwatch_camera_input_fps", "Frames arriving from the camera.", lambda s: s.ingest.input_fps),
+    (
+        GaugeMetricFamily,
+        "gridwatch_camera_decoded_fps",
+        "Frames decoded and checked for motion.",
+        lambda s: s.ingest.analysed_fps,
+    ),
+    (
+        CounterMetricFamily,
+        "gridwatch_camera_dropped_frames",
+        "Frames replaced by newer ones before the detector took them.",
+        lambda s: float(s.ingest.dropped),
+    ),
+    (
+        CounterMetricFamily,
+        "gridwatch_camera_detected_frames",
+        "Frames the detector analysed.",
+        lambda s: float(s.detected_frames),
+    ),
+    (GaugeMetricFamily, "gridwatch_camera_people", "People in the last analysed frame.", lambda s: float(s.people)),
+)
+"""In the order they are exported."""
 
 
 class LiveFigures(Protocol):
@@ -38,35 +73,11 @@ class LiveCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         stats = self._live.stats()
-        online = GaugeMetricFamily(
-            "gridwatch_camera_online",
-            "1 while ingest receives the camera's stream (online or degraded).",
-            labels=["camera"],
-        )
-        input_fps = GaugeMetricFamily(
-            "gridwatch_camera_input_fps", "Frames arriving from the camera.", labels=["camera"]
-        )
-        analysed_fps = GaugeMetricFamily(
-            "gridwatch_camera_decoded_fps", "Frames decoded and checked for motion.", labels=["camera"]
-        )
-        dropped = CounterMetricFamily(
-            "gridwatch_camera_dropped_frames",
-            "Frames replaced by newer ones before the detector took them.",
-            labels=["camera"],
-        )
-        detected = CounterMetricFamily(
-            "gridwatch_camera_detected_frames", "Frames the detector analysed.", labels=["camera"]
-        )
-        people = GaugeMetricFamily("gridwatch_camera_people", "People in the last analysed frame.", labels=["camera"])
+        families = [(kind(name, doc, labels=["camera"]), read) for kind, name, doc, read in PER_CAMERA]
         for s in stats:
-            up = s.health.state in (HealthState.ONLINE, HealthState.DEGRADED)
-            online.add_metric([s.camera_id], 1.0 if up else 0.0)
-            input_fps.add_metric([s.camera_id], s.ingest.input_fps)
-            analysed_fps.add_metric([s.camera_id], s.ingest.analysed_fps)
-            dropped.add_metric([s.camera_id], float(s.ingest.dropped))
-            detected.add_metric([s.camera_id], float(s.detected_frames))
-            people.add_metric([s.camera_id], float(s.people))
-        yield from (online, input_fps, analysed_fps, dropped, detected, people)
+            for family, read in families:
+                family.add_metric([s.camera_id], read(s))
+        yield from (family for family, _ in families)
         d = self._live.deliveries
         observations = CounterMetricFamily(
             "gridwatch_observations", "Hazard observations handed to events, by outcome.", labels=["outcome"]

@@ -37,17 +37,30 @@ COMMON_OPTIONS.add_argument(
 COMMON_OPTIONS.add_argument("--demo", action="store_true", help="demo mode: accept local files as camera sources")
 
 
+Command = Callable[[argparse.Namespace], int]
+"""Carries out a command with the parsed arguments; returns the exit status."""
+
+
 def add_command(
-    sub: Subparsers, name: str, summary: str, description: str | None = None, *, opens_database: bool = True
+    sub: Subparsers,
+    name: str,
+    summary: str,
+    description: str | None = None,
+    *,
+    func: Command,
+    opens_database: bool = True,
 ) -> argparse.ArgumentParser:
-    """Add the command ``name``: ``summary`` is its line in the list of commands, ``description`` opens its own
-    --help (default: the summary as a sentence). With ``opens_database``, it takes the common options."""
-    return sub.add_parser(
+    """Add the command ``name``, carried out by ``func``: ``summary`` is its line in the list of commands,
+    ``description`` opens its own --help (default: the summary as a sentence). With ``opens_database``, it
+    takes the common options."""
+    command = sub.add_parser(
         name,
         parents=[COMMON_OPTIONS] if opens_database else [],
         help=summary,
         description=description or f"{summary[0].upper()}{summary[1:]}.",
     )
+    command.set_defaults(func=func)
+    return command
 
 
 def add_group(sub: Subparsers, name: str, summary: str, description: str) -> Subparsers:

@@ -17,11 +17,11 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def register(sub: Subparsers) -> None:
     dbs = add_group(sub, "db", "database maintenance", "Database maintenance: the schema migrations.")
-    up = add_command(
+    add_command(
         dbs,
         "upgrade",
         "migrate the database to the current schema",
         "Migrates the database to the current schema and prints the revision it is at (every command that "
         "opens the database does this too).",
+        func=cmd_db_upgrade,
     )
-    up.set_defaults(func=cmd_db_upgrade)

@@ -131,6 +131,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weights_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--weights", type=Path, help="ultralytics weights file (default: the shipped person model)")
+
+
 def register(sub: Subparsers) -> None:
     ms = add_group(
         sub,
@@ -145,6 +149,7 @@ def register(sub: Subparsers) -> None:
         "(used automatically after)",
         "Exports the weights to OpenVINO or ONNX, fp32 or INT8 (calibrated on frames from your cameras), into "
         "the data dir's model cache, where the detectors find and use it.",
+        func=cmd_model_export,
     )
     mexp.add_argument(
         "--format",
@@ -158,9 +163,8 @@ def register(sub: Subparsers) -> None:
         help="for the -int8 formats: a clip, an image or a folder of snapshots from your cameras "
         "(default: $GRIDWATCH_CALIBRATION)",
     )
-    mexp.add_argument("--weights", type=Path, help="ultralytics weights file (default: the shipped person model)")
+    _weights_option(mexp)
     mexp.add_argument("--force", action="store_true", help="export again even when an up-to-date export exists")
-    mexp.set_defaults(func=cmd_model_export)
 
     ev = add_command(
         sub,
@@ -169,6 +173,7 @@ def register(sub: Subparsers) -> None:
         "Runs a video file through the detectors as if it came from a camera (with --camera-config: that "
         "camera's zones and thresholds) and reports the alerts raised. With --labels, also the people-count "
         "error and the precision and recall of the hazard episodes.",
+        func=cmd_eval,
     )
     ev.add_argument("clip", type=Path, help="video file")
     ev.add_argument(
@@ -180,7 +185,7 @@ def register(sub: Subparsers) -> None:
     ev.add_argument("--camera-config", type=Path, help="site YAML whose camera (zones, thresholds) to apply")
     ev.add_argument("--camera", help="camera id in --camera-config (default: its first camera)")
     ev.add_argument("--every", type=float, help="seconds of video between analysed frames (default: 1 / camera fps)")
-    ev.add_argument("--weights", type=Path, help="ultralytics weights file (default: the shipped person model)")
+    _weights_option(ev)
     ev.add_argument(
         "--backend",
         choices=["auto", "torch", "onnx", "openvino"],
@@ -192,4 +197,3 @@ def register(sub: Subparsers) -> None:
         "--mode", choices=["regions", "full"], default="regions", help="motion-region crops or whole frames"
     )
     ev.add_argument("--threads", type=int, default=0, help="inference threads (default: every core)")
-    ev.set_defaults(func=cmd_eval)

@@ -101,33 +101,33 @@ def register(sub: Subparsers) -> None:
         "Checks an events policy YAML (triage, deadlines, auto-case, escalation) and lists every error; when "
         "it is valid, prints which hazards open cases by themselves and the escalation steps.",
         opens_database=False,
+        func=cmd_check_policy,
     )
     cp.add_argument("file", type=Path, help="events policy YAML")
-    cp.set_defaults(func=cmd_check_policy)
-    esc = add_command(
+    add_command(
         es,
         "escalate",
         "escalate overdue cases one level now (run it every minute)",
         "Moves every overdue case one level up the policy's escalation steps, with a new deadline, and lists "
         "them. Run it every minute.",
+        func=cmd_escalate,
     )
-    esc.set_defaults(func=cmd_escalate)
     hot = add_command(
         es,
         "import-hotline",
         "12345 tickets (JSON list) as cases; repeats skipped",
         "Opens a case in its grid for each 12345 hotline ticket in a JSON list; tickets imported before are skipped.",
+        func=cmd_import_hotline,
     )
     hot.add_argument("file", type=Path, help="JSON list of {external_id, grid, title, description, received_at, ...}")
-    hot.set_defaults(func=cmd_import_hotline)
     fig = add_command(
         es,
         "figures",
         "completion, on-time rate, time to close per unit",
         "A table, one row per grid, community or street, of the cases created in a period: received, "
         "closed, dismissed, completion and on-time rates, mean and 90th-percentile time to close.",
+        func=cmd_figures,
     )
     fig.add_argument("--level", choices=[lv.value for lv in Level], default="grid", help="grid, community or street")
     fig.add_argument("--since", type=_day, help="first day (default: 30 days before --until)")
     fig.add_argument("--until", type=_day, help="day after the last (default: now)")
-    fig.set_defaults(func=cmd_figures)

@@ -60,6 +60,7 @@ def register(sub: Subparsers) -> None:
         "Serves the API and console and, unless --no-detect, pulls every enabled camera, runs the "
         "detectors and raises alerts (camera edits apply while running). With --demo, the demo site's cameras "
         "are served from the real footage by the RTSP test server (or read from the files).",
+        func=cmd_run,
     )
     r.add_argument("--site", type=Path, help="site YAML to load at start (with --demo: the demo site)")
     r.add_argument(
@@ -67,4 +68,3 @@ def register(sub: Subparsers) -> None:
         action="store_true",
         help="serve the API and console only: no camera pulls, no detection (also GRIDWATCH_DETECT=0)",
     )
-    r.set_defaults(func=cmd_run)

@@ -137,13 +137,13 @@ def register(sub: Subparsers) -> None:
         "validate a site YAML or a camera CSV; list every error",
         "Checks a site YAML on its own, or a camera CSV against the site in the database, and lists every "
         "error with the line or key it is on. Nothing is imported.",
+        func=cmd_check_config,
     )
     c.add_argument(
         "file",
         type=Path,
         help="site .yaml (checked on its own) or cameras .csv (checked against the database)",
     )
-    c.set_defaults(func=cmd_check_config)
 
     i = add_command(
         sub,
@@ -151,10 +151,10 @@ def register(sub: Subparsers) -> None:
         "bulk-import cameras from CSV (all-or-nothing)",
         "Adds the cameras of a CSV file to the site, or updates them. One invalid row and nothing is imported, "
         "unless --skip-invalid.",
+        func=cmd_import_cameras,
     )
     i.add_argument("file", type=Path, help="CSV with columns id,name,compound,grid,level,rtsp_url,sub_url,...")
     i.add_argument("--skip-invalid", action="store_true", help="import the valid rows and report the rest")
-    i.set_defaults(func=cmd_import_cameras)
 
     ss = add_group(
         sub,
@@ -169,18 +169,18 @@ def register(sub: Subparsers) -> None:
         "tree street → community → property → compound, with counts",
         "Prints the site as a tree, street → community → property company → compound with each one's grids "
         "and camera counts, then how many of everything the site has.",
+        func=cmd_site_show,
     )
     show.add_argument("--cameras", action="store_true", help="list every camera too")
-    show.set_defaults(func=cmd_site_show)
     load = add_command(
         ss,
         "load",
         "insert or update everything in a site YAML",
         "Inserts or updates everything in a site YAML and reports how many cameras were created, updated "
         "or left unchanged.",
+        func=cmd_site_load,
     )
     load.add_argument("file", type=Path, help="site YAML (the format of examples/demo-site.yaml)")
-    load.set_defaults(func=cmd_site_load)
     gen = add_command(
         ss,
         "generate",
@@ -188,15 +188,15 @@ def register(sub: Subparsers) -> None:
         "Writes the full-size example site to a directory: site.yaml (everything, 1,751 cameras), "
         "site-skeleton.yaml (everything but the cameras) and cameras.csv (the cameras, for import-cameras).",
         opens_database=False,
+        func=cmd_site_generate,
     )
     gen.add_argument("out_dir", type=Path, help="directory to write the three files to (created if missing)")
     gen.add_argument("--rtsp-base", default="rtsp://127.0.0.1:8554", help="prefix of the generated stream URLs")
-    gen.set_defaults(func=cmd_site_generate)
     exp = add_command(
         ss,
         "export-cameras",
         "cameras as an import-ready CSV (no passwords)",
         "Writes every camera as CSV in the columns import-cameras reads. Stream passwords are never exported.",
+        func=cmd_export_cameras,
     )
     exp.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
-    exp.set_defaults(func=cmd_export_cameras)

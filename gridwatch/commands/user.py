@@ -30,6 +30,10 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
     return generate_password(), True
 
 
+def _password_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+
 def _show_generated(password: str | None, generated: bool) -> None:
     if generated:
         out.print(f"password: {password}  (shown once)")
@@ -90,6 +94,7 @@ def register(sub: Subparsers) -> None:
         "create an account (prints a generated password once)",
         "Creates an account with a role and a scope. Its password is generated and printed once, or read from "
         "standard input with --password-stdin; worker accounts have no password, only API tokens.",
+        func=cmd_user_add,
     )
     ua.add_argument("username", help="login name of the new account")
     ua.add_argument(
@@ -105,32 +110,31 @@ def register(sub: Subparsers) -> None:
     )
     ua.add_argument("--name", help="display name (default: the user name)")
     ua.add_argument("--person", help="id of the person in the site model this account belongs to")
-    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    ua.set_defaults(func=cmd_user_add)
-    ul = add_command(
+    _password_option(ua)
+    add_command(
         us,
         "list",
         "every account with role and scope",
         "Lists every account with its role, scope and display name; disabled accounts are marked.",
+        func=cmd_user_list,
     )
-    ul.set_defaults(func=cmd_user_list)
     up = add_command(
         us,
         "passwd",
         "set a new password (ends the user's console sessions)",
         "Sets a new password for an account, generated and printed once or read from standard input, and "
         "ends the account's console sessions.",
+        func=cmd_user_passwd,
     )
     up.add_argument("username", help="account whose password to set")
-    up.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    up.set_defaults(func=cmd_user_passwd)
+    _password_option(up)
     ut = add_command(
         us,
         "token",
         "new API token for an account (printed once)",
         "Gives an account a new API token; the secret is printed once, on standard output.",
+        func=cmd_user_token,
     )
     ut.add_argument("username", help="account the token acts for")
     ut.add_argument("--name", default="cli", help="what the token is for")
     ut.add_argument("--days", type=int, help="expire after this many days (default: never)")
-    ut.set_defaults(func=cmd_user_token)

@@ -115,10 +115,10 @@ def register(sub: Subparsers) -> None:
         "each camera's health (online / degraded / offline with the reason) and stats. Changes to the site "
         "model are applied to the running cameras. With --demo, the demo cameras are served by the RTSP test "
         "server (or read from the footage files when it cannot start).",
+        func=cmd_watch,
     )
     w.add_argument("--camera", action="append", metavar="ID", help="watch only this camera (repeatable)")
     w.add_argument("--interval", type=float, default=5.0, help="seconds between reports (default 5)")
     w.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     w.add_argument("--reload", type=float, default=5.0, help="seconds between checks for site changes (default 5)")
     w.add_argument("--site", type=Path, help="site YAML to load first (with --demo and an empty site: the demo site)")
-    w.set_defaults(func=cmd_watch)
