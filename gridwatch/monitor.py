@@ -4,8 +4,9 @@
 camera (one reader thread each, newest frame kept); one inference thread takes those frames in batches and
 runs the hazard rules; a control thread turns camera health into CAMERA_OFFLINE episodes every few seconds
 and applies edits of the site (a camera added, changed, disabled) to all three without a restart.
-Observations go to the events service; a refused one is logged and dropped, a database hiccup is retried
-with backoff, and nothing that goes wrong with one observation or camera stops the threads.
+Observations go to the events service through `gridwatch.delivery` (a refused one is logged and dropped, a
+database hiccup is retried with backoff); `gridwatch.metrics` reads the figures for Prometheus. Nothing that
+goes wrong with one observation or camera stops the threads.
 """
 
 from __future__ import annotations
@@ -13,28 +14,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.exc import DBAPIError
 
 from camera_config.types import Camera
 from core.clock import Clock, SystemClock
 from core.errors import GridwatchError, NotFound, Unavailable
-from core.retry import Backoff
 from detectors.model.config import ModelConfig
 from detectors.model.detector import Detector
 from detectors.offline import OfflineRule
 from detectors.pipeline import DetectorPipeline, InferenceLoop, PipelineConfig
 from detectors.types import CameraFigures, Observation
 from detectors.zones import check_zones
+from gridwatch.delivery import Deliveries, ObservationDelivery, StoreObservation
+from gridwatch.metrics import LiveCollector
 from gridwatch.settings import Settings
 from gridwatch.wiring import Service
 from ingest.demo_server import DEMO_PORT, DemoSources, start_demo_sources
 from ingest.reader import IngestOptions
-from ingest.types import CameraHealth, CameraStats, Frame, HealthState
+from ingest.types import CameraHealth, CameraStats, Frame
 from ingest.worker import IngestWorker
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 """Receives one line per start-up step (the model's first export can take a while)."""
 
-StoreObservation = Callable[[Observation], object]
-"""Stores one observation (the events service's ``apply_observation``); raises GridwatchError when it refuses it."""
-
-TRANSIENT: tuple[type[BaseException], ...] = (DBAPIError, Unavailable, OSError)
-"""Failures worth retrying: the database or the evidence directory is briefly not there."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +73,6 @@ class MonitorOptions:
     """Demo mode: where the demo cameras' RTSP server listens (or is started)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Deliveries:
-    """Observations handed to events since start, by outcome."""
-
-    stored: int = 0
-    refused: int = 0
-    """Events refused them (unknown or disabled camera, stale update, ...): logged and dropped."""
-    dropped: int = 0
-    """Not stored after retrying for ``retry_for_s`` (or when stopping)."""
-    retries: int = 0
-
-
 class SiteMonitor:
     """Ingest, detection and offline watch for the site's enabled cameras; `start` once, `stop` once."""
 
@@ -110,7 +95,6 @@ class SiteMonitor:
         self.options = options or MonitorOptions()
         self._detector = detector
         self._progress = progress or (lambda line: log.info("%s", line))
-        self._store: StoreObservation = store or service.events.apply_observation
         self.demo: DemoSources | None = None
         self.worker: IngestWorker | None = None
         self.pipeline: DetectorPipeline | None = None
@@ -119,9 +103,14 @@ class SiteMonitor:
         self._revisions: dict[str, int] = {}
         self._detecting: set[str] = set()
         self._stopping = threading.Event()
+        self.delivery = ObservationDelivery(
+            store or service.events.apply_observation,
+            retry_first_s=self.options.retry_first_s,
+            retry_max_s=self.options.retry_max_s,
+            retry_for_s=self.options.retry_for_s,
+            stopping=self._stopping,
+        )
         self._control: threading.Thread | None = None
-        self._state_lock = threading.Lock()
-        self._deliveries = Deliveries()
         self._started = False
 
     # ------------------------------------------------------------------ lifetime
@@ -161,7 +150,7 @@ class SiteMonitor:
         self.loop = InferenceLoop(
             self.pipeline, self.worker.take_ready, self.deliver, idle_timeout_s=self.options.idle_timeout_s
         ).start()
-        self._deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
+        self.delivery.deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         self._control = threading.Thread(target=self._run_control, name="live-control", daemon=True)
         self._control.start()
         say(
@@ -215,7 +204,7 @@ class SiteMonitor:
         closing += self.offline.apply_cameras([], self.clock.now())
         if closing:
             log.info("closing %d open episode(s) before stopping", len(closing))
-        self._deliver_all(closing)
+        self.delivery.deliver_all(closing)
 
     @property
     def running(self) -> bool:
@@ -249,7 +238,7 @@ class SiteMonitor:
         cameras = self._wanted()
         result = self.worker.apply(cameras)
         self.loop.apply_cameras(self._detectable(cameras))
-        self._deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
+        self.delivery.deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         self._revisions = latest  # only now: a change that failed half-way is applied again at the next poll
         log.info("site changed: %s", result.summary())
         return True
@@ -259,7 +248,7 @@ class SiteMonitor:
         if self.worker is None:
             return []
         found = self.offline.step(self.worker.health(), self.clock.monotonic(), self.clock.now())
-        self._deliver_all(found)
+        self.delivery.deliver_all(found)
         return found
 
     def _run_control(self) -> None:
@@ -286,54 +275,11 @@ class SiteMonitor:
     def deliver(self, obs: Observation) -> bool:
         """Store one observation: refused ones are logged and dropped, transient failures retried with
         backoff (until ``retry_for_s``, or until stopping). True when stored. Never raises."""
-        backoff = Backoff(base_s=self.options.retry_first_s, cap_s=self.options.retry_max_s)
-        give_up_at = time.monotonic() + self.options.retry_for_s
-        what = f"{obs.hazard.value} {obs.state.value} on {obs.camera_id} (episode {obs.episode_id}, seq {obs.seq})"
-        while True:
-            try:
-                self._store(obs)
-            except Unavailable as exc:
-                error: BaseException = exc
-            except GridwatchError as exc:
-                log.warning("observation %s refused: %s", what, exc)
-                self._count(refused=1)
-                return False
-            except TRANSIENT as exc:
-                error = exc
-            except Exception:
-                log.exception("observation %s dropped", what)
-                self._count(dropped=1)
-                return False
-            else:
-                self._count(stored=1)
-                return True
-            delay = backoff.next_delay_s()
-            if self._stopping.is_set() or time.monotonic() + delay > give_up_at:
-                log.error("observation %s dropped after retrying: %s", what, error)
-                self._count(dropped=1)
-                return False
-            log.warning("observation %s not stored yet (%s); retrying in %.1f s", what, error, delay)
-            self._count(retries=1)
-            if self._stopping.wait(delay):
-                log.error("observation %s dropped: stopping", what)
-                self._count(dropped=1)
-                return False
-
-    def _deliver_all(self, observations: Sequence[Observation]) -> None:
-        for obs in observations:
-            self.deliver(obs)
-
-    def _count(self, *, stored: int = 0, refused: int = 0, dropped: int = 0, retries: int = 0) -> None:
-        with self._state_lock:
-            d = self._deliveries
-            self._deliveries = Deliveries(
-                d.stored + stored, d.refused + refused, d.dropped + dropped, d.retries + retries
-            )
+        return self.delivery.deliver(obs)
 
     @property
     def deliveries(self) -> Deliveries:
-        with self._state_lock:
-            return self._deliveries
+        return self.delivery.deliveries
 
     # ------------------------------------------------------------------ health and stats
 
@@ -344,12 +290,7 @@ class SiteMonitor:
 
     def health(self, camera_id: str) -> CameraHealth | None:
         """The camera's latest health from ingest; None when it is not being pulled (the API's HealthSource)."""
-        if self.worker is None or not self.running:
-            return None
-        try:
-            return self.worker.health(camera_id)[0]
-        except NotFound:
-            return None
+        return self._pulled(lambda worker: worker.health(camera_id)[0])
 
     def stats(self) -> list[CameraFigures]:
         """Every pulled camera's health, ingest rates and detector counters, by camera id."""
@@ -360,20 +301,19 @@ class SiteMonitor:
 
     def camera_stats(self, camera_id: str) -> CameraFigures | None:
         """One camera's figures; None when it is not being pulled (the API's StatsSource, via the runner)."""
-        if self.worker is None or not self.running:
-            return None
-        try:
-            return self._figures(self.worker.stats(camera_id)[0], self.worker.health(camera_id)[0])
-        except NotFound:
-            return None
+        return self._pulled(lambda worker: self._figures(worker.stats(camera_id)[0], worker.health(camera_id)[0]))
 
     def latest(self, camera_id: str) -> Frame | None:
         """The camera's newest frame offered to the detector; None when it is not pulled or has none yet
         (the API's FrameSource: snapshots)."""
+        return self._pulled(lambda worker: worker.latest(camera_id))
+
+    def _pulled(self, read: Callable[[IngestWorker], T | None]) -> T | None:
+        """What ``read`` finds in ingest about one camera; None when not running or the camera is not pulled."""
         if self.worker is None or not self.running:
             return None
         try:
-            return self.worker.latest(camera_id)
+            return read(self.worker)
         except NotFound:
             return None
 
@@ -390,59 +330,4 @@ class SiteMonitor:
 
     def collector(self) -> Collector:
         """Prometheus figures of the live pipeline, read at scrape time (register on the API's registry)."""
-        return _LiveCollector(self)
-
-
-class _LiveCollector(Collector):
-    def __init__(self, live: SiteMonitor) -> None:
-        self._live = live
-
-    def collect(self) -> Iterable[Metric]:
-        stats = self._live.stats()
-        online = GaugeMetricFamily(
-            "gridwatch_camera_online",
-            "1 while ingest receives the camera's stream (online or degraded).",
-            labels=["camera"],
-        )
-        input_fps = GaugeMetricFamily(
-            "gridwatch_camera_input_fps", "Frames arriving from the camera.", labels=["camera"]
-        )
-        analysed_fps = GaugeMetricFamily(
-            "gridwatch_camera_decoded_fps", "Frames decoded and checked for motion.", labels=["camera"]
-        )
-        dropped = CounterMetricFamily(
-            "gridwatch_camera_dropped_frames",
-            "Frames replaced by newer ones before the detector took them.",
-            labels=["camera"],
-        )
-        detected = CounterMetricFamily(
-            "gridwatch_camera_detected_frames", "Frames the detector analysed.", labels=["camera"]
-        )
-        people = GaugeMetricFamily("gridwatch_camera_people", "People in the last analysed frame.", labels=["camera"])
-        for s in stats:
-            up = s.health.state in (HealthState.ONLINE, HealthState.DEGRADED)
-            online.add_metric([s.camera_id], 1.0 if up else 0.0)
-            input_fps.add_metric([s.camera_id], s.ingest.input_fps)
-            analysed_fps.add_metric([s.camera_id], s.ingest.analysed_fps)
-            dropped.add_metric([s.camera_id], float(s.ingest.dropped))
-            detected.add_metric([s.camera_id], float(s.detected_frames))
-            people.add_metric([s.camera_id], float(s.people))
-        yield from (online, input_fps, analysed_fps, dropped, detected, people)
-        d = self._live.deliveries
-        observations = CounterMetricFamily(
-            "gridwatch_observations", "Hazard observations handed to events, by outcome.", labels=["outcome"]
-        )
-        for outcome, value in (("stored", d.stored), ("refused", d.refused), ("dropped", d.dropped)):
-            observations.add_metric([outcome], float(value))
-        yield observations
-        loop = self._live.loop
-        batches = CounterMetricFamily("gridwatch_detector_batches", "Batches the inference thread analysed.")
-        batches.add_metric([], float(loop.batches if loop is not None else 0))
-        yield batches
-        if self._live.pipeline is not None:
-            latency = GaugeMetricFamily("gridwatch_detector_inference_ms", "Model time of the last batch.")
-            latency.add_metric([], self._live.pipeline.last_inference_ms)
-            yield latency
-
-    def describe(self) -> Iterable[Metric]:
-        return []
+        return LiveCollector(self)

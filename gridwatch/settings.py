@@ -1,7 +1,9 @@
-"""Settings from the environment (``GRIDWATCH_*``), with defaults for the embedded single-process mode."""
+"""Settings from the environment (``GRIDWATCH_*``) and the command line, with defaults for the embedded
+single-process mode."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -9,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_SITE = REPO_ROOT / "examples" / "demo-site.yaml"
+"""The demo site: what `gridwatch run --demo` loads, and `gridwatch watch --demo` on an empty site."""
 
 
 class Settings(BaseSettings):
@@ -70,3 +74,18 @@ class Settings(BaseSettings):
         """Create the data dir and point ultralytics' config dir inside it (it writes settings there)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("YOLO_CONFIG_DIR", str((self.data_dir / "ultralytics").resolve()))
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The settings, with the command line's --demo, --no-detect, --data-dir and --database-url over the
+    environment's."""
+    overrides: dict[str, object] = {}
+    if getattr(args, "demo", False):
+        overrides["demo"] = True
+    if getattr(args, "no_detect", False):
+        overrides["detect"] = False
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = args.data_dir
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return Settings(**overrides)  # type: ignore[arg-type]

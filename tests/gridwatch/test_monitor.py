@@ -280,7 +280,7 @@ def test_a_refused_observation_is_logged_and_dropped(
 ) -> None:
     settings, service = idle_site
     live = SiteMonitor(service, settings)
-    with caplog.at_level(logging.WARNING, logger="gridwatch.monitor"):
+    with caplog.at_level(logging.WARNING, logger="gridwatch.delivery"):
         assert live.deliver(observation("CAM-99")) is False
     assert 'refused: camera "CAM-99" does not exist' in caplog.text
     assert live.deliveries.refused == 1

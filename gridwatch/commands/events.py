@@ -7,15 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from core.errors import InvalidInput, Issue
 from core.files import read_text_file
 from events.policy import load_policy
 from events.types import Level
-
-out = Console(highlight=False)
+from gridwatch.commands.common import Subparsers, add_command, add_group, out, service_from_args
 
 
 def _day(value: str) -> datetime:
@@ -35,10 +33,8 @@ def cmd_check_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    from gridwatch.cli import _settings
-    from gridwatch.wiring import open_service
 
-    cases = open_service(_settings(args)).events.escalation_tick()
+    cases = service_from_args(args).events.escalation_tick()
     for case in cases:
         due = f"{case.deadline_at:%Y-%m-%d %H:%M}"
         out.print(f"case {case.id} ({case.grid_id}) escalated to the {case.level.value}, due {due}")
@@ -48,8 +44,6 @@ def cmd_escalate(args: argparse.Namespace) -> int:
 
 def cmd_import_hotline(args: argparse.Namespace) -> int:
     from events.schema import parse_hotline_tickets  # cv2 and numpy: only when needed
-    from gridwatch.cli import _settings
-    from gridwatch.wiring import open_service
 
     path: Path = args.file
     try:
@@ -57,18 +51,16 @@ def cmd_import_hotline(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         raise InvalidInput(Issue(f"{path.name} line {exc.lineno}", f"not valid JSON: {exc.msg}")) from None
     tickets = parse_hotline_tickets(doc, path.name)
-    report = open_service(_settings(args)).events.import_hotline(tickets)
+    report = service_from_args(args).events.import_hotline(tickets)
     out.print(f"{path}: {len(report.created)} case(s) created, {len(report.duplicates)} ticket(s) already imported")
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from gridwatch.cli import _settings
-    from gridwatch.wiring import open_service
 
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
-    rows = open_service(_settings(args)).events.figures(Level(args.level), since, until)
+    rows = service_from_args(args).events.figures(Level(args.level), since, until)
     table = Table(title=f"{args.level} figures, cases created {since:%Y-%m-%d} to {until:%Y-%m-%d}")
     for col in ("unit", "received", "closed", "dismissed", "completion", "on time", "mean to close", "p90 to close"):
         table.add_column(col, justify="left" if col == "unit" else "right")
@@ -94,19 +86,48 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
-    ev = sub.add_parser("events", help="alerts and cases: policy check, escalation, 12345 import, figures")
-    es = ev.add_subparsers(dest="events_command", required=True, metavar="SUBCOMMAND")
-    cp = es.add_parser("check-policy", help="validate an events policy YAML; list every error")
-    cp.add_argument("file", type=Path)
-    cp.set_defaults(func=cmd_check_policy)
-    esc = es.add_parser("escalate", parents=[common], help="escalate overdue cases one level now (run it every minute)")
-    esc.set_defaults(func=cmd_escalate)
-    hot = es.add_parser("import-hotline", parents=[common], help="12345 tickets (JSON list) as cases; repeats skipped")
+def register(sub: Subparsers) -> None:
+    es = add_group(
+        sub,
+        "events",
+        "alerts and cases: policy check, escalation, 12345 import, figures",
+        "Alerts and cases: check an events policy, escalate overdue cases, import 12345 hotline tickets as "
+        "cases, report each unit's figures.",
+    )
+    cp = add_command(
+        es,
+        "check-policy",
+        "validate an events policy YAML; list every error",
+        "Checks an events policy YAML (triage, deadlines, auto-case, escalation) and lists every error; when "
+        "it is valid, prints which hazards open cases by themselves and the escalation steps.",
+        opens_database=False,
+        func=cmd_check_policy,
+    )
+    cp.add_argument("file", type=Path, help="events policy YAML")
+    add_command(
+        es,
+        "escalate",
+        "escalate overdue cases one level now (run it every minute)",
+        "Moves every overdue case one level up the policy's escalation steps, with a new deadline, and lists "
+        "them. Run it every minute.",
+        func=cmd_escalate,
+    )
+    hot = add_command(
+        es,
+        "import-hotline",
+        "12345 tickets (JSON list) as cases; repeats skipped",
+        "Opens a case in its grid for each 12345 hotline ticket in a JSON list; tickets imported before are skipped.",
+        func=cmd_import_hotline,
+    )
     hot.add_argument("file", type=Path, help="JSON list of {external_id, grid, title, description, received_at, ...}")
-    hot.set_defaults(func=cmd_import_hotline)
-    fig = es.add_parser("figures", parents=[common], help="completion, on-time rate, time to close per unit")
+    fig = add_command(
+        es,
+        "figures",
+        "completion, on-time rate, time to close per unit",
+        "A table, one row per grid, community or street, of the cases created in a period: received, "
+        "closed, dismissed, completion and on-time rates, mean and 90th-percentile time to close.",
+        func=cmd_figures,
+    )
     fig.add_argument("--level", choices=[lv.value for lv in Level], default="grid", help="grid, community or street")
     fig.add_argument("--since", type=_day, help="first day (default: 30 days before --until)")
     fig.add_argument("--until", type=_day, help="day after the last (default: now)")
-    fig.set_defaults(func=cmd_figures)

@@ -1,0 +1,1 @@
+"""The `gridwatch` commands, one module per command group; each adds its sub-parsers with ``register``."""

@@ -1,0 +1,70 @@
+"""`gridwatch run`: the service, with the live pipeline unless --no-detect."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.errors import GridwatchError
+from core.redact import redact_logs
+from gridwatch.commands.common import Subparsers, add_command, err, out
+from gridwatch.settings import DEMO_SITE, settings_from_args
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from gridwatch.runner import build_app
+
+    settings = settings_from_args(args)
+    site_file: Path | None = args.site or (DEMO_SITE if settings.demo else None)
+    app, service, live = build_app(settings, site_file=site_file, progress=lambda line: out.print(line, soft_wrap=True))
+    # The pipeline's threads log what they do (site changes applied, refused observations, retries).
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_logs()
+    counts = service.site.counts()
+    out.print(
+        f"gridwatch: {counts['cameras']} cameras, {counts['grids']} grids; database {settings.db_url.split('://')[0]}"
+    )
+    if live is None:
+        out.print("detection off (--no-detect / GRIDWATCH_DETECT=0): serving the API and console only")
+    else:
+        try:
+            live.start()
+        except GridwatchError as exc:
+            err.print(f"[red]detection not started[/red]: {exc}; serving the API and console only", soft_wrap=True)
+            live = None
+    out.print(f"console on http://{settings.host}:{settings.port}")
+    if settings.demo:
+        from api.demo import ensure_demo_users
+
+        out.print("demo logins (new passwords at every start):")
+        for login in ensure_demo_users(service.engine, service.site):
+            out.print(f"  {login.username:<11} {login.password:<18} {login.role.value} ({login.scope})")
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    finally:
+        if live is not None:
+            out.print("stopping detection and camera streams")
+            live.stop()
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    r = add_command(
+        sub,
+        "run",
+        "start the service: API, console and the live pipeline (cameras → detection → alerts)",
+        "Serves the API and console and, unless --no-detect, pulls every enabled camera, runs the "
+        "detectors and raises alerts (camera edits apply while running). With --demo, the demo site's cameras "
+        "are served from the real footage by the RTSP footage server (or read from the files).",
+        func=cmd_run,
+    )
+    r.add_argument("--site", type=Path, help="site YAML to load at start (with --demo: the demo site)")
+    r.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="serve the API and console only: no camera pulls, no detection (also GRIDWATCH_DETECT=0)",
+    )
