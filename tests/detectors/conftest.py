@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 from detectors.labels import PERSON_LABELS
 from detectors.model.config import Backend, ModelConfig, default_weights
 from detectors.model.detector import Detector
+from detectors.model.exports import export_dir, export_model, fresh_export, load_yolo
 from detectors.types import Detection
 from ingest.types import Image
 
@@ -47,6 +49,18 @@ def torch_detector(model_cache: Path) -> Detector:
 @pytest.fixture(scope="session")
 def weights() -> Path:
     return default_weights()
+
+
+@pytest.fixture(scope="session")
+def int8_cache(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, weights: Path) -> Path:
+    """A model cache of its own for INT8 exports, seeded with the fp32 ones: auto races every fresh INT8
+    export it finds, so INT8 exports in the shared cache would change what the default detector picks."""
+    cache = tmp_path_factory.mktemp("int8-models")
+    _, info = load_yolo(weights)
+    for fmt in (Backend.OPENVINO, Backend.ONNX):
+        fp32 = fresh_export(model_cache, info, fmt) or export_model(weights, fmt, model_cache)
+        shutil.copytree(fp32.parent, export_dir(cache, info, fmt))
+    return cache
 
 
 def read_frames(path: Path, wanted: set[int] | None = None, limit: int | None = None) -> dict[int, Image]:

@@ -22,13 +22,15 @@ INT8 = [Backend.OPENVINO_INT8, Backend.ONNX_INT8]
 
 @pytest.mark.parametrize("fmt", INT8, ids=[f.value for f in INT8])
 def test_int8_export_is_calibrated_and_checked(
-    fmt: Backend, model_cache: Path, weights: Path, vtest: Path, labelled_frames: dict[int, tuple[Image, int]]
+    fmt: Backend, int8_cache: Path, weights: Path, vtest: Path, labelled_frames: dict[int, tuple[Image, int]]
 ) -> None:
+    model_cache = int8_cache
+    _, info = load_yolo(weights)
+    shutil.rmtree(export_dir(model_cache, info, fmt), ignore_errors=True)  # auto may have made it already
     steps: list[str] = []
     path = export_model(weights, fmt, model_cache, calibration=vtest, progress=steps.append)
     assert path.parent.name.endswith(f"-{fmt.value}")
     assert f"calibrating {fmt.value} on 30 frames of vtest.avi" in steps
-    _, info = load_yolo(weights)
     stamp = read_stamp(model_cache, info, fmt)
     assert stamp is not None
     assert stamp["calibration_frames"] == 30
@@ -59,8 +61,8 @@ def test_auto_with_unusable_calibration_runs_on_fp32_and_says_why(
     assert "no-such-clip.mp4: no such file or folder" in caplog.text
 
 
-def test_auto_races_the_int8_exports_too(model_cache: Path, vtest: Path) -> None:
-    auto = Detector(ModelConfig(cache_dir=model_cache, calibration=vtest))
+def test_auto_races_the_int8_exports_too(int8_cache: Path, vtest: Path) -> None:
+    auto = Detector(ModelConfig(cache_dir=int8_cache, calibration=vtest))
     assert set(auto.timings_ms) == {Backend.OPENVINO, Backend.ONNX, *INT8}
     assert auto.backend is min(auto.timings_ms, key=lambda b: auto.timings_ms[b])
 
