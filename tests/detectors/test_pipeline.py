@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from ingest.worker import IngestWorker
 from tests.detectors import scenarios
 from tests.detectors.conftest import LABELS, read_frames
 from tests.detectors.rules_support import camera, zone
+from tests.support.wait import wait_for
 
 LOW_CROWD = zone("square", ZonePurpose.CROWD, [(0, 0.25), (1, 0.25), (1, 1), (0, 1)], min_people=3, min_duration_s=4)
 
@@ -81,15 +81,6 @@ def test_degenerate_zone_is_refused_when_applied(detector: Detector) -> None:
         DetectorPipeline(detector, [bad])
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_inference_loop_runs_on_ingest_frames(detector: Detector, vtest: Path) -> None:
     """The loop pulls the newest frame of every camera from ingest (which keeps only the latest), analyses
     them in batches, takes camera changes between batches and stops promptly."""
@@ -100,12 +91,12 @@ def test_inference_loop_runs_on_ingest_frames(detector: Detector, vtest: Path) -
         loop = InferenceLoop(DetectorPipeline(detector, cams), worker.take_ready, got.append, idle_timeout_s=0.05)
         loop.start()
         try:
-            assert wait_until(lambda: all(loop.pipeline.counters(c.id).analysed >= 2 for c in cams))
+            wait_for(lambda: all(loop.pipeline.counters(c.id).analysed >= 2 for c in cams), 60.0)
             assert loop.batches >= 2
             loop.apply_cameras(cams[:1])  # a configuration change reaches the running loop
-            assert wait_until(lambda: loop.pipeline.camera_ids == ["CAM-0"])
+            wait_for(lambda: loop.pipeline.camera_ids == ["CAM-0"], 60.0)
             analysed = loop.pipeline.counters("CAM-0").analysed
-            assert wait_until(lambda: loop.pipeline.counters("CAM-0").analysed > analysed)
+            wait_for(lambda: loop.pipeline.counters("CAM-0").analysed > analysed, 60.0)
         finally:
             started = time.monotonic()
             assert loop.stop(timeout_s=5.0)
@@ -130,7 +121,7 @@ def test_inference_loop_outlives_a_failing_source_and_sink(detector: Detector, v
 
     loop = InferenceLoop(DetectorPipeline(detector, [cam]), source, sink, idle_timeout_s=0.05).start()
     try:
-        assert wait_until(lambda: loop.pipeline.counters("CAM-A").analysed >= 55)
+        wait_for(lambda: loop.pipeline.counters("CAM-A").analysed >= 55, 60.0)
         assert loop.alive
         assert calls["sink"] >= 1, "vtest's crowd opens an episode within 30 s"
     finally:

@@ -11,7 +11,7 @@ from core.clock import FakeClock
 from detectors.types import EpisodeState, HazardType, Severity
 from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, HotlineTicket, NewAttachment, PatrolReport
-from tests.events.conftest import START, obs
+from tests.support.factories import START, observation
 
 OPERATOR = Actor("op-1", ActorRole.OPERATOR)
 WORKER = Actor("W1", ActorRole.GRID_WORKER)
@@ -27,14 +27,14 @@ def png() -> bytes:
 def run_scenario(service: EventsService, clock: FakeClock) -> None:
     """Open, update and close alerts; operator decisions; a case around the whole loop; comments;
     patrol and hotline cases; the escalation tick."""
-    first = service.apply_observation(obs("ep-1"))
+    first = service.apply_observation(observation("ep-1"))
     assert first.case is not None
     clock.advance(5)
     service.apply_observation(
-        obs("ep-1", state=EpisodeState.UPDATED, seq=1, severity=Severity.CRITICAL, at=clock.now())
+        observation("ep-1", state=EpisodeState.UPDATED, seq=1, severity=Severity.CRITICAL, at=clock.now())
     )
-    service.apply_observation(obs("ep-2", at=clock.now()))  # absorbed into the open case
-    service.apply_observation(obs("ep-1", state=EpisodeState.CLOSED, seq=2, at=clock.now()))
+    service.apply_observation(observation("ep-2", at=clock.now()))  # absorbed into the open case
+    service.apply_observation(observation("ep-1", state=EpisodeState.CLOSED, seq=2, at=clock.now()))
     case_id = first.case.id
     service.comment(case_id, WORKER, "on my way", [NewAttachment("gate.png", png())])
     for action, note in [(A.ACCEPT, ""), (A.START, ""), (A.RESOLVE, "helped up"), (A.REOPEN, "still there")]:
@@ -46,13 +46,13 @@ def run_scenario(service: EventsService, clock: FakeClock) -> None:
     service.transition(case_id, A.VERIFY, OPERATOR)
     service.transition(case_id, A.CLOSE, OPERATOR)
 
-    loiter = service.apply_observation(obs("ep-3", hazard=HazardType.LOITERING, severity=Severity.LOW)).alert
+    loiter = service.apply_observation(observation("ep-3", hazard=HazardType.LOITERING, severity=Severity.LOW)).alert
     service.acknowledge_alert(loiter.id, OPERATOR)
     service.attach_clip(loiter.id, bytes(4) + b"ftypisom" + bytes(200))
     service.alert_to_case(loiter.id, OPERATOR, "looks odd")
-    other = service.apply_observation(obs("ep-4", hazard=HazardType.LOITERING, severity=Severity.LOW)).alert
+    other = service.apply_observation(observation("ep-4", hazard=HazardType.LOITERING, severity=Severity.LOW)).alert
     service.escalate_alert(other.id, OPERATOR, "again")
-    false = service.apply_observation(obs("ep-5", hazard=HazardType.LOITERING, camera_id="C2")).alert
+    false = service.apply_observation(observation("ep-5", hazard=HazardType.LOITERING, camera_id="C2")).alert
     service.dismiss_alert(false.id, OPERATOR, "shadow")
 
     patrol = service.patrol_report(PatrolReport("G1", "Broken fence", "a panel is down"), WORKER)

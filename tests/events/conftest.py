@@ -8,7 +8,6 @@ on G1, disabled.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import cv2
@@ -18,14 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from camera_config.store import SiteStore
 from camera_config.validate import validate_site
 from core.clock import FakeClock
-from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
 from events.messages import Delivery
 from events.outbox import Bus
 from events.policy import Policy
 from events.service import EventsService, Publish
 from tests.camera_config.sites import camera, site
-
-START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+from tests.support.factories import START
 
 
 def events_site() -> dict[str, object]:
@@ -108,33 +105,3 @@ def bus_log(service: EventsService) -> Iterator[Recorder]:
     unsubscribe = service.bus.subscribe("*", rec)
     yield rec
     unsubscribe()
-
-
-def obs(
-    episode_id: str = "ep-1",
-    *,
-    camera_id: str = "C1",
-    hazard: HazardType = HazardType.FALLEN_PERSON,
-    state: EpisodeState = EpisodeState.OPENED,
-    severity: Severity = Severity.HIGH,
-    seq: int = 0,
-    at: datetime = START,
-    zone_id: str | None = None,
-    evidence: bytes | None = None,
-    summary: str = "",
-) -> Observation:
-    return Observation(
-        episode_id=episode_id,
-        camera_id=camera_id,
-        hazard=hazard,
-        state=state,
-        severity=severity,
-        started_at=at,
-        observed_at=at,
-        seq=seq,
-        zone_id=zone_id,
-        summary=summary,
-        measurements={"people": 1.0},
-        detections=(Detection("fallen_person", 0.9, Box(10, 20, 110, 220), track_id=3),),
-        evidence_jpeg=evidence,
-    )

@@ -15,24 +15,25 @@ from events.group_commit import GroupCommit
 from events.orm import AlertRow, CaseRow
 from events.service import EventsService
 from events.types import ObservationResult
-from tests.events.conftest import Recorder, obs
+from tests.events.conftest import Recorder
+from tests.support.factories import observation
 
 
 def test_a_batch_applies_in_order_and_isolates_bad_observations(
     service: EventsService, sessions: sessionmaker[Session], bus_log: Recorder
 ) -> None:
     service.apply_observation(
-        obs("old", seq=4, state=EpisodeState.UPDATED, hazard=HazardType.LOITERING, severity=Severity.LOW)
+        observation("old", seq=4, state=EpisodeState.UPDATED, hazard=HazardType.LOITERING, severity=Severity.LOW)
     )
     results = service.apply_observations(
         [
-            obs("a"),  # opens, and makes the case
-            obs("b"),  # same camera and hazard: joins a's case, created in this same batch
-            obs("a", seq=1, state=EpisodeState.UPDATED, severity=Severity.CRITICAL),
-            obs("x", camera_id="C9"),  # unknown camera
-            obs("old", seq=2, state=EpisodeState.UPDATED, hazard=HazardType.LOITERING),  # out of order
-            obs("a", seq=1, state=EpisodeState.UPDATED, severity=Severity.CRITICAL),  # redelivered
-            obs("c", camera_id="C2", hazard=HazardType.CROWD, severity=Severity.CRITICAL),
+            observation("a"),  # opens, and makes the case
+            observation("b"),  # same camera and hazard: joins a's case, created in this same batch
+            observation("a", seq=1, state=EpisodeState.UPDATED, severity=Severity.CRITICAL),
+            observation("x", camera_id="C9"),  # unknown camera
+            observation("old", seq=2, state=EpisodeState.UPDATED, hazard=HazardType.LOITERING),  # out of order
+            observation("a", seq=1, state=EpisodeState.UPDATED, severity=Severity.CRITICAL),  # redelivered
+            observation("c", camera_id="C2", hazard=HazardType.CROWD, severity=Severity.CRITICAL),
         ]
     )
     a, b, a1, x, old, again, c = results
@@ -73,7 +74,7 @@ def test_a_batch_applies_in_order_and_isolates_bad_observations(
 def test_the_batcher_commits_concurrent_submissions_together(service: EventsService) -> None:
     batcher = GroupCommit(service, writers=2)
     with pytest.raises(Unavailable, match="not running"):
-        batcher.submit(obs())
+        batcher.submit(observation())
     batcher.start()
     try:
         gate = threading.Barrier(8)
@@ -82,7 +83,7 @@ def test_the_batcher_commits_concurrent_submissions_together(service: EventsServ
 
         def send(i: int) -> None:
             gate.wait()
-            fut = batcher.submit_async(obs(f"ep-{i}", camera_id="C9" if i == 7 else "C1"))
+            fut = batcher.submit_async(observation(f"ep-{i}", camera_id="C9" if i == 7 else "C1"))
             with lock:
                 futures.append(fut)
 
@@ -96,7 +97,7 @@ def test_the_batcher_commits_concurrent_submissions_together(service: EventsServ
             exc = fut.exception(30)
             outcomes.append(exc if exc is not None else fut.result())
         with pytest.raises(InvalidInput, match="seq: must be"):
-            batcher.submit(obs("neg", seq=-1))
+            batcher.submit(observation("neg", seq=-1))
     finally:
         batcher.close()
     errors = [o for o in outcomes if isinstance(o, BaseException)]

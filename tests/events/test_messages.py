@@ -23,7 +23,8 @@ from events.orm import OUTBOX
 from events.service import EventsService
 from events.types import CaseAction
 from tests.events.bus_scenario import OPERATOR, WORKER, run_scenario
-from tests.events.conftest import START, MakeService, Recorder, obs
+from tests.events.conftest import MakeService, Recorder
+from tests.support.factories import START, observation
 
 
 def test_every_topic_has_its_class_and_round_trips(service: EventsService, bus_log: Recorder, clock: FakeClock) -> None:
@@ -36,9 +37,9 @@ def test_every_topic_has_its_class_and_round_trips(service: EventsService, bus_l
 
 
 def test_subscribers_get_the_values_the_service_made(service: EventsService, bus_log: Recorder) -> None:
-    opened = service.apply_observation(obs())
+    opened = service.apply_observation(observation())
     assert opened.case is not None
-    absorbed = service.apply_observation(obs("ep-2"))
+    absorbed = service.apply_observation(observation("ep-2"))
     accepted = service.transition(opened.case.id, CaseAction.ACCEPT, WORKER)
     note = service.comment(accepted.id, OPERATOR, "called the family")
     assert [type(d.message) for d in bus_log.messages] == [
@@ -63,7 +64,7 @@ def test_subscribers_get_the_values_the_service_made(service: EventsService, bus
 
 
 def test_a_message_that_does_not_fit_its_topic_is_refused(service: EventsService) -> None:
-    opened = service.apply_observation(obs())
+    opened = service.apply_observation(observation())
     assert opened.case is not None
     with pytest.raises(ValueError, match="unknown bus topic"):
         decode("case.archived", {})
@@ -83,7 +84,7 @@ def test_a_row_that_does_not_decode_is_skipped_not_blocking(
     service.bus.subscribe("*", got)
     with sessions.begin() as s:
         s.execute(insert(OUTBOX), [{"topic": "alert.renamed", "payload": {}, "created_at": START}])
-    service.apply_observation(obs())
+    service.apply_observation(observation())
     assert service.relay() == 2
     assert got.topics == ["alert.opened", "case.created"]
     assert service.outbox.undecodable == 1

@@ -13,17 +13,17 @@ from detectors.types import Box, Detection
 from events.files import draw_detections, sniff
 from events.schema import ObservationIn, parse_observation
 from events.service import EventsService
-from tests.events.conftest import obs
+from tests.support.factories import observation
 
 
 def test_round_trip_through_json(evidence_jpeg: bytes) -> None:
-    original = obs(evidence=evidence_jpeg, summary="1 person down")
+    original = observation(evidence=evidence_jpeg, summary="1 person down")
     doc = json.loads(ObservationIn.from_observation(original).model_dump_json())
     assert parse_observation(doc) == original
 
 
 def test_remote_observations_are_ingested(service: EventsService, evidence_jpeg: bytes) -> None:
-    doc = json.loads(ObservationIn.from_observation(obs(evidence=evidence_jpeg)).model_dump_json())
+    doc = json.loads(ObservationIn.from_observation(observation(evidence=evidence_jpeg)).model_dump_json())
     result = service.apply_remote_observation(doc)
     assert result.case is not None
     assert service.evidence_file(result.alert.id).read_bytes() == evidence_jpeg
@@ -31,7 +31,7 @@ def test_remote_observations_are_ingested(service: EventsService, evidence_jpeg:
 
 
 def test_plain_frames_get_their_boxes_drawn(evidence_jpeg: bytes) -> None:
-    doc = json.loads(ObservationIn.from_observation(obs(evidence=evidence_jpeg)).model_dump_json())
+    doc = json.loads(ObservationIn.from_observation(observation(evidence=evidence_jpeg)).model_dump_json())
     drawn = parse_observation({**doc, "evidence_annotated": False}).evidence_jpeg
     assert drawn is not None
     assert sniff(drawn) == "image/jpeg"
@@ -66,7 +66,7 @@ def test_plain_frames_get_their_boxes_drawn(evidence_jpeg: bytes) -> None:
     ],
 )
 def test_errors_name_the_field(change: dict[str, object], where: str) -> None:
-    doc = json.loads(ObservationIn.from_observation(obs()).model_dump_json())
+    doc = json.loads(ObservationIn.from_observation(observation()).model_dump_json())
     with pytest.raises(InvalidInput) as err:
         parse_observation({**doc, **change})
     assert where in [i.where for i in err.value.issues]

@@ -35,7 +35,8 @@ from events.types import (
     PatrolReport,
     TriageClass,
 )
-from tests.events.conftest import START, MakeService, Recorder, obs
+from tests.events.conftest import MakeService, Recorder
+from tests.support.factories import START, observation
 
 OPERATOR = Actor("op-1", ActorRole.OPERATOR)
 WORKER = Actor("W1", ActorRole.GRID_WORKER)
@@ -66,7 +67,7 @@ def png(size: int = 2000) -> bytes:
 def test_an_alert_becomes_a_routed_case_with_evidence_on_disk(
     service: EventsService, bus_log: Recorder, evidence_jpeg: bytes, tmp_path: Path
 ) -> None:
-    result = service.apply_observation(obs(evidence=evidence_jpeg))
+    result = service.apply_observation(observation(evidence=evidence_jpeg))
     alert, case = result.alert, result.case
     assert result.created
     assert case is not None
@@ -101,25 +102,27 @@ def test_an_alert_becomes_a_routed_case_with_evidence_on_disk(
 def test_redelivery_is_idempotent_and_updates_apply_in_order(
     service: EventsService, sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:
-    first = service.apply_observation(obs(severity=Severity.MEDIUM))
-    again = service.apply_observation(obs(severity=Severity.MEDIUM))
+    first = service.apply_observation(observation(severity=Severity.MEDIUM))
+    again = service.apply_observation(observation(severity=Severity.MEDIUM))
     assert (again.duplicate, again.created, again.alert.id) == (True, False, first.alert.id)
     assert counts(sessions)[:2] == (1, 1)
 
     clock.advance(5)
-    upd = service.apply_observation(obs(state=EpisodeState.UPDATED, seq=1, severity=Severity.CRITICAL, at=clock.now()))
+    upd = service.apply_observation(
+        observation(state=EpisodeState.UPDATED, seq=1, severity=Severity.CRITICAL, at=clock.now())
+    )
     assert (upd.alert.seq, upd.alert.updates, upd.alert.severity) == (1, 2, Severity.CRITICAL)
     assert upd.case is not None
     assert upd.case.severity is Severity.CRITICAL
-    closed = service.apply_observation(obs(state=EpisodeState.CLOSED, seq=2, at=clock.now()))
+    closed = service.apply_observation(observation(state=EpisodeState.CLOSED, seq=2, at=clock.now()))
     assert (closed.alert.episode_state, closed.alert.closed_at) == (EpisodeState.CLOSED, clock.now())
-    assert service.apply_observation(obs(state=EpisodeState.CLOSED, seq=2, at=clock.now())).duplicate
+    assert service.apply_observation(observation(state=EpisodeState.CLOSED, seq=2, at=clock.now())).duplicate
 
 
 def test_bad_observations_are_refused_and_change_nothing(
     service: EventsService, sessions: sessionmaker[Session], evidence_jpeg: bytes, tmp_path: Path
 ) -> None:
-    service.apply_observation(obs(seq=3, state=EpisodeState.UPDATED, evidence=evidence_jpeg))
+    service.apply_observation(observation(seq=3, state=EpisodeState.UPDATED, evidence=evidence_jpeg))
     before = (counts(sessions), service.alert_by_episode("ep-1"), files_under(tmp_path / "data"))
 
     cases: list[tuple[type[Exception], str, dict[str, object]]] = [
@@ -134,10 +137,10 @@ def test_bad_observations_are_refused_and_change_nothing(
     ]
     for kind, message, over in cases:
         with pytest.raises(kind, match=message):
-            service.apply_observation(obs(**over))  # type: ignore[arg-type]
-    service.apply_observation(obs(seq=5, state=EpisodeState.CLOSED))
+            service.apply_observation(observation(**over))  # type: ignore[arg-type]
+    service.apply_observation(observation(seq=5, state=EpisodeState.CLOSED))
     with pytest.raises(Conflict, match="closed at seq 5"):
-        service.apply_observation(obs(seq=6, state=EpisodeState.UPDATED))
+        service.apply_observation(observation(seq=6, state=EpisodeState.UPDATED))
     after = service.alert_by_episode("ep-1")
     assert before[0][0] == counts(sessions)[0]
     assert (after.seq, after.evidence) == (5, before[1].evidence)
@@ -147,16 +150,18 @@ def test_bad_observations_are_refused_and_change_nothing(
 def test_oversized_evidence_is_refused(make_service: MakeService, sessions: sessionmaker[Session]) -> None:
     service = make_service(policy=parse_policy({"evidence": {"max_snapshot_bytes": 2048}}))
     with pytest.raises(InvalidInput, match="evidence_jpeg: 5000 bytes; the limit is 2048"):
-        service.apply_observation(obs(evidence=b"\xff\xd8\xff" + bytes(4997)))
+        service.apply_observation(observation(evidence=b"\xff\xd8\xff" + bytes(4997)))
     assert counts(sessions) == (0, 0, 0, 0, 0)
 
 
 def test_alerts_of_an_open_case_join_it_instead_of_a_new_case(
     service: EventsService, sessions: sessionmaker[Session], bus_log: Recorder
 ) -> None:
-    first = service.apply_observation(obs("ep-1")).case
-    second = service.apply_observation(obs("ep-2")).case
-    other_hazard = service.apply_observation(obs("ep-3", hazard=HazardType.CROWD, severity=Severity.CRITICAL)).case
+    first = service.apply_observation(observation("ep-1")).case
+    second = service.apply_observation(observation("ep-2")).case
+    other_hazard = service.apply_observation(
+        observation("ep-3", hazard=HazardType.CROWD, severity=Severity.CRITICAL)
+    ).case
     assert first is not None
     assert second is not None
     assert other_hazard is not None
@@ -169,7 +174,7 @@ def test_alerts_of_an_open_case_join_it_instead_of_a_new_case(
 
     # Once the case is over, the next alert makes a new case.
     service.transition(first.id, A.DISMISS, OPERATOR, note="cat on the lens")
-    third = service.apply_observation(obs("ep-4")).case
+    third = service.apply_observation(observation("ep-4")).case
     assert third is not None
     assert third.id not in (first.id, other_hazard.id)
     # the dismissed case's alerts count as false alarms of the rule
@@ -186,7 +191,9 @@ def test_simultaneous_alerts_on_one_camera_make_one_case(service: EventsService)
         def send(i: int, hazard: HazardType = hazard, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             try:
-                service.apply_observation(obs(f"race-{hazard.value}-{i}", hazard=hazard, severity=Severity.CRITICAL))
+                service.apply_observation(
+                    observation(f"race-{hazard.value}-{i}", hazard=hazard, severity=Severity.CRITICAL)
+                )
             except BaseException as exc:
                 errors.append(exc)
 
@@ -207,14 +214,14 @@ def test_losing_the_race_for_a_new_case_joins_the_winner(
     while ingest waits on it; ingest's insert fails on the unique key, and its retry joins that case."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer at a time: there is no such race to lose")
-    winner = service.apply_observation(obs("first", camera_id="C2")).case  # a template row to copy
+    winner = service.apply_observation(observation("first", camera_id="C2")).case  # a template row to copy
     assert winner is not None
     with engine.connect() as conn:
         row = dict(conn.execute(select(CASES).where(CASES.c.id == winner.id)).one()._mapping)
         row.pop("id")
         conn.execute(CASES.insert().values({**row, "camera_id": "C1", "open_key": "C1|fallen_person"}))
         done: list[object] = []
-        t = threading.Thread(target=lambda: done.append(service.apply_observation(obs("second"))))
+        t = threading.Thread(target=lambda: done.append(service.apply_observation(observation("second"))))
         t.start()
         t.join(1.0)
         assert t.is_alive()  # waiting on the uncommitted key
@@ -230,9 +237,9 @@ def test_losing_the_race_for_a_new_case_joins_the_winner(
 
 def test_operator_actions_on_alerts(service: EventsService, clock: FakeClock) -> None:
     low = Severity.LOW
-    a1 = service.apply_observation(obs("ep-1", hazard=HazardType.CROWD, severity=low)).alert
-    a2 = service.apply_observation(obs("ep-2", hazard=HazardType.LOITERING, severity=low)).alert
-    a3 = service.apply_observation(obs("ep-3", hazard=HazardType.STRUCTURE, severity=low)).alert
+    a1 = service.apply_observation(observation("ep-1", hazard=HazardType.CROWD, severity=low)).alert
+    a2 = service.apply_observation(observation("ep-2", hazard=HazardType.LOITERING, severity=low)).alert
+    a3 = service.apply_observation(observation("ep-3", hazard=HazardType.STRUCTURE, severity=low)).alert
     assert {a1.case_id, a2.case_id, a3.case_id} == {None}  # below the auto-case thresholds
 
     acked = service.acknowledge_alert(a1.id, OPERATOR)
@@ -267,7 +274,7 @@ def test_false_alarms_are_counted_per_camera_rule_and_reason(service: EventsServ
             (HazardType.LOITERING, "guard"),
         ]
     ):
-        alert = service.apply_observation(obs(f"ep-{i}", hazard=hazard, severity=Severity.LOW)).alert
+        alert = service.apply_observation(observation(f"ep-{i}", hazard=hazard, severity=Severity.LOW)).alert
         service.dismiss_alert(alert.id, OPERATOR, reason=reason)
     got = service.false_alarms(START, START + timedelta(days=1))
     assert [(f.camera_id, f.hazard, f.reason, f.count) for f in got] == [
@@ -300,9 +307,9 @@ def test_full_loop_per_triage_class(
     triage: TriageClass, service: EventsService, clock: FakeClock, bus_log: Recorder
 ) -> None:
     if triage is TriageClass.PUBLIC:  # a fallen person, auto-cased
-        case = service.apply_observation(obs()).case
+        case = service.apply_observation(observation()).case
     elif triage is TriageClass.COLLECTIVE:  # a wall, turned into a case by an operator
-        alert = service.apply_observation(obs(hazard=HazardType.STRUCTURE, severity=Severity.MEDIUM)).alert
+        alert = service.apply_observation(observation(hazard=HazardType.STRUCTURE, severity=Severity.MEDIUM)).alert
         case = service.alert_to_case(alert.id, OPERATOR)
     else:  # a grid worker's patrol finding, registered and dispatched by the centre
         case = service.patrol_report(
@@ -344,7 +351,7 @@ def test_full_loop_per_triage_class(
 def test_illegal_transitions_name_the_state_and_change_nothing(
     service: EventsService, sessions: sessionmaker[Session]
 ) -> None:
-    case = service.apply_observation(obs()).case
+    case = service.apply_observation(observation()).case
     assert case is not None
     before = (counts(sessions), service.case(case.id))
     for action in (A.REGISTER, A.START, A.RESOLVE, A.VERIFY, A.CLOSE, A.REOPEN, A.DISPATCH):
@@ -356,7 +363,7 @@ def test_illegal_transitions_name_the_state_and_change_nothing(
 
 
 def test_reopen_and_redispatch_after_failed_verification(service: EventsService, clock: FakeClock) -> None:
-    case = service.apply_observation(obs()).case
+    case = service.apply_observation(observation()).case
     assert case is not None
     for action in (A.ACCEPT, A.RESOLVE):
         service.transition(case.id, action, WORKER, note="done")
@@ -369,7 +376,7 @@ def test_reopen_and_redispatch_after_failed_verification(service: EventsService,
 
 
 def test_a_grid_without_a_worker_needs_a_named_assignee(service: EventsService) -> None:
-    case = service.apply_observation(obs(camera_id="C2")).case
+    case = service.apply_observation(observation(camera_id="C2")).case
     assert case is not None
     assert (case.grid_id, case.assignee_id, case.state) == ("G2b", None, CaseState.REGISTERED)
     with pytest.raises(InvalidInput, match='grid "G2b" has no grid worker'):
@@ -384,7 +391,7 @@ def test_bad_attachments_are_refused_before_anything_is_stored(
     make_service: MakeService, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     service = make_service(policy=parse_policy({"attachments": {"max_bytes": 4096, "max_files": 2}}))
-    case = service.apply_observation(obs()).case
+    case = service.apply_observation(observation()).case
     assert case is not None
     service.transition(case.id, A.ACCEPT, WORKER)
     before = (counts(sessions), service.case(case.id), files_under(tmp_path / "data"))
@@ -403,7 +410,7 @@ def test_bad_attachments_are_refused_before_anything_is_stored(
 def test_a_progress_note_keeps_its_photos_and_leaves_the_state_alone(
     service: EventsService, bus_log: Recorder, tmp_path: Path
 ) -> None:
-    case = service.apply_observation(obs()).case
+    case = service.apply_observation(observation()).case
     assert case is not None
     service.transition(case.id, A.ACCEPT, WORKER)
     photo = png()
@@ -433,7 +440,7 @@ def test_bad_progress_note_photos_are_refused_before_anything_is_stored(
     make_service: MakeService, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     service = make_service(policy=parse_policy({"attachments": {"max_bytes": 4096, "max_files": 2}}))
-    case = service.apply_observation(obs()).case
+    case = service.apply_observation(observation()).case
     assert case is not None
     before = (counts(sessions), service.case(case.id), files_under(tmp_path / "data"))
     for files, message in [
@@ -452,8 +459,10 @@ def test_bad_progress_note_photos_are_refused_before_anything_is_stored(
 def test_overdue_cases_escalate_grid_community_street_on_the_fake_clock(
     service: EventsService, clock: FakeClock, bus_log: Recorder
 ) -> None:
-    late = service.apply_observation(obs("ep-1")).case  # high: 8 h
-    done = service.apply_observation(obs("ep-2", hazard=HazardType.CROWD, severity=Severity.CRITICAL)).case  # 2 h
+    late = service.apply_observation(observation("ep-1")).case  # high: 8 h
+    done = service.apply_observation(
+        observation("ep-2", hazard=HazardType.CROWD, severity=Severity.CRITICAL)
+    ).case  # 2 h
     assert late is not None
     assert done is not None
     service.transition(done.id, A.ACCEPT, WORKER)
@@ -530,7 +539,7 @@ def test_the_outbox_replays_after_a_crash_between_commit_and_publish(
     crashed = make_service(publish="off")  # commits, then dies before publishing
     lost = Recorder()
     crashed.bus.subscribe("*", lost)
-    case = crashed.apply_observation(obs()).case
+    case = crashed.apply_observation(observation()).case
     assert case is not None
     crashed.transition(case.id, A.ACCEPT, WORKER)
     assert lost.messages == []
@@ -552,7 +561,7 @@ def test_a_failing_subscriber_does_not_stop_the_others(service: EventsService, b
         raise RuntimeError("subscriber bug")
 
     service.bus.subscribe("alert.*", broken)
-    service.apply_observation(obs())
+    service.apply_observation(observation())
     assert bus_log.topics == ["alert.opened", "case.created"]
     assert service.bus.failures == 1
     assert service.outbox.pending() == 0
@@ -566,7 +575,7 @@ def test_background_relay_publishes_and_stops(make_service: MakeService) -> None
     service.bus.subscribe("case.created", lambda _m: done.set())
     service.start()
     try:
-        service.apply_observation(obs())
+        service.apply_observation(observation())
         assert done.wait(10)
     finally:
         service.close()
@@ -579,7 +588,9 @@ def test_background_relay_publishes_and_stops(make_service: MakeService) -> None
 def test_lists_page_through_with_filters(service: EventsService, clock: FakeClock) -> None:
     for i in range(7):
         clock.advance(60)
-        service.apply_observation(obs(f"ep-{i}", camera_id="C1" if i % 2 else "C2", hazard=HazardType.LOITERING))
+        service.apply_observation(
+            observation(f"ep-{i}", camera_id="C1" if i % 2 else "C2", hazard=HazardType.LOITERING)
+        )
     seen: list[int] = []
     cursor = None
     while True:
@@ -624,10 +635,10 @@ def test_figures_match_hand_computed_values(
     hazards = [HazardType.FALLEN_PERSON, HazardType.CROWD, HazardType.INTRUSION, HazardType.STRUCTURE]
     ids = []
     for i, hazard in enumerate(hazards):
-        made = service.apply_observation(obs(f"g1-{i}", hazard=hazard, severity=Severity.CRITICAL)).case
+        made = service.apply_observation(observation(f"g1-{i}", hazard=hazard, severity=Severity.CRITICAL)).case
         assert made is not None
         ids.append(made.id)
-    e = service.apply_observation(obs("g2", camera_id="C2", severity=Severity.CRITICAL)).case
+    e = service.apply_observation(observation("g2", camera_id="C2", severity=Severity.CRITICAL)).case
     assert e is not None
     service.transition(e.id, A.DISPATCH, OPERATOR, assignee_id="W1")
     service.transition(ids[2], A.DISMISS, OPERATOR, note="false alarm")
@@ -679,31 +690,33 @@ def test_a_site_change_reaches_routing(make_service: MakeService, site_store: Si
     service = make_service()
     site_store.set_enabled("C1", False)
     with pytest.raises(Conflict, match='camera "C1" is disabled'):
-        service.apply_observation(obs())
+        service.apply_observation(observation())
     site_store.set_enabled("C1", True)
-    assert service.apply_observation(obs()).case is not None
+    assert service.apply_observation(observation()).case is not None
 
 
 def test_a_disabled_cameras_open_episode_still_closes(make_service: MakeService, site_store: SiteStore) -> None:
     service = make_service()
-    opened = service.apply_observation(obs("ep-open")).alert
+    opened = service.apply_observation(observation("ep-open")).alert
     site_store.set_enabled("C1", False)
     later = START + timedelta(seconds=30)
-    update = service.apply_observation(obs("ep-open", state=EpisodeState.UPDATED, seq=1, at=later)).alert
+    update = service.apply_observation(observation("ep-open", state=EpisodeState.UPDATED, seq=1, at=later)).alert
     assert update.id == opened.id
-    closed = service.apply_observation(obs("ep-open", state=EpisodeState.CLOSED, seq=2, at=later)).alert
+    closed = service.apply_observation(observation("ep-open", state=EpisodeState.CLOSED, seq=2, at=later)).alert
     assert (closed.id, closed.episode_state, closed.closed_at) == (opened.id, EpisodeState.CLOSED, later)
     # nothing new starts there, whatever the state it claims, alone or in a batch
     with pytest.raises(Conflict, match='camera "C1" is disabled'):
-        service.apply_observation(obs("ep-new"))
-    refused = service.apply_observations([obs("ep-new2"), obs("ep-new2", state=EpisodeState.CLOSED, seq=1)])
+        service.apply_observation(observation("ep-new"))
+    refused = service.apply_observations(
+        [observation("ep-new2"), observation("ep-new2", state=EpisodeState.CLOSED, seq=1)]
+    )
     assert all(isinstance(r, Conflict) for r in refused)
     with pytest.raises(NotFound):
         service.alert_by_episode("ep-new2")
 
 
 def test_a_clip_is_stored_for_an_alert_and_checked(service: EventsService, sessions: sessionmaker[Session]) -> None:
-    alert = service.apply_observation(obs()).alert
+    alert = service.apply_observation(observation()).alert
     mp4 = bytes(4) + b"ftypisom" + bytes(200)
     with pytest.raises(InvalidInput, match="clip: not an MP4 video"):
         service.attach_clip(alert.id, b"RIFF" + bytes(100))
@@ -715,7 +728,7 @@ def test_a_clip_is_stored_for_an_alert_and_checked(service: EventsService, sessi
 
 
 def test_published_messages_can_be_pruned(service: EventsService, clock: FakeClock) -> None:
-    service.apply_observation(obs())
+    service.apply_observation(observation())
     clock.advance(3600)
     assert service.outbox.prune(clock.now() - timedelta(minutes=30)) == 2
     assert service.outbox.prune(clock.now()) == 0
@@ -728,7 +741,7 @@ def test_a_cached_site_is_reread_in_the_background(
     service = EventsService(sessions, site_store, tmp_path / "data", clock=clock, site_ttl_s=5.0)
     service.start()
     site_store.set_enabled("C1", False)
-    assert service.apply_observation(obs("before")).created  # within the cache's life, the old view holds
+    assert service.apply_observation(observation("before")).created  # within the cache's life, the old view holds
     clock.advance(6)
     deadline = time.monotonic() + 10
     refused = False
@@ -740,4 +753,4 @@ def test_a_cached_site_is_reread_in_the_background(
             refused = True
     assert refused
     with pytest.raises(Conflict, match='camera "C1" is disabled'):
-        service.apply_observation(obs("after"))
+        service.apply_observation(observation("after"))

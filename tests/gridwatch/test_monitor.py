@@ -31,7 +31,9 @@ from gridwatch.settings import Settings
 from gridwatch.wiring import Service, open_service
 from ingest.demo_server import FootageServer, free_port
 from ingest.types import HealthState
+from tests.support.factories import observation
 from tests.support.paths import EXAMPLES
+from tests.support.wait import wait_for
 
 T = TypeVar("T")
 
@@ -72,15 +74,6 @@ def open_site(data_dir: Path, site_file: Path) -> tuple[Settings, Service]:
     return settings, service
 
 
-def wait_for(probe: Callable[[], T | None], timeout_s: float, interval_s: float = 0.2) -> T | None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value or time.monotonic() >= deadline:
-            return value or None
-        time.sleep(interval_s)
-
-
 def alerts(service: Service, camera_id: str, hazard: HazardType) -> list[Alert]:
     return [a for a in service.events.alerts(limit=200).items if a.camera_id == camera_id and a.hazard is hazard]
 
@@ -109,8 +102,11 @@ def running(
 
 def test_the_demo_site_raises_a_crowd_alert(running: tuple[SiteMonitor, Service]) -> None:
     live, service = running
-    found = wait_for(lambda: alerts(service, "CAM-01", HazardType.CROWD), CROWD_WAIT_S)
-    assert found, f"no crowd alert within {CROWD_WAIT_S:g} s; stats: {live.stats()}"
+    found = wait_for(
+        lambda: alerts(service, "CAM-01", HazardType.CROWD),
+        CROWD_WAIT_S,
+        what=lambda: f"no crowd alert within {CROWD_WAIT_S:g} s; stats: {live.stats()}",
+    )
     alert = found[0]
     assert alert.zone_id == "plaza"
     assert alert.grid_id == "G-01"
@@ -124,8 +120,11 @@ def test_the_demo_site_raises_a_crowd_alert(running: tuple[SiteMonitor, Service]
 
 def test_an_unreachable_camera_becomes_a_camera_offline_alert(running: tuple[SiteMonitor, Service]) -> None:
     live, service = running
-    found = wait_for(lambda: alerts(service, "CAM-04", HazardType.CAMERA_OFFLINE), 30.0)
-    assert found, f"no offline alert for CAM-04; health: {live.health('CAM-04')}"
+    found = wait_for(
+        lambda: alerts(service, "CAM-04", HazardType.CAMERA_OFFLINE),
+        30.0,
+        what=lambda: f"no offline alert for CAM-04; health: {live.health('CAM-04')}",
+    )
     assert found[0].episode_state is not EpisodeState.CLOSED
     assert "refused" in found[0].summary
     health = live.health("CAM-04")
@@ -150,7 +149,7 @@ def test_stats_and_metrics_cover_every_pulled_camera(running: tuple[SiteMonitor,
             and cam4.state is HealthState.OFFLINE
         )
 
-    assert wait_for(settled, CROWD_WAIT_S), f"the pipeline did not settle; stats: {live.stats()}"
+    wait_for(settled, CROWD_WAIT_S, what=lambda: f"the pipeline did not settle; stats: {live.stats()}")
     stats = {s.camera_id: s for s in live.stats()}
     assert set(stats) == {"CAM-01", "CAM-02", "CAM-03", "CAM-04"}
     assert stats["CAM-01"].detected_frames > 0
@@ -184,15 +183,15 @@ def test_a_camera_disabled_in_the_site_stops_being_pulled(
     before = pulls(rtsp_server.port)
     assert before >= 3  # CAM-01, CAM-02, CAM-03 (CAM-04 has no server)
     service.site.set_enabled("CAM-03", False)
-    assert wait_for(lambda: "CAM-03" not in live.camera_ids, 10.0)
+    wait_for(lambda: "CAM-03" not in live.camera_ids, 10.0)
     assert live.health("CAM-03") is None
-    assert wait_for(lambda: pulls(rtsp_server.port) == before - 1, 10.0), "the RTSP session was closed"
+    wait_for(lambda: pulls(rtsp_server.port) == before - 1, 10.0, what="the RTSP session was closed")
     pipeline = live.pipeline
     assert pipeline is not None
-    assert wait_for(lambda: "CAM-03" not in pipeline.camera_ids, 5.0), "the detector forgot it too"
+    wait_for(lambda: "CAM-03" not in pipeline.camera_ids, 5.0, what="the detector forgot it too")
     service.site.set_enabled("CAM-03", True)  # and back, without a restart
-    assert wait_for(lambda: "CAM-03" in live.camera_ids, 10.0)
-    assert wait_for(lambda: pulls(rtsp_server.port) == before, 15.0)
+    wait_for(lambda: "CAM-03" in live.camera_ids, 10.0)
+    wait_for(lambda: pulls(rtsp_server.port) == before, 15.0)
 
 
 def test_stop_closes_open_episodes_and_releases_threads_and_streams(
@@ -205,8 +204,8 @@ def test_stop_closes_open_episodes_and_releases_threads_and_streams(
     live = SiteMonitor(service, settings, detector=detector, options=FAST)
     live.start()
     try:
-        assert wait_for(lambda: pulls(port) == 2, 15.0)
-        assert wait_for(lambda: alerts(service, "CAM-01", HazardType.CROWD), CROWD_WAIT_S)
+        wait_for(lambda: pulls(port) == 2, 15.0)
+        wait_for(lambda: alerts(service, "CAM-01", HazardType.CROWD), CROWD_WAIT_S)
     finally:
         started = time.monotonic()
         assert live.stop()
@@ -219,8 +218,11 @@ def test_stop_closes_open_episodes_and_releases_threads_and_streams(
     assert crowd.summary == "gridwatch stopped"
     assert live.camera_ids == []
     assert live.health("CAM-01") is None
-    left = wait_for(lambda: not (set(threading.enumerate()) - threads_before), 5.0)
-    assert left, f"threads left behind: {[t.name for t in set(threading.enumerate()) - threads_before]}"
+    wait_for(
+        lambda: not (set(threading.enumerate()) - threads_before),
+        5.0,
+        what=lambda: f"threads left behind: {[t.name for t in set(threading.enumerate()) - threads_before]}",
+    )
 
 
 def test_the_runner_wires_the_pipeline_unless_detection_is_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,19 +242,17 @@ def test_the_runner_wires_the_pipeline_unless_detection_is_off(tmp_path: Path, m
 # ---------------------------------------------------------------------------- delivering observations
 
 
-def observation(camera_id: str = "CAM-01", episode: str = "ep-1") -> Observation:
-    now = datetime.now(UTC)
-    return Observation(
-        episode_id=episode,
+def crowd(camera_id: str = "CAM-01") -> Observation:
+    """A crowd opening now on one of the demo site's cameras (in the plaza zone on CAM-01)."""
+    return observation(
         camera_id=camera_id,
         hazard=HazardType.CROWD,
-        state=EpisodeState.OPENED,
         severity=Severity.MEDIUM,
-        started_at=now,
-        observed_at=now,
+        at=datetime.now(UTC),
         zone_id="plaza" if camera_id == "CAM-01" else None,
         summary="5 people gathering",
-        measurements={"people": 5.0},
+        people=5.0,
+        detections=(),
     )
 
 
@@ -272,7 +272,7 @@ def test_a_model_that_cannot_load_is_a_clear_error_and_leaves_nothing_running(
     with pytest.raises(GridwatchError, match=r"broken\.pt: not a loadable ultralytics weights file"):
         live.start()
     assert not live.running
-    assert wait_for(lambda: not (set(threading.enumerate()) - threads_before), 10.0)
+    wait_for(lambda: not (set(threading.enumerate()) - threads_before), 10.0)
 
 
 def test_a_refused_observation_is_logged_and_dropped(
@@ -281,10 +281,10 @@ def test_a_refused_observation_is_logged_and_dropped(
     settings, service = idle_site
     live = SiteMonitor(service, settings)
     with caplog.at_level(logging.WARNING, logger="gridwatch.delivery"):
-        assert live.deliver(observation("CAM-99")) is False
+        assert live.deliver(crowd("CAM-99")) is False
     assert 'refused: camera "CAM-99" does not exist' in caplog.text
     assert live.deliveries.refused == 1
-    assert live.deliver(observation()) is True, "the next one is stored as usual"
+    assert live.deliver(crowd()) is True, "the next one is stored as usual"
     assert live.deliveries.stored == 1
 
 
@@ -306,7 +306,7 @@ def test_a_database_hiccup_is_retried_with_backoff(idle_site: tuple[Settings, Se
     options = MonitorOptions(retry_first_s=0.05, retry_max_s=0.1, retry_for_s=10.0)
     live = SiteMonitor(service, settings, options=options, store=database_hiccup(service.events.apply_observation, 3))
     started = time.monotonic()
-    assert live.deliver(observation()) is True
+    assert live.deliver(crowd()) is True
     assert time.monotonic() - started >= (0.05 + 0.1 + 0.1) / 2  # each wait jittered down by at most half
     assert live.deliveries.retries == 3
     assert live.deliveries.stored == 1
@@ -319,7 +319,7 @@ def test_a_lasting_outage_drops_the_observation_without_raising(idle_site: tuple
     live = SiteMonitor(
         service, settings, options=options, store=database_hiccup(service.events.apply_observation, 1000)
     )
-    assert live.deliver(observation()) is False
+    assert live.deliver(crowd()) is False
     assert live.deliveries.dropped == 1
     assert live.deliveries.retries >= 3
     assert alerts(service, "CAM-01", HazardType.CROWD) == []
