@@ -40,9 +40,9 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 pytest_plugins = ["tests.support.rtsp", "tests.support.browser"]
 
 NEEDS = {
-    "rtsp": {"rtsp_clips", "rtsp_server", "fresh_rtsp_server", "rtsp_camera", "demo_clip", "server", "live_server"},
+    "rtsp": {"footage", "rtsp_clips", "rtsp_server", "fresh_rtsp_server", "rtsp_camera", "demo_clip"},
     "browser": {"browser", "page"},
-    "model": {"detector", "model_cache", "torch_detector", "int8_cache", "weights"},
+    "model": {"detector", "model_cache", "torch_detector", "int8_cache", "weights", "exported"},
     "postgres": {"_pg_schema"},
 }
 """The markers a test gets from the fixtures it uses, so that the pure suite can leave out what needs set-up."""

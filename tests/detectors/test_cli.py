@@ -65,6 +65,7 @@ def test_eval_reports_alerts_and_precision_recall_on_a_scenario_clip(
     assert "episodes: precision 1.00, recall 1.00" in res.stdout
 
 
+@pytest.mark.model  # eval loads the model before it reads its inputs
 def test_eval_names_bad_inputs(data_dir: Path, tmp_path: Path) -> None:
     res = run(data_dir, "eval", str(tmp_path / "missing.avi"))
     assert res.returncode == 1
