@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.context import ApiContext
+from api.edge import EdgeMiddleware
 from api.live_view import LiveViewHub, host_candidates
 from api.metrics import ApiMetrics, InFlight, MetricsMiddleware
 from api.names import CameraNames, PersonNames
@@ -104,6 +105,7 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    app.add_middleware(EdgeMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     for module in (service, auth, users, site, cameras, live_view, alerts, cases, figures, worker, sse, console):
         app.include_router(module.router)

@@ -6,6 +6,7 @@ Every error body has the same shape (`ErrorBody`): a ``detail`` sentence and, fo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import Conflict, GridwatchError, InvalidInput, NotFound, Unavailable
+from core.redact import redact_error
+
+log = logging.getLogger(__name__)
 
 
 class Unauthenticated(GridwatchError):
@@ -122,6 +126,12 @@ def _body(detail: str, errors: Sequence[ErrorItem] = ()) -> dict[str, Any]:
     return ErrorBody(detail=detail, errors=list(errors)).model_dump()
 
 
+def refusal(items: Sequence[ErrorItem]) -> JSONResponse:
+    """The 422 answer to refused input, every field at fault listed."""
+    detail = "\n".join(f"{i.where}: {i.message}" for i in items[:20]) or "invalid request"
+    return JSONResponse(status_code=422, content=_body(detail, items))
+
+
 def _document_errors(app: FastAPI) -> None:
     """Every error response is `ErrorBody` as JSON, whatever the route's own media type (SSE, metrics),
     including FastAPI's own 422, which it would otherwise document with its default body."""
@@ -179,8 +189,13 @@ def install(app: FastAPI) -> None:
                 else str(err.get("msg", "invalid")).removeprefix("Value error, ")
             )
             items.append(ErrorItem(where=_where(err.get("loc", ())), message=message))
-        detail = "\n".join(f"{i.where}: {i.message}" for i in items[:20]) or "invalid request"
-        return JSONResponse(status_code=422, content=_body(detail, items))
+        return refusal(items)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Still the JSON error shape; the server logs the exception itself (with credentials redacted).
+        log.error("%s %s failed: %s", request.method, request.url.path, redact_error(exc))
+        return JSONResponse(status_code=500, content=_body("internal error: the request was not carried out"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -7,9 +7,9 @@ hash or a stream URL with credentials in it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
 from api.access import PERMISSIONS, Role, Scope, ScopeKind
 from api.errors import ErrorItem
@@ -18,12 +18,16 @@ from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.store import ImportReport, TreeNode
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import Camera, CameraLevel, Zone, ZonePurpose
+from core.text import CheckedModel, checked_moment
 from detectors.types import CameraFigures
 from ingest.probe import ProbeResult
 from ingest.types import CameraHealth, OfflineReason
 
+Moment = Annotated[AwareDatetime, AfterValidator(checked_moment)]
+"""A date-time from a query: with its time zone, between 1970 and 2100."""
 
-class _In(BaseModel):
+
+class _In(CheckedModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

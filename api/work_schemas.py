@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Permission, allowed_actions
 from api.errors import ErrorItem
+from core.text import CheckedModel
 from detectors.types import EpisodeState, HazardType, Severity
 from events.lifecycle import TERMINAL, TRANSITIONS
 from events.types import (
@@ -38,7 +39,7 @@ from events.types import (
 )
 
 
-class _In(BaseModel):
+class _In(CheckedModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

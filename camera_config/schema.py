@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import CameraLevel, PersonRole, ZonePurpose
 from camera_config.urls import check_stream_url
+from core.text import CheckedModel
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -28,7 +29,7 @@ def _check_id(value: str) -> str:
 Id = Annotated[str, AfterValidator(_check_id)]
 
 
-class Spec(BaseModel):
+class Spec(CheckedModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 

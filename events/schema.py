@@ -11,10 +11,11 @@ import binascii
 import math
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from camera_config.issues import pydantic_issues
 from core.errors import InvalidInput, Issue
+from core.text import CheckedModel
 from detectors.types import Box, Detection, EpisodeState, HazardType, Observation, Severity
 from events.files import draw_detections
 from events.types import HotlineTicket, TriageClass
@@ -25,7 +26,7 @@ MAX_EVIDENCE_B64 = 8 * 2**20
 Coord = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
 
 
-class _In(BaseModel):
+class _In(CheckedModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

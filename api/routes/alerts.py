@@ -9,11 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import FileResponse
-from pydantic import AwareDatetime
 
 from api.auth import AlertHandler, AlertReader, Principal
 from api.errors import AUTH, responses
 from api.runtime import Runtime, RuntimeDep
+from api.schemas import Moment
 from api.work import MAX_ID, EventsDep, actor_of, visible_alert
 from api.work_schemas import AlertPage, AlertPublic, CasePublic, DismissBody, NoteBody
 from core.errors import NotFound
@@ -56,8 +56,8 @@ def list_alerts(
     severity: Annotated[Severity | None, Query(description="Only this severity.")] = None,
     camera_id: Annotated[str | None, Query(max_length=64, description="Only this camera.")] = None,
     grid_id: Annotated[str | None, Query(max_length=64, description="Only this grid.", examples=["G-01"])] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Received at or after (with time zone).")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Received before (with time zone).")] = None,
+    since: Annotated[Moment | None, Query(description="Received at or after (with time zone).")] = None,
+    until: Annotated[Moment | None, Query(description="Received before (with time zone).")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> AlertPage:

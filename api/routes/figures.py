@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api.access import ScopeKind
 from api.auth import CaseReader, Principal
 from api.errors import AUTH, responses
 from api.runtime import Runtime, RuntimeDep
+from api.schemas import Moment
 from api.work import EventsDep
 from api.work_schemas import AlertFiguresPublic, FalseAlarmPublic, UnitFiguresPublic
 from core.errors import InvalidInput, Issue
@@ -26,9 +26,9 @@ router = APIRouter(prefix="/api/figures", tags=["figures"])
 
 DEFAULT_PERIOD = timedelta(days=30)
 Since = Annotated[
-    AwareDatetime | None, Query(description="Start of the period (with time zone); default: 30 days before until.")
+    Moment | None, Query(description="Start of the period (with time zone); default: 30 days before until.")
 ]
-Until = Annotated[AwareDatetime | None, Query(description="End of the period, exclusive; default: now.")]
+Until = Annotated[Moment | None, Query(description="End of the period, exclusive; default: now.")]
 
 
 def _period(runtime: Runtime, since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
