@@ -315,6 +315,10 @@ class ImportReportPublic(BaseModel):
         description="Rows left out (with skip_invalid), each with its line and reason.",
         examples=[[{"where": "cameras.csv line 4", "message": 'grid "G-119" does not exist'}]],
     )
+    warnings: list[ErrorItem] = Field(
+        default_factory=list,
+        description="Imported, but worth a look: e.g. a name a spreadsheet would run as a formula.",
+    )
 
     @classmethod
     def of(cls, report: ImportReport) -> ImportReportPublic:
@@ -324,6 +328,7 @@ class ImportReportPublic(BaseModel):
             updated=report.updated,
             unchanged=report.unchanged,
             skipped=[ErrorItem(where=i.where, message=i.message) for i in report.skipped],
+            warnings=[ErrorItem(where=i.where, message=i.message) for i in report.warnings],
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,6 +24,24 @@ class CameraBatch:
     records: list[CameraRecord]
     skipped: list[Issue]
     rows: int
+    warnings: list[Issue] = field(default_factory=list)
+    """Imported, but worth a look: cells a spreadsheet would run as formulas."""
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+FORMULA_COLUMNS = ("id", "name", "compound", "grid", "level", "rtsp_url", "sub_url", "username", "password")
+"""The text columns; lat and lon are numbers, where a leading minus is only a sign."""
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """OWASP's defence: a text cell a spreadsheet would run as a formula gets a leading apostrophe, which
+    spreadsheets show as text and the import strips again."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _unescaped(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
 
 
 CSV_COLUMNS = (
@@ -56,7 +74,7 @@ _FALSE = {"0", "false", "no", "n", "off"}
 
 def _row_to_spec_input(row: Mapping[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     errors: list[tuple[str, str]] = []
-    v = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
+    v = {k: _unescaped((row.get(k) or "").strip()) for k in CSV_COLUMNS}
     data: dict[str, Any] = {"id": v["id"], "name": v["name"], "streams": {"main": v["rtsp_url"]}}
     if v["sub_url"]:
         data["streams"]["sub"] = v["sub_url"]
@@ -119,6 +137,7 @@ def read_camera_csv(
 
     records: list[CameraRecord] = []
     issues: list[Issue] = []
+    warnings: list[Issue] = []
     first_line: dict[str, int] = {}
     rows = 0
     while True:
@@ -138,6 +157,16 @@ def read_camera_csv(
             issues.append(Issue(where, f"has {len(values)} fields, the header has {len(header)}"))
             continue
         row = dict(zip(header, values, strict=True))
+        for col in FORMULA_COLUMNS:
+            cell = _unescaped((row.get(col) or "").strip())
+            if cell.startswith(FORMULA_START):
+                warnings.append(
+                    Issue(
+                        where,
+                        f"{col}: starts with {cell[0]!r}, which a spreadsheet runs as a formula; "
+                        "exports write it as text, with a leading '",
+                    )
+                )
         data, row_errors = _row_to_spec_input(row)
         row_issues = [Issue(where, f"{col}: {msg}") for col, msg in row_errors]
         try:
@@ -164,4 +193,4 @@ def read_camera_csv(
         records.append(CameraRecord(record.camera, record.password, line, keeps_settings=True))
     if issues and not skip_invalid:
         raise InvalidInput(issues)
-    return CameraBatch(records=records, skipped=issues, rows=rows)
+    return CameraBatch(records=records, skipped=issues, rows=rows, warnings=warnings)

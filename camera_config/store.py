@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.interfaces import ORMOption
 
-from camera_config.camera_csv import CSV_COLUMNS, read_camera_csv
+from camera_config.camera_csv import CSV_COLUMNS, read_camera_csv, spreadsheet_safe
 from camera_config.cameras import CameraRecord, validate_camera
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.orm import (
@@ -66,6 +66,7 @@ class ImportReport:
     unchanged: int
     skipped: tuple[Issue, ...] = ()
     rows: int = 0
+    warnings: tuple[Issue, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,7 +457,9 @@ class SiteStore:
         )
         with transaction(self._factory) as s:
             report = self._write_cameras(s, batch.records, progress)
-        return ImportReport(report.created, report.updated, report.unchanged, tuple(batch.skipped), batch.rows)
+        return ImportReport(
+            report.created, report.updated, report.unchanged, tuple(batch.skipped), batch.rows, tuple(batch.warnings)
+        )
 
     def put_camera(self, spec: CameraSpec) -> Camera:
         """Create or replace one camera (the API's write path)."""
@@ -548,22 +551,26 @@ class SiteStore:
     # ------------------------------------------------------------------ export
 
     def export_cameras_csv(self) -> str:
-        """The cameras as an import-ready CSV. The password column is always empty (blank keeps it)."""
+        """The cameras as an import-ready CSV. The password column is always empty (blank keeps it); text
+        that a spreadsheet would run as a formula is written as text (`spreadsheet_safe`)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for cam in self.cameras():
+            text = [
+                cam.id,
+                cam.name,
+                cam.compound_id or "",
+                cam.grid_id,
+                cam.level.value,
+                cam.main_url,
+                cam.sub_url or "",
+                cam.username or "",
+                "",
+            ]
             writer.writerow(
                 [
-                    cam.id,
-                    cam.name,
-                    cam.compound_id or "",
-                    cam.grid_id,
-                    cam.level.value,
-                    cam.main_url,
-                    cam.sub_url or "",
-                    cam.username or "",
-                    "",
+                    *(spreadsheet_safe(cell) for cell in text),
                     "" if cam.lat is None else repr(cam.lat),
                     "" if cam.lon is None else repr(cam.lon),
                     "true" if cam.enabled else "false",

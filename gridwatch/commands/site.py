@@ -23,6 +23,8 @@ def _print_report(report: ImportReport, what: str) -> None:
     )
     for issue in report.skipped:
         out.print(f"  skipped {issue}")
+    for issue in report.warnings:
+        out.print(f"  warning {issue}")
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

@@ -154,7 +154,7 @@ def _upload(api: Api, text: str | bytes, skip: bool = False, user: str = "integr
 def test_csv_import(api: Api, site: SiteStore) -> None:
     res = _upload(api, CSV_OK)
     assert res.status_code == 200, res.text
-    assert res.json() == {"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "skipped": []}
+    assert res.json() == {"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "skipped": [], "warnings": []}
     assert site.credentials("N1").username == "u"
     again = _upload(api, CSV_OK).json()
     assert (again["created"], again["unchanged"]) == (0, 2)

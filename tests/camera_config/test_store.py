@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -9,6 +11,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from camera_config.camera_csv import FORMULA_START
 from camera_config.generate import cameras_csv, generate_site
 from camera_config.orm import CameraRow
 from camera_config.schema import CameraSpec
@@ -176,3 +179,28 @@ def test_put_camera_set_enabled_delete(store: SiteStore) -> None:
         store.camera("C7")
     with pytest.raises(NotFound):
         store.credentials("C7")
+
+
+def test_formula_cells_are_imported_with_a_warning_and_exported_as_text(store: SiteStore) -> None:
+    """CSV injection (OWASP): what a spreadsheet would run is imported as the name it is, said so, and
+    written back with a leading apostrophe that the next import strips again."""
+    store.apply_site(validate_site(site()))
+    names = {"C1": "=cmd|' /C calc'!A0", "C2": "+SUM(1+1)", "C9": "@foo"}
+    rows = "".join(f'{cid},"{name}",K1,,rtsp://10.0.0.1/{cid},,\n' for cid, name in names.items())
+    report = store.import_cameras("id,name,compound,grid,rtsp_url,username,password\n" + rows)
+    assert (report.created, report.updated) == (1, 2)
+    assert [(i.where, i.message.split(",")[0]) for i in report.warnings] == [
+        ("cameras.csv line 2", "name: starts with '='"),
+        ("cameras.csv line 3", "name: starts with '+'"),
+        ("cameras.csv line 4", "name: starts with '@'"),
+    ]
+    assert {cid: store.camera(cid).name for cid in names} == names
+
+    exported = list(csv.DictReader(io.StringIO(store.export_cameras_csv())))
+    cells = {r["id"]: r["name"] for r in exported}
+    assert {cid: cells[cid] for cid in names} == {cid: "'" + name for cid, name in names.items()}
+    assert not any(v.startswith(FORMULA_START) for r in exported for v in r.values() if v)
+
+    again = store.import_cameras(store.export_cameras_csv())
+    assert again.unchanged == len(exported)
+    assert {cid: store.camera(cid).name for cid in names} == names
