@@ -31,7 +31,11 @@ class Forbidden(GridwatchError):
 
 
 class TooLarge(GridwatchError):
-    """An upload is bigger than the route accepts."""
+    """An upload is bigger than the route accepts; ``where`` names the field (``body``, ``photos[1]``)."""
+
+    def __init__(self, message: str, where: str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 class Throttled(GridwatchError):
@@ -169,6 +173,8 @@ def install(app: FastAPI) -> None:
         errors: list[ErrorItem] = []
         if isinstance(exc, InvalidInput):
             errors = [ErrorItem(where=i.where, message=i.message) for i in exc.issues]
+        if isinstance(exc, TooLarge):
+            errors = [ErrorItem(where=exc.where, message=str(exc))]
         headers: dict[str, str] = {}
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(exc.retry_after_s)

@@ -51,3 +51,10 @@ def visible_case(events: EventsService, scope: GridScope, case_id: int) -> CaseD
     detail = events.case(case_id)
     scope.check(detail.case.grid_id, f"case {case_id}")
     return detail
+
+
+UPLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; media-src 'self'; sandbox",
+}
+"""Residents' and workers' uploads are never run as a page, whatever bytes they hold."""

@@ -105,12 +105,17 @@ class FileStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
         self._lock = threading.Lock()
         self._dirs: set[Path] = set()
 
-    def pool(self) -> ThreadPoolExecutor:
-        """Threads for writing many files at once (started on first use)."""
+    def pool(self) -> ThreadPoolExecutor | None:
+        """Threads for writing many files at once (started on first use); None once closed, so that a
+        write that comes late (a batch still in flight at shutdown) runs in its caller's thread instead of
+        starting a thread that nothing would ever stop."""
         with self._lock:
+            if self._closed:
+                return None
             if self._pool is None:
                 # One thread: creating files in one directory does not go faster in parallel (the
                 # file system serialises it), it only costs more CPU; one thread still overlaps the
@@ -120,6 +125,7 @@ class FileStore:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
@@ -185,7 +191,11 @@ class Staged:
         `finish` (before the commit) waits for them."""
         if files:
             self._written.extend(rel for rel, _ in files)
-            self._pending.append(self._store.pool().submit(self._write_all, files))
+            pool = self._store.pool()
+            if pool is None:
+                self._write_all(files)
+            else:
+                self._pending.append(pool.submit(self._write_all, files))
 
     def _write_all(self, files: Sequence[tuple[str, bytes]]) -> None:
         for rel, content in files:

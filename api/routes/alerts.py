@@ -14,7 +14,7 @@ from api.auth import AlertHandler, AlertReader, Principal
 from api.errors import AUTH, responses
 from api.runtime import Runtime, RuntimeDep
 from api.schemas import Moment
-from api.work import MAX_ID, EventsDep, actor_of, visible_alert
+from api.work import MAX_ID, UPLOAD_HEADERS, EventsDep, actor_of, visible_alert
 from api.work_schemas import AlertPage, AlertPublic, CasePublic, DismissBody, NoteBody
 from core.errors import NotFound
 from detectors.types import HazardType, Severity
@@ -98,7 +98,9 @@ def alert_evidence(alert_id: AlertId, principal: AlertReader, events: EventsDep)
     path = events.evidence_file(alert_id)
     if not path.is_file():
         raise NotFound(f"alert {alert_id} has no evidence snapshot")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+    return FileResponse(
+        path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600", **UPLOAD_HEADERS}
+    )
 
 
 @router.post("/{alert_id}/ack", responses=responses(*AUTH, 404, 409, 422, 503))

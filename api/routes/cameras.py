@@ -193,7 +193,7 @@ async def import_cameras(
         raise Forbidden("bulk import needs a site-wide scope; add cameras one by one instead")
     data = await file.read(MAX_CSV_BYTES + 1)
     if len(data) > MAX_CSV_BYTES:
-        raise TooLarge(f"the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
+        raise TooLarge(f"the file is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB", "file")
     source = PurePath(file.filename or "cameras.csv").name[:100] or "cameras.csv"
     try:
         text = data.decode("utf-8")

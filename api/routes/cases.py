@@ -21,7 +21,7 @@ from api.auth import CaseReader, CaseWorker
 from api.errors import AUTH, Forbidden, TooLarge, responses
 from api.routes.alerts import Cursor, Limit, public_case
 from api.runtime import RuntimeDep
-from api.work import MAX_ID, EventsDep, actor_of, visible_case
+from api.work import MAX_ID, UPLOAD_HEADERS, EventsDep, actor_of, visible_case
 from api.work_schemas import (
     CaseCounts,
     CaseDetailPublic,
@@ -262,7 +262,7 @@ async def _read_json(request: Request) -> Any:
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_JSON_BYTES:
-            raise TooLarge(f"the body is larger than {MAX_JSON_BYTES // 1024} KiB")
+            raise TooLarge(f"the body is larger than {MAX_JSON_BYTES // 1024} KiB", "body")
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -293,7 +293,9 @@ async def _read_form(request: Request, events: EventsService) -> tuple[dict[str,
                 content = await value.read(policy.max_bytes + 1)
                 if len(content) > policy.max_bytes:
                     limit = f"{policy.max_bytes / 2**20:.1f} MiB"
-                    raise TooLarge(f'photos[{index}]: "{value.filename}" is larger than the limit of {limit}')
+                    raise TooLarge(
+                        f'photos[{index}]: "{value.filename}" is larger than the limit of {limit}', f"photos[{index}]"
+                    )
                 photos.append(NewAttachment(value.filename or f"photo-{index}", content))
             elif key in fields:
                 raise InvalidInput(Issue(key, "given more than once"))
@@ -331,6 +333,10 @@ async def add_comment(case_id: CaseId, request: Request, principal: CaseWorker, 
     return await run_in_threadpool(work)
 
 
+INLINE_TYPES = frozenset({"image/jpeg", "image/png", "video/mp4"})
+"""Shown in the browser; anything else (a PDF may carry script) is a download."""
+
+
 @files_router.get(
     "/api/attachments/{attachment_id}",
     response_class=FileResponse,
@@ -355,4 +361,10 @@ def attachment(
         raise NotFound(f"attachment {attachment_id} does not exist") from None
     if not path.is_file():
         raise NotFound(f"attachment {attachment_id} does not exist")
-    return FileResponse(path, media_type=value.content_type, filename=value.name, content_disposition_type="inline")
+    return FileResponse(
+        path,
+        media_type=value.content_type,
+        filename=value.name,
+        content_disposition_type="inline" if value.content_type in INLINE_TYPES else "attachment",
+        headers=UPLOAD_HEADERS,
+    )

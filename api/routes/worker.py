@@ -93,7 +93,7 @@ async def _read(request: Request) -> Any:
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY_BYTES:
-            raise TooLarge(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB; send smaller batches")
+            raise TooLarge(f"the body is larger than {MAX_BODY_BYTES // 2**20} MiB; send smaller batches", "body")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):

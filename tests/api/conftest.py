@@ -146,10 +146,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def run_server(demo_clip: Path, rtsp_camera: RtspCamera, root: Path, *, detect: bool) -> Iterator[Server]:
+def run_server(
+    demo_clip: Path, rtsp_camera: RtspCamera, root: Path, *, detect: bool, models: Path | None = None
+) -> Iterator[Server]:
     """`gridwatch run --demo` on a free port. CAM-01 plays the clip as a demo file source; CAM-05 is the
     RTSP server with the right credentials, CAM-03 the same server with a wrong password. Without
-    ``detect`` the live pipeline stays off (``--no-detect``): nothing but the tests changes the data."""
+    ``detect`` the live pipeline stays off (``--no-detect``): nothing but the tests changes the data.
+    ``models`` is a model cache shared between servers, so that only the first one exports."""
     rtsp_password = "s3cret-" + uuid.uuid4().hex[:8]
     doc = yaml.safe_load((EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8"))
     cams = {c["id"]: c for c in doc["cameras"]}
@@ -167,6 +170,9 @@ def run_server(demo_clip: Path, rtsp_camera: RtspCamera, root: Path, *, detect: 
             "credentials": {"username": rtsp_camera.username, "password": rtsp_camera.password},
         }
     )
+    if models is not None:
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        (root / "data" / "models").symlink_to(models, target_is_directory=True)
     site_file = root / "site.yaml"
     site_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     port = free_port()
@@ -218,10 +224,20 @@ def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.Te
         yield server
 
 
-@pytest.fixture(scope="module")
-def live_server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`gridwatch run --demo` as `make run` starts it: cameras pulled, the model running, alerts stored."""
-    with run_server(demo_clip, rtsp_camera, tmp_path_factory.mktemp("live-server"), detect=True) as server:
+@pytest.fixture(scope="session")
+def live_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model exports of the live servers: made by the first, loaded by the others."""
+    return tmp_path_factory.mktemp("live-models")
+
+
+@pytest.fixture
+def live_server(
+    demo_clip: Path, rtsp_camera: RtspCamera, live_models: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """`gridwatch run --demo` as `make run` starts it: cameras pulled, the model running, alerts stored.
+    A test's own (alerts start from none), one at a time (it costs a core while it runs)."""
+    root = tmp_path_factory.mktemp("live-server")
+    with run_server(demo_clip, rtsp_camera, root, detect=True, models=live_models) as server:
         yield server
 
 

@@ -117,6 +117,7 @@ def test_photo_type_and_size_limits(api: Api, events: EventsService) -> None:
     big = resolve([("photos", ("big.jpg", jpeg() + b"\0" * limit, "image/jpeg"))])
     assert big.status_code == 413
     assert "big.jpg" in big.json()["detail"]
+    assert [e["where"] for e in big.json()["errors"]] == ["photos[0]"]
     many = resolve(
         [("photos", (f"p{i}.jpg", jpeg(), "image/jpeg")) for i in range(events.policy.attachments.max_files + 1)]
     )
@@ -399,3 +400,30 @@ def test_cases_name_their_assignee(api: Api, events: EventsService) -> None:
     assert unknown.status_code == 200, unknown.text
     elsewhere = _move(op, unknown.json()["id"], "dispatch", assignee_id="someone-outside-the-model")
     assert (elsewhere.json()["assignee_id"], elsewhere.json()["assignee_name"]) == ("someone-outside-the-model", None)
+
+
+def test_uploads_are_served_so_that_a_browser_never_runs_them(api: Api, events: EventsService) -> None:
+    """A "PDF" that is really a page with script is stored (its magic bytes say PDF) but only ever
+    downloaded, never sniffed or rendered as HTML; pictures show inline, still under nosniff and a CSP."""
+    case_id = _case(events, "uploads")
+    gw1 = api.as_("gw1")
+    _move(gw1, case_id, "accept")
+    hostile = b"%PDF-1.4\n<html><script>alert(document.cookie)</script></html>"
+    res = gw1.post(
+        f"/api/cases/{case_id}/transitions",
+        data={"action": "resolve", "note": "done"},
+        files=[("photos", ("report.pdf", hostile, "application/pdf")), ("photos", ("after.jpg", jpeg(), "image/jpeg"))],
+    )
+    assert res.status_code == 200, res.text
+    trail = gw1.get(f"/api/cases/{case_id}").json()["audit"]
+    files = {a["name"]: a["url"] for step in trail for a in step["attachments"]}
+    pdf = gw1.get(files["report.pdf"])
+    assert pdf.content == hostile
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"].startswith("attachment;")
+    picture = gw1.get(files["after.jpg"])
+    assert picture.headers["content-disposition"].startswith("inline;")
+    for served in (pdf, picture):
+        assert served.headers["x-content-type-options"] == "nosniff"
+        assert "default-src 'none'" in served.headers["content-security-policy"]
+        assert "sandbox" in served.headers["content-security-policy"]

@@ -1,5 +1,5 @@
 """The console on a server running the live pipeline, as `make run` starts it: real streams, the real
-model, alerts the pipeline raises itself. One server for this module (it costs a core while it runs)."""
+model, alerts the pipeline raises itself. Each test has a server of its own."""
 
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ def test_operator_watches_alerts_arrive_from_the_pipeline(page: Page, live_serve
     page.evaluate("() => { window.__sameDocument = true; }")
     with http_login(live_server, "operator") as operator:
         before = {a["id"] for a in operator.get("/api/alerts").json()["items"]}
-    # the crowd at CAM-01's plaza or CAM-04's covered picture: each needs its rule's seconds to persist
-    card = page.locator("#alert-wall > li").first
-    expect(card).to_be_visible(timeout=150_000)
+    # the crowd at CAM-01's plaza or CAM-04's covered picture: each needs its rule's seconds to persist;
+    # a card for an alert raised before the operator looked may be there already, so wait for a new one
+    new_card = "ids => [...document.querySelectorAll('#alert-wall > li')].find(li => !ids.includes(+li.dataset.alert))"
+    page.wait_for_function(f"ids => !!({new_card})(ids)", arg=sorted(before), timeout=150_000)
     assert page.evaluate("() => window.__sameDocument === true")
-    alert_id = int(card.get_attribute("data-alert") or 0)
+    alert_id = int(page.evaluate(f"ids => ({new_card})(ids).dataset.alert", sorted(before)))
     assert alert_id not in before
+    card = page.locator(f"#alert-wall > li[data-alert='{alert_id}']")
+    expect(card).to_be_visible()
     expect(card.locator(".camera-name")).not_to_be_empty()
     # whichever rule fires first: the card names its hazard in words ("camera covered") and keeps the value
     hazard = card.get_attribute("data-hazard") or ""
