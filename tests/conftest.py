@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(tempfile.gettempdir()) / "gridwatch-tests-ultralytics"))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
-pytest_plugins = ["tests.support.rtsp", "tests.support.browser"]
+pytest_plugins = ["tests.support.rtsp", "tests.support.browser", "tests.support.cli"]
 
 NEEDS = {
     "rtsp": {"footage", "rtsp_clips", "rtsp_server", "fresh_rtsp_server", "rtsp_camera", "demo_clip"},

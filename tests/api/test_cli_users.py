@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import re
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
@@ -17,37 +11,12 @@ from api.app import create_app
 from api.context import ApiContext
 from api.demo import ensure_demo_users
 from camera_config.store import SiteStore
-from gridwatch.cli import main
 from tests.api.conftest import fast_auth
+from tests.support.cli import Gridwatch
 from tests.support.paths import EXAMPLES
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def gridwatch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Ran]:
-    """The real command line, run in this process (tests/gridwatch/test_cli.py runs it as a process)."""
-    monkeypatch.setenv("GRIDWATCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*args: str, stdin: str | None = None) -> Ran:
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    return run
-
-
-def test_user_commands(gridwatch: Callable[..., Ran]) -> None:
+def test_user_commands(gridwatch: Gridwatch) -> None:
     assert gridwatch("site", "load", str(EXAMPLES / "demo-site.yaml")).returncode == 0
     added = gridwatch("user", "add", "li.na", "--role", "grid_worker", "--scope", "grids:G-01", "--name", "Li Na")
     assert added.returncode == 0, added.stderr

@@ -1,6 +1,11 @@
 """schemathesis against /openapi.json, authenticated as an admin: for every documented operation and
 generated input, no 5xx, and status, headers, content type and body match the schema.
 
+Two depths: on SQLite, the schema's own examples and 10 generated inputs per operation (a quick gate in
+the pure suite); on PostgreSQL, which is what a deployment runs, also schemathesis' coverage phase (every
+boundary of every field: empty, too long, out of range, wrong type) and 100 generated inputs per operation.
+Both are derandomised, so a run is the same on every machine.
+
 The app has the events service with a few alerts (one with evidence) and cases (one with a photo),
 so the alert, case, attachment and figure routes answer with data as well as with 404s.
 
@@ -9,6 +14,7 @@ The event stream is left out: it never ends by design (tests/api/test_events.py 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.app import create_app
@@ -38,8 +45,9 @@ from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, NewAttachment
 from gridwatch.db import upgrade
 from tests.api.conftest import PASSWORD, USERS, fast_auth
+from tests.conftest import pg_engine
 from tests.support.factories import jpeg, remote_observation
-from tests.support.paths import EXAMPLES
+from tests.support.paths import EXAMPLES, PG_URL
 
 # Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
 # it is given and then counts the answer to the valid token as accepting bad auth. That every route
@@ -54,13 +62,35 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, dict[str, str]]]:
+def sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, dict[str, str]]]:
     path: Path = tmp_path_factory.mktemp("fuzz") / "gridwatch.db"
     engine = make_engine(f"sqlite:///{path}")
+    yield from _fuzzed_app(engine, path.parent / "data")
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, dict[str, str]]]:
+    """A schema of its own, so that no other test's TRUNCATE can reach the fuzzed data."""
+    name = f"gwfuzz_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {name}"))
+    engine = pg_engine(name)
+    try:
+        yield from _fuzzed_app(engine, tmp_path_factory.mktemp("fuzz") / "data")
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        admin.dispose()
+
+
+def _fuzzed_app(engine: Engine, data: Path) -> Iterator[tuple[FastAPI, dict[str, str]]]:
     upgrade(engine)
     site = SiteStore(session_factory(engine), CredentialCipher(Fernet.generate_key()))
     site.apply_site(load_site_file(EXAMPLES / "demo-site.yaml"))
-    events = EventsService(session_factory(engine), site, path.parent / "data", site_ttl_s=0.0)
+    events = EventsService(session_factory(engine), site, data, site_ttl_s=0.0)
     _seed(events)
     app = create_app(ApiContext(engine=engine, site=site, auth=fast_auth(), events=events))
     users = app.state.runtime.users
@@ -73,7 +103,6 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastA
     token = users.create_token("admin", "fuzzing").secret
     yield app, {"Authorization": f"Bearer {token}"}
     events.close()
-    engine.dispose()
 
 
 def _seed(events: EventsService) -> None:
@@ -103,20 +132,42 @@ def _published_schema() -> dict[str, Any]:
     return app.openapi()
 
 
-# Loaded when the module is collected (schemathesis parametrises by operation); requests go to the
-# app of the `fuzzed_app` fixture, which has data and users.
-schema = schemathesis.openapi.from_dict(_published_schema()).exclude(path="/api/events")
+PUBLISHED = _published_schema()
 
 
+def _loaded(*, coverage: bool) -> schemathesis.BaseSchema:
+    """Loaded when the module is collected (schemathesis parametrises by operation); requests go to the
+    app of a fixture, which has data and users."""
+    loaded = schemathesis.openapi.from_dict(PUBLISHED).exclude(path="/api/events")
+    loaded.config.phases.coverage.enabled = coverage
+    return loaded
+
+
+quick = _loaded(coverage=False)
+thorough = _loaded(coverage=True)
+FUZZ_SETTINGS: dict[str, Any] = {
+    "derandomize": True,  # the same inputs on every run: the gate never flakes
+    "database": None,
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+}
+
+
+@quick.parametrize()
+@settings(max_examples=10, **FUZZ_SETTINGS)
+def test_api_matches_its_schema_on_sqlite(
+    case: schemathesis.Case[Any], sqlite_app: tuple[FastAPI, dict[str, str]]
+) -> None:
+    app, headers = sqlite_app
+    case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+
+
+@pytest.mark.postgres
 @pytest.mark.slow
-@schema.parametrize()
-@settings(
-    max_examples=10,
-    derandomize=True,  # the same inputs on every run: the gate never flakes; raise max_examples to explore
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
-)
-def test_api_matches_its_schema(case: schemathesis.Case[Any], fuzzed_app: tuple[FastAPI, dict[str, str]]) -> None:
-    app, headers = fuzzed_app
+@thorough.parametrize()
+@settings(max_examples=100, **FUZZ_SETTINGS)
+def test_api_matches_its_schema_on_postgresql(
+    case: schemathesis.Case[Any], postgres_app: tuple[FastAPI, dict[str, str]]
+) -> None:
+    app, headers = postgres_app
     case.call_and_validate(app=app, headers=headers, checks=CHECKS)

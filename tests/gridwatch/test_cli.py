@@ -1,53 +1,39 @@
-"""The `gridwatch` command line, run as a real process against a real SQLite file."""
+"""The `gridwatch` command line against a real SQLite file (in this process; `--help` as a real process)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.paths import EXAMPLES, REPO
-
-
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GRIDWATCH_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "gridwatch", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+from tests.support.cli import Gridwatch, run_process
+from tests.support.paths import EXAMPLES
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:
-    res = run(tmp_path, "--help")
+    res = run_process(tmp_path / "data", "--help")
     assert res.returncode == 0
     for command in ("run", "check-config", "import-cameras", "site", "db"):
         assert command in res.stdout
-    run_help = run(tmp_path, "run", "--help")
+    run_help = run_process(tmp_path / "data", "run", "--help")
     assert run_help.returncode == 0
     assert "--no-detect" in run_help.stdout
 
 
-def test_check_config_accepts_the_demo_site(tmp_path: Path) -> None:
-    res = run(tmp_path, "check-config", str(EXAMPLES / "demo-site.yaml"))
+def test_check_config_accepts_the_demo_site(tmp_path: Path, gridwatch: Gridwatch) -> None:
+    res = gridwatch("check-config", str(EXAMPLES / "demo-site.yaml"))
     assert res.returncode == 0, res.stderr
     assert "valid — 1 communities, 3 compounds, 3 grids, 9 people, 4 cameras" in res.stdout
 
 
-def test_check_config_lists_every_error(tmp_path: Path) -> None:
+def test_check_config_lists_every_error(tmp_path: Path, gridwatch: Gridwatch) -> None:
     bad = tmp_path / "bad.yaml"
     text = (EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8")
     text = text.replace("compound: K-02", "compound: K-99").replace(
         "[[0.0, 0.0], [0.45, 0.0], [0.45, 0.3], [0.0, 0.3]]", "[[0, 0], [2, 0]]"
     )
     bad.write_text(text, encoding="utf-8")
-    res = run(tmp_path, "check-config", str(bad))
+    res = gridwatch("check-config", str(bad))
     assert res.returncode == 1
     assert 'cameras[1].compound: compound "K-99" does not exist' in res.stderr
     assert "cameras[2].zones[0].points: polygon needs ≥3 points" in res.stderr
@@ -55,40 +41,40 @@ def test_check_config_lists_every_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_generate_load_import_show(tmp_path: Path) -> None:
-    gen = run(tmp_path, "site", "generate", str(tmp_path / "full"))
+def test_generate_load_import_show(tmp_path: Path, gridwatch: Gridwatch) -> None:
+    gen = gridwatch("site", "generate", str(tmp_path / "full"))
     assert gen.returncode == 0, gen.stderr
-    load = run(tmp_path, "site", "load", str(tmp_path / "full" / "site-skeleton.yaml"))
+    load = gridwatch("site", "load", str(tmp_path / "full" / "site-skeleton.yaml"))
     assert load.returncode == 0, load.stderr
-    imp = run(tmp_path, "import-cameras", str(tmp_path / "full" / "cameras.csv"))
+    imp = gridwatch("import-cameras", str(tmp_path / "full" / "cameras.csv"))
     assert imp.returncode == 0, imp.stderr
     assert "1751 created, 0 updated, 0 unchanged" in imp.stdout
     assert "1751/1751" in imp.stderr  # the progress bar
-    show = run(tmp_path, "site", "show")
+    show = gridwatch("site", "show")
     assert show.returncode == 0, show.stderr
     assert "1751 cameras, 118 grid workers, 661 building leaders, 43 party groups" in show.stdout
     assert "Riverside Sub-district" in show.stdout
     assert "pw-" not in show.stdout  # generated passwords start with pw-
-    export = run(tmp_path, "site", "export-cameras")
+    export = gridwatch("site", "export-cameras")
     assert export.returncode == 0
     assert export.stdout.count("\n") == 1752
     assert "pw-" not in export.stdout
 
 
-def test_import_refusal_changes_nothing(tmp_path: Path) -> None:
-    assert run(tmp_path, "site", "load", str(EXAMPLES / "demo-site.yaml")).returncode == 0
+def test_import_refusal_changes_nothing(tmp_path: Path, gridwatch: Gridwatch) -> None:
+    assert gridwatch("site", "load", str(EXAMPLES / "demo-site.yaml")).returncode == 0
     csv = tmp_path / "cams.csv"
     csv.write_text(
         "id,name,compound,grid,rtsp_url\nX1,New,K-01,,rtsp://127.0.0.1:8554/a\nX2,Bad,K-01,G-119,rtsp://127.0.0.1:8554/b\n",
         encoding="utf-8",
     )
-    res = run(tmp_path, "import-cameras", str(csv))
+    res = gridwatch("import-cameras", str(csv))
     assert res.returncode == 1
     assert 'cams.csv line 3: grid "G-119" does not exist' in res.stderr
-    show = run(tmp_path, "site", "show", "--cameras")
+    show = gridwatch("site", "show", "--cameras")
     assert "X1" not in show.stdout
     assert "4 cameras" in show.stdout
-    skipped = run(tmp_path, "import-cameras", str(csv), "--skip-invalid")
+    skipped = gridwatch("import-cameras", str(csv), "--skip-invalid")
     assert skipped.returncode == 0
     assert "1 created, 0 updated, 0 unchanged, 1 skipped" in skipped.stdout
     assert 'skipped cams.csv line 3: grid "G-119" does not exist' in skipped.stdout
