@@ -21,6 +21,7 @@ from api.sse import SseHub
 from api.sse_bridge import SseBridge, register_gauges
 from api.users import UserStore
 from core.db import session_factory
+from events.group_commit import GroupCommit
 
 DESCRIPTION = """\
 gridwatch's HTTP API and console.
@@ -49,6 +50,12 @@ TAGS = [
 ]
 
 
+def _ingest_writers(context: ApiContext) -> int:
+    """SQLite writes one transaction at a time; on PostgreSQL a few overlap one batch's Python work with
+    another's waits on the database."""
+    return 1 if context.engine.dialect.name == "sqlite" else 3
+
+
 def create_app(context: ApiContext) -> FastAPI:
     """The API and console on ``context``; the lifespan binds the event hub and closes live views on exit."""
     factory = session_factory(context.engine)
@@ -61,6 +68,7 @@ def create_app(context: ApiContext) -> FastAPI:
         names=CameraNames(context.site),
         people=PersonNames(context.site),
         applying=InFlight(),
+        ingest=None if context.events is None else GroupCommit(context.events, writers=_ingest_writers(context)),
     )
     runtime.metrics.gauges(
         "gridwatch_live_pulls",
@@ -86,10 +94,14 @@ def create_app(context: ApiContext) -> FastAPI:
         runtime.sse.bind(asyncio.get_running_loop())
         if bridge is not None:
             bridge.start()
+        if runtime.ingest is not None:
+            runtime.ingest.start()
         with host_candidates(context.live_view.ice_hosts):
             try:
                 yield {"runtime": runtime}
             finally:
+                if runtime.ingest is not None:
+                    runtime.ingest.close()
                 if bridge is not None:
                     bridge.close()
                 runtime.sse.close()

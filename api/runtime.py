@@ -13,6 +13,7 @@ from api.metrics import ApiMetrics, InFlight
 from api.names import CameraNames, PersonNames
 from api.sse import SseHub
 from api.users import UserStore
+from events.group_commit import GroupCommit
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,8 @@ class Runtime:
     people: PersonNames
     applying: InFlight
     """Observations from workers being applied right now."""
+    ingest: GroupCommit | None = None
+    """Workers' observations, many requests to one transaction (None without the events service)."""
 
 
 class LifespanState(TypedDict):

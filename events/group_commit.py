@@ -4,6 +4,9 @@ Under load, one transaction (and one disk flush) per observation is what limits 
 batcher's writer thread takes everything queued while the previous batch was being written and
 applies it with `EventsService.apply_observations`, so batches grow with the load and a lone observation
 waits for nobody (unless ``linger_s`` asks it to). Each caller still gets its own result or error.
+
+A caller's observations submitted together (`submit_group`) go into one transaction, in their order,
+so that steps of one episode are never split across writers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from events.types import ObservationResult
 log = logging.getLogger(__name__)
 
 _Item = tuple[Observation, "Future[ObservationResult]"]
+_Group = list[_Item]
 
 
 class GroupCommit:
@@ -36,7 +40,7 @@ class GroupCommit:
         self._max_batch = max_batch
         self._writers = writers
         self._linger_s = linger_s
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._count_lock = threading.Lock()
         self.batches = 0
@@ -63,11 +67,20 @@ class GroupCommit:
         return self.submit_async(obs).result(timeout_s)
 
     def submit_async(self, obs: Observation) -> Future[ObservationResult]:
+        return self.submit_group([obs])[0]
+
+    def submit_group(self, observations: list[Observation]) -> list[Future[ObservationResult]]:
+        """One future per observation; all of them are applied in the same transaction, in this order."""
         if not self._threads:
             raise Unavailable("the ingest batcher is not running")
-        fut: Future[ObservationResult] = Future()
-        self._queue.put((obs, fut))
-        return fut
+        group: _Group = [(obs, Future()) for obs in observations]
+        if group:
+            self._queue.put(group)
+        return [fut for _, fut in group]
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads)
 
     def _run(self) -> None:
         stopping = False
@@ -75,18 +88,18 @@ class GroupCommit:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
+            batch = list(first)
             until = time.monotonic() + self._linger_s
             while len(batch) < self._max_batch:
                 try:
                     wait_s = until - time.monotonic()
-                    item = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
+                    group = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:  # one stop signal per writer: this one is ours
+                if group is None:  # one stop signal per writer: this one is ours
                     stopping = True
                     break
-                batch.append(item)
+                batch += group
             self._apply(batch)
 
     def _apply(self, batch: list[_Item]) -> None:

@@ -8,6 +8,7 @@ still applied.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -21,9 +22,10 @@ from api.errors import AUTH, ErrorItem, TooLarge, responses, status_for
 from api.runtime import Runtime, RuntimeDep
 from api.work import EventsDep
 from api.work_schemas import DeliveryItem, DeliveryReport
-from core.errors import GridwatchError, InvalidInput, Issue, NotFound
+from core.errors import GridwatchError, InvalidInput, Issue
 from detectors.types import Observation
 from events.schema import ObservationIn, parse_observation
+from events.service import EventsService
 from events.types import ObservationResult
 
 router = APIRouter(prefix="/api/worker", tags=["worker"])
@@ -122,6 +124,26 @@ def _at(prefix: str, index: int, where: str) -> str:
     return place or where or "body"
 
 
+async def _apply(
+    runtime: Runtime, events: EventsService, observations: list[Observation]
+) -> list[ObservationResult | GridwatchError]:
+    """Through the group commit: concurrent deliveries share transactions instead of queueing for the
+    database one by one. A failure of the whole transaction is raised (500), as nothing was stored."""
+    if not observations:
+        return []
+    ingest = runtime.ingest
+    if ingest is None:
+        return await run_in_threadpool(events.apply_observations, observations)
+    if not ingest.running:  # an app served without its lifespan (a plain test client)
+        ingest.start()
+    futures = [asyncio.wrap_future(f) for f in ingest.submit_group(observations)]
+    answers = await asyncio.gather(*futures, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException) and not isinstance(answer, GridwatchError):
+            raise answer
+    return [a for a in answers if isinstance(a, ObservationResult | GridwatchError)]
+
+
 def _check_scope(runtime: Runtime, principal: Principal, obs: Observation) -> None:
     """A worker scoped to some grids delivers only for their cameras (others do not exist for it)."""
     if principal.scope.whole_site:
@@ -145,23 +167,22 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
     """
     items, prefix = _items(await _read(request))
 
-    def work() -> list[ObservationResult | GridwatchError]:
-        outcomes: list[ObservationResult | GridwatchError | None] = [None] * len(items)
-        ready: list[tuple[int, Observation]] = []
-        for i, item in enumerate(items):
+    def parse() -> list[Observation | GridwatchError]:
+        parsed: list[Observation | GridwatchError] = []
+        for item in items:
             try:
                 obs = parse_observation(item)
                 _check_scope(runtime, principal, obs)
-                ready.append((i, obs))
+                parsed.append(obs)
             except GridwatchError as exc:
-                outcomes[i] = exc
-        if ready:
-            for (i, _), result in zip(ready, events.apply_observations([o for _, o in ready]), strict=True):
-                outcomes[i] = result
-        return [o if o is not None else NotFound("not applied") for o in outcomes]
+                parsed.append(exc)
+        return parsed
 
     with runtime.applying.add(len(items)):
-        outcomes = await run_in_threadpool(work)
+        parsed = await run_in_threadpool(parse)
+        ready = [p for p in parsed if isinstance(p, Observation)]
+        answers = iter(await _apply(runtime, events, ready))
+        outcomes = [p if isinstance(p, GridwatchError) else next(answers) for p in parsed]
     results: list[DeliveryItem] = []
     errors: list[ErrorItem] = []
     statuses: list[int] = []

@@ -206,3 +206,26 @@ def test_figures_per_unit_in_scope(api: Api, worker: dict[str, str], events: Eve
     bad = admin.get("/api/figures", params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["where"] == "query.until"
+
+
+def test_concurrent_deliveries_go_through_the_group_commit(api: Api, worker: dict[str, str]) -> None:
+    """Workers posting at once share transactions: every observation passes through the one batcher
+    (how many share a transaction depends on timing; that they all arrive, each with its own answer, does not)."""
+    client = api.anonymous()
+    ingest = api.app.state.runtime.ingest
+    before = ingest.observations
+    answers: list[int] = []
+
+    def post(i: int) -> None:
+        doc = remote_observation(f"many-{i}", camera_id=f"CAM-0{1 + i % 4}")
+        answers.append(client.post("/api/worker/observations", json=doc, headers=worker).status_code)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert answers == [200] * 12
+    assert ingest.observations - before == 12
+    listed = api.as_("admin").get("/api/alerts", params={"limit": 100}).json()
+    assert {a["episode_id"] for a in listed["items"]} >= {f"many-{i}" for i in range(12)}

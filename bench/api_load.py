@@ -1,0 +1,268 @@
+"""Workers delivering over HTTP, on PostgreSQL: `POST /api/worker/observations` under open-loop load.
+
+A real `gridwatch run --no-detect` serves the full-size site (1,751 cameras) from a PostgreSQL schema of
+its own; this process is the workers. Requests leave on schedule whatever the replies (open loop: a
+slow server builds a backlog, and the backlog counts in the latency), over 8 keep-alive connections.
+Meanwhile an operator reloads the case board (`GET /api/cases`) five times a second on a connection of
+its own. Each camera's episode opens once (with a real evidence snapshot) and is updated after that.
+
+    phase "single":  --rate single-observation posts per second (target ≥ 300, p95 ≤ 100 ms)
+    phase "batch":   --batch-rate posts of --batch observations (target ≥ 2,000 observations/s, p95 ≤ 100 ms)
+    both:            GET /api/cases p95 ≤ 50 ms
+
+    .venv/bin/python bench/api_load.py [--pg-url URL] [--seconds 30] [--rate 300] [--batch-rate 20]
+"""
+
+# ruff: noqa: E402 - the path fix below must run before the project's imports
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, and `events.py` in it would hide the
+# events package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import yaml
+from cryptography.fernet import Fernet
+
+from api.access import Role, Scope, ScopeKind
+from api.users import UserStore
+from bench.events import evidence_jpeg, pct, pg_schema
+from camera_config.generate import generate_site
+from camera_config.secrets import CredentialCipher
+from camera_config.store import SiteStore
+from core.clock import SystemClock
+from core.db import session_factory
+from gridwatch.settings import REPO_ROOT
+from ingest.demo_server import free_port
+
+CONNECTIONS = 8
+BOARD_RATE = 5.0
+TARGET = {"single_rate": 300.0, "batch_obs_rate": 2000.0, "p95_ms": 100.0, "board_p95_ms": 50.0}
+
+
+@dataclass
+class Phase:
+    name: str
+    latency_ms: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    observations: int = 0
+    seconds: float = 0.0
+    board_ms: list[float] = field(default_factory=list)
+    board_statuses: Counter[str] = field(default_factory=Counter)
+    server_cpu_s: float = 0.0
+
+
+class Episodes:
+    """One episode per camera: opened (with evidence) the first time, updated with a higher seq after."""
+
+    def __init__(self, cameras: list[str], jpeg: bytes) -> None:
+        self._cameras = cameras
+        self._seq: dict[str, int] = {}
+        self._next = 0
+        self._evidence = base64.b64encode(jpeg).decode()
+        self._started = datetime.now(UTC).replace(microsecond=0)
+
+    def next(self) -> dict[str, Any]:
+        camera = self._cameras[self._next % len(self._cameras)]
+        self._next += 1
+        seq = self._seq.get(camera, -1) + 1
+        self._seq[camera] = seq
+        doc: dict[str, Any] = {
+            "episode_id": f"{camera}:crowd:bench",
+            "camera_id": camera,
+            "hazard": "crowd",
+            "state": "opened" if seq == 0 else "updated",
+            "severity": "medium",
+            "started_at": self._started.isoformat(),
+            "observed_at": datetime.now(UTC).isoformat(),
+            "seq": seq,
+            "summary": f"{6 + seq % 5} people for {10 + seq} s",
+            "measurements": {"people": float(6 + seq % 5)},
+        }
+        if seq == 0:
+            doc["evidence_jpeg_b64"] = self._evidence
+        return doc
+
+
+def server_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(
+    phase: Phase, url: str, worker: str, operator: str, bodies: list[bytes], per_post: int, rate: float, pid: int
+) -> None:
+    """Sends ``bodies`` at ``rate`` per second; the board is read alongside until the last answer."""
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    headers = {"Authorization": f"Bearer {worker}", "Content-Type": "application/json"}
+    done = asyncio.Event()
+    async with (
+        httpx.AsyncClient(base_url=url, limits=limits, timeout=120, headers=headers) as posts,
+        httpx.AsyncClient(base_url=url, timeout=120, headers={"Authorization": f"Bearer {operator}"}) as board,
+    ):
+        # Open every connection before the clock starts, as long-running workers have them.
+        await asyncio.gather(*(posts.get("/api/health") for _ in range(CONNECTIONS)))
+        loop = asyncio.get_running_loop()
+        t0 = loop.time() + 0.1
+        cpu0 = server_cpu_s(pid)
+
+        async def post(body: bytes, due: float) -> None:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            try:
+                res = await posts.post("/api/worker/observations", content=body)
+                phase.statuses[str(res.status_code)] += 1
+                if res.status_code == 200:
+                    phase.observations += per_post
+            except httpx.HTTPError as exc:
+                phase.statuses[type(exc).__name__] += 1
+            phase.latency_ms.append((loop.time() - due) * 1000)
+
+        async def read_board() -> None:
+            i = 0
+            while not done.is_set():
+                due = t0 + i / BOARD_RATE
+                i += 1
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                start = loop.time()
+                res = await board.get("/api/cases", params={"limit": 50})
+                phase.board_statuses[str(res.status_code)] += 1
+                phase.board_ms.append((loop.time() - start) * 1000)
+
+        reader = asyncio.create_task(read_board())
+        await asyncio.gather(*(post(body, t0 + i / rate) for i, body in enumerate(bodies)))
+        phase.seconds = loop.time() - t0
+        phase.server_cpu_s = server_cpu_s(pid) - cpu0
+        done.set()
+        await reader
+
+
+def report(phase: Phase, rate_target: float, per_post: int) -> bool:
+    posts = len(phase.latency_ms)
+    obs_rate = phase.observations / phase.seconds
+    p50, p95, p99 = (pct(phase.latency_ms, q) for q in (0.50, 0.95, 0.99))
+    board95 = pct(phase.board_ms, 0.95) if phase.board_ms else float("nan")
+    ok = obs_rate >= rate_target and p95 <= TARGET["p95_ms"] and board95 <= TARGET["board_p95_ms"]
+    unit = "observations" if per_post > 1 else "posts"
+    print(f"\nphase {phase.name}: {posts} posts of {per_post} in {phase.seconds:.1f} s; answers {dict(phase.statuses)}")
+    print(f"  {'':28} {'measured':>12} {'target':>12}")
+    print(f"  {unit + ' stored/s':28} {obs_rate:12.0f} {'≥ ' + format(rate_target, '.0f'):>12}")
+    print(f"  {'post latency p50 / p99 ms':28} {f'{p50:.0f} / {p99:.0f}':>12}")
+    print(f"  {'post latency p95 ms':28} {p95:12.0f} {'≤ ' + format(TARGET['p95_ms'], '.0f'):>12}")
+    print(f"  {'GET /api/cases p95 ms':28} {board95:12.1f} {'≤ ' + format(TARGET['board_p95_ms'], '.0f'):>12}")
+    print(f"  {'server CPU, % of one core':28} {100 * phase.server_cpu_s / phase.seconds:12.0f}")
+    print(f"  board answers {dict(phase.board_statuses)}; {'within' if ok else 'OUTSIDE'} the targets")
+    return ok
+
+
+def prepare(engine: Any, doc: dict[str, Any], tmp: Path) -> tuple[str, str]:
+    """The site in the database, a worker's token and an operator's (community CM-01)."""
+    site_file = tmp / "site.yaml"
+    site_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    sessions = session_factory(engine)
+    site = SiteStore(sessions, CredentialCipher(Fernet.generate_key()))
+    site.load_site(site_file)
+    users = UserStore(sessions, site, SystemClock())
+    users.create("bench-worker", Role.WORKER)
+    users.create("bench-operator", Role.OPERATOR, scope=Scope(ScopeKind.COMMUNITY, ("CM-01",)))
+    return users.create_token("bench-worker", "bench").secret, users.create_token("bench-operator", "bench").secret
+
+
+def start_server(pg_url: str, schema: str, tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    port = free_port()
+    db_url = f"{pg_url}?options={quote(f'-csearch_path={schema}')}"
+    env = {
+        **os.environ,
+        "GRIDWATCH_BIND": f"127.0.0.1:{port}",
+        "GRIDWATCH_DATA_DIR": str(tmp / "data"),
+        "GRIDWATCH_DATABASE_URL": db_url,
+        "GRIDWATCH_LOG_LEVEL": "warning",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    log = tmp / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gridwatch", "run", "--no-detect"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                return proc, url, log
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(f"the server did not answer within 60 s:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
+    ap.add_argument("--rate", type=float, default=300.0, help="single-observation posts per second")
+    ap.add_argument("--batch", type=int, default=100, help="observations per post in the batch phase")
+    ap.add_argument("--batch-rate", type=float, default=20.0, help="batch posts per second")
+    args = ap.parse_args()
+
+    doc = generate_site()
+    cameras = [c["id"] for c in doc["cameras"]]
+    episodes = Episodes(cameras, evidence_jpeg())
+    data_root = REPO_ROOT / "var"
+    data_root.mkdir(exist_ok=True)
+    results: dict[str, bool] = {}
+    with tempfile.TemporaryDirectory(dir=data_root) as tmp_dir, pg_schema(args.pg_url) as (engine, schema):
+        tmp = Path(tmp_dir)
+        worker, operator = prepare(engine, doc, tmp)
+        print(f"site: {len(cameras)} cameras; PostgreSQL schema {schema}; {CONNECTIONS} keep-alive connections")
+        proc, url, log = start_server(args.pg_url, schema, tmp)
+        try:
+            singles = [json.dumps(episodes.next()).encode() for _ in range(int(args.rate * args.seconds))]
+            phase = Phase("single")
+            asyncio.run(drive(phase, url, worker, operator, singles, 1, args.rate, proc.pid))
+            results["single"] = report(phase, TARGET["single_rate"], 1)
+
+            batches = [
+                json.dumps({"observations": [episodes.next() for _ in range(args.batch)]}).encode()
+                for _ in range(int(args.batch_rate * args.seconds))
+            ]
+            phase = Phase("batch")
+            asyncio.run(drive(phase, url, worker, operator, batches, args.batch, args.batch_rate, proc.pid))
+            results["batch"] = report(phase, TARGET["batch_obs_rate"], args.batch)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        errors = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
+        if errors:
+            print(f"\nserver log: {len(errors)} error line(s), first: {errors[0]}")
+    print("\n" + json.dumps({f"{k}_within_target": v for k, v in results.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
