@@ -7,6 +7,7 @@ from typing import Annotated, TypedDict, cast
 
 from fastapi import Depends, Request
 
+from api.audit import AuditLog
 from api.context import ApiContext
 from api.live_view import LiveViewHub
 from api.metrics import ApiMetrics, InFlight
@@ -26,6 +27,7 @@ class Runtime:
     people: PersonNames
     applying: InFlight
     """Observations from workers being applied right now."""
+    audit: AuditLog
 
 
 class LifespanState(TypedDict):
