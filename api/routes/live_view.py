@@ -41,7 +41,7 @@ async def start_live_view(
     principal.scope.check(camera.grid_id, f'camera "{camera_id}"')
 
     def ended(view: LiveViewEnded) -> None:
-        audit.record(AuditAction.LIVE_VIEW_ENDED, view.camera_id, f"{view.duration_s:.0f} s")
+        audit.record(AuditAction.LIVE_VIEW_ENDED, view.camera_id, f"{view.duration_s:.1f} s")
 
     session = await runtime.live_view.connect(
         camera, stream, offer.sdp, principal.user.username, lambda: site.credentials(camera_id), on_end=ended
