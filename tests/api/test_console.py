@@ -86,7 +86,7 @@ def test_camera_page_receives_webrtc_video(page: Page, server: Server) -> None:
         wait_for(lambda: live_metrics(admin, "gridwatch_live_pulls") == {})
 
 
-@dataclass(frozen=True)
+@dataclass
 class Account:
     """A console login of the test's own, for `login` (it needs the server's address and the password)."""
 
