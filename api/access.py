@@ -47,6 +47,8 @@ class Permission(enum.StrEnum):
     """The centre's moves: register, dispatch, verify, close, reopen, dismiss, escalate."""
     OBSERVATIONS_DELIVER = "observations:deliver"
     """Detection workers on other machines hand in what their rules saw."""
+    AUDIT_READ = "audit:read"
+    """Read the access audit: who watched, opened, exported, imported or changed what (admins)."""
 
 
 _READ_WORK = frozenset({Permission.ALERTS_READ, Permission.CASES_READ})

@@ -10,12 +10,27 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.audit import AuditLog
 from api.context import ApiContext
 from api.edge import EdgeMiddleware
 from api.live_view import LiveViewHub, host_candidates
 from api.metrics import ApiMetrics, InFlight, MetricsMiddleware
 from api.names import CameraNames, PersonNames
-from api.routes import alerts, auth, cameras, cases, console, figures, live_view, service, site, sse, users, worker
+from api.routes import (
+    alerts,
+    audit,
+    auth,
+    cameras,
+    cases,
+    console,
+    figures,
+    live_view,
+    service,
+    site,
+    sse,
+    users,
+    worker,
+)
 from api.runtime import LifespanState, Runtime
 from api.sse import SseHub
 from api.sse_bridge import SseBridge, register_gauges
@@ -47,6 +62,7 @@ TAGS = [
     {"name": "worker", "description": "Observations delivered by detection workers (API token, worker role)."},
     {"name": "events", "description": "Server-sent events."},
     {"name": "service", "description": "Health and metrics."},
+    {"name": "audit", "description": "Who watched, opened, exported, imported or changed what (admins)."},
 ]
 
 
@@ -63,11 +79,12 @@ def create_app(context: ApiContext) -> FastAPI:
         context=context,
         users=UserStore(factory, context.site, context.clock, context.auth),
         metrics=ApiMetrics(context.registry),
-        live_view=LiveViewHub(context.live_view),
+        live_view=LiveViewHub(context.live_view, context.clock),
         sse=SseHub(context.clock),
         names=CameraNames(context.site),
         people=PersonNames(context.site),
         applying=InFlight(),
+        audit=AuditLog(factory, context.clock),
         ingest=None if context.events is None else GroupCommit(context.events, writers=_ingest_writers(context)),
     )
     runtime.metrics.gauges(
@@ -119,7 +136,7 @@ def create_app(context: ApiContext) -> FastAPI:
     errors.install(app)
     app.add_middleware(EdgeMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
-    for module in (service, auth, users, site, cameras, live_view, alerts, cases, figures, worker, sse, console):
+    for module in (service, auth, users, site, cameras, live_view, alerts, cases, figures, worker, sse, audit, console):
         app.include_router(module.router)
     app.include_router(cases.files_router)
     worker.document(app)

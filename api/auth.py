@@ -16,6 +16,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.access import PERMISSIONS, GridScope, Permission, resolve
+from api.audit import AuditAction, AuditActor, AuditLog
 from api.errors import Forbidden, Unauthenticated
 from api.runtime import Runtime, RuntimeDep
 from api.users import Authenticated, User, csrf_for
@@ -115,3 +116,24 @@ AlertHandler = Annotated[Principal, Depends(require(Permission.ALERTS_HANDLE))]
 CaseReader = Annotated[Principal, Depends(require(Permission.CASES_READ))]
 CaseWorker = Annotated[Principal, Depends(require(Permission.CASES_WORK))]
 ObservationDeliverer = Annotated[Principal, Depends(require(Permission.OBSERVATIONS_DELIVER))]
+AuditReader = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorder:
+    """Writes the caller's access audit rows: ``record(AuditAction.EVIDENCE_OPENED, "alert 7")``."""
+
+    log: AuditLog
+    actor: AuditActor
+
+    def record(self, action: AuditAction, target: str, detail: str = "") -> None:
+        self.log.record(self.actor, action, target, detail)
+
+
+def recorder(principal: PrincipalDep, runtime: RuntimeDep, request: Request) -> Recorder:
+    """The caller (the same principal the route's permission check resolved) and their address."""
+    address = request.client.host if request.client else None
+    return Recorder(runtime.audit, AuditActor(principal.user.username, principal.user.role.value, address))
+
+
+RecorderDep = Annotated[Recorder, Depends(recorder)]

@@ -30,6 +30,7 @@ from av.stream import Stream
 from api.context import LiveViewSettings
 from camera_config.types import Camera, StreamCredentials
 from camera_config.urls import is_file_source, with_credentials
+from core.clock import Clock, SystemClock
 from core.errors import InvalidInput, Issue, NotFound, Unavailable
 from core.redact import redact, redact_error
 from core.retry import Backoff
@@ -263,6 +264,17 @@ class Feed:
     viewers: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True, slots=True)
+class LiveViewEnded:
+    """A live view that ended, however it ended (closed by its page, its connection lost, the server stopping)."""
+
+    viewer_id: str
+    owner: str
+    camera_id: str
+    duration_s: float
+    """From the answer to the end."""
+
+
 @dataclass(slots=True)
 class Viewer:
     id: str
@@ -270,7 +282,9 @@ class Viewer:
     camera_id: str
     key: tuple[str, str, str] | None
     pc: RTCPeerConnection
+    opened_s: float
     track: ViewerTrack | None = None
+    on_end: Callable[[LiveViewEnded], None] | None = None
 
 
 def loopback_offer(sdp: str, hosts: tuple[str, ...]) -> str:
@@ -306,8 +320,9 @@ def host_candidates(hosts: tuple[str, ...] | None) -> Iterator[None]:
 class LiveViewHub:
     """Every live view of this server: camera feeds (one per camera stream) and their viewers."""
 
-    def __init__(self, settings: LiveViewSettings) -> None:
+    def __init__(self, settings: LiveViewSettings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self._clock = clock or SystemClock()
         self._feeds: dict[tuple[str, str, str], Feed] = {}
         self._viewers: dict[str, Viewer] = {}
         self._closed: OrderedDict[str, str] = OrderedDict()
@@ -323,15 +338,18 @@ class LiveViewHub:
         offer_sdp: str,
         owner: str,
         credentials: Callable[[], StreamCredentials],
+        *,
+        on_end: Callable[[LiveViewEnded], None] | None = None,
     ) -> LiveSession:
-        """Answer a browser's offer with the camera's video."""
+        """Answer a browser's offer with the camera's video; ``on_end`` is called (in a worker thread) once
+        when the view that was answered ends."""
         if len(offer_sdp) > MAX_SDP_CHARS:
             raise InvalidInput(Issue("sdp", f"longer than {MAX_SDP_CHARS} characters"))
         if len(self._viewers) >= self.settings.max_viewers:
             raise Unavailable(f"the server already serves {self.settings.max_viewers} live views; try again later")
         sdp = offer_sdp if self.settings.ice_hosts is None else loopback_offer(offer_sdp, self.settings.ice_hosts)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        viewer = Viewer(secrets.token_urlsafe(12), owner, camera.id, None, pc)
+        viewer = Viewer(secrets.token_urlsafe(12), owner, camera.id, None, pc, self._clock.monotonic())
         self._viewers[viewer.id] = viewer
         try:
             # Codec preferences must be in place before the offer is applied: that is when aiortc negotiates.
@@ -366,6 +384,7 @@ class LiveViewHub:
 
             await pc.setLocalDescription(await pc.createAnswer())
             asyncio.get_running_loop().call_later(self.settings.connect_timeout_s, self._watch, viewer.id)
+            viewer.on_end = on_end
         except Exception as exc:
             await self.disconnect(viewer.id)
             if isinstance(exc, InvalidInput | Unavailable | NotFound):
@@ -410,6 +429,12 @@ class LiveViewHub:
                         feed.track.stop()
                         del self._feeds[viewer.key]
         await viewer.pc.close()
+        if viewer.on_end is not None:
+            ended = LiveViewEnded(viewer.id, viewer.owner, viewer.camera_id, self._clock.monotonic() - viewer.opened_s)
+            try:
+                await asyncio.to_thread(viewer.on_end, ended)
+            except Exception:
+                log.exception("live view %s on camera %s: recording its end failed", viewer.id, viewer.camera_id)
 
     async def close(self) -> None:
         for viewer_id in list(self._viewers):

@@ -1,4 +1,5 @@
-"""The API's own tables: people who log in, their sessions and API tokens, and login throttling.
+"""The API's own tables: people who log in, their sessions and API tokens, login throttling, and the
+access audit (who looked at what).
 
 Rows never leave the api package: `api.users` turns them into frozen values. Secrets are stored
 only as hashes (argon2 for passwords, SHA-256 for random session ids and tokens).
@@ -13,6 +14,7 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
+from events.orm import BigId
 
 
 class UserRow(Base):
@@ -60,3 +62,18 @@ class LoginFailureRow(Base):
     failures: Mapped[int] = mapped_column(default=0)
     first_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+
+
+class AccessAuditRow(Base):
+    """One thing a person did or looked at through the API (append-only: rows are written and pruned, never
+    changed). Plain names, no foreign keys: the trail outlives renamed cameras and changed accounts."""
+
+    __tablename__ = "access_audit"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    detail: Mapped[str] = mapped_column(String(500))
+    address: Mapped[str | None] = mapped_column(String(64))

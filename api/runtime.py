@@ -7,6 +7,7 @@ from typing import Annotated, TypedDict, cast
 
 from fastapi import Depends, Request
 
+from api.audit import AuditLog
 from api.context import ApiContext
 from api.live_view import LiveViewHub
 from api.metrics import ApiMetrics, InFlight
@@ -27,6 +28,7 @@ class Runtime:
     people: PersonNames
     applying: InFlight
     """Observations from workers being applied right now."""
+    audit: AuditLog
     ingest: GroupCommit | None = None
     """Workers' observations, many requests to one transaction (None without the events service)."""
 

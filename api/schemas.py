@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
 from api.access import PERMISSIONS, Role, Scope, ScopeKind
+from api.audit import AuditAction, AuditEntry
 from api.errors import ErrorItem
 from api.users import ApiToken, User
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
@@ -428,3 +429,38 @@ class LiveAnswer(BaseModel):
     sdp: str = Field(description="The server's SDP answer.")
     type: Literal["answer"] = "answer"
     stream: Literal["main", "sub"] = Field(description="The stream being sent.", examples=["sub"])
+
+
+# ---------------------------------------------------------------------------- access audit
+
+
+class AccessEntryPublic(BaseModel):
+    id: int = Field(examples=[1207])
+    at: datetime = Field(description="When (UTC).")
+    actor: str = Field(description="Login name, or cli:<os user> for the command line.", examples=["operator"])
+    actor_role: str = Field(description="The actor's role at the time.", examples=["operator"])
+    action: AuditAction = Field(examples=["live_view"])
+    target: str = Field(
+        description="What it was about: a camera id, alert N, attachment N, a user name, a CSV file.",
+        examples=["CAM-01"],
+    )
+    detail: str = Field(description="E.g. the stream, a duration, counts, old → new.", examples=["main stream"])
+    address: str | None = Field(description="The client's address, when it came over HTTP.", examples=["10.0.0.7"])
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AccessEntryPublic:
+        return cls(
+            id=entry.id,
+            at=entry.at,
+            actor=entry.actor,
+            actor_role=entry.actor_role,
+            action=entry.action,
+            target=entry.target,
+            detail=entry.detail,
+            address=entry.address,
+        )
+
+
+class AccessAuditPage(BaseModel):
+    items: list[AccessEntryPublic]
+    next_cursor: str | None = Field(description="Pass back as ?cursor= for the next page; null at the end.")

@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import FileResponse
 
-from api.auth import AlertHandler, AlertReader, Principal
+from api.audit import AuditAction
+from api.auth import AlertHandler, AlertReader, Principal, RecorderDep
 from api.errors import AUTH, responses
 from api.runtime import Runtime, RuntimeDep
 from api.schemas import Moment
@@ -92,12 +93,13 @@ def get_alert(alert_id: AlertId, principal: AlertReader, runtime: RuntimeDep, ev
         **responses(*AUTH, 404, 422, 503),
     },
 )
-def alert_evidence(alert_id: AlertId, principal: AlertReader, events: EventsDep) -> FileResponse:
-    """The latest evidence snapshot of the alert; 404 when it has none."""
-    visible_alert(events, principal.scope, alert_id)
+def alert_evidence(alert_id: AlertId, principal: AlertReader, events: EventsDep, audit: RecorderDep) -> FileResponse:
+    """The latest evidence snapshot of the alert; 404 when it has none. Recorded in the access audit."""
+    alert = visible_alert(events, principal.scope, alert_id)
     path = events.evidence_file(alert_id)
     if not path.is_file():
         raise NotFound(f"alert {alert_id} has no evidence snapshot")
+    audit.record(AuditAction.EVIDENCE_OPENED, f"alert {alert_id}", f"camera {alert.camera_id}")
     return FileResponse(
         path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600", **UPLOAD_HEADERS}
     )

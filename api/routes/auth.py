@@ -8,8 +8,10 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.access import Role, resolve
-from api.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, TokenOwner
+from api.audit import AuditAction
+from api.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, RecorderDep, TokenOwner
 from api.errors import AUTH, Throttled, Unauthenticated, responses
+from api.routes.users import token_detail
 from api.runtime import RuntimeDep
 from api.schemas import LoginRequest, LoginResponse, MePublic, TokenCreate, TokenCreated, TokenPublic, me_of
 
@@ -79,17 +81,19 @@ def my_tokens(principal: TokenOwner, runtime: RuntimeDep) -> list[TokenPublic]:
 
 
 @router.post("/api/tokens", status_code=201, responses=responses(*AUTH, 422), tags=["tokens"])
-def create_token(body: TokenCreate, principal: TokenOwner, runtime: RuntimeDep) -> TokenCreated:
+def create_token(body: TokenCreate, principal: TokenOwner, runtime: RuntimeDep, audit: RecorderDep) -> TokenCreated:
     """A new bearer token for the caller; the secret is in this answer only."""
     expires_s = body.expires_in_days * 86400.0 if body.expires_in_days else None
     new = runtime.users.create_token(principal.user.username, body.name, expires_in_s=expires_s)
+    audit.record(AuditAction.TOKEN_CREATED, new.token.username, token_detail(new.token))
     return TokenCreated(token=TokenPublic.of(new.token), secret=new.secret)
 
 
 @router.delete("/api/tokens/{token_id}", status_code=204, responses=responses(*AUTH, 404), tags=["tokens"])
 async def revoke_token(
-    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: TokenOwner, runtime: RuntimeDep
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: TokenOwner, runtime: RuntimeDep, audit: RecorderDep
 ) -> None:
     """Revoke one of the caller's tokens (an admin may revoke anyone's)."""
     owner = None if principal.user.role is Role.ADMIN else principal.user.username
-    await run_in_threadpool(runtime.users.revoke_token, token_id, owner=owner)
+    token = await run_in_threadpool(runtime.users.revoke_token, token_id, owner=owner)
+    await run_in_threadpool(audit.record, AuditAction.TOKEN_REVOKED, token.username, token_detail(token))

@@ -17,7 +17,8 @@ from fastapi import APIRouter, Body, File, Form, Path, Query, Response, UploadFi
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
-from api.auth import CameraTester, Principal, SiteReader, SiteWriter
+from api.audit import AuditAction
+from api.auth import CameraTester, Principal, RecorderDep, SiteReader, SiteWriter
 from api.errors import AUTH, Forbidden, TooLarge, responses
 from api.runtime import Runtime, RuntimeDep
 from api.schemas import (
@@ -182,6 +183,7 @@ def create_camera(spec: CameraBody, principal: SiteWriter, runtime: RuntimeDep) 
 async def import_cameras(
     principal: SiteWriter,
     runtime: RuntimeDep,
+    audit: RecorderDep,
     file: Annotated[UploadFile, File(description="CSV: id,name,compound,grid,level,rtsp_url,sub_url,username,...")],
     skip_invalid: Annotated[bool, Form(description="Import the valid rows and report the rest.")] = False,
 ) -> ImportReportPublic:
@@ -202,6 +204,11 @@ async def import_cameras(
     report = await run_in_threadpool(
         runtime.context.site.import_cameras, text, source=source, skip_invalid=skip_invalid
     )
+    detail = (
+        f"{report.rows} rows: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} skipped"
+    )
+    await run_in_threadpool(audit.record, AuditAction.CAMERAS_IMPORTED, source, detail)
     if report.created or report.updated:
         runtime.sse.publish("cameras.imported", None, {"created": report.created, "updated": report.updated})
     return ImportReportPublic.of(report)

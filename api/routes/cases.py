@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from api.access import action_permission
-from api.auth import CaseReader, CaseWorker
+from api.audit import AuditAction
+from api.auth import CaseReader, CaseWorker, RecorderDep
 from api.errors import AUTH, Forbidden, TooLarge, responses
 from api.routes.alerts import Cursor, Limit, public_case
 from api.runtime import RuntimeDep
@@ -352,8 +353,9 @@ def attachment(
     attachment_id: Annotated[int, Path(ge=1, le=MAX_ID, description="Attachment id.", examples=[9])],
     principal: CaseReader,
     events: EventsDep,
+    audit: RecorderDep,
 ) -> FileResponse:
-    """A file attached to a case step (scope-checked through its case)."""
+    """A file attached to a case step (scope-checked through its case). Recorded in the access audit."""
     value, path = events.attachment_file(attachment_id)
     try:
         visible_case(events, principal.scope, value.case_id)
@@ -361,6 +363,7 @@ def attachment(
         raise NotFound(f"attachment {attachment_id} does not exist") from None
     if not path.is_file():
         raise NotFound(f"attachment {attachment_id} does not exist")
+    audit.record(AuditAction.ATTACHMENT_OPENED, f"attachment {attachment_id}", f"case {value.case_id}: {value.name}")
     return FileResponse(
         path,
         media_type=value.content_type,

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.access import Role
-from api.auth import LiveViewer
+from api.audit import AuditAction
+from api.auth import LiveViewer, RecorderDep
 from api.errors import AUTH, responses
+from api.live_view import LiveViewEnded
 from api.routes.cameras import CameraId
 from api.runtime import RuntimeDep
 from api.schemas import LiveAnswer, LiveOffer
@@ -23,6 +25,7 @@ async def start_live_view(
     offer: LiveOffer,
     principal: LiveViewer,
     runtime: RuntimeDep,
+    audit: RecorderDep,
     stream: Annotated[
         Literal["main", "sub"], Query(description="sub (default, lighter; main when there is none) or main.")
     ] = "sub",
@@ -30,14 +33,24 @@ async def start_live_view(
     """Answer a WebRTC offer with the camera's live H.264 video (passed through, never re-encoded).
 
     Non-trickle: send the offer after ICE gathering completed. However many people watch, the server
-    pulls each camera stream once; the pull stops when the last viewer leaves.
+    pulls each camera stream once; the pull stops when the last viewer leaves. The access audit gets
+    a ``live_view`` row now and a ``live_view_ended`` row with the duration when the view ends.
     """
     site = runtime.context.site
     camera = await run_in_threadpool(site.camera, camera_id)
     principal.scope.check(camera.grid_id, f'camera "{camera_id}"')
+
+    def ended(view: LiveViewEnded) -> None:
+        audit.record(AuditAction.LIVE_VIEW_ENDED, view.camera_id, f"{view.duration_s:.1f} s")
+
     session = await runtime.live_view.connect(
-        camera, stream, offer.sdp, principal.user.username, lambda: site.credentials(camera_id)
+        camera, stream, offer.sdp, principal.user.username, lambda: site.credentials(camera_id), on_end=ended
     )
+    try:
+        await run_in_threadpool(audit.record, AuditAction.LIVE_VIEW, camera.id, f"{session.stream} stream")
+    except BaseException:
+        await runtime.live_view.disconnect(session.viewer_id)  # no unrecorded viewing
+        raise
     return LiveAnswer(viewer_id=session.viewer_id, sdp=session.answer_sdp, stream=session.stream)
 
 

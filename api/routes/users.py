@@ -6,15 +6,37 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.auth import UserAdmin
+from api.audit import AuditAction
+from api.auth import RecorderDep, UserAdmin
 from api.errors import AUTH, responses
 from api.runtime import RuntimeDep
 from api.schemas import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserCreated, UserPublic, UserUpdate
-from api.users import generate_password
+from api.users import ApiToken, User, generate_password
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 Username = Annotated[str, Path(min_length=1, max_length=64, description="User name.", examples=["li.na"])]
+
+
+def token_detail(token: ApiToken) -> str:
+    return f'token {token.id} "{token.name}"'
+
+
+def changes(before: User, after: User) -> list[tuple[AuditAction, str]]:
+    """The access audit rows one change of an account makes: what changed, old → new (never a password)."""
+    out: list[tuple[AuditAction, str]] = []
+    fields = [
+        ("role", before.role.value, after.role.value),
+        ("scope", str(before.scope), str(after.scope)),
+        ("name", before.display_name, after.display_name),
+        ("person", before.person_id or "-", after.person_id or "-"),
+    ]
+    changed = [f"{what} {old} → {new}" for what, old, new in fields if old != new]
+    if changed:
+        out.append((AuditAction.USER_CHANGED, "; ".join(changed)))
+    if before.disabled != after.disabled:
+        out.append((AuditAction.USER_DISABLED if after.disabled else AuditAction.USER_ENABLED, ""))
+    return out
 
 
 @router.get("", responses=responses(*AUTH))
@@ -23,7 +45,7 @@ def list_users(_admin: UserAdmin, runtime: RuntimeDep) -> list[UserPublic]:
 
 
 @router.post("", status_code=201, responses=responses(*AUTH, 409, 422))
-def create_user(body: UserCreate, _admin: UserAdmin, runtime: RuntimeDep) -> UserCreated:
+def create_user(body: UserCreate, _admin: UserAdmin, runtime: RuntimeDep, audit: RecorderDep) -> UserCreated:
     """A new account. Without a password one is generated and returned once (workers get none: tokens only)."""
     generated = None
     password = body.password.get_secret_value() if body.password is not None else None
@@ -37,6 +59,7 @@ def create_user(body: UserCreate, _admin: UserAdmin, runtime: RuntimeDep) -> Use
         password=password,
         person_id=body.person_id,
     )
+    audit.record(AuditAction.USER_CREATED, user.username, f"{user.role.value}, scope {user.scope}")
     return UserCreated(user=UserPublic.of(user), password=generated)
 
 
@@ -46,8 +69,11 @@ def get_user(username: Username, _admin: UserAdmin, runtime: RuntimeDep) -> User
 
 
 @router.patch("/{username}", responses=responses(*AUTH, 404, 422))
-def update_user(username: Username, body: UserUpdate, _admin: UserAdmin, runtime: RuntimeDep) -> UserPublic:
+def update_user(
+    username: Username, body: UserUpdate, _admin: UserAdmin, runtime: RuntimeDep, audit: RecorderDep
+) -> UserPublic:
     """Change role, scope, name, password or disable; a new password or disabling ends the user's sessions."""
+    before = runtime.users.get(username)
     user = runtime.users.update(
         username,
         role=body.role,
@@ -57,6 +83,10 @@ def update_user(username: Username, body: UserUpdate, _admin: UserAdmin, runtime
         password=body.password.get_secret_value() if body.password is not None else None,
         person_id=body.person_id,
     )
+    for action, detail in changes(before, user):
+        audit.record(action, user.username, detail)
+    if body.password is not None:
+        audit.record(AuditAction.PASSWORD_RESET, user.username)
     return UserPublic.of(user)
 
 
@@ -66,8 +96,11 @@ def user_tokens(username: Username, _admin: UserAdmin, runtime: RuntimeDep) -> l
 
 
 @router.post("/{username}/tokens", status_code=201, responses=responses(*AUTH, 404, 422))
-def create_user_token(username: Username, body: TokenCreate, _admin: UserAdmin, runtime: RuntimeDep) -> TokenCreated:
+def create_user_token(
+    username: Username, body: TokenCreate, _admin: UserAdmin, runtime: RuntimeDep, audit: RecorderDep
+) -> TokenCreated:
     """A bearer token for another account, e.g. a detection worker; the secret is in this answer only."""
     expires_s = body.expires_in_days * 86400.0 if body.expires_in_days else None
     new = runtime.users.create_token(username, body.name, expires_in_s=expires_s)
+    audit.record(AuditAction.TOKEN_CREATED, new.token.username, token_detail(new.token))
     return TokenCreated(token=TokenPublic.of(new.token), secret=new.secret)

@@ -86,6 +86,57 @@ def test_camera_page_receives_webrtc_video(page: Page, server: Server) -> None:
         wait_for(lambda: live_metrics(admin, "gridwatch_live_pulls") == {})
 
 
+@dataclass
+class Account:
+    """A console login of the test's own, for `login` (it needs the server's address and the password)."""
+
+    url: str
+    passwords: dict[str, str]
+
+
+def test_admin_sees_on_the_audit_page_who_watched_a_camera_live(page: Page, server: Server) -> None:
+    """An operator of the test's own (so rows of other tests on this server cannot stand in) watches
+    CAM-01 live; the admin's access audit page shows that live view, who and which camera, and its end."""
+    name, password = f"op-{uuid.uuid4().hex[:8]}", "watch-" + uuid.uuid4().hex[:8]
+    with http_login(server, "admin") as admin:
+        body = {"username": name, "role": "operator", "scope": {"kind": "community", "ids": ["CM-01"]}}
+        res = admin.post("/api/users", json={**body, "display_name": "Audit Watcher", "password": password})
+        assert res.status_code == 201, res.text
+
+        def views(action: str) -> list[dict[str, object]]:
+            found = admin.get("/api/audit", params={"actor": name, "action": action}).json()["items"]
+            return list(found)
+
+        login(page, Account(server.url, {name: password}), name)
+        page.goto(server.url + "/#/camera/CAM-01")
+        page.wait_for_function(f"async () => ({FRAMES_DECODED})() .then(n => n > 5)", timeout=20_000)
+        expect(page.locator("#nav a", has_text="Access audit")).to_have_count(0)  # not for operators
+        page.click("text=← Site")  # leaving the page closes the view
+        [ended] = wait_for(lambda: views("live_view_ended"), what="the end of the live view in the audit")
+    assert ended["target"] == "CAM-01"
+
+    page.goto("about:blank")
+    page.context.clear_cookies()
+    login(page, server, "admin")
+    page.click("#nav >> text=Access audit")
+    expect(page.locator("h1")).to_have_text("Access audit")
+    page.fill("#audit-actor", name)
+    page.click("#audit-filters button[type=submit]")
+    table = page.locator("#audit-table tbody tr")
+    expect(table).to_have_count(2)  # newest first: the end, then the start
+    start = page.locator("#audit-table tbody tr[data-action=live_view]")
+    expect(start.locator(".actor")).to_contain_text(name)
+    expect(start.locator(".actor")).to_contain_text("operator")
+    expect(start.locator(".target")).to_have_text("CAM-01")
+    expect(start.locator(".action")).to_have_text("live view")
+    expect(page.locator("#audit-table tbody tr[data-action=live_view_ended] .target")).to_have_text("CAM-01")
+    assert f"actor={name}" in (page.locator("#audit-csv").get_attribute("href") or "")
+    shot(page, "access-audit")
+    page.select_option("#audit-action", "user_created")
+    expect(table).to_have_count(0)  # the admin created the account: filtered by its name as actor, nothing
+    expect(page.locator("#audit-summary")).to_have_text("Nothing recorded for these filters.")
+
+
 BAD_CSV = (
     "id,name,compound,grid,rtsp_url\n"
     "UI-1,New north gate,K-01,,rtsp://10.7.0.1/main\n"

@@ -21,8 +21,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessi
 from aiortc.mediastreams import MediaStreamTrack
 
 from api.context import LiveViewSettings
-from api.live_view import LiveViewHub, StreamTarget, _reason, host_candidates, loopback_offer
+from api.live_view import LiveViewEnded, LiveViewHub, StreamTarget, _reason, host_candidates, loopback_offer
 from camera_config.types import Camera, CameraLevel, StreamCredentials
+from core.clock import FakeClock
 from tests.api.conftest import Server, http_login, live_metrics
 from tests.support.wait import wait_for
 
@@ -76,6 +77,30 @@ def test_a_viewer_that_never_connects_is_dropped(demo_clip: Path) -> None:
             await hub.close()
 
     asyncio.run(main())
+
+
+def test_the_end_of_a_view_is_reported_once_with_its_duration(demo_clip: Path) -> None:
+    ended: list[LiveViewEnded] = []
+
+    async def main() -> None:
+        clock = FakeClock()
+        hub = LiveViewHub(LiveViewSettings(ice_hosts=LOOPBACK, connect_timeout_s=30), clock)
+        camera = Camera("C1", "c", CameraLevel.STREET, "G-1", main_url=str(demo_clip), sub_url=None)
+        with host_candidates(LOOPBACK):
+            browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            browser.addTransceiver("video", direction="recvonly")
+            await browser.setLocalDescription(await browser.createOffer())
+            session = await hub.connect(
+                camera, "main", browser.localDescription.sdp, "u", lambda: StreamCredentials(None), on_end=ended.append
+            )
+            clock.advance(12.5)
+            await hub.disconnect(session.viewer_id)
+            await hub.disconnect(session.viewer_id)  # closing twice ends it once
+            await hub.close()
+            await browser.close()
+
+    asyncio.run(main())
+    assert [(e.owner, e.camera_id, e.duration_s) for e in ended] == [("u", "C1", 12.5)]
 
 
 class Viewer:

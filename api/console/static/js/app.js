@@ -22,6 +22,7 @@ export const ROUTES = [
   { pattern: /^#\/cameras\/new$/, module: "./pages/camera-new.js", nav: "Add camera", href: "#/cameras/new", perm: "site:write" },
   { pattern: /^#\/cameras\/import$/, module: "./pages/import.js", nav: "Import CSV", href: "#/cameras/import", perm: "site:write" },
   { pattern: /^#\/camera\/([^/]+)$/, module: "./pages/camera.js", perm: "site:read" },
+  { pattern: /^#\/audit(?:\?.*)?$/, module: "./pages/audit.js", nav: "Access audit", href: "#/audit", perm: "audit:read" },
 ];
 
 // Where a user starts: grid workers on their tasks, those who handle alerts on the alert wall,
