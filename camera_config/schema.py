@@ -35,29 +35,29 @@ class Spec(CheckedModel):
 
 class StreetSpec(Spec):
     id: Id = Field(description="Street (sub-district) id.")
-    name: str = Field(min_length=1, description="Display name.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
 
 
 class CommunitySpec(Spec):
     id: Id = Field(description="Community id, unique in the site.")
-    name: str = Field(min_length=1, description="Display name.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
 
 
 class PropertyCompanySpec(Spec):
     id: Id = Field(description="Property company id.")
-    name: str = Field(min_length=1, description="Display name.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
     community: str = Field(description="Id of the community the company serves.")
 
 
 class CompoundSpec(Spec):
     id: Id = Field(description="Residential compound id.")
-    name: str = Field(min_length=1, description="Display name.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
     property_company: str = Field(description="Id of the property company managing the compound.")
 
 
 class PartyGroupSpec(Spec):
     id: Id = Field(description="Party group id.")
-    name: str = Field(min_length=1, description="Display name.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
     community: str = Field(description="Id of the community the group belongs to.")
 
 
@@ -72,7 +72,7 @@ def _check_geo_polygon(points: list[tuple[float, float]]) -> list[tuple[float, f
 
 class GridSpec(Spec):
     id: Id = Field(description="Grid id; cases are routed to grids.")
-    name: str = Field(min_length=1, description="Display name.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
     community: str = Field(description="Id of the community the grid belongs to.")
     compounds: list[str] = Field(default_factory=list, description="Ids of the compounds the grid covers.")
     polygon: Annotated[list[tuple[float, float]], AfterValidator(_check_geo_polygon)] = Field(
@@ -83,7 +83,7 @@ class GridSpec(Spec):
 
 class PersonSpec(Spec):
     id: Id = Field(description="Person id.")
-    name: str = Field(min_length=1, description="Display name.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
     role: PersonRole = Field(description="grid_worker, building_leader, party_member or operator.")
     grid: str | None = Field(None, description="Grid id (grid workers and building leaders).")
     party_group: str | None = Field(None, description="Party group id (party members).")
@@ -108,7 +108,7 @@ def _check_zone_polygon(points: list[tuple[float, float]]) -> list[tuple[float, 
 
 class ZoneSpec(Spec):
     id: Id = Field(description="Zone id, unique within its camera.")
-    name: str = Field("", description="Display name; defaults to the id.")
+    name: str = Field("", max_length=200, description="Display name; defaults to the id.")
     purpose: ZonePurpose = Field(description="crowd, structure, restricted or mask.")
     points: Annotated[list[tuple[float, float]], AfterValidator(_check_zone_polygon)] = Field(
         description="Polygon as [x, y] points normalised to 0..1 of the picture (x right, y down)."

@@ -13,12 +13,15 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 MASK = "***"
-_USERINFO = re.compile(r"([a-z][a-z0-9+.-]*://)[^@/\s'\"<>]*@", re.IGNORECASE)
+# Bounded repeats: an unbounded scheme made every redaction quadratic in the text's length (a 1 MB
+# field took minutes). Schemes are short; user:password parts longer than 1 KiB are not credentials.
+_USERINFO = re.compile(r"([a-z][a-z0-9+.-]{0,31}://)[^@/\s'\"<>]{0,1024}@", re.IGNORECASE)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with the user:password part of every URL in it, and every given secret, replaced by ***."""
-    text = _USERINFO.sub(rf"\1{MASK}@", text)
+    if "://" in text:
+        text = _USERINFO.sub(rf"\1{MASK}@", text)
     for secret in secrets:
         if secret:
             for form in sorted({secret, quote(secret, safe=""), quote(secret)}, key=len, reverse=True):

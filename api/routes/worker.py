@@ -23,6 +23,7 @@ from api.runtime import Runtime, RuntimeDep
 from api.work import EventsDep
 from api.work_schemas import DeliveryItem, DeliveryReport
 from core.errors import GridwatchError, InvalidInput, Issue
+from core.text import text_problem
 from detectors.types import Observation
 from events.schema import ObservationIn, parse_observation
 from events.service import EventsService
@@ -197,7 +198,8 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
                 DeliveryItem(
                     index=i,
                     status=status,
-                    episode_id=episode if isinstance(episode, str) else None,
+                    # Echoed only when it could have been stored: never a lone surrogate back.
+                    episode_id=episode if isinstance(episode, str) and text_problem(episode) is None else None,
                     alert_id=None,
                     created=False,
                     duplicate=False,

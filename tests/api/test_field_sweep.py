@@ -1,0 +1,166 @@
+"""Every field of every JSON body, one by one: a NUL, a lone surrogate and 1 MB in each text, 2**63 and
+-2**63 in each integer. The answer is never a 5xx and always the JSON error shape; a NUL or a surrogate is
+refused with 422 naming the field, 1 MB with 413 or 422, 2**63 with 422. On SQLite and PostgreSQL.
+
+The bodies below are valid as they stand (a test checks that first), and a test checks that every JSON
+body the API documents has one here, so a new route joins the sweep or fails it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from api.access import Role
+from api.users import UserStore
+from tests.api.conftest import Api
+from tests.support.factories import remote_observation
+
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/api/auth/login"): {"username": "viewer", "password": "correct-horse-42"},
+    ("POST", "/api/tokens"): {"name": "ci"},
+    ("POST", "/api/users"): {
+        "username": "li.na",
+        "display_name": "Li Na",
+        "role": "grid_worker",
+        "scope": {"kind": "grids", "ids": ["G-01"]},
+        "password": "a-long-password-1",
+    },
+    ("PATCH", "/api/users/{username}"): {"display_name": "Viewer Two", "disabled": False},
+    ("POST", "/api/users/{username}/tokens"): {"name": "ci", "expires_in_days": 30},
+    ("POST", "/api/cameras"): {
+        "id": "CAM-10",
+        "name": "Maple Gardens bike shed",
+        "compound": "K-02",
+        "streams": {"main": "rtsp://10.2.0.10:554/main"},
+    },
+    ("PUT", "/api/cameras/{camera_id}"): {
+        "id": "CAM-02",
+        "name": "Willow Court east gate",
+        "compound": "K-01",
+        "streams": {"main": "rtsp://10.1.0.12:554/main"},
+    },
+    ("PATCH", "/api/cameras/{camera_id}"): {"name": "Willow Court east gate", "enabled": True},
+    ("PUT", "/api/cameras/{camera_id}/zones"): [
+        {"id": "z1", "name": "Gate", "purpose": "restricted", "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]}
+    ],
+    ("PUT", "/api/cameras/{camera_id}/zones/{zone_id}"): {
+        "id": "z1",
+        "name": "Gate",
+        "purpose": "restricted",
+        "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]],
+    },
+    ("POST", "/api/alerts/{alert_id}/dismiss"): {"reason": "a shadow"},
+    ("POST", "/api/alerts/{alert_id}/escalate"): {"note": "needs the community"},
+    ("POST", "/api/alerts/{alert_id}/case"): {"note": "sending someone"},
+    ("POST", "/api/cases"): {"grid_id": "G-01", "title": "Bins on fire", "severity": "high", "description": "east"},
+    ("POST", "/api/cases/{case_id}/transitions"): {"action": "register", "note": "seen it"},
+    ("POST", "/api/cases/{case_id}/comments"): {"text": "still there"},
+    ("POST", "/api/worker/observations"): {"observations": [remote_observation("sweep-1")]},
+}
+"""One valid body per documented JSON body (the live-view offer is left out: its one text is an SDP
+offer that starts WebRTC; tests/api/test_edge.py and the fuzz run cover its refusals)."""
+
+SKIPPED = {("POST", "/api/cameras/{camera_id}/live")}
+PATH = {"username": "viewer", "camera_id": "CAM-02", "zone_id": "z1", "case_id": "1"}
+ALERT = {"dismiss": 1, "escalate": 2, "case": 3}
+"""An alert of its own for each action, as each changes what the next may do."""
+TEXTS = {"NUL": "a\u0000b", "lone surrogate": "a\ud800b", "1 MB": "x" * 2**20}
+INTEGERS = {"2**63": 2**63, "-2**63": -(2**63)}
+
+
+def leaves(value: Any, where: str = "") -> Iterator[tuple[str, Any]]:
+    """(place, value) for every text and integer inside ``value``, places written as the API names them."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from leaves(item, f"{where}[{i}]")
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        yield where, value
+
+
+def names(place: str, where: str) -> bool:
+    """Whether an error's place names the field at ``where``: the field itself, or the list holding it
+    (a text in a list of ids is refused as the list's)."""
+    return place == where or (where.startswith(place) and where[len(place)] == "[")
+
+
+def with_leaf(body: Any, target: str, new: Any) -> Any:
+    """``body`` with the leaf at ``target`` replaced by ``new``."""
+
+    def walk(value: Any, where: str) -> Any:
+        if where == target:
+            return new
+        if isinstance(value, dict):
+            return {k: walk(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    return walk(body, "")
+
+
+@pytest.fixture
+def seeded(api: Api, users: UserStore) -> dict[str, dict[str, str]]:
+    """Alert 1 and case 1 exist; bearer headers for the admin and for a detection worker."""
+    users.create("detector-1", Role.WORKER)
+    worker = api.token("detector-1")
+    client = api.anonymous()
+    for i, camera in enumerate(("CAM-01", "CAM-02", "CAM-03")):
+        res = client.post(
+            "/api/worker/observations", json=remote_observation(f"seed-{i}", camera_id=camera), headers=worker
+        )
+        assert res.status_code == 200, res.text
+    res = client.post("/api/cases", json=BODIES[("POST", "/api/cases")], headers=api.token("admin"))
+    assert res.status_code in (200, 201), res.text
+    return {"admin": api.token("admin"), "worker": worker}
+
+
+def send(api: Api, headers: dict[str, dict[str, str]], method: str, path: str, body: Any) -> Any:
+    url = path.format(**PATH, alert_id=ALERT.get(path.rsplit("/", 1)[-1], 1))
+    who = headers["worker"] if path.startswith("/api/worker") else headers["admin"]
+    raw = json.dumps(body)  # ensure_ascii: a lone surrogate travels as the JSON escape \ud800
+    return api.anonymous().request(method, url, content=raw, headers={**who, "Content-Type": "application/json"})
+
+
+def test_every_documented_json_body_is_in_the_sweep(api: Api) -> None:
+    documented = {
+        (method.upper(), path)
+        for path, ops in api.app.openapi()["paths"].items()
+        for method, op in ops.items()
+        if "application/json" in op.get("requestBody", {}).get("content", {})
+    }
+    assert documented - SKIPPED == set(BODIES)
+
+
+def test_the_sweep_bodies_are_valid(api: Api, seeded: dict[str, dict[str, str]]) -> None:
+    for (method, path), body in BODIES.items():
+        res = send(api, seeded, method, path, body)
+        assert res.status_code < 300, f"{method} {path}: {res.status_code} {res.text}"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(BODIES))
+def test_hostile_values_in_every_field_are_refused_by_name(
+    api: Api, seeded: dict[str, dict[str, str]], method: str, path: str
+) -> None:
+    body = BODIES[(method, path)]
+    problems: list[str] = []
+    for where, value in leaves(body):
+        hostile = TEXTS if isinstance(value, str) else INTEGERS
+        for label, new in hostile.items():
+            res = send(api, seeded, method, path, with_leaf(body, where, new))
+            shown = f"{method} {path} {where}={label}: {res.status_code} {res.text[:200]}"
+            if res.status_code >= 500 or res.headers.get("content-type") != "application/json":
+                problems.append(shown)
+                continue
+            if label == "-2**63" or (res.status_code == 413 and label == "1 MB"):
+                continue
+            places = [e["where"] for e in res.json().get("errors", [])] if res.status_code == 422 else []
+            if not any(names(p, where) for p in places):
+                problems.append(shown)
+    assert not problems, "\n".join(problems)
