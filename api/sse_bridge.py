@@ -24,6 +24,7 @@ from events.messages import (
     CaseCommented,
     CaseCreated,
     Delivery,
+    DiskLow,
 )
 from events.queries import CaseFilter
 from events.service import EventsService
@@ -75,6 +76,8 @@ class SseBridge:
                 self._case("case.changed", case)
             case CaseCommented(case_id=case_id):  # the case as it is now
                 self._case("case.changed", self._events.case(case_id).case)
+            case DiskLow():  # system.* is for admins' channels, never on the console's streams
+                return
             case unknown:
                 assert_never(unknown)
 
