@@ -345,7 +345,7 @@ INLINE_TYPES = frozenset({"image/jpeg", "image/png", "video/mp4"})
             "description": "The file, with the content type recognised when it was uploaded.",
             "content": {t: {} for t in ("image/jpeg", "image/png", "video/mp4", "application/pdf")},
         },
-        **responses(*AUTH, 404, 422, 503),
+        **responses(*AUTH, 404, 410, 422, 503),
     },
 )
 def attachment(
@@ -354,11 +354,11 @@ def attachment(
     events: EventsDep,
 ) -> FileResponse:
     """A file attached to a case step (scope-checked through its case)."""
-    value, path = events.attachment_file(attachment_id)
     try:
-        visible_case(events, principal.scope, value.case_id)
+        visible_case(events, principal.scope, events.attachment(attachment_id).case_id)
     except NotFound:
         raise NotFound(f"attachment {attachment_id} does not exist") from None
+    value, path = events.attachment_file(attachment_id)  # 410 once retention removed the file
     if not path.is_file():
         raise NotFound(f"attachment {attachment_id} does not exist")
     return FileResponse(
