@@ -86,6 +86,34 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} bytes"
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from events.retention import Retention  # the events service: only when needed
+
+    summary = Retention(service_from_args(args).events).run(dry_run=args.dry_run)
+    verb = "would remove" if summary.dry_run else "removed"
+    for item in summary.items:
+        case = f" of case {item.case_id}" if item.case_id is not None and item.kind == "attachment" else ""
+        missing = f", {item.missing} already missing" if item.missing else ""
+        out.print(
+            f"{verb} {item.kind} {item.id}{case}: {item.files} file(s), {_size(item.bytes)}{missing} ({item.reason})",
+            soft_wrap=True,
+        )
+    head = "dry run, nothing removed: " if summary.dry_run else ""
+    out.print(
+        f"{head}{summary.alerts} alert(s) and {summary.attachments} attachment(s), {summary.files} file(s), "
+        f"{_size(summary.bytes_freed)} {'to free' if summary.dry_run else 'freed'}"
+    )
+    for name, n in summary.pruned.items():
+        out.print(f"{name}: {n} pruned")
+    if summary.more:
+        out.print("more is due than one run takes (retention.batch_size): run it again")
+    return 0
+
+
 def register(sub: Subparsers) -> None:
     es = add_group(
         sub,
@@ -112,6 +140,17 @@ def register(sub: Subparsers) -> None:
         "them. Run it every minute.",
         func=cmd_escalate,
     )
+    ret = add_command(
+        es,
+        "retention",
+        "delete evidence and case files past their keeping period",
+        "Deletes the evidence snapshots and clips of alerts and the files of closed cases whose keeping period "
+        "(the policy's retention section) has ended, and lists them with their sizes; the rows stay, marked "
+        "removed by retention. Files of open cases are never removed. The service does this by itself every "
+        "retention.run_every_min minutes.",
+        func=cmd_retention,
+    )
+    ret.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     hot = add_command(
         es,
         "import-hotline",
