@@ -27,6 +27,7 @@ from events.messages import (
     DiskLow,
 )
 from events.queries import CaseFilter
+from events.retention import disk_free
 from events.service import EventsService
 from events.types import Alert, Case
 
@@ -131,6 +132,12 @@ def register_gauges(metrics: ApiMetrics, events: EventsService, clock: Clock, in
         "Bus messages committed but not yet published.",
         None,
         guarded(lambda: {"": float(events.outbox.pending())}),
+    )
+    metrics.gauges(
+        "gridwatch_data_dir_free_bytes",
+        "Free space on the data dir's file system (the disk watchdog keeps it above disk.min_free_mb).",
+        None,
+        guarded(lambda: {"": float(disk_free(events.files.root))}),
     )
     metrics.gauges(
         "gridwatch_events_ingest_in_flight",

@@ -126,7 +126,9 @@ class DiskReport:
 
 
 def disk_free(path: Path) -> int:
-    """Free bytes on the file system that holds ``path`` (for an unprivileged writer)."""
+    """Free bytes on the file system that holds ``path`` (or would hold it: its nearest existing parent)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
     return shutil.disk_usage(path).free
 
 
