@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 _PAGE = {"insertmanyvalues_page_size": 4}
 _INSERT_ALERTS = insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True).execution_options(**_PAGE)
 _INSERT_CASES = insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True).execution_options(**_PAGE)
-_ALERT_STEP = "seq episode_state severity last_seen_at updates summary measurements detections closed_at evidence"
+_ALERT_STEP = (
+    "seq episode_state severity last_seen_at updates summary measurements detections closed_at evidence "
+    "evidence_removed_at evidence_removed_by"
+)
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
 _UPDATE_ALERTS = (
     update(ALERTS)
@@ -236,8 +239,9 @@ class ObservationBatch:
             cur["detections"] = [detection_json(d) for d in obs.detections]
         if obs.state is EpisodeState.CLOSED:
             cur["closed_at"] = obs.observed_at
-        if evidence is not None:
+        if evidence is not None:  # a new snapshot, also after retention or the disk watchdog removed the old ones
             cur["evidence"] = evidence
+            cur["evidence_removed_at"] = cur["evidence_removed_by"] = None
 
     def _cases(
         self, alerts: dict[str, dict[str, Any]], episodes: list[str], ready: Sequence[tuple[int, Observation, Route]]

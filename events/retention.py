@@ -193,12 +193,12 @@ class Retention:
             policy = self.policy.retention
             budget = policy.batch_size
             items: list[RemovedItem] = []
-            for query in self._alert_queries(now):
+            for label, query in self._alert_queries(now):
                 if len(items) >= budget:
                     break
                 # A dry run changes nothing, so an alert due for two reasons comes twice: listed once.
                 seen = {i.id for i in items}
-                got = self._alerts(query.limit(budget if dry_run else budget - len(items)), now, dry_run)
+                got = self._alerts(label, query.limit(budget if dry_run else budget - len(items)), now, dry_run)
                 items += [i for i in got if i.id not in seen][: budget - len(items)]
             if len(items) < budget:
                 items += self._case_files(now, budget - len(items), dry_run)
@@ -221,8 +221,8 @@ class Retention:
             )
         return summary
 
-    def _alert_queries(self, now: datetime) -> list[Select[AlertRow, datetime | None]]:
-        """Alerts in no case whose files are due, each query with the moment their days count from."""
+    def _alert_queries(self, now: datetime) -> list[tuple[str, Select[AlertRow, datetime | None]]]:
+        """Alerts in no case whose files are due: (why, the query with the moment their days count from)."""
         policy = self.policy.retention
         a = AlertRow
         kept = (a.evidence_removed_at.is_(None), or_(a.evidence.is_not(None), a.clip.is_not(None)))
@@ -237,18 +237,20 @@ class Retention:
             .where(*kept, a.case_id.is_(None), a.last_seen_at < now - timedelta(days=policy.alert_evidence_days))
             .order_by(a.last_seen_at, a.id)
         )
-        return [dismissed, unused]
+        return [("dismissed", dismissed), ("in no case, last seen", unused)]
 
-    def _alerts(self, query: Select[AlertRow, datetime | None], now: datetime, dry_run: bool) -> list[RemovedItem]:
+    def _alerts(
+        self, label: str, query: Select[AlertRow, datetime | None], now: datetime, dry_run: bool
+    ) -> list[RemovedItem]:
         if dry_run:
             with self.events.sessions() as s:
-                listed = [self._alert_item(row, when, dry_run=True) for row, when in s.execute(query)]
+                listed = [self._alert_item(row, f"{label} {when:%Y-%m-%d}", True) for row, when in s.execute(query)]
             return [i for i in listed if i is not None]
 
         def work(s: Session, _staged: Staged, _out: list[BusMessage]) -> list[RemovedItem]:
             got = []
             for row, when in s.execute(query.with_for_update(skip_locked=True)).all():
-                item = self._alert_item(row, when, dry_run=False)
+                item = self._alert_item(row, f"{label} {when:%Y-%m-%d}", False)
                 if item is not None:
                     row.evidence_removed_at, row.evidence_removed_by = now, RETENTION
                     got.append(item)
@@ -256,13 +258,7 @@ class Retention:
 
         return self.events.write(work)
 
-    def _alert_item(self, row: AlertRow, when: datetime | None, *, dry_run: bool) -> RemovedItem | None:
-        if row.case_id is not None:
-            reason = f"case {row.case_id} closed {when:%Y-%m-%d}"
-        elif row.status == AlertStatus.DISMISSED.value:
-            reason = f"dismissed {when:%Y-%m-%d}"
-        else:
-            reason = f"in no case, last seen {when:%Y-%m-%d}"
+    def _alert_item(self, row: AlertRow, reason: str, dry_run: bool) -> RemovedItem | None:
         named = [p for p in (row.evidence, row.clip) if p is not None]
         deleted = self._delete(named, self._earlier_snapshots(row), dry_run)
         if deleted is None:
@@ -316,7 +312,7 @@ class Retention:
         def collect(s: Session, dry: bool) -> list[RemovedItem]:
             got: list[RemovedItem] = []
             for row, closed in s.execute(alerts if dry else alerts.with_for_update(skip_locked=True)).all():
-                if (item := self._alert_item(row, closed, dry_run=dry)) is not None:
+                if (item := self._alert_item(row, f"case {row.case_id} closed {closed:%Y-%m-%d}", dry)) is not None:
                     got.append(item)
                     if not dry:
                         row.evidence_removed_at, row.evidence_removed_by = now, RETENTION
@@ -452,7 +448,7 @@ class Retention:
             for row, when in s.execute(query.limit(batch).with_for_update(skip_locked=True)).all():
                 if got and not self._short(room_free, room_used):
                     break
-                item = self._alert_item(row, when, dry_run=False)
+                item = self._alert_item(row, f"disk short of room, last seen {when:%Y-%m-%d}", False)
                 if item is None:
                     continue
                 row.evidence_removed_at, row.evidence_removed_by = now, DISK

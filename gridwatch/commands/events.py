@@ -29,6 +29,13 @@ def cmd_check_policy(args: argparse.Namespace) -> int:
     auto = sorted(h.value for h, p in policy.hazards.items() if p.auto_case_min_severity is not None)
     steps = " → ".join(["grid", *(s.to.value for s in policy.escalation)])
     out.print(f"{args.file}: valid — auto-cases for {', '.join(auto)}; escalation {steps}")
+    r, disk = policy.retention, policy.disk
+    quota = f", quota {disk.data_quota_mb} MiB" if disk.data_quota_mb is not None else ""
+    out.print(
+        f"retention: evidence {r.alert_evidence_days} days ({r.dismissed_evidence_days} when dismissed), case files "
+        f"{r.case_files_days_after_close} days after close, audit {r.audit_days} days; disk floor "
+        f"{disk.min_free_mb} MiB free{quota}"
+    )
     return 0
 
 

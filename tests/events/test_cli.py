@@ -26,6 +26,17 @@ def test_policy_check_names_each_error(tmp_path: Path, gridwatch: Gridwatch) -> 
     assert "2 error(s); nothing was changed" in res.stderr
 
 
+def test_policy_check_shows_retention(tmp_path: Path, gridwatch: Gridwatch) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("retention: {dismissed_evidence_days: 3}\ndisk: {data_quota_mb: 2048}\n", encoding="utf-8")
+    res = gridwatch("events", "check-policy", str(good))
+    assert res.returncode == 0, res.stderr
+    assert (
+        "retention: evidence 30 days (3 when dismissed), case files 365 days after close, audit 365 days; "
+        "disk floor 1024 MiB free, quota 2048 MiB"
+    ) in res.stdout
+
+
 def test_hotline_import_escalation_and_figures(tmp_path: Path, gridwatch: Gridwatch) -> None:
     assert gridwatch("site", "load", str(EXAMPLES / "demo-site.yaml")).returncode == 0
     tickets = tmp_path / "tickets.json"

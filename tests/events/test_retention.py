@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -291,3 +292,20 @@ def test_with_the_disk_full_the_alert_is_still_stored_without_its_snapshot(
     assert not list((service.files.root / "evidence").rglob("*-1.jpg")), "no partial file left"
     [opened] = [d.payload for d in bus_log.messages if d.topic == "alert.opened" and d.payload["id"] == new.id]
     assert opened["evidence"] is None, "subscribers are told the same"
+
+
+def test_a_new_snapshot_after_the_watchdog_made_room_is_the_alerts_evidence_again(
+    service: EventsService, clock: FakeClock
+) -> None:
+    alert = loitering(service, clock, "ep-1")  # the episode goes on
+    job = Retention(service)
+    job.quota_bytes = 1
+    assert job.check_disk().alerts_affected == 1
+    assert service.alert(alert.id).evidence_removed_by == DISK
+    clock.advance(5)
+    obs = observation(
+        "ep-1", camera_id="C2", hazard=HazardType.LOITERING, severity=Severity.LOW, state=EpisodeState.UPDATED, seq=1
+    )
+    updated = service.apply_observation(replace(obs, observed_at=clock.now(), evidence_jpeg=jpeg())).alert
+    assert (updated.evidence_removed_at, updated.evidence_removed_by) == (None, None)
+    assert service.evidence_file(alert.id).is_file()
