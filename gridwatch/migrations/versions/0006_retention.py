@@ -13,7 +13,7 @@ from alembic import op
 import core.db
 
 revision: str = "0006_retention"
-down_revision: str | None = "0004_comment_attachments"
+down_revision: str | None = "0005_access_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
