@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import Conflict, GridwatchError, InvalidInput, NotFound, Unavailable
+from core.errors import Conflict, Gone, GridwatchError, InvalidInput, NotFound, Unavailable
 from core.redact import redact_error
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ STATUS: list[tuple[type[GridwatchError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (Gone, 410),
     (TooLarge, 413),
     (InvalidInput, 422),
     (Throttled, 429),
@@ -83,6 +84,10 @@ _EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
     403: ("The caller's role does not allow this.", {"detail": "your role (viewer) may not do this (site:write)"}),
     404: ("Does not exist, or is outside the caller's scope.", {"detail": 'camera "CAM-9" does not exist'}),
     409: ("Clashes with the current state.", {"detail": 'camera "CAM-01" already exists'}),
+    410: (
+        "The file existed but was removed (its keeping period ended).",
+        {"detail": "the evidence snapshot of alert 412 was removed by retention on 2026-04-01"},
+    ),
     413: ("The upload is too large.", {"detail": "the file is larger than 10 MB"}),
     422: (
         "Input refused; every field at fault is listed.",

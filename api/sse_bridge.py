@@ -24,8 +24,10 @@ from events.messages import (
     CaseCommented,
     CaseCreated,
     Delivery,
+    DiskLow,
 )
 from events.queries import CaseFilter
+from events.retention import disk_free
 from events.service import EventsService
 from events.types import Alert, Case
 
@@ -75,6 +77,8 @@ class SseBridge:
                 self._case("case.changed", case)
             case CaseCommented(case_id=case_id):  # the case as it is now
                 self._case("case.changed", self._events.case(case_id).case)
+            case DiskLow():  # system.* is for admins' channels, never on the console's streams
+                return
             case unknown:
                 assert_never(unknown)
 
@@ -128,6 +132,12 @@ def register_gauges(metrics: ApiMetrics, events: EventsService, clock: Clock, in
         "Bus messages committed but not yet published.",
         None,
         guarded(lambda: {"": float(events.outbox.pending())}),
+    )
+    metrics.gauges(
+        "gridwatch_data_dir_free_bytes",
+        "Free space on the data dir's file system (the disk watchdog keeps it above disk.min_free_mb).",
+        None,
+        guarded(lambda: {"": float(disk_free(events.files.root))}),
     )
     metrics.gauges(
         "gridwatch_events_ingest_in_flight",

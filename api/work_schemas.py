@@ -74,6 +74,10 @@ class AlertPublic(BaseModel):
     updates: int = Field(description="Observations applied to this alert so far.", examples=[3])
     has_evidence: bool = Field(description="A snapshot can be fetched from evidence_url.")
     evidence_url: str | None = Field(examples=["/api/alerts/412/evidence"])
+    evidence_removed: str | None = Field(
+        description="Why and when the snapshots and clip were deleted (the evidence URL then answers 410).",
+        examples=["removed by retention on 2026-04-01"],
+    )
     case_id: int | None = Field(description="The case the alert belongs to.", examples=[None])
     handled_by: str | None = Field(description="Who acknowledged, dismissed or escalated it.", examples=[None])
     handled_at: datetime | None
@@ -81,13 +85,18 @@ class AlertPublic(BaseModel):
 
     @classmethod
     def of(cls, alert: Alert, camera_name: str | None) -> AlertPublic:
-        has = alert.evidence is not None
+        has = alert.evidence is not None and alert.evidence_removed_at is None
+        removed = None
+        if alert.evidence_removed_at is not None:
+            by = "the disk watchdog (disk full)" if alert.evidence_removed_by == "disk" else "retention"
+            removed = f"removed by {by} on {alert.evidence_removed_at:%Y-%m-%d}"
         return cls.model_validate(
             {
                 **_fields(alert),
                 "camera_name": camera_name or alert.camera_id,
                 "has_evidence": has,
-                "evidence_url": f"/api/alerts/{alert.id}/evidence" if has else None,
+                "evidence_url": f"/api/alerts/{alert.id}/evidence" if alert.evidence is not None else None,
+                "evidence_removed": removed,
             }
         )
 
@@ -223,11 +232,17 @@ class AttachmentPublic(BaseModel):
     size_bytes: int = Field(examples=[183204])
     sha256: str
     created_at: datetime
-    url: str = Field(examples=["/api/attachments/9"])
+    url: str = Field(description="Answers 410 once the file was removed.", examples=["/api/attachments/9"])
+    removed_at: datetime | None = Field(description="When retention deleted the file; it stays listed.")
+    removed: str | None = Field(
+        description="Says the file was removed and when, for people.", examples=["removed by retention on 2027-04-01"]
+    )
 
     @classmethod
     def of(cls, a: AttachmentInfo) -> AttachmentPublic:
         return cls(
+            removed_at=a.removed_at,
+            removed=f"removed by retention on {a.removed_at:%Y-%m-%d}" if a.removed_at is not None else None,
             id=a.id,
             case_id=a.case_id,
             name=a.name,

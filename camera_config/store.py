@@ -68,6 +68,13 @@ class ImportReport:
     rows: int = 0
     warnings: tuple[Issue, ...] = ()
 
+    def summary(self) -> str:
+        """One line for people and for the access audit."""
+        return (
+            f"{self.rows} rows: {self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{len(self.skipped)} skipped"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class GridSummary:

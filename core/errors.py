@@ -18,6 +18,10 @@ class NotFound(GridwatchError):
     """The named thing does not exist (or is outside the caller's scope)."""
 
 
+class Gone(GridwatchError):
+    """The named thing existed but was removed on purpose (e.g. a file past its keeping period)."""
+
+
 class Conflict(GridwatchError):
     """The request clashes with the current state (duplicate id, illegal transition, ...)."""
 

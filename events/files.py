@@ -7,6 +7,7 @@ Types are recognised from the bytes, never from the name a client sent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import cv2
@@ -180,26 +182,43 @@ class Staged:
         self._store = store
         self._written: list[str] = []
         self._pending: list[Future[None]] = []
+        self._failed: list[tuple[str, OSError]] = []
 
     def write(self, rel: str, content: bytes) -> str:
         self._written.append(rel)
         self._store.write(rel, content)
         return rel
 
-    def start_new(self, files: Sequence[tuple[str, bytes]]) -> None:
+    def start_new(self, files: Sequence[tuple[str, bytes]], *, best_effort: bool = False) -> None:
         """Begin writing new files in the background, so the disk's waits overlap the database's;
-        `finish` (before the commit) waits for them."""
+        `finish` (before the commit) waits for them. ``best_effort``: a file that cannot be written (a
+        full disk: ENOSPC, or any other OSError) is left out and reported by `settle` instead of failing
+        the transaction."""
         if files:
             self._written.extend(rel for rel, _ in files)
             pool = self._store.pool()
             if pool is None:
-                self._write_all(files)
+                self._write_all(files, best_effort)
             else:
-                self._pending.append(pool.submit(self._write_all, files))
+                self._pending.append(pool.submit(self._write_all, files, best_effort))
 
-    def _write_all(self, files: Sequence[tuple[str, bytes]]) -> None:
+    def _write_all(self, files: Sequence[tuple[str, bytes]], best_effort: bool) -> None:
         for rel, content in files:
-            self._store.write_new(rel, content)
+            try:
+                self._store.write_new(rel, content)
+            except OSError as exc:
+                if not best_effort:
+                    raise
+                self._failed.append((rel, exc))
+                with contextlib.suppress(OSError):
+                    self._store.remove(rel)  # a partly written file
+
+    def settle(self) -> list[tuple[str, OSError]]:
+        """Wait for background writes, like `finish`, and return the best-effort files that could not be
+        written, with why."""
+        self.finish()
+        failed, self._failed = self._failed, []
+        return failed
 
     def finish(self) -> None:
         """Wait for background writes; the first failure is raised (and the transaction rolled back)."""
@@ -214,6 +233,16 @@ class Staged:
         for rel in self._written:
             self._store.remove(rel)
         self._written.clear()
+
+
+def evidence_path(episode_id: str, seq: int, day: datetime) -> str:
+    """Where the snapshot of one step of an episode is stored: one file per step, under the day it arrived."""
+    return f"evidence/{day:%Y/%m/%d}/{evidence_stem(episode_id)}-{seq}.jpg"
+
+
+def evidence_stem(episode_id: str) -> str:
+    """The part of an episode's snapshot names that all its steps share."""
+    return hashlib.sha256(episode_id.encode()).hexdigest()[:24]
 
 
 def attachment_path(case_id: int, checked: CheckedFile) -> str:

@@ -52,6 +52,7 @@ class Topic(enum.StrEnum):
     CASE_DISMISSED = "case.dismissed"
     CASE_ESCALATED = "case.escalated"
     CASE_REOPENED = "case.reopened"
+    SYSTEM_DISK_LOW = "system.disk_low"
 
 
 # ---------------------------------------------------------------------------- alert.*: the alert as it now is
@@ -175,6 +176,29 @@ class CaseCommented(Comment):
         return dataclasses.replace(_copy(cls, comment), attachments=files)
 
 
+# ---------------------------------------------------------------------------- system.*: for admins
+
+
+@dataclass(frozen=True, slots=True)
+class DiskLow:
+    """The data dir was short of room (free space below the floor, or its size above the quota); the
+    disk watchdog removed the oldest evidence of alerts in no case to make room. ``still_low``: it could
+    not free enough (what is left is case files and the database, which it never removes)."""
+
+    topic: ClassVar[Topic] = Topic.SYSTEM_DISK_LOW
+    at: datetime
+    free_bytes: int
+    """Free space on the data dir's file system after the removals."""
+    min_free_bytes: int
+    used_bytes: int
+    """What the data dir takes after the removals."""
+    quota_bytes: int | None
+    files_removed: int
+    bytes_freed: int
+    alerts_affected: int
+    still_low: bool
+
+
 BusMessage = (
     AlertOpened
     | AlertUpdated
@@ -188,6 +212,7 @@ BusMessage = (
     | CaseAlertAdded
     | CaseChanged
     | CaseCommented
+    | DiskLow
 )
 """Any message on the bus."""
 
@@ -206,6 +231,7 @@ MESSAGE_OF: Mapping[Topic, type[BusMessage]] = {
             CaseCreated,
             CaseAlertAdded,
             CaseCommented,
+            DiskLow,
         )
     },
     **{Topic(f"case.{move.target.value}"): CaseChanged for move in TRANSITIONS.values()},

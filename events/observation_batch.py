@@ -6,7 +6,7 @@ written with one multi-row statement per table. `EventsService.apply_observation
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,12 +18,14 @@ from core.clock import Clock
 from core.errors import Conflict, GridwatchError
 from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.case_plan import AuditStep, absorb_key, plan_absorb, plan_alert_case
-from events.files import Staged
+from events.files import Staged, evidence_path
 from events.messages import ALERT_STEPS, AlertOpened, AlertStep, BusMessage, CaseAlertAdded, CaseCreated
 from events.orm import ALERTS, CASE_AUDIT, CASES, bulk_insert
 from events.policy import Policy
 from events.types import SYSTEM, AlertStatus, Case, CaseState, ObservationResult, Route
 from events.values import Values, alert_value, case_value, check_update, detection_json, max_severity
+
+log = logging.getLogger(__name__)
 
 # Statements of the hot path built once, so SQLAlchemy compiles each once and caches it.
 # Multi-row INSERT ... RETURNING in pages of a fixed size: the SQL text then repeats, and the
@@ -31,7 +33,10 @@ from events.values import Values, alert_value, case_value, check_update, detecti
 _PAGE = {"insertmanyvalues_page_size": 4}
 _INSERT_ALERTS = insert(ALERTS).returning(ALERTS.c.id, sort_by_parameter_order=True).execution_options(**_PAGE)
 _INSERT_CASES = insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True).execution_options(**_PAGE)
-_ALERT_STEP = "seq episode_state severity last_seen_at updates summary measurements detections closed_at evidence"
+_ALERT_STEP = (
+    "seq episode_state severity last_seen_at updates summary measurements detections closed_at evidence "
+    "evidence_removed_at evidence_removed_by"
+)
 _NEXT_IDS = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)")
 _UPDATE_ALERTS = (
     update(ALERTS)
@@ -43,6 +48,7 @@ _UPDATE_CASES = (
     .where(CASES.c.id == bindparam("b_id"))
     .values(alert_count=bindparam("b_alert_count"), severity=bindparam("b_severity"), updated_at=bindparam("b_at"))
 )
+_SET_EVIDENCE = update(ALERTS).where(ALERTS.c.id == bindparam("b_id")).values(evidence=bindparam("b_evidence"))
 LINK_ALERT = (  # an alert joins a case
     update(ALERTS)
     .where(ALERTS.c.id == bindparam("alert_id"))
@@ -86,12 +92,13 @@ class ObservationBatch:
         dupes: list[tuple[int, str]] = []
         errors: list[tuple[int, ObservationResult | GridwatchError]] = []
         files: list[tuple[str, bytes]] = []
+        snapshots: dict[str, list[str | None]] = {}  # per episode: its stored evidence, then each new one
         for i, obs, route in ready:
             cur = alerts.get(obs.episode_id)
+            previous = cur["evidence"] if cur is not None else None
             evidence = None
             if obs.evidence_jpeg is not None:
-                digest = hashlib.sha256(obs.episode_id.encode()).hexdigest()[:24]
-                evidence = f"evidence/{now:%Y/%m/%d}/{digest}-{obs.seq}.jpg"
+                evidence = evidence_path(obs.episode_id, obs.seq, now)
             if cur is None:
                 if continue_only and i in continue_only:
                     errors.append((i, continue_only[i]))
@@ -113,8 +120,10 @@ class ObservationBatch:
                 kind = ALERT_STEPS[obs.state]
             if evidence is not None and obs.evidence_jpeg is not None:
                 files.append((evidence, obs.evidence_jpeg))
+                snapshots.setdefault(obs.episode_id, [previous]).append(evidence)
             applied.append((i, obs.episode_id, kind))
-        self.staged.start_new(files)
+        # Evidence is best effort: a full disk must not lose the alert (see `_without_unwritten`).
+        self.staged.start_new(files, best_effort=True)
 
         if new:
             self._insert(ALERTS, _INSERT_ALERTS, list(new.values()))
@@ -127,6 +136,7 @@ class ObservationBatch:
                 ],
             )
         cases = self._cases(alerts, [e for _, e, _ in applied], ready)
+        self._without_unwritten(alerts, snapshots)
 
         results: list[tuple[int, ObservationResult | GridwatchError]] = list(errors)
         case_of = {e: cases.get(a["case_id"]) if a["case_id"] is not None else None for e, a in alerts.items()}
@@ -143,6 +153,30 @@ class ObservationBatch:
             alert = alert_value(Values(alerts[episode]))
             results.append((i, ObservationResult(alert, created=False, duplicate=True, case=case_of[episode])))
         return results
+
+    def _without_unwritten(self, alerts: dict[str, dict[str, Any]], snapshots: dict[str, list[str | None]]) -> None:
+        """Wait for the evidence files; an alert whose snapshot could not be written (disk full, I/O
+        error) is stored with its last snapshot that was written, or none, and the log says so."""
+        failed = dict(self.staged.settle())
+        if not failed:
+            return
+        fixes = []
+        for episode, history in snapshots.items():
+            alert = alerts[episode]
+            for rel in history[1:]:
+                if rel in failed:
+                    log.warning(
+                        "evidence of alert %s (camera %s, episode %s) not stored, the alert is stored all the same: %s",
+                        alert["id"],
+                        alert["camera_id"],
+                        episode,
+                        failed[rel],
+                    )
+            if alert["evidence"] in failed:
+                alert["evidence"] = next((r for r in reversed(history) if r not in failed), None)
+                fixes.append({"b_id": alert["id"], "b_evidence": alert["evidence"]})
+        if fixes:
+            self.s.execute(_SET_EVIDENCE, fixes)
 
     def _insert(self, table: Table, returning: Any, rows: list[dict[str, Any]]) -> None:
         """Insert rows and put their new ids into them.
@@ -186,6 +220,8 @@ class ObservationBatch:
             "handled_by": None,
             "handled_at": None,
             "dismiss_reason": None,
+            "evidence_removed_at": None,
+            "evidence_removed_by": None,
         }
 
     @staticmethod
@@ -203,8 +239,9 @@ class ObservationBatch:
             cur["detections"] = [detection_json(d) for d in obs.detections]
         if obs.state is EpisodeState.CLOSED:
             cur["closed_at"] = obs.observed_at
-        if evidence is not None:
+        if evidence is not None:  # a new snapshot, also after retention or the disk watchdog removed the old ones
             cur["evidence"] = evidence
+            cur["evidence_removed_at"] = cur["evidence_removed_by"] = None
 
     def _cases(
         self, alerts: dict[str, dict[str, Any]], episodes: list[str], ready: Sequence[tuple[int, Observation, Route]]

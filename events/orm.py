@@ -49,6 +49,10 @@ class AlertRow(Base):
     handled_by: Mapped[str | None] = mapped_column(String(64))
     handled_at: Mapped[datetime | None]
     dismiss_reason: Mapped[str | None] = mapped_column(String(200))
+    evidence_removed_at: Mapped[datetime | None]
+    """When the alert's snapshots and clip were deleted (the paths stay, so the API can say they are gone)."""
+    evidence_removed_by: Mapped[str | None] = mapped_column(String(16))
+    """``retention`` (their keeping period ended) or ``disk`` (the disk watchdog made room)."""
 
 
 # The alert list is newest first, filtered by at most one of these; each index serves one filter in order.
@@ -57,6 +61,8 @@ Index("ix_alerts_grid_received", AlertRow.grid_id, AlertRow.received_at, AlertRo
 Index("ix_alerts_community_received", AlertRow.community_id, AlertRow.received_at, AlertRow.id)
 Index("ix_alerts_camera_received", AlertRow.camera_id, AlertRow.received_at, AlertRow.id)
 Index("ix_alerts_status_received", AlertRow.status, AlertRow.received_at, AlertRow.id)
+# Retention and the disk watchdog: alerts whose files are still there, oldest last seen first.
+Index("ix_alerts_retention", AlertRow.evidence_removed_at, AlertRow.last_seen_at, AlertRow.id)
 
 
 class CaseRow(Base):
@@ -141,6 +147,9 @@ class CaseAttachmentRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+    """When the file was deleted by retention; the row stays, so the case's trail still lists it."""
+    removed_by: Mapped[str | None] = mapped_column(String(16))
 
 
 class OutboxRow(Base):

@@ -95,6 +95,53 @@ class EvidencePolicy(_Config):
     )
 
 
+Days = Annotated[int, Field(ge=1, le=36500)]
+"""A keeping period in whole days: at least one, at most a hundred years."""
+
+
+class RetentionPolicy(_Config):
+    """How long pictures of people (evidence snapshots, clips, case photos) and other records are kept.
+
+    Personal-information law allows keeping them only as long as they are needed: an alert nobody made
+    a case of is not needed for long, a dismissed false alarm even less, a case's files while the case
+    is open and for a period after it closed (complaints, reviews). Files of an open case are never
+    removed; a removed file stays listed in its alert or case, marked removed by retention with the date.
+    """
+
+    alert_evidence_days: Days = Field(
+        30,
+        description="Days the snapshots and clip of an alert that never became a case are kept after it was last seen.",
+    )
+    dismissed_evidence_days: Days = Field(
+        7,
+        description="Days the snapshots and clip of an alert dismissed as a false alarm are kept after the dismissal.",
+    )
+    case_files_days_after_close: Days = Field(
+        365,
+        description="Days a closed or dismissed case's files (its alerts' snapshots and clips, its photos and "
+        "documents) are kept after it closed; an open case keeps all of them.",
+    )
+    audit_days: Days = Field(365, description="Days access-audit rows are kept (for stores the shell adds as pruners).")
+    run_every_min: int = Field(60, ge=1, le=24 * 60, description="Minutes between two retention runs in the service.")
+    batch_size: int = Field(
+        500, ge=1, le=100_000, description="Most alerts and attachments one run removes files of (the rest: next run)."
+    )
+
+
+class DiskPolicy(_Config):
+    """A watchdog on the data dir: when free space falls below the floor, or the data dir grows above its
+    quota, the oldest evidence of alerts that are in no case is removed first (never case files, never the
+    database) until it is back within bounds, and admins are told (bus topic ``system.disk_low``)."""
+
+    min_free_mb: int = Field(
+        1024, ge=0, le=2**30, description="Free space (MiB) the data dir's file system keeps at least; 0: no floor."
+    )
+    data_quota_mb: int | None = Field(
+        None, ge=1, le=2**30, description="Most MiB the data dir may take (database included); null: no quota."
+    )
+    check_every_s: int = Field(60, ge=5, le=24 * 3600, description="Seconds between two checks in the service.")
+
+
 class Policy(_Config):
     """The whole events policy; ``Policy()`` is the default a fresh site runs with."""
 
@@ -126,6 +173,10 @@ class Policy(_Config):
         default_factory=AttachmentPolicy, description="Limits for files attached to cases."
     )
     evidence: EvidencePolicy = Field(default_factory=EvidencePolicy, description="Limits for alert evidence.")
+    retention: RetentionPolicy = Field(
+        default_factory=RetentionPolicy, description="How long evidence, case files and audit rows are kept."
+    )
+    disk: DiskPolicy = Field(default_factory=DiskPolicy, description="Free-space floor and quota of the data dir.")
 
     @model_validator(mode="before")
     @classmethod

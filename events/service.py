@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from camera_config.store import SiteStore
 from core.clock import Clock, SystemClock
 from core.db import transaction
-from core.errors import Conflict, GridwatchError, InvalidInput, Issue, NotFound
+from core.errors import Conflict, Gone, GridwatchError, InvalidInput, Issue, NotFound
 from detectors.types import HazardType, Observation, Severity
 from events import queries
 from events.case_plan import (
@@ -168,6 +168,17 @@ class EventsService:
         elif self._publish == "thread":
             self.outbox.notify()
         return result
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """Sessions on the service's database (reading; writes go through `write`)."""
+        return self._sessions
+
+    def write(self, work: Callable[[Session, Staged, Messages], T]) -> T:
+        """Run ``work`` as one of the service's own writes: one transaction with the outbox messages it
+        appends (published after the commit), serialised with the service's other writes on SQLite.
+        For jobs beside the service that change its rows, such as retention (`events.retention`)."""
+        return self._write(work)
 
     def start(self) -> None:
         """Load the site into the router, publish what a previous run left in the outbox, and start
@@ -762,18 +773,33 @@ class EventsService:
         return {state: int(got.get(state.value, 0)) for state in CaseState}
 
     def evidence_file(self, alert_id: int) -> Path:
+        """The alert's latest snapshot; Gone when retention (or the disk watchdog) removed it."""
         alert = self.alert(alert_id)
         if alert.evidence is None:
             raise NotFound(f"alert {alert_id} has no evidence snapshot")
+        if alert.evidence_removed_at is not None:
+            by = "the disk watchdog (disk full)" if alert.evidence_removed_by == "disk" else "retention"
+            raise Gone(
+                f"the evidence snapshot of alert {alert_id} was removed by {by} on {alert.evidence_removed_at:%Y-%m-%d}"
+            )
         return self.files.path(alert.evidence)
 
     def attachment_file(self, attachment_id: int) -> tuple[Attachment, Path]:
+        """An attachment and where its file is; Gone (after the attachment's scope is checked by the
+        caller with `attachment`) when retention removed the file."""
+        value = self.attachment(attachment_id)
+        if value.removed_at is not None:
+            raise Gone(
+                f'attachment {attachment_id} ("{value.name}") was removed by retention on {value.removed_at:%Y-%m-%d}'
+            )
+        return value, self.files.path(value.path)
+
+    def attachment(self, attachment_id: int) -> Attachment:
         with self._sessions() as s:
             row = s.get(CaseAttachmentRow, attachment_id)
             if row is None:
                 raise NotFound(f"attachment {attachment_id} does not exist")
-            value = attachment_value(row)
-        return value, self.files.path(value.path)
+            return attachment_value(row)
 
     def figures(self, level: Level, since: datetime, until: datetime) -> list[UnitFigures]:
         """Received, closed, completion and on-time rates, times to close and false alarms, per unit."""

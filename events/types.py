@@ -143,6 +143,10 @@ class Alert:
     handled_by: str | None = None
     handled_at: datetime | None = None
     dismiss_reason: str | None = None
+    evidence_removed_at: datetime | None = None
+    """When the snapshots and clip were deleted (``evidence`` and ``clip`` still name what there was)."""
+    evidence_removed_by: str | None = None
+    """``retention`` or ``disk`` (the disk watchdog)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +195,9 @@ class AttachmentInfo:
     created_at: datetime
     audit_id: int | None = None
     comment_id: int | None = None
+    removed_at: datetime | None = None
+    """When retention deleted the file; the attachment stays listed with this date."""
+    removed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,8 @@ def alert_value(row: Any) -> Alert:
         handled_by=row.handled_by,
         handled_at=row.handled_at,
         dismiss_reason=row.dismiss_reason,
+        evidence_removed_at=row.evidence_removed_at,
+        evidence_removed_by=row.evidence_removed_by,
     )
 
 
@@ -97,6 +99,8 @@ def attachment_value(row: Any) -> Attachment:
         created_at=row.created_at,
         audit_id=row.audit_id,
         comment_id=row.comment_id,
+        removed_at=row.removed_at,
+        removed_by=row.removed_by,
     )
 
 

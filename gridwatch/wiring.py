@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from api.audit import AuditAction, AuditActor, AuditLog
 from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
+from core.clock import SystemClock
 from core.db import make_engine, session_factory
 from events.policy import load_policy
+from events.retention import Pruner
 from events.service import EventsService
 from gridwatch import db
 from gridwatch.settings import Settings
@@ -21,6 +25,15 @@ class Service:
     engine: Engine
     site: SiteStore
     events: EventsService
+    audit: AuditLog
+
+    def audit_pruner(self) -> Pruner:
+        """The access audit kept as long as the events policy says (the retention job calls it)."""
+        return Pruner("access audit", self.events.policy.retention.audit_days, self.audit.prune)
+
+    def record_cli(self, action: AuditAction, target: str, detail: str = "") -> None:
+        """What the command line did, in the access audit, as ``cli:<os user>``."""
+        self.audit.record(AuditActor(f"cli:{getpass.getuser()}", "cli"), action, target, detail)
 
 
 def open_service(settings: Settings, *, migrate: bool = True) -> Service:
@@ -37,4 +50,4 @@ def open_service(settings: Settings, *, migrate: bool = True) -> Service:
     site = SiteStore(sessions, cipher, allow_files=settings.demo)
     policy = load_policy(settings.events_policy) if settings.events_policy is not None else None
     events = EventsService(sessions, site, settings.data_dir, policy=policy)
-    return Service(settings=settings, engine=engine, site=site, events=events)
+    return Service(settings=settings, engine=engine, site=site, events=events, audit=AuditLog(sessions, SystemClock()))

@@ -90,11 +90,12 @@ def get_alert(alert_id: AlertId, principal: AlertReader, runtime: RuntimeDep, ev
     response_class=FileResponse,
     responses={
         200: {"description": "The evidence snapshot (boxes drawn).", "content": {"image/jpeg": {}}},
-        **responses(*AUTH, 404, 422, 503),
+        **responses(*AUTH, 404, 410, 422, 503),
     },
 )
 def alert_evidence(alert_id: AlertId, principal: AlertReader, events: EventsDep, audit: RecorderDep) -> FileResponse:
-    """The latest evidence snapshot of the alert; 404 when it has none. Recorded in the access audit."""
+    """The latest evidence snapshot of the alert; 404 when it has none, 410 when retention removed it.
+    Recorded in the access audit."""
     alert = visible_alert(events, principal.scope, alert_id)
     path = events.evidence_file(alert_id)
     if not path.is_file():

@@ -204,11 +204,7 @@ async def import_cameras(
     report = await run_in_threadpool(
         runtime.context.site.import_cameras, text, source=source, skip_invalid=skip_invalid
     )
-    detail = (
-        f"{report.rows} rows: {report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{len(report.skipped)} skipped"
-    )
-    await run_in_threadpool(audit.record, AuditAction.CAMERAS_IMPORTED, source, detail)
+    await run_in_threadpool(audit.record, AuditAction.CAMERAS_IMPORTED, source, report.summary())
     if report.created or report.updated:
         runtime.sse.publish("cameras.imported", None, {"created": report.created, "updated": report.updated})
     return ImportReportPublic.of(report)

@@ -346,7 +346,7 @@ INLINE_TYPES = frozenset({"image/jpeg", "image/png", "video/mp4"})
             "description": "The file, with the content type recognised when it was uploaded.",
             "content": {t: {} for t in ("image/jpeg", "image/png", "video/mp4", "application/pdf")},
         },
-        **responses(*AUTH, 404, 422, 503),
+        **responses(*AUTH, 404, 410, 422, 503),
     },
 )
 def attachment(
@@ -356,11 +356,11 @@ def attachment(
     audit: RecorderDep,
 ) -> FileResponse:
     """A file attached to a case step (scope-checked through its case). Recorded in the access audit."""
-    value, path = events.attachment_file(attachment_id)
     try:
-        visible_case(events, principal.scope, value.case_id)
+        visible_case(events, principal.scope, events.attachment(attachment_id).case_id)
     except NotFound:
         raise NotFound(f"attachment {attachment_id} does not exist") from None
+    value, path = events.attachment_file(attachment_id)  # 410 once retention removed the file
     if not path.is_file():
         raise NotFound(f"attachment {attachment_id} does not exist")
     audit.record(AuditAction.ATTACHMENT_OPENED, f"attachment {attachment_id}", f"case {value.case_id}: {value.name}")

@@ -29,6 +29,13 @@ def cmd_check_policy(args: argparse.Namespace) -> int:
     auto = sorted(h.value for h, p in policy.hazards.items() if p.auto_case_min_severity is not None)
     steps = " → ".join(["grid", *(s.to.value for s in policy.escalation)])
     out.print(f"{args.file}: valid — auto-cases for {', '.join(auto)}; escalation {steps}")
+    r, disk = policy.retention, policy.disk
+    quota = f", quota {disk.data_quota_mb} MiB" if disk.data_quota_mb is not None else ""
+    out.print(
+        f"retention: evidence {r.alert_evidence_days} days ({r.dismissed_evidence_days} when dismissed), case files "
+        f"{r.case_files_days_after_close} days after close, audit {r.audit_days} days; disk floor "
+        f"{disk.min_free_mb} MiB free{quota}"
+    )
     return 0
 
 
@@ -86,6 +93,35 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB" if n >= 1024 else f"{n} bytes"
+
+
+def cmd_retention(args: argparse.Namespace) -> int:
+    from events.retention import Retention  # the events service: only when needed
+
+    service = service_from_args(args)
+    summary = Retention(service.events, pruners=[service.audit_pruner()]).run(dry_run=args.dry_run)
+    verb = "would remove" if summary.dry_run else "removed"
+    for item in summary.items:
+        case = f" of case {item.case_id}" if item.case_id is not None and item.kind == "attachment" else ""
+        missing = f", {item.missing} already missing" if item.missing else ""
+        out.print(
+            f"{verb} {item.kind} {item.id}{case}: {item.files} file(s), {_size(item.bytes)}{missing} ({item.reason})",
+            soft_wrap=True,
+        )
+    head = "dry run, nothing removed: " if summary.dry_run else ""
+    out.print(
+        f"{head}{summary.alerts} alert(s) and {summary.attachments} attachment(s), {summary.files} file(s), "
+        f"{_size(summary.bytes_freed)} {'to free' if summary.dry_run else 'freed'}"
+    )
+    for name, n in summary.pruned.items():
+        out.print(f"{name}: {n} pruned")
+    if summary.more:
+        out.print("more is due than one run takes (retention.batch_size): run it again")
+    return 0
+
+
 def register(sub: Subparsers) -> None:
     es = add_group(
         sub,
@@ -112,6 +148,17 @@ def register(sub: Subparsers) -> None:
         "them. Run it every minute.",
         func=cmd_escalate,
     )
+    ret = add_command(
+        es,
+        "retention",
+        "delete evidence and case files past their keeping period",
+        "Deletes the evidence snapshots and clips of alerts and the files of closed cases whose keeping period "
+        "(the policy's retention section) has ended, and lists them with their sizes; the rows stay, marked "
+        "removed by retention. Files of open cases are never removed. The service does this by itself every "
+        "retention.run_every_min minutes.",
+        func=cmd_retention,
+    )
+    ret.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     hot = add_command(
         es,
         "import-hotline",

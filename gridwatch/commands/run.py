@@ -36,6 +36,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         except GridwatchError as exc:
             err.print(f"[red]detection not started[/red]: {exc}; serving the API and console only", soft_wrap=True)
             live = None
+    from gridwatch.housekeeping import Housekeeping
+
+    housekeeping = Housekeeping(service, pruners=[service.audit_pruner()]).start()
+    retention = service.events.policy.retention
+    out.print(
+        f"retention: evidence kept {retention.alert_evidence_days} days ({retention.dismissed_evidence_days} when "
+        f"dismissed), case files {retention.case_files_days_after_close} days after close; runs every "
+        f"{retention.run_every_min} min"
+    )
     out.print(f"console on http://{settings.host}:{settings.port}")
     if settings.demo:
         from api.demo import ensure_demo_users
@@ -46,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     finally:
+        housekeeping.stop()
         if live is not None:
             out.print("stopping detection and camera streams")
             live.stop()

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from rich.tree import Tree
 
+from api.audit import AuditAction
 from camera_config.store import ImportReport, TreeNode
 from core.files import read_text_file
 from gridwatch.commands.common import Subparsers, add_command, add_group, out, progress, service_from_args
@@ -57,6 +58,7 @@ def cmd_import_cameras(args: argparse.Namespace) -> int:
     with progress("importing cameras") as update:
         report = service.site.import_cameras(text, source=path.name, skip_invalid=args.skip_invalid, progress=update)
     _print_report(report, str(path))
+    service.record_cli(AuditAction.CAMERAS_IMPORTED, path.name, report.summary())
     return 0
 
 
@@ -124,7 +126,9 @@ def cmd_site_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_export_cameras(args: argparse.Namespace) -> int:
-    text = service_from_args(args).site.export_cameras_csv()
+    service = service_from_args(args)
+    text = service.site.export_cameras_csv()
+    service.record_cli(AuditAction.CAMERAS_EXPORTED, str(args.output or "stdout"), f"{text.count(chr(10)) - 1} cameras")
     if args.output:
         args.output.write_text(text, encoding="utf-8")
         out.print(f"wrote {args.output} ({text.count(chr(10)) - 1} cameras; passwords are never exported)")

@@ -180,6 +180,8 @@ def test_metrics_show_alerts_cases_and_queues(api: Api, worker: dict[str, str], 
     assert "gridwatch_cases_overdue 0.0" in text
     assert "gridwatch_events_outbox_pending 0.0" in text
     assert "gridwatch_events_ingest_in_flight 0.0" in text
+    [free] = [line for line in text.splitlines() if line.startswith("gridwatch_data_dir_free_bytes ")]
+    assert float(free.split()[1]) > 0
     clock.advance(3 * 24 * 3600)
     assert "gridwatch_cases_overdue 1.0" in api.as_("admin").get("/metrics").text
 

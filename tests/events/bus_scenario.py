@@ -9,6 +9,7 @@ import numpy as np
 
 from core.clock import FakeClock
 from detectors.types import EpisodeState, HazardType, Severity
+from events.retention import Retention
 from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, HotlineTicket, NewAttachment, PatrolReport
 from tests.support.factories import START, observation
@@ -61,3 +62,7 @@ def run_scenario(service: EventsService, clock: FakeClock) -> None:
     service.import_hotline([HotlineTicket("T-1", "G1", "Noise at night", received_at=START)])
     clock.advance(timedelta(days=2).total_seconds())
     assert service.escalation_tick()
+
+    watchdog = Retention(service)
+    watchdog.quota_bytes = 1  # the data dir holds more than a byte: the watchdog makes room and tells admins
+    assert watchdog.check_disk().low

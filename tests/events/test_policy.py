@@ -36,7 +36,8 @@ def test_every_field_is_described() -> None:
 
     from events import policy as mod
 
-    for cls in (mod.Policy, mod.HazardPolicy, mod.EscalationStep, mod.AttachmentPolicy, mod.EvidencePolicy):
+    classes = (mod.Policy, mod.HazardPolicy, mod.EscalationStep, mod.AttachmentPolicy, mod.EvidencePolicy)
+    for cls in (*classes, mod.RetentionPolicy, mod.DiskPolicy):
         walk(cls)
 
 
@@ -69,6 +70,12 @@ def test_a_yaml_file_changes_only_what_it_lists(tmp_path: Path) -> None:
         ({"escalation": [{"to": "grid", "deadline_h": 1}]}, "", "starts at the grid"),
         ({"attachments": {"max_bytes": 10}}, "attachments.max_bytes", "1024"),
         ({"surprise": 1}, "surprise", "unknown key"),
+        ({"retention": {"alert_evidence_days": 0}}, "retention.alert_evidence_days", "greater than or equal to 1"),
+        ({"retention": {"dismissed_evidence_days": 1.5}}, "retention.dismissed_evidence_days", "integer"),
+        ({"retention": {"case_files_days_after_close": -3}}, "retention.case_files_days_after_close", "1"),
+        ({"retention": {"keep_forever": True}}, "retention.keep_forever", "unknown key"),
+        ({"disk": {"data_quota_mb": 0}}, "disk.data_quota_mb", "greater than or equal to 1"),
+        ({"disk": {"min_free_mb": -1}}, "disk.min_free_mb", "0"),
     ],
 )
 def test_errors_name_their_place(doc: dict[str, object], where: str, message: str) -> None:
@@ -98,3 +105,13 @@ def test_the_readme_example_is_a_valid_policy() -> None:
     policy = parse_policy(yaml.safe_load(example))
     assert policy.hazard(HazardType.CROWD).deadline_h == 1
     assert policy.auto_case(HazardType.LOITERING, Severity.CRITICAL)
+    assert (policy.retention.alert_evidence_days, policy.retention.dismissed_evidence_days) == (30, 7)
+    assert policy.retention.case_files_days_after_close == 365
+    assert (policy.disk.min_free_mb, policy.disk.data_quota_mb) == (1024, None)
+
+
+def test_retention_lists_only_what_it_changes() -> None:
+    policy = parse_policy({"retention": {"dismissed_evidence_days": 3}, "disk": {"data_quota_mb": 500}})
+    assert (policy.retention.dismissed_evidence_days, policy.retention.alert_evidence_days) == (3, 30)
+    assert (policy.retention.audit_days, policy.retention.batch_size) == (365, 500)
+    assert (policy.disk.data_quota_mb, policy.disk.min_free_mb) == (500, 1024)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from api.audit import AuditAction, AuditLog
+from core.clock import SystemClock
+from core.db import make_engine, session_factory
 from tests.support.cli import Gridwatch, run_process
 from tests.support.paths import EXAMPLES
 
@@ -78,3 +81,21 @@ def test_import_refusal_changes_nothing(tmp_path: Path, gridwatch: Gridwatch) ->
     assert skipped.returncode == 0
     assert "1 created, 0 updated, 0 unchanged, 1 skipped" in skipped.stdout
     assert 'skipped cams.csv line 3: grid "G-119" does not exist' in skipped.stdout
+
+
+def test_camera_import_and_export_are_in_the_access_audit(tmp_path: Path, gridwatch: Gridwatch) -> None:
+    assert gridwatch("site", "load", str(EXAMPLES / "demo-site.yaml")).returncode == 0
+    csv = tmp_path / "cams.csv"
+    csv.write_text("id,name,compound,grid,rtsp_url\nX1,New,K-01,,rtsp://127.0.0.1:8554/a\n", encoding="utf-8")
+    assert gridwatch("import-cameras", str(csv)).returncode == 0
+    assert gridwatch("site", "export-cameras", "--output", str(tmp_path / "out.csv")).returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'gridwatch.db'}")
+    try:
+        entries = list(AuditLog(session_factory(engine), SystemClock()).entries())
+    finally:
+        engine.dispose()
+    by_action = {e.action: e for e in entries}
+    imported, exported = by_action[AuditAction.CAMERAS_IMPORTED], by_action[AuditAction.CAMERAS_EXPORTED]
+    assert imported.actor.startswith("cli:")
+    assert (imported.target, imported.detail) == ("cams.csv", "1 rows: 1 created, 0 updated, 0 unchanged, 0 skipped")
+    assert (exported.target, exported.detail) == (str(tmp_path / "out.csv"), "5 cameras")

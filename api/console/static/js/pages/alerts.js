@@ -6,7 +6,7 @@ const STATUSES = ["new", "acknowledged", "in_case", "escalated", "dismissed"];
 const MAX_CARDS = 200;
 
 function thumb(a) {
-  if (!a.has_evidence || !a.evidence_url) return h("div", { class: "thumb thumb-none" }, "no picture");
+  if (!a.has_evidence || !a.evidence_url) return h("div", { class: "thumb thumb-none" }, a.evidence_removed || "no picture");
   return h("a", { class: "thumb", href: a.evidence_url, target: "_blank", rel: "noopener" },
     h("img", { src: a.evidence_url, alt: `evidence: ${label(a.hazard)} on ${a.camera_name || a.camera_id}`, loading: "lazy" }));
 }

@@ -6,6 +6,7 @@ import { ACTION_LABEL, assigneeName, canWorkCases, overdueBadge } from "../cases
 const MAX_EVIDENCE = 4;
 
 function attachmentLink(a) {
+  if (a.removed) return h("span", { class: "file muted", "data-attachment": a.id }, `${a.name || `attachment ${a.id}`} — ${a.removed}`);
   const url = `/api/attachments/${a.id}`;
   const image = (a.content_type || "").startsWith("image/");
   return h("a", { class: image ? "photo" : "file", href: url, target: "_blank", rel: "noopener", "data-attachment": a.id },
