@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -31,6 +33,10 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 TOKEN_PREFIX = "gw_"
 _TOUCH_EVERY = timedelta(seconds=60)
+TOKEN_CACHE_S = 5.0
+"""How long a checked bearer token is trusted without asking the database again. Workers post many
+times a second; this process forgets at once a token it revokes and a user it changes, and another
+process's revocation or change takes effect within this time."""
 """Sliding expiry and last-used times are written at most this often per session or token."""
 
 
@@ -147,6 +153,8 @@ class UserStore:
         self.settings = settings or AuthSettings()
         self._hasher = self.settings.password_hash
         self._dummy_hash: str | None = None
+        self._tokens: dict[str, tuple[float, Authenticated, datetime | None]] = {}
+        self._tokens_lock = threading.Lock()
 
     # ------------------------------------------------------------------ users
 
@@ -222,6 +230,7 @@ class UserStore:
                 s.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
             row.updated_at = self._clock.now()
             s.flush()
+            self._forget_tokens()
             return _user(row)
 
     def get(self, username: str) -> User:
@@ -396,17 +405,40 @@ class UserStore:
             row, username = found
             if row.revoked_at is None:
                 row.revoked_at = self._clock.now()
+            self._forget_tokens()
             return _token(row, username)
+
+    def _forget_tokens(self) -> None:
+        with self._tokens_lock:
+            self._tokens.clear()
 
     def token_user(self, secret: str) -> Authenticated | None:
         if not secret.startswith(TOKEN_PREFIX):
             return None
         now = self._clock.now()
+        key = _sha256(secret)
+        with self._tokens_lock:
+            cached = self._tokens.get(key)
+        if cached is not None:
+            checked_at, found_user, expires_at = cached
+            if time.monotonic() - checked_at < TOKEN_CACHE_S and (expires_at is None or now < expires_at):
+                return found_user
+        answer = self._token_user_from_db(key, now)
+        if answer is not None:
+            found_user, expires_at = answer
+            with self._tokens_lock:
+                if len(self._tokens) > 10_000:  # bounded: many distinct tokens only cost lookups
+                    self._tokens.clear()
+                self._tokens[key] = (time.monotonic(), found_user, expires_at)
+            return found_user
+        return None
+
+    def _token_user_from_db(self, key: str, now: datetime) -> tuple[Authenticated, datetime | None] | None:
         with self._factory() as s:
             found = s.execute(
                 select(ApiTokenRow, UserRow)
                 .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-                .where(ApiTokenRow.token_hash == _sha256(secret))
+                .where(ApiTokenRow.token_hash == key)
             ).one_or_none()
         if found is None:
             return None
@@ -418,4 +450,4 @@ class UserStore:
                 row = s.get(ApiTokenRow, token.id)
                 if row is not None:
                     row.last_used_at = now
-        return Authenticated(_user(user), "token")
+        return Authenticated(_user(user), "token"), token.expires_at

@@ -110,24 +110,38 @@ def server_cpu_s(pid: int) -> float:
 async def drive(
     phase: Phase, url: str, worker: str, operator: str, bodies: list[bytes], per_post: int, rate: float, pid: int
 ) -> None:
-    """Sends ``bodies`` at ``rate`` per second; the board is read alongside until the last answer."""
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    headers = {"Authorization": f"Bearer {worker}", "Content-Type": "application/json"}
-    done = asyncio.Event()
-    async with (
-        httpx.AsyncClient(base_url=url, limits=limits, timeout=120, headers=headers) as posts,
-        httpx.AsyncClient(base_url=url, timeout=120, headers={"Authorization": f"Bearer {operator}"}) as board,
-    ):
-        # Open every connection before the clock starts, as long-running workers have them.
-        await asyncio.gather(*(posts.get("/api/health") for _ in range(CONNECTIONS)))
-        loop = asyncio.get_running_loop()
-        t0 = loop.time() + 0.1
-        cpu0 = server_cpu_s(pid)
+    """Sends ``bodies`` at ``rate`` per second; the board is read alongside until the last answer.
 
-        async def post(body: bytes, due: float) -> None:
+    Each of the 8 connections has a sender taking the next due body from one queue: a body waits there
+    while every connection is busy, and that wait is part of its latency (measured from when it was due).
+    """
+    headers = {"Authorization": f"Bearer {worker}", "Content-Type": "application/json"}
+    due_bodies: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    clients = [
+        httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=1), timeout=120, headers=headers)
+        for _ in range(CONNECTIONS)
+    ]
+    board = httpx.AsyncClient(base_url=url, timeout=120, headers={"Authorization": f"Bearer {operator}"})
+    # Open every connection before the clock starts, as long-running workers have them.
+    await asyncio.gather(*(c.get("/api/health") for c in clients), board.get("/api/health"))
+    t0 = loop.time() + 0.1
+    cpu0 = server_cpu_s(pid)
+
+    async def schedule() -> None:
+        for i, body in enumerate(bodies):
+            due = t0 + i / rate
             await asyncio.sleep(max(0.0, due - loop.time()))
+            due_bodies.put_nowait((due, body))
+        for _ in clients:
+            due_bodies.put_nowait(None)
+
+    async def send(client: httpx.AsyncClient) -> None:
+        while (item := await due_bodies.get()) is not None:
+            due, body = item
             try:
-                res = await posts.post("/api/worker/observations", content=body)
+                res = await client.post("/api/worker/observations", content=body)
                 phase.statuses[str(res.status_code)] += 1
                 if res.status_code == 200:
                     phase.observations += per_post
@@ -135,23 +149,24 @@ async def drive(
                 phase.statuses[type(exc).__name__] += 1
             phase.latency_ms.append((loop.time() - due) * 1000)
 
-        async def read_board() -> None:
-            i = 0
-            while not done.is_set():
-                due = t0 + i / BOARD_RATE
-                i += 1
-                await asyncio.sleep(max(0.0, due - loop.time()))
-                start = loop.time()
-                res = await board.get("/api/cases", params={"limit": 50})
-                phase.board_statuses[str(res.status_code)] += 1
-                phase.board_ms.append((loop.time() - start) * 1000)
+    async def read_board() -> None:
+        i = 0
+        while not done.is_set():
+            due = t0 + i / BOARD_RATE
+            i += 1
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            start = loop.time()
+            res = await board.get("/api/cases", params={"limit": 50})
+            phase.board_statuses[str(res.status_code)] += 1
+            phase.board_ms.append((loop.time() - start) * 1000)
 
-        reader = asyncio.create_task(read_board())
-        await asyncio.gather(*(post(body, t0 + i / rate) for i, body in enumerate(bodies)))
-        phase.seconds = loop.time() - t0
-        phase.server_cpu_s = server_cpu_s(pid) - cpu0
-        done.set()
-        await reader
+    reader = asyncio.create_task(read_board())
+    await asyncio.gather(schedule(), *(send(c) for c in clients))
+    phase.seconds = loop.time() - t0
+    phase.server_cpu_s = server_cpu_s(pid) - cpu0
+    done.set()
+    await reader
+    await asyncio.gather(*(c.aclose() for c in [*clients, board]))
 
 
 def report(phase: Phase, rate_target: float, per_post: int) -> bool:

@@ -153,8 +153,13 @@ def test_tokens_are_hashed_revocable_and_expire(engine: Engine, users: UserStore
     other = users.create_token("integrator", "second")
     with pytest.raises(NotFound):
         users.revoke_token(other.token.id, owner="viewer")  # someone else's token does not exist for them
+    assert users.token_user(other.secret) is not None  # checked once: now trusted for a few seconds
     users.revoke_token(other.token.id, owner="integrator")
-    assert users.token_user(other.secret) is None
+    assert users.token_user(other.secret) is None  # this store forgets what it trusted at once
+    third = users.create_token("integrator", "third")
+    assert users.token_user(third.secret) is not None
+    users.update("integrator", disabled=True)
+    assert users.token_user(third.secret) is None
     assert users.token_user("gw_not-a-token") is None
     assert users.token_user("no prefix") is None
 
