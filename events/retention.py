@@ -113,8 +113,9 @@ class DiskReport:
 
     at: datetime
     free_bytes: int
-    min_free_bytes: int
     used_bytes: int
+    min_free_bytes: int
+    """The limits checked against: the floor of free space, and the data dir's quota when it has one."""
     quota_bytes: int | None
     low: bool
     """It was short of room when checked."""
@@ -387,7 +388,7 @@ class Retention:
             used = dir_size(root) if self.quota_bytes is not None else 0
             free = self._free_bytes(root)
             if not self._short(free, used):
-                report = DiskReport(now, free, self.min_free_bytes, used, self.quota_bytes, low=False, still_low=False)
+                report = DiskReport(now, free, used, self.min_free_bytes, self.quota_bytes, low=False, still_low=False)
                 self.last_disk = report
                 return report
             files = freed = alerts = 0
@@ -410,7 +411,7 @@ class Retention:
                 free = self._free_bytes(root)
             still = self._short(free, used)
             report = DiskReport(
-                now, free, self.min_free_bytes, used if self.quota_bytes is not None else dir_size(root),
+                now, free, used if self.quota_bytes is not None else dir_size(root), self.min_free_bytes,
                 self.quota_bytes, low=True, still_low=still, files_removed=files, bytes_freed=freed,
                 alerts_affected=alerts,
             )  # fmt: skip
