@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from api.audit import AuditAction, AuditEntry, AuditFilter
@@ -30,22 +30,27 @@ Since = Annotated[Moment | None, Query(description="At or after (with time zone)
 Until = Annotated[Moment | None, Query(description="Before (with time zone).")]
 
 
+def audit_filter(
+    actor: Actor = None, action: Action = None, target: Target = None, since: Since = None, until: Until = None
+) -> AuditFilter:
+    """The filters both the list and the CSV take."""
+    return AuditFilter(actor=actor, action=action, target=target, since=since, until=until)
+
+
+Filter = Annotated[AuditFilter, Depends(audit_filter)]
+
+
 @router.get("/audit", responses=responses(*AUTH, 422))
 def list_audit(
     _admin: AuditReader,
     runtime: RuntimeDep,
-    actor: Actor = None,
-    action: Action = None,
-    target: Target = None,
-    since: Since = None,
-    until: Until = None,
+    f: Filter,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page; omit for the first.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
 ) -> AccessAuditPage:
     """Newest first; filters combine with AND."""
-    f = AuditFilter(actor=actor, action=action, target=target, since=since, until=until)
     page = runtime.audit.query(f, cursor=cursor, limit=limit)
     return AccessAuditPage(items=[AccessEntryPublic.of(e) for e in page.items], next_cursor=page.next_cursor)
 
@@ -76,17 +81,8 @@ def _csv(entries: Iterator[AuditEntry]) -> Iterator[str]:
         **responses(*AUTH, 422),
     },
 )
-def export_audit(
-    _admin: AuditReader,
-    runtime: RuntimeDep,
-    actor: Actor = None,
-    action: Action = None,
-    target: Target = None,
-    since: Since = None,
-    until: Until = None,
-) -> StreamingResponse:
+def export_audit(_admin: AuditReader, runtime: RuntimeDep, f: Filter) -> StreamingResponse:
     """The same rows as ``/api/audit`` with the same filters, all of them, as a CSV download."""
-    f = AuditFilter(actor=actor, action=action, target=target, since=since, until=until)
     return StreamingResponse(
         _csv(runtime.audit.entries(f)),
         media_type="text/csv; charset=utf-8",
