@@ -8,8 +8,9 @@ from pathlib import Path
 from events.files import FileStore
 
 
-def writers() -> set[str]:
-    return {t.name for t in threading.enumerate() if t.name.startswith("files")}
+def writers() -> set[threading.Thread]:
+    """The file writer threads alive now, by identity: another test's store may have one of the same name."""
+    return {t for t in threading.enumerate() if t.name.startswith("files")}
 
 
 def test_a_write_after_close_runs_in_the_callers_thread_and_leaves_no_thread(tmp_path: Path) -> None:
