@@ -22,11 +22,10 @@ from api.errors import AUTH, ErrorItem, TooLarge, responses, status_for
 from api.runtime import Runtime, RuntimeDep
 from api.work import EventsDep
 from api.work_schemas import DeliveryItem, DeliveryReport
-from core.errors import GridwatchError, InvalidInput, Issue
+from core.errors import GridwatchError, InvalidInput, Issue, Unavailable
 from core.text import text_problem
 from detectors.types import Observation
 from events.schema import ObservationIn, parse_observation
-from events.service import EventsService
 from events.types import ObservationResult
 
 router = APIRouter(prefix="/api/worker", tags=["worker"])
@@ -125,16 +124,14 @@ def _at(prefix: str, index: int, where: str) -> str:
     return place or where or "body"
 
 
-async def _apply(
-    runtime: Runtime, events: EventsService, observations: list[Observation]
-) -> list[ObservationResult | GridwatchError]:
+async def _apply(runtime: Runtime, observations: list[Observation]) -> list[ObservationResult | GridwatchError]:
     """Through the group commit: concurrent deliveries share transactions instead of queueing for the
     database one by one. A failure of the whole transaction is raised (500), as nothing was stored."""
     if not observations:
         return []
     ingest = runtime.ingest
-    if ingest is None:
-        return await run_in_threadpool(events.apply_observations, observations)
+    if ingest is None:  # the app has it whenever it has the events service (EventsDep answered 503 before)
+        raise Unavailable("alerts and cases are not available: this server runs without the events service")
     if not ingest.running:  # an app served without its lifespan (a plain test client)
         ingest.start()
     futures = [asyncio.wrap_future(f) for f in ingest.submit_group(observations)]
@@ -182,7 +179,7 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
     with runtime.applying.add(len(items)):
         parsed = await run_in_threadpool(parse)
         ready = [p for p in parsed if isinstance(p, Observation)]
-        answers = iter(await _apply(runtime, events, ready))
+        answers = iter(await _apply(runtime, ready))
         outcomes = [p if isinstance(p, GridwatchError) else next(answers) for p in parsed]
     results: list[DeliveryItem] = []
     errors: list[ErrorItem] = []
