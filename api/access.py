@@ -8,6 +8,8 @@ for the caller (404, absent from lists), so ids of other grids' cameras leak not
 from __future__ import annotations
 
 import enum
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -220,3 +222,45 @@ def resolve(scope: Scope, site: SiteStore) -> GridScope:
         return GridScope(frozenset(g.id for g in site.grids() if g.community_id in wanted))
     communities = {c.id for street in site.tree() if street.id in wanted for c in street.children}
     return GridScope(frozenset(g.id for g in site.grids() if g.community_id in communities))
+
+
+class ScopeResolver:
+    """`resolve` with a memory: a community's or street's grids are read once per site change.
+
+    Every request resolves its caller's scope, and the case board is read several times a second;
+    without this each read cost two queries for the grid list. A change this process makes to the
+    hierarchy (`SiteStore.hierarchy_version`) is seen at once; one made by another process within
+    ``ttl_s``, as a revoked token is."""
+
+    def __init__(self, site: SiteStore, *, ttl_s: float = 5.0) -> None:
+        self._site = site
+        self._ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._cache: dict[Scope, tuple[float, int, GridScope]] = {}
+
+    def cached(self, scope: Scope) -> GridScope | None:
+        """The resolved scope when still fresh, else None; never touches the database."""
+        if scope.kind is ScopeKind.SITE:
+            return GridScope(None)
+        if scope.kind is ScopeKind.GRIDS:
+            return GridScope(frozenset(scope.ids))
+        with self._lock:
+            entry = self._cache.get(scope)
+        if entry is None:
+            return None
+        at, version, grid_scope = entry
+        if version != self._site.hierarchy_version or time.monotonic() - at >= self._ttl_s:
+            return None
+        return grid_scope
+
+    def __call__(self, scope: Scope) -> GridScope:
+        found = self.cached(scope)
+        if found is not None:
+            return found
+        version = self._site.hierarchy_version
+        grid_scope = resolve(scope, self._site)
+        with self._lock:
+            if len(self._cache) > 10_000:  # bounded: each distinct scope costs only a lookup
+                self._cache.clear()
+            self._cache[scope] = (time.monotonic(), version, grid_scope)
+        return grid_scope

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.access import ScopeResolver
 from api.audit import AuditLog
 from api.context import ApiContext
 from api.edge import EdgeMiddleware
@@ -66,12 +67,6 @@ TAGS = [
 ]
 
 
-def _ingest_writers(context: ApiContext) -> int:
-    """SQLite writes one transaction at a time; on PostgreSQL a few overlap one batch's Python work with
-    another's waits on the database."""
-    return 1 if context.engine.dialect.name == "sqlite" else 3
-
-
 def create_app(context: ApiContext) -> FastAPI:
     """The API and console on ``context``; the lifespan binds the event hub and closes live views on exit."""
     factory = session_factory(context.engine)
@@ -85,7 +80,8 @@ def create_app(context: ApiContext) -> FastAPI:
         people=PersonNames(context.site),
         applying=InFlight(),
         audit=AuditLog(factory, context.clock),
-        ingest=None if context.events is None else GroupCommit(context.events, writers=_ingest_writers(context)),
+        scopes=ScopeResolver(context.site),
+        ingest=None if context.events is None else GroupCommit(context.events),
     )
     runtime.metrics.gauges(
         "gridwatch_live_pulls",
@@ -136,7 +132,9 @@ def create_app(context: ApiContext) -> FastAPI:
     errors.install(app)
     app.add_middleware(EdgeMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
-    for module in (service, auth, users, site, cameras, live_view, alerts, cases, figures, worker, sse, audit, console):
+    # Matching walks the routes in order: the busiest (workers' deliveries, the boards) go first.
+    hot = (worker, cases, alerts)
+    for module in (*hot, service, auth, users, site, cameras, live_view, figures, sse, audit, console):
         app.include_router(module.router)
     app.include_router(cases.files_router)
     worker.document(app)

@@ -8,14 +8,15 @@ its own, so they need none. Every route but health depends on `current_principal
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.access import PERMISSIONS, GridScope, Permission, resolve
+from api.access import PERMISSIONS, GridScope, Permission
 from api.audit import AuditAction, AuditActor, AuditLog
 from api.errors import Forbidden, Unauthenticated
 from api.runtime import Runtime, RuntimeDep
@@ -79,25 +80,31 @@ def authenticate(
                 raise Forbidden(f"the {CSRF_HEADER} header is missing or does not match the session")
     else:
         raise Unauthenticated("log in or send a bearer token")
-    return Principal(found.user, found.via, resolve(found.user.scope, runtime.context.site), found.session_secret)
+    return Principal(found.user, found.via, runtime.scopes(found.user.scope), found.session_secret)
 
 
-def current_principal(
+async def current_principal(
     runtime: RuntimeDep,
     request: Request,
     cookie: Annotated[str | None, Security(cookie_auth)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_auth)] = None,
 ) -> Principal:
-    return authenticate(runtime, request, cookie, bearer)
+    """A token checked in the last seconds is answered on the event loop; anything that needs the
+    database (a session, a token not seen lately) is looked up in the thread pool."""
+    if bearer is not None and (found := runtime.users.cached_token_user(bearer.credentials)) is not None:
+        scope = runtime.scopes.cached(found.user.scope)
+        if scope is not None:
+            return Principal(found.user, found.via, scope, found.session_secret)
+    return await run_in_threadpool(authenticate, runtime, request, cookie, bearer)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the caller, who must hold ``permission`` (403 otherwise)."""
 
-    def dependency(principal: PrincipalDep) -> Principal:
+    async def dependency(principal: PrincipalDep) -> Principal:
         principal.require(permission)
         return principal
 
@@ -130,7 +137,7 @@ class Recorder:
         self.log.record(self.actor, action, target, detail)
 
 
-def recorder(principal: PrincipalDep, runtime: RuntimeDep, request: Request) -> Recorder:
+async def recorder(principal: PrincipalDep, runtime: RuntimeDep, request: Request) -> Recorder:
     """The caller (the same principal the route's permission check resolved) and their address."""
     address = request.client.host if request.client else None
     return Recorder(runtime.audit, AuditActor(principal.user.username, principal.user.role.value, address))

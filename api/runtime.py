@@ -7,6 +7,7 @@ from typing import Annotated, TypedDict, cast
 
 from fastapi import Depends, Request
 
+from api.access import ScopeResolver
 from api.audit import AuditLog
 from api.context import ApiContext
 from api.live_view import LiveViewHub
@@ -29,6 +30,8 @@ class Runtime:
     applying: InFlight
     """Observations from workers being applied right now."""
     audit: AuditLog
+    scopes: ScopeResolver
+    """Callers' scopes resolved to grids, remembered until the hierarchy changes."""
     ingest: GroupCommit | None = None
     """Workers' observations, many requests to one transaction (None without the events service)."""
 
@@ -37,8 +40,11 @@ class LifespanState(TypedDict):
     runtime: Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
-    """From the lifespan state; the app's own copy serves when the lifespan did not run (plain TestClient)."""
+async def get_runtime(request: Request) -> Runtime:
+    """From the lifespan state; the app's own copy serves when the lifespan did not run (plain TestClient).
+
+    Async, as every dependency that does no blocking work: a plain function would cost each request a
+    hop through the thread pool."""
     return cast(Runtime, getattr(request.state, "runtime", None) or request.app.state.runtime)
 
 

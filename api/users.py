@@ -412,17 +412,29 @@ class UserStore:
         with self._tokens_lock:
             self._tokens.clear()
 
+    def cached_token_user(self, secret: str) -> Authenticated | None:
+        """The token's user when checked in the last `TOKEN_CACHE_S` seconds; None means "ask `token_user`".
+
+        Never touches the database, so the event loop can call it for every request."""
+        if not secret.startswith(TOKEN_PREFIX):
+            return None
+        with self._tokens_lock:
+            cached = self._tokens.get(_sha256(secret))
+        if cached is None:
+            return None
+        checked_at, found_user, expires_at = cached
+        if time.monotonic() - checked_at < TOKEN_CACHE_S and (expires_at is None or self._clock.now() < expires_at):
+            return found_user
+        return None
+
     def token_user(self, secret: str) -> Authenticated | None:
         if not secret.startswith(TOKEN_PREFIX):
             return None
+        cached = self.cached_token_user(secret)
+        if cached is not None:
+            return cached
         now = self._clock.now()
         key = _sha256(secret)
-        with self._tokens_lock:
-            cached = self._tokens.get(key)
-        if cached is not None:
-            checked_at, found_user, expires_at = cached
-            if time.monotonic() - checked_at < TOKEN_CACHE_S and (expires_at is None or now < expires_at):
-                return found_user
         answer = self._token_user_from_db(key, now)
         if answer is not None:
             found_user, expires_at = answer

@@ -29,7 +29,7 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(principal.user.username, _ACTOR_ROLES.get(principal.user.role, ActorRole.OPERATOR))
 
 
-def get_events(runtime: RuntimeDep) -> EventsService:
+async def get_events(runtime: RuntimeDep) -> EventsService:
     events = runtime.context.events
     if events is None:
         raise Unavailable("alerts and cases are not available: this server runs without the events service")

@@ -205,6 +205,8 @@ class SiteStore:
         self._cipher = cipher
         self.allow_files = allow_files
         """Demo mode: accept local files as stream sources."""
+        self.hierarchy_version = 0
+        """Bumped by every `apply_site` in this process: caches of the hierarchy compare it."""
 
     # ------------------------------------------------------------------ reading
 
@@ -411,6 +413,12 @@ class SiteStore:
 
     def apply_site(self, site: ValidatedSite, progress: Progress | None = None) -> ImportReport:
         """Insert or update everything in a validated site, in one transaction."""
+        try:
+            return self._apply_site(site, progress)
+        finally:
+            self.hierarchy_version += 1
+
+    def _apply_site(self, site: ValidatedSite, progress: Progress | None) -> ImportReport:
         with transaction(self._factory) as s:
             _upsert(s, StreetRow, [{"id": site.street.id, "name": site.street.name}])
             _upsert(s, CommunityRow, [asdict(c) for c in site.communities])

@@ -82,9 +82,11 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self.undecodable = 0
 
-    def start(self, *, poll_s: float = 1.0) -> None:
+    def start(self, *, poll_s: float = 1.0, gather_s: float = 0.02) -> None:
         """Relay from a background thread: woken by `notify` after each commit, and every ``poll_s``
-        (which also picks up what another process or a crashed run left)."""
+        (which also picks up what another process or a crashed run left). After a wake it waits
+        ``gather_s`` for more commits, so that under load one pass publishes many of them (each pass
+        is two statements and two commits)."""
         if self._thread is not None:
             return
         self._stop.clear()
@@ -92,6 +94,7 @@ class Outbox:
         def loop() -> None:
             while not self._stop.is_set():
                 self._wake.wait(poll_s)
+                self._stop.wait(gather_s)
                 self._wake.clear()
                 try:
                     self.relay()

@@ -21,8 +21,8 @@ def build_app(
     settings: Settings, *, site_file: Path | None = None, progress: Progress | None = None
 ) -> tuple[FastAPI, Service, SiteMonitor | None]:
     """The app and, unless ``settings.detect`` is off, the live pipeline (not started: the caller starts and
-    stops it around serving)."""
-    service = open_service(settings)
+    stops it around serving, as it does the events service's outbox relay)."""
+    service = open_service(settings, publish="thread")
     if site_file is not None:
         service.site.load_site(site_file)
     monitor = SiteMonitor(service, settings, progress=progress) if settings.detect else None

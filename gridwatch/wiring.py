@@ -14,7 +14,7 @@ from core.clock import SystemClock
 from core.db import make_engine, session_factory
 from events.policy import load_policy
 from events.retention import Pruner
-from events.service import EventsService
+from events.service import EventsService, Publish
 from gridwatch import db
 from gridwatch.settings import Settings
 
@@ -36,8 +36,12 @@ class Service:
         self.audit.record(AuditActor(f"cli:{getpass.getuser()}", "cli"), action, target, detail)
 
 
-def open_service(settings: Settings, *, migrate: bool = True) -> Service:
-    """Open the database (migrating it to the current schema), the site store and the events service."""
+def open_service(settings: Settings, *, migrate: bool = True, publish: Publish = "inline") -> Service:
+    """Open the database (migrating it to the current schema), the site store and the events service.
+
+    ``publish``: a command publishes what it changed before it returns ("inline"); the server relays
+    from a thread ("thread", started by `EventsService.start`), so that writes under load do not each
+    wait for a pass over the outbox."""
     settings.prepare()
     engine = make_engine(settings.db_url)
     if migrate:
@@ -49,5 +53,5 @@ def open_service(settings: Settings, *, migrate: bool = True) -> Service:
     sessions = session_factory(engine)
     site = SiteStore(sessions, cipher, allow_files=settings.demo)
     policy = load_policy(settings.events_policy) if settings.events_policy is not None else None
-    events = EventsService(sessions, site, settings.data_dir, policy=policy)
+    events = EventsService(sessions, site, settings.data_dir, policy=policy, publish=publish)
     return Service(settings=settings, engine=engine, site=site, events=events, audit=AuditLog(sessions, SystemClock()))

@@ -30,7 +30,7 @@ Since = Annotated[Moment | None, Query(description="At or after (with time zone)
 Until = Annotated[Moment | None, Query(description="Before (with time zone).")]
 
 
-def audit_filter(
+async def audit_filter(
     actor: Actor = None, action: Action = None, target: Target = None, since: Since = None, until: Until = None
 ) -> AuditFilter:
     """The filters both the list and the CSV take."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.access import Role, resolve
+from api.access import Role
 from api.audit import AuditAction
 from api.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, RecorderDep, TokenOwner
 from api.errors import AUTH, Throttled, Unauthenticated, responses
@@ -50,7 +50,7 @@ def login(body: LoginRequest, request: Request, response: Response, runtime: Run
     response.set_cookie(
         CSRF_COOKIE, session.csrf, max_age=max_age, httponly=False, samesite="strict", secure=settings.cookie_secure
     )
-    scope = resolve(session.user.scope, runtime.context.site).as_filter()
+    scope = runtime.scopes(session.user.scope).as_filter()
     return LoginResponse(
         user=me_of(session.user, list(scope) if scope is not None else None, "session"),
         csrf_token=session.csrf,

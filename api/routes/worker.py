@@ -31,6 +31,7 @@ from events.types import ObservationResult
 router = APIRouter(prefix="/api/worker", tags=["worker"])
 
 MAX_BATCH = 500
+INLINE_PARSE = 8
 MAX_BODY_BYTES = 64 * 2**20
 """A batch with evidence snapshots; the events policy's per-snapshot limit applies as well."""
 
@@ -126,7 +127,8 @@ def _at(prefix: str, index: int, where: str) -> str:
 
 async def _apply(runtime: Runtime, observations: list[Observation]) -> list[ObservationResult | GridwatchError]:
     """Through the group commit: concurrent deliveries share transactions instead of queueing for the
-    database one by one. A failure of the whole transaction is raised (500), as nothing was stored."""
+    database one by one. A failure of the whole transaction other than a refusal is raised (500), as
+    nothing was stored."""
     if not observations:
         return []
     ingest = runtime.ingest
@@ -134,12 +136,10 @@ async def _apply(runtime: Runtime, observations: list[Observation]) -> list[Obse
         raise Unavailable("alerts and cases are not available: this server runs without the events service")
     if not ingest.running:  # an app served without its lifespan (a plain test client)
         ingest.start()
-    futures = [asyncio.wrap_future(f) for f in ingest.submit_group(observations)]
-    answers = await asyncio.gather(*futures, return_exceptions=True)
-    for answer in answers:
-        if isinstance(answer, BaseException) and not isinstance(answer, GridwatchError):
-            raise answer
-    return [a for a in answers if isinstance(a, ObservationResult | GridwatchError)]
+    try:
+        return await asyncio.wrap_future(ingest.submit_group(observations))
+    except GridwatchError as exc:  # refused as a whole (a collision retried too often): each says so
+        return [exc] * len(observations)
 
 
 def _check_scope(runtime: Runtime, principal: Principal, obs: Observation) -> None:
@@ -177,7 +177,9 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
         return parsed
 
     with runtime.applying.add(len(items)):
-        parsed = await run_in_threadpool(parse)
+        # A few observations parse faster than a hop to the thread pool costs; a big batch (with its
+        # snapshots to decode) would hold the event loop too long.
+        parsed = parse() if len(items) <= INLINE_PARSE else await run_in_threadpool(parse)
         ready = [p for p in parsed if isinstance(p, Observation)]
         answers = iter(await _apply(runtime, ready))
         outcomes = [p if isinstance(p, GridwatchError) else next(answers) for p in parsed]

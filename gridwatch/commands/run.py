@@ -24,6 +24,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The pipeline's threads log what they do (site changes applied, refused observations, retries).
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact_logs()
+    service.events.start()  # the outbox relay: what a previous run left, then every commit's messages
     counts = service.site.counts()
     out.print(
         f"gridwatch: {counts['cameras']} cameras, {counts['grids']} grids; database {settings.db_url.split('://')[0]}"
@@ -59,6 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if live is not None:
             out.print("stopping detection and camera streams")
             live.stop()
+        service.events.close()
     return 0
 
 

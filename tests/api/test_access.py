@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
 
-from api.access import PERMISSIONS, GridScope, Permission, Role, Scope, ScopeKind, check_scope, resolve
+from api.access import (
+    PERMISSIONS,
+    GridScope,
+    Permission,
+    Role,
+    Scope,
+    ScopeKind,
+    ScopeResolver,
+    check_scope,
+    resolve,
+)
+from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
+from camera_config.validate import validate_site
 from core.errors import InvalidInput, NotFound
+from tests.support.paths import EXAMPLES
 
 
 @pytest.mark.parametrize(
@@ -72,6 +87,37 @@ def test_check_scope_accepts(site: SiteStore, role: Role, scope: Scope | None, e
 def test_resolve_to_grids(site: SiteStore, scope: Scope, grids: set[str] | None) -> None:
     resolved = resolve(scope, site)
     assert resolved.grid_ids == (None if grids is None else frozenset(grids))
+
+
+def _move_g03_to_a_new_community(store: SiteStore) -> None:
+    doc = yaml.safe_load((EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8"))
+    doc["communities"].append({"id": "CM-02", "name": "Harbour Community"})
+    doc["party_groups"].append({"id": "PG-02", "name": "Harbour Party Group", "community": "CM-02"})
+    next(p for p in doc["property_companies"] if p["id"] == "PC-02")["community"] = "CM-02"
+    grid = next(g for g in doc["grids"] if g["id"] == "G-03")
+    grid.update(community="CM-02", party_group="PG-02")
+    store.apply_site(validate_site(doc, existing=store.index()))
+
+
+def test_the_scope_resolver_remembers_until_the_hierarchy_changes(
+    site: SiteStore, sessions: sessionmaker[Session], cipher: CredentialCipher
+) -> None:
+    community = Scope(ScopeKind.COMMUNITY, ("CM-01",))
+    resolver = ScopeResolver(site, ttl_s=3600)
+    assert resolver.cached(community) is None, "nothing is known before the first look"
+    assert resolver.cached(Scope(ScopeKind.GRIDS, ("G-02",))) == GridScope(frozenset({"G-02"})), "needs no lookup"
+    assert resolver(community).grid_ids == {"G-01", "G-02", "G-03"}
+    assert resolver.cached(community) == resolver(community)
+
+    # Another process (another store on the same database) moves G-03: seen after the time to live.
+    _move_g03_to_a_new_community(SiteStore(sessions, cipher))
+    assert resolver(community).grid_ids == {"G-01", "G-02", "G-03"}
+    assert ScopeResolver(site, ttl_s=0.0)(community).grid_ids == {"G-01", "G-02"}
+
+    # This process's own change is seen at once, whatever the time to live.
+    _move_g03_to_a_new_community(site)
+    assert resolver.cached(community) is None
+    assert resolver(community).grid_ids == {"G-01", "G-02"}
 
 
 def test_grid_scope_filters_and_hides() -> None:

@@ -108,3 +108,25 @@ def test_the_batcher_commits_concurrent_submissions_together(service: EventsServ
     assert len({o.case.id for o in oks if o.case is not None}) == 1  # one camera, one hazard: one case
     assert batcher.observations == 9
     assert batcher.batches <= 9
+
+
+def test_a_group_gets_one_answer_with_every_outcome_in_its_place(service: EventsService) -> None:
+    batcher = GroupCommit(service)
+    batcher.start()
+    try:
+        empty = batcher.submit_group([])
+        group = batcher.submit_group(
+            [observation("g-1"), observation("g-bad", camera_id="C9"), observation("g-1", seq=1)]
+        )
+        outcomes = group.result(30)
+        assert empty.result(1) == []
+    finally:
+        batcher.close()
+    first, refused, update = outcomes
+    assert isinstance(first, ObservationResult)
+    assert first.created
+    assert isinstance(refused, NotFound)
+    assert '"C9"' in str(refused)
+    assert isinstance(update, ObservationResult)
+    assert (update.alert.id, update.alert.seq) == (first.alert.id, 1)
+    assert (batcher.batches, batcher.observations) == (1, 3)
