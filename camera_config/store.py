@@ -276,6 +276,11 @@ class SiteStore:
             rows = s.scalars(select(GridRow).options(selectinload(GridRow.compounds)).order_by(GridRow.id))
             return [_grid_from_row(r) for r in rows]
 
+    def community_streets(self) -> dict[str, str]:
+        """community id → its street's id (one query; the tree would read every camera for it)."""
+        with self._factory() as s:
+            return {cid: sid for cid, sid in s.execute(select(CommunityRow.id, CommunityRow.street_id))}
+
     def grid(self, grid_id: str) -> Grid:
         with self._factory() as s:
             return _grid_from_row(_get(s, GridRow, "grid", grid_id, selectinload(GridRow.compounds)))

@@ -6,13 +6,16 @@ put their tables on the same Base. The same code runs on SQLite (embedded defaul
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -52,8 +55,16 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UtcDateTime}
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the per-backend settings gridwatch relies on (SQLite: FKs on, WAL, busy wait)."""
+PING_IDLE_S = 10.0
+"""A pooled server connection idle this long is pinged before use; a busier one is not."""
+
+
+def make_engine(url: str, *, ping_idle_s: float = PING_IDLE_S, **kwargs: Any) -> Engine:
+    """An engine with the per-backend settings gridwatch relies on (SQLite: FKs on, WAL, busy wait).
+
+    A server database connection is checked before use only when it sat idle for ``ping_idle_s``
+    (a restarted server, a dropped idle connection): SQLAlchemy's ``pool_pre_ping`` checks every
+    checkout, one round trip more for each transaction of a busy server."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -68,8 +79,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine, ping_idle_s)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle_s:
+            return  # new, or in use a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"a pooled connection was lost while idle: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("a pooled connection was lost while idle")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -138,10 +138,7 @@ class Router:
     def _load(self) -> _Directory:
         d = _Directory(loaded_at=self._clock.monotonic())
         d.grids = {g.id: g for g in self._site.grids()}
-        for street in self._site.tree():
-            for community in street.children:
-                if community.kind == "community":
-                    d.street_of[community.id] = street.id
+        d.street_of = self._site.community_streets()
         leaders: dict[str, list[str]] = defaultdict(list)
         members: dict[str, list[str]] = defaultdict(list)
         for person in self._site.people():  # ordered by id: the first worker of a grid is its assignee
