@@ -106,18 +106,18 @@ def test_the_scope_resolver_remembers_until_the_hierarchy_changes(
     resolver = ScopeResolver(site, ttl_s=3600)
     assert resolver.cached(community) is None, "nothing is known before the first look"
     assert resolver.cached(Scope(ScopeKind.GRIDS, ("G-02",))) == GridScope(frozenset({"G-02"})), "needs no lookup"
-    assert resolver(community).grid_ids == {"G-01", "G-02", "G-03"}
+    assert resolver(community).grid_ids == frozenset({"G-01", "G-02", "G-03"})
     assert resolver.cached(community) == resolver(community)
 
     # Another process (another store on the same database) moves G-03: seen after the time to live.
     _move_g03_to_a_new_community(SiteStore(sessions, cipher))
-    assert resolver(community).grid_ids == {"G-01", "G-02", "G-03"}
-    assert ScopeResolver(site, ttl_s=0.0)(community).grid_ids == {"G-01", "G-02"}
+    assert resolver(community).grid_ids == frozenset({"G-01", "G-02", "G-03"})
+    assert ScopeResolver(site, ttl_s=0.0)(community).grid_ids == frozenset({"G-01", "G-02"})
 
     # This process's own change is seen at once, whatever the time to live.
     _move_g03_to_a_new_community(site)
     assert resolver.cached(community) is None
-    assert resolver(community).grid_ids == {"G-01", "G-02"}
+    assert resolver(community).grid_ids == frozenset({"G-01", "G-02"})
 
 
 def test_grid_scope_filters_and_hides() -> None:
