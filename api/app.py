@@ -97,6 +97,21 @@ def create_app(context: ApiContext) -> FastAPI:
         lambda: {"": float(runtime.sse.subscribers)},
     )
 
+    if runtime.ingest is not None:
+        commit = runtime.ingest
+        runtime.metrics.gauges(
+            "gridwatch_worker_transactions",
+            "Transactions the workers' observations were applied in, since start (observations / this = batch size).",
+            None,
+            lambda: {"": float(commit.batches)},
+        )
+        runtime.metrics.gauges(
+            "gridwatch_worker_observations_applied",
+            "Workers' observations applied (or refused one by one) in those transactions, since start.",
+            None,
+            lambda: {"": float(commit.observations)},
+        )
+
     bridge = None
     if context.events is not None:
         bridge = SseBridge(context.events, runtime.sse, runtime.names, runtime.people, context.clock, runtime.metrics)

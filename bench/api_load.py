@@ -69,6 +69,8 @@ class Phase:
     board_ms: list[float] = field(default_factory=list)
     board_statuses: Counter[str] = field(default_factory=Counter)
     server_cpu_s: float = 0.0
+    transactions: float = 0.0
+    applied: float = 0.0
 
 
 class Episodes:
@@ -148,6 +150,19 @@ class Connection:
         self._reader = self._writer = None
 
 
+async def commits(conn: Connection) -> tuple[float, float]:
+    """The server's group commit so far: (transactions, observations applied in them)."""
+    status, body = await conn.request("GET", "/metrics")
+    if status != 200:
+        raise SystemExit(f"GET /metrics answered {status}: {body[:200]!r}")
+    values = dict.fromkeys(("gridwatch_worker_transactions", "gridwatch_worker_observations_applied"), 0.0)
+    for line in body.decode().splitlines():
+        name, _, value = line.partition(" ")
+        if name in values:
+            values[name] = float(value)
+    return values["gridwatch_worker_transactions"], values["gridwatch_worker_observations_applied"]
+
+
 def server_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -206,10 +221,13 @@ async def drive(
             phase.board_statuses[str(status)] += 1
             phase.board_ms.append((loop.time() - start) * 1000)
 
+    scrape = Connection(host, port, {"Authorization": f"Bearer {worker}", "Connection": "close"})
+    commits0 = await commits(scrape)
     reader = asyncio.create_task(read_board())
     await asyncio.gather(schedule(), *(send(c) for c in clients))
     phase.seconds = loop.time() - t0
     phase.server_cpu_s = server_cpu_s(pid) - cpu0
+    phase.transactions, phase.applied = (b - a for a, b in zip(commits0, await commits(scrape), strict=True))
     done.set()
     await reader
     await asyncio.gather(*(c.close() for c in [*clients, board]))
@@ -229,6 +247,8 @@ def report(phase: Phase, rate_target: float, per_post: int) -> bool:
     print(f"  {'post latency p95 ms':28} {p95:12.0f} {'≤ ' + format(TARGET['p95_ms'], '.0f'):>12}")
     print(f"  {'GET /api/cases p95 ms':28} {board95:12.1f} {'≤ ' + format(TARGET['board_p95_ms'], '.0f'):>12}")
     print(f"  {'server CPU, % of one core':28} {100 * phase.server_cpu_s / phase.seconds:12.0f}")
+    per_commit = phase.applied / phase.transactions if phase.transactions else float("nan")
+    print(f"  {'observations per transaction':28} {per_commit:12.1f}")
     print(f"  board answers {dict(phase.board_statuses)}; {'within' if ok else 'OUTSIDE'} the targets")
     return ok
 

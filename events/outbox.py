@@ -82,7 +82,7 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self.undecodable = 0
 
-    def start(self, *, poll_s: float = 1.0, gather_s: float = 0.02) -> None:
+    def start(self, *, poll_s: float = 1.0, gather_s: float = 0.05) -> None:
         """Relay from a background thread: woken by `notify` after each commit, and every ``poll_s``
         (which also picks up what another process or a crashed run left). After a wake it waits
         ``gather_s`` for more commits, so that under load one pass publishes many of them (each pass

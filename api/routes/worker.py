@@ -20,7 +20,6 @@ from pydantic.json_schema import models_json_schema
 from api.auth import ObservationDeliverer, Principal
 from api.errors import AUTH, ErrorItem, TooLarge, responses, status_for
 from api.runtime import Runtime, RuntimeDep
-from api.work import EventsDep
 from api.work_schemas import DeliveryItem, DeliveryReport
 from core.errors import GridwatchError, InvalidInput, Issue, Unavailable
 from core.text import text_problem
@@ -132,8 +131,7 @@ async def _apply(runtime: Runtime, observations: list[Observation]) -> list[Obse
     if not observations:
         return []
     ingest = runtime.ingest
-    if ingest is None:  # the app has it whenever it has the events service (EventsDep answered 503 before)
-        raise Unavailable("alerts and cases are not available: this server runs without the events service")
+    assert ingest is not None, "deliver answers 503 first"
     if not ingest.running:  # an app served without its lifespan (a plain test client)
         ingest.start()
     try:
@@ -156,13 +154,15 @@ def _check_scope(runtime: Runtime, principal: Principal, obs: Observation) -> No
     responses=responses(*AUTH, 404, 409, 413, 422, 503),
     openapi_extra={"requestBody": DELIVERY_BODY},
 )
-async def deliver(request: Request, principal: ObservationDeliverer, runtime: RuntimeDep, events: EventsDep) -> Any:
+async def deliver(request: Request, principal: ObservationDeliverer, runtime: RuntimeDep) -> Any:
     """One observation document, or ``{"observations": [...]}`` (at most 500), in the remote format.
 
     200 when every observation was applied or was a duplicate; otherwise 422 when any was invalid,
     or the status of the first refused one (404 unknown camera, 409 out of order or disabled camera);
     the body then still reports every observation, the applied ones included.
     """
+    if runtime.ingest is None:  # checked here rather than by a dependency: every one costs each delivery
+        raise Unavailable("alerts and cases are not available: this server runs without the events service")
     items, prefix = _items(await _read(request))
 
     def parse() -> list[Observation | GridwatchError]:

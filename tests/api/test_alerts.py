@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.access import Role
 from api.app import create_app
 from api.context import ApiContext
 from core.clock import FakeClock
@@ -155,6 +156,12 @@ def test_without_the_events_service_the_routes_answer_503(api: Api) -> None:
     res = bare.as_("admin").get("/api/alerts")
     assert res.status_code == 503
     assert "events service" in res.json()["detail"]
+    runtime.users.create("detector-9", Role.WORKER)
+    worker = bare.token("detector-9")
+    for body in (remote_observation("no-events"), {"observations": ["not even an observation"]}):
+        res = bare.anonymous().post("/api/worker/observations", json=body, headers=worker)
+        assert res.status_code == 503, res.text
+        assert "events service" in res.json()["detail"]
 
 
 def test_alert_figures_are_counted_per_bucket_and_camera_in_scope(

@@ -180,6 +180,9 @@ def test_metrics_show_alerts_cases_and_queues(api: Api, worker: dict[str, str], 
     assert "gridwatch_cases_overdue 0.0" in text
     assert "gridwatch_events_outbox_pending 0.0" in text
     assert "gridwatch_events_ingest_in_flight 0.0" in text
+    # Two deliveries one after the other: two transactions of one observation each.
+    assert "gridwatch_worker_transactions 2.0" in text
+    assert "gridwatch_worker_observations_applied 2.0" in text
     [free] = [line for line in text.splitlines() if line.startswith("gridwatch_data_dir_free_bytes ")]
     assert float(free.split()[1]) > 0
     clock.advance(3 * 24 * 3600)
