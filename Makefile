@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 export VENV
 export YOLO_OFFLINE := 1
 export PYTHONPATH := $(CURDIR)
+# Compiled modules are cached (a machine may switch that off): the suite starts the CLI and servers
+# as processes of their own many times, and each would compile the project again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test setup lint services bench clean help
 

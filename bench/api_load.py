@@ -11,6 +11,7 @@ its own. Each camera's episode opens once (with a real evidence snapshot) and is
     both:            GET /api/cases p95 ≤ 50 ms
 
     .venv/bin/python bench/api_load.py [--pg-url URL] [--seconds 30] [--rate 300] [--batch-rate 20]
+                                       [--only single|batch]
 """
 
 # ruff: noqa: E402 - the path fix below must run before the project's imports
