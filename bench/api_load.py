@@ -271,17 +271,29 @@ def start_server(pg_url: str, schema: str, tmp: Path) -> tuple[subprocess.Popen[
     port = free_port()
     db_url = f"{pg_url}?options={quote(f'-csearch_path={schema}')}"
     env = {
-        **os.environ,
         "GRIDWATCH_BIND": f"127.0.0.1:{port}",
         "GRIDWATCH_DATA_DIR": str(tmp / "data"),
         "GRIDWATCH_DATABASE_URL": db_url,
         "GRIDWATCH_LOG_LEVEL": "warning",
-        "PYTHONPATH": str(REPO_ROOT),
     }
-    log = tmp / "server.log"
+    return serve(["-m", "gridwatch", "run", "--no-detect"], port, env, tmp / "server.log")
+
+
+def start_floor(tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """bench/api_floor.py on the same uvicorn (uvloop and httptools, as `gridwatch run` has them)."""
+    port = free_port()
+    args = ["-m", "uvicorn", "bench.api_floor:app", "--host", "127.0.0.1", "--port", str(port)]
+    return serve([*args, "--log-level", "warning"], port, {}, tmp / "floor.log")
+
+
+def serve(args: list[str], port: int, env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start ``python args`` and wait until it answers /api/health."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gridwatch", "run", "--no-detect"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, *args],
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -299,6 +311,15 @@ def start_server(pg_url: str, schema: str, tmp: Path) -> tuple[subprocess.Popen[
         time.sleep(0.2)
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -307,6 +328,11 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=100, help="observations per post in the batch phase")
     ap.add_argument("--batch-rate", type=float, default=20.0, help="batch posts per second")
     ap.add_argument("--only", choices=["single", "batch"], help="run one phase only (to profile it)")
+    ap.add_argument(
+        "--peer",
+        action="store_true",
+        help="first drive the floor (bench/api_floor.py: the same FastAPI and uvicorn, no database) the same way",
+    )
     args = ap.parse_args()
 
     doc = generate_site()
@@ -319,6 +345,16 @@ def main() -> int:
         tmp = Path(tmp_dir)
         worker, operator = prepare(engine, doc, tmp)
         print(f"site: {len(cameras)} cameras; PostgreSQL schema {schema}; {CONNECTIONS} keep-alive connections")
+        if args.peer:
+            floor, floor_url, _ = start_floor(tmp)
+            try:
+                singles = [json.dumps(episodes.next()).encode() for _ in range(int(args.rate * args.seconds))]
+                phase = Phase("floor: bare FastAPI + uvicorn, single posts, no database")
+                asyncio.run(drive(phase, floor_url, worker, operator, singles, 1, args.rate, floor.pid))
+                report(phase, TARGET["single_rate"], 1)
+            finally:
+                stop(floor)
+            episodes = Episodes(cameras, evidence_jpeg())
         proc, url, log = start_server(args.pg_url, schema, tmp)
         try:
             if args.only != "batch":
@@ -335,12 +371,7 @@ def main() -> int:
                 asyncio.run(drive(phase, url, worker, operator, batches, args.batch, args.batch_rate, proc.pid))
                 results["batch"] = report(phase, TARGET["batch_obs_rate"], args.batch)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
         errors = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
         if errors:
             print(f"\nserver log: {len(errors)} error line(s), first: {errors[0]}")
