@@ -224,6 +224,10 @@ def resolve(scope: Scope, site: SiteStore) -> GridScope:
     return GridScope(frozenset(g.id for g in site.grids() if g.community_id in communities))
 
 
+_NO_LOOKUP = frozenset({ScopeKind.SITE, ScopeKind.GRIDS})
+"""Scopes `resolve` answers from the scope alone."""
+
+
 class ScopeResolver:
     """`resolve` with a memory: a community's or street's grids are read once per site change.
 
@@ -240,10 +244,8 @@ class ScopeResolver:
 
     def cached(self, scope: Scope) -> GridScope | None:
         """The resolved scope when still fresh, else None; never touches the database."""
-        if scope.kind is ScopeKind.SITE:
-            return GridScope(None)
-        if scope.kind is ScopeKind.GRIDS:
-            return GridScope(frozenset(scope.ids))
+        if scope.kind in _NO_LOOKUP:
+            return resolve(scope, self._site)
         with self._lock:
             entry = self._cache.get(scope)
         if entry is None:

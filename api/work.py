@@ -29,10 +29,13 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(principal.user.username, _ACTOR_ROLES.get(principal.user.role, ActorRole.OPERATOR))
 
 
+NO_EVENTS = "alerts and cases are not available: this server runs without the events service"
+
+
 async def get_events(runtime: RuntimeDep) -> EventsService:
     events = runtime.context.events
     if events is None:
-        raise Unavailable("alerts and cases are not available: this server runs without the events service")
+        raise Unavailable(NO_EVENTS)
     return events
 
 

@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 from api.auth import ObservationDeliverer, Principal
 from api.errors import AUTH, ErrorItem, TooLarge, responses, status_for
 from api.runtime import Runtime, RuntimeDep
+from api.work import NO_EVENTS
 from api.work_schemas import DeliveryItem, DeliveryReport
 from core.errors import GridwatchError, InvalidInput, Issue, Unavailable
 from core.text import text_problem
@@ -162,7 +163,7 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
     the body then still reports every observation, the applied ones included.
     """
     if runtime.ingest is None:  # checked here rather than by a dependency: every one costs each delivery
-        raise Unavailable("alerts and cases are not available: this server runs without the events service")
+        raise Unavailable(NO_EVENTS)
     items, prefix = _items(await _read(request))
 
     def parse() -> list[Observation | GridwatchError]:

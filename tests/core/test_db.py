@@ -29,8 +29,9 @@ def _backend_pid(engine: Engine) -> int:
 
 
 def _kill(admin: Engine, pid: int) -> None:
+    """Terminate the backend and wait (up to 5 s) until it has exited, so the next use meets a dead one."""
     with admin.begin() as conn:
-        assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}) is True
+        assert conn.scalar(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid}) is True
 
 
 def test_a_connection_lost_while_idle_is_replaced_before_use(admin: Engine) -> None:
