@@ -4,8 +4,10 @@ A real `gridwatch run --no-detect` serves the full-size site (1,751 cameras) fro
 its own; this process is the workers. Requests leave on schedule whatever the replies (open loop: a
 slow server builds a backlog, and the backlog counts in the latency), over 8 keep-alive connections.
 Meanwhile an operator reloads the case board (`GET /api/cases`) five times a second on a connection of
-its own. Each camera's episode opens once (with a real evidence snapshot) and is updated after that.
+its own. Each camera's episodes follow one another: opened (with a real evidence snapshot), updated,
+closed after 20 observations (see `Episodes`).
 
+    opening wave:    every camera opens an episode at once, --rate posts per second (reported, not judged)
     phase "single":  --rate single-observation posts per second (target ≥ 300, p95 ≤ 100 ms)
     phase "batch":   --batch-rate posts of --batch observations (target ≥ 2,000 observations/s, p95 ≤ 100 ms)
     both:            GET /api/cases p95 ≤ 50 ms
@@ -67,6 +69,8 @@ class Phase:
     statuses: Counter[str] = field(default_factory=Counter)
     observations: int = 0
     seconds: float = 0.0
+    drain_s: float = 0.0
+    elapsed_s: float = 0.0
     board_ms: list[float] = field(default_factory=list)
     board_statuses: Counter[str] = field(default_factory=Counter)
     server_cpu_s: float = 0.0
@@ -74,35 +78,62 @@ class Phase:
     applied: float = 0.0
 
 
-class Episodes:
-    """One episode per camera: opened (with evidence) the first time, updated with a higher seq after."""
+EPISODE_LENGTH = 20
+"""Observations per episode in the measured phases: opened (with a snapshot), updated, closed."""
 
-    def __init__(self, cameras: list[str], jpeg: bytes) -> None:
+
+class Episodes:
+    """Each camera's episodes in turn, round robin over the cameras: an episode opens with a real
+    evidence snapshot, is updated with a higher seq, and closes after `EPISODE_LENGTH` observations;
+    the camera's next episode then opens.
+
+    The first round opens every camera's episode at once (the opening wave, measured on its own);
+    their lengths are staggered so that afterwards opens and closes are spread evenly: about one
+    observation in `EPISODE_LENGTH` opens an episode, one closes one, the rest are updates.
+    """
+
+    def __init__(self, cameras: list[str], jpeg: bytes, length: int = EPISODE_LENGTH) -> None:
         self._cameras = cameras
-        self._seq: dict[str, int] = {}
-        self._next = 0
+        self._length = length
         self._evidence = base64.b64encode(jpeg).decode()
-        self._started = datetime.now(UTC).replace(microsecond=0)
+        self._next = 0
+        self._episodes = dict.fromkeys(cameras, 0)
+        self._open: dict[str, tuple[datetime, int, int]] = {}
+        """Per camera with an open episode: when it started, its last seq, observations before its close."""
 
     def next(self) -> dict[str, Any]:
-        camera = self._cameras[self._next % len(self._cameras)]
+        index = self._next % len(self._cameras)
+        camera = self._cameras[index]
         self._next += 1
-        seq = self._seq.get(camera, -1) + 1
-        self._seq[camera] = seq
+        now = datetime.now(UTC)
+        if camera not in self._open:
+            first_round = self._next <= len(self._cameras)
+            left = 1 + index % (self._length - 1) if first_round else self._length - 1
+            started, seq, state = now, 0, "opened"
+        else:
+            started, seq, left = self._open[camera]
+            seq, left = seq + 1, left - 1
+            state = "closed" if left == 0 else "updated"
+        if state == "closed":
+            del self._open[camera]
+        else:
+            self._open[camera] = (started, seq, left)
         doc: dict[str, Any] = {
-            "episode_id": f"{camera}:crowd:bench",
+            "episode_id": f"{camera}:crowd:bench-{self._episodes[camera]}",
             "camera_id": camera,
             "hazard": "crowd",
-            "state": "opened" if seq == 0 else "updated",
+            "state": state,
             "severity": "medium",
-            "started_at": self._started.isoformat(),
-            "observed_at": datetime.now(UTC).isoformat(),
+            "started_at": started.isoformat(),
+            "observed_at": now.isoformat(),
             "seq": seq,
             "summary": f"{6 + seq % 5} people for {10 + seq} s",
             "measurements": {"people": float(6 + seq % 5)},
         }
-        if seq == 0:
+        if state == "opened":
             doc["evidence_jpeg_b64"] = self._evidence
+        if state == "closed":
+            self._episodes[camera] += 1
         return doc
 
 
@@ -226,7 +257,10 @@ async def drive(
     commits0 = await commits(scrape)
     reader = asyncio.create_task(read_board())
     await asyncio.gather(schedule(), *(send(c) for c in clients))
-    phase.seconds = loop.time() - t0
+    # Rates over the schedule's length: a server that lags shows in the latency and the drain time.
+    phase.seconds = len(bodies) / rate
+    phase.drain_s = loop.time() - (t0 + (len(bodies) - 1) / rate)
+    phase.elapsed_s = loop.time() - t0
     phase.server_cpu_s = server_cpu_s(pid) - cpu0
     phase.transactions, phase.applied = (b - a for a, b in zip(commits0, await commits(scrape), strict=True))
     done.set()
@@ -234,7 +268,7 @@ async def drive(
     await asyncio.gather(*(c.close() for c in [*clients, board]))
 
 
-def report(phase: Phase, rate_target: float, per_post: int) -> bool:
+def report(phase: Phase, rate_target: float, per_post: int, *, judged: bool = True) -> bool:
     posts = len(phase.latency_ms)
     obs_rate = phase.observations / phase.seconds
     p50, p95, p99 = (pct(phase.latency_ms, q) for q in (0.50, 0.95, 0.99))
@@ -244,14 +278,20 @@ def report(phase: Phase, rate_target: float, per_post: int) -> bool:
     print(f"\nphase {phase.name}: {posts} posts of {per_post} in {phase.seconds:.1f} s; answers {dict(phase.statuses)}")
     print(f"  {'':28} {'measured':>12} {'target':>12}")
     print(f"  {unit + ' stored/s':28} {obs_rate:12.0f} {'≥ ' + format(rate_target, '.0f'):>12}")
+    print(f"  {'last answer after last send':28} {f'{phase.drain_s:.2f} s':>12}")
     print(f"  {'post latency p50 / p99 ms':28} {f'{p50:.0f} / {p99:.0f}':>12}")
     print(f"  {'post latency p95 ms':28} {p95:12.0f} {'≤ ' + format(TARGET['p95_ms'], '.0f'):>12}")
     print(f"  {'GET /api/cases p95 ms':28} {board95:12.1f} {'≤ ' + format(TARGET['board_p95_ms'], '.0f'):>12}")
-    print(f"  {'server CPU, % of one core':28} {100 * phase.server_cpu_s / phase.seconds:12.0f}")
+    print(f"  {'server CPU, % of one core':28} {100 * phase.server_cpu_s / phase.elapsed_s:12.0f}")
     per_commit = phase.applied / phase.transactions if phase.transactions else float("nan")
     print(f"  {'observations per transaction':28} {per_commit:12.1f}")
-    print(f"  board answers {dict(phase.board_statuses)}; {'within' if ok else 'OUTSIDE'} the targets")
+    verdict = ("within" if ok else "OUTSIDE") + " the targets" if judged else "not judged (a burst, not a steady rate)"
+    print(f"  board answers {dict(phase.board_statuses)}; {verdict}")
     return ok
+
+
+def batch_bodies(episodes: Episodes, size: int, count: int) -> list[bytes]:
+    return [json.dumps({"observations": [episodes.next() for _ in range(size)]}).encode() for _ in range(count)]
 
 
 def prepare(engine: Any, doc: dict[str, Any], tmp: Path) -> tuple[str, str]:
@@ -348,25 +388,36 @@ def main() -> int:
         if args.peer:
             floor, floor_url, _ = start_floor(tmp)
             try:
-                singles = [json.dumps(episodes.next()).encode() for _ in range(int(args.rate * args.seconds))]
-                phase = Phase("floor: bare FastAPI + uvicorn, single posts, no database")
-                asyncio.run(drive(phase, floor_url, worker, operator, singles, 1, args.rate, floor.pid))
-                report(phase, TARGET["single_rate"], 1)
+                if args.only != "batch":
+                    singles = [json.dumps(episodes.next()).encode() for _ in range(int(args.rate * args.seconds))]
+                    phase = Phase("floor: bare FastAPI + uvicorn, single posts, no database")
+                    asyncio.run(drive(phase, floor_url, worker, operator, singles, 1, args.rate, floor.pid))
+                    report(phase, TARGET["single_rate"], 1)
+                if args.only != "single":
+                    batches = batch_bodies(episodes, args.batch, int(args.batch_rate * args.seconds))
+                    phase = Phase(f"floor: bare FastAPI + uvicorn, posts of {args.batch}, no database")
+                    rate = args.batch_rate
+                    floor_run = drive(phase, floor_url, worker, operator, batches, args.batch, rate, floor.pid)
+                    asyncio.run(floor_run)
+                    report(phase, TARGET["batch_obs_rate"], args.batch)
             finally:
                 stop(floor)
             episodes = Episodes(cameras, evidence_jpeg())
         proc, url, log = start_server(args.pg_url, schema, tmp)
         try:
+            # Every camera opens an episode at once (a snapshot each, an auto-case each): the burst
+            # that precedes the steady phases, reported on its own.
+            opening = [json.dumps(episodes.next()).encode() for _ in cameras]
+            phase = Phase(f"opening wave: every camera opens an episode, {args.rate:.0f} posts/s offered")
+            asyncio.run(drive(phase, url, worker, operator, opening, 1, args.rate, proc.pid))
+            report(phase, TARGET["single_rate"], 1, judged=False)
             if args.only != "batch":
                 singles = [json.dumps(episodes.next()).encode() for _ in range(int(args.rate * args.seconds))]
                 phase = Phase("single")
                 asyncio.run(drive(phase, url, worker, operator, singles, 1, args.rate, proc.pid))
                 results["single"] = report(phase, TARGET["single_rate"], 1)
             if args.only != "single":
-                batches = [
-                    json.dumps({"observations": [episodes.next() for _ in range(args.batch)]}).encode()
-                    for _ in range(int(args.batch_rate * args.seconds))
-                ]
+                batches = batch_bodies(episodes, args.batch, int(args.batch_rate * args.seconds))
                 phase = Phase("batch")
                 asyncio.run(drive(phase, url, worker, operator, batches, args.batch, args.batch_rate, proc.pid))
                 results["batch"] = report(phase, TARGET["batch_obs_rate"], args.batch)
