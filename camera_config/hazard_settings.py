@@ -98,8 +98,10 @@ class StructureSettings(_Config):
 
 class TamperSettings(_Config):
     enabled: bool = Field(True, description="Raise camera-fault alerts: covered, defocused, moved, frozen.")
-    sample_every_s: float = Field(1.0, gt=0, le=3600, description="Seconds between checked frames.")
-    min_duration_s: float = Field(5.0, ge=0, le=3600, description="Seconds a fault must persist before alerting.")
+    sample_every_s: float = Field(2.0, gt=0, le=3600, description="Seconds between checked frames.")
+    min_duration_s: float = Field(
+        4.0, ge=0, le=3600, description="Seconds a fault must persist before alerting (three samples at the default)."
+    )
     clear_s: float = Field(5.0, ge=0, le=3600, description="Seconds without the fault before the alert closes.")
     covered_entropy: float = Field(
         3.5, ge=0, le=8, description="Covered: grey-level entropy (bits) below this (one colour, a hand, a cloth)."
@@ -110,7 +112,9 @@ class TamperSettings(_Config):
     moved_shift: float = Field(
         0.04, gt=0, le=1, description="Moved: picture shifted by more than this share of its width vs the reference."
     )
-    frozen_s: float = Field(10.0, gt=0, le=3600, description="Frozen: seconds of identical frames.")
+    frozen_s: float = Field(
+        4.0, gt=0, le=3600, description="Frozen: seconds of identical samples after the first repeat (three samples)."
+    )
     baseline_samples: int = Field(
         10, ge=1, le=10000, description="Samples used to learn the camera's own sharpness and reference view."
     )

@@ -23,6 +23,8 @@ class FrameContext:
     """Tracked detections outside mask zones, in frame pixels; empty when the detector did not run."""
     analysed: bool = True
     """The detector ran on this frame (rules about people only learn from analysed frames)."""
+    falls: tuple[Detection, ...] = ()
+    """Fallen people the fall stage found where the counting model sees nobody: for the fall rule, never counted."""
 
     @property
     def now_s(self) -> float:

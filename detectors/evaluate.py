@@ -1,7 +1,9 @@
 """Evaluation on real footage: run a clip through ingest → detectors and compare with labels.
 
 Labels are CSV files ('#' lines are comments), of either kind:
-- ``frame,people``: people visible in that frame (decode index from 0) → per-frame count error;
+- ``frame,people[,occluded]``: people visible in that frame (decode index from 0) → per-frame count error;
+  ``occluded`` more people may count either way (hidden behind someone, cut by the edge): a count from
+  ``people`` to ``people + occluded`` is no error;
 - ``hazard,start_s,end_s[,zone]``: a real hazard episode on the clip's timeline → precision/recall of episodes.
 """
 
@@ -36,6 +38,15 @@ class EpisodeLabel:
 class Labels:
     counts: dict[int, int] = field(default_factory=dict)
     episodes: tuple[EpisodeLabel, ...] = ()
+    occluded: dict[int, int] = field(default_factory=dict)
+    """Per labelled frame: people beyond ``counts`` who may count either way."""
+
+
+def count_error(people: int, occluded: int, found: int) -> int:
+    """How far ``found`` lies outside ``people`` .. ``people + occluded`` (negative: too few)."""
+    if found < people:
+        return found - people
+    return max(0, found - people - occluded)
 
 
 def read_labels(path: Path) -> Labels:
@@ -45,6 +56,7 @@ def read_labels(path: Path) -> Labels:
         raise InvalidInput(f"{path}: no such labels file") from None
     rows = list(csv.DictReader(io.StringIO("".join(ln for ln in text.splitlines(True) if not ln.startswith("#")))))
     counts: dict[int, int] = {}
+    occluded: dict[int, int] = {}
     episodes: list[EpisodeLabel] = []
     issues: list[Issue] = []
     for n, row in enumerate(rows, start=1):
@@ -52,21 +64,24 @@ def read_labels(path: Path) -> Labels:
         try:
             if "frame" in row and "people" in row:
                 frame, people = int(row["frame"]), int(row["people"])
-                if frame < 0 or people < 0:
-                    raise ValueError("frame and people must be ≥ 0")
+                hidden = int(row.get("occluded") or 0)
+                if frame < 0 or people < 0 or hidden < 0:
+                    raise ValueError("frame, people and occluded must be ≥ 0")
                 counts[frame] = people
+                if hidden:
+                    occluded[frame] = hidden
             elif {"hazard", "start_s", "end_s"} <= row.keys():
                 start, end = float(row["start_s"]), float(row["end_s"])
                 if end < start:
                     raise ValueError("end_s before start_s")
                 episodes.append(EpisodeLabel(HazardType(row["hazard"]), start, end, row.get("zone") or None))
             else:
-                raise ValueError("columns must be frame,people or hazard,start_s,end_s[,zone]")
+                raise ValueError("columns must be frame,people[,occluded] or hazard,start_s,end_s[,zone]")
         except (ValueError, TypeError) as exc:
             issues.append(Issue(where, str(exc)))
     if issues:
         raise InvalidInput(issues)
-    return Labels(counts, tuple(episodes))
+    return Labels(counts, tuple(episodes), occluded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +102,8 @@ class EvalReport:
     ms_per_frame: list[float] = field(default_factory=list)
     counts: list[tuple[int, int, int]] = field(default_factory=list)
     """(frame, labelled, found)."""
+    occluded: dict[int, int] = field(default_factory=dict)
+    """Per labelled frame: people beyond the labelled count who may count either way."""
     episodes: list[Episode] = field(default_factory=list)
     observations: list[Observation] = field(default_factory=list, repr=False)
     labelled_episodes: tuple[EpisodeLabel, ...] = ()
@@ -97,11 +114,14 @@ class EvalReport:
 
     @property
     def count_mae(self) -> float | None:
-        return statistics.fmean(abs(f - t) for _, t, f in self.counts) if self.counts else None
+        return statistics.fmean(abs(e) for e in self.count_errors()) if self.counts else None
 
     @property
     def count_bias(self) -> float | None:
-        return statistics.fmean(f - t for _, t, f in self.counts) if self.counts else None
+        return statistics.fmean(self.count_errors()) if self.counts else None
+
+    def count_errors(self) -> list[int]:
+        return [count_error(t, self.occluded.get(i, 0), f) for i, t, f in self.counts]
 
     def alerts_by_hazard(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -149,7 +169,7 @@ def evaluate_clip(
     clock = FakeClock()
     t0_s = clock.monotonic()
     step = every_s if every_s is not None else 1.0 / camera.detect.fps
-    report = EvalReport(clip=clip.name, labelled_episodes=labels.episodes)
+    report = EvalReport(clip=clip.name, labelled_episodes=labels.episodes, occluded=dict(labels.occluded))
     opened: dict[str, Episode] = {}
     for frame in read_file_frames(clip, camera.id, every_s=step, clock=clock, loop=loop_for_s is not None):
         if loop_for_s is not None and frame.monotonic_s - t0_s > loop_for_s:

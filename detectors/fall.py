@@ -84,7 +84,7 @@ class FallRule:
         if not ctx.analysed:
             return []
         now = ctx.now_s
-        people = ctx.people()
+        people = ctx.people() + list(ctx.falls)
         standing_now: set[int] = set()
         lying: list[Detection] = []
         for d in people:

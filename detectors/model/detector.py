@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidInput, Unavailable
+from detectors.labels import family_of
 from detectors.model.config import EXPORTS, INT8_FROM, Backend, ModelConfig
 from detectors.model.exports import Progress, export_model, fresh_export, label_table, load_yolo
 from detectors.model.runners import Runner, runner_for
@@ -38,6 +39,15 @@ class Detector:
             [self.config.label_conf.get(self.labels.get(i, ""), self.config.conf) for i in range(len(self.info.names))],
             dtype=np.float32,
         )
+        families = sorted({family_of(label) for label in self.labels.values()})
+        self._families = np.array(
+            [
+                families.index(family_of(label)) if (label := self.labels.get(i)) else -1
+                for i in range(len(self.info.names))
+            ],
+            dtype=np.int64,
+        )
+        """Model class → index of its label's family (-1: a class gridwatch ignores, left out before NMS)."""
         self.threads = self.config.resolved_threads()
         self.timings_ms: dict[Backend, float] = {}
         """With backend auto: what each candidate took on a model-size input when it was picked."""
@@ -122,7 +132,7 @@ class Detector:
         floor = float(self._label_floor.min()) if len(self._label_floor) else self.config.conf
         out: list[Detection] = []
         height, width = int(shape[0]), int(shape[1])
-        for x1, y1, x2, y2, conf, cls in nms(raw, floor, self.config.iou):
+        for x1, y1, x2, y2, conf, cls in nms(raw, floor, self.config.iou, self._families):
             k = int(cls)
             label = self.labels.get(k)
             if label is None or conf < self._label_floor[k]:

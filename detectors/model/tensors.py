@@ -46,12 +46,38 @@ def model_input(image: Image, imgsz: int) -> Tensor:
     return chw(letterbox(image, h, w)[0])[None]
 
 
-def nms(raw: Tensor, conf: float, iou: float) -> list[list[float]]:
-    """Raw predictions of one image → [x1, y1, x2, y2, confidence, class] rows (ultralytics' NMS,
-    class-agnostic: Normal and Fall boxes on one person are one person)."""
+def nms(raw: Tensor, conf: float, iou: float, families: npt.NDArray[np.int64] | None = None) -> list[list[float]]:
+    """Raw predictions of one image (a batch of one) → [x1, y1, x2, y2, confidence, class] rows (ultralytics' NMS).
+
+    ``families`` gives each model class a family index (-1: ignored): boxes suppress each other only within a
+    family, so a person the model calls both upright and fallen is one person, while a rider and the bicycle
+    under them are two things. None = every class in one family (class-agnostic).
+    """
     import torch
     from ultralytics.utils.nms import non_max_suppression
 
-    (kept,) = non_max_suppression(torch.from_numpy(raw), conf_thres=conf, iou_thres=iou, agnostic=True, max_det=300)
-    rows: list[list[float]] = kept.numpy().tolist()
+    if families is None:
+        (kept,) = non_max_suppression(torch.from_numpy(raw), conf_thres=conf, iou_thres=iou, agnostic=True, max_det=300)
+        rows: list[list[float]] = kept.numpy().tolist()
+        return rows
+    count = int(families.max()) + 1 if families.size else 0
+    if count == 0:
+        return []
+    scores = raw[:, 4:, :]
+    # Per family: the best score among its classes, and which class that was.
+    best = np.empty((raw.shape[0], count, raw.shape[2]), dtype=np.float32)
+    member = np.empty((count, raw.shape[2]), dtype=np.int64)
+    for f in range(count):
+        classes = np.flatnonzero(families == f)
+        sub = scores[0, classes, :]
+        pick = sub.argmax(axis=0)
+        member[f] = classes[pick]
+        best[:, f, :] = scores[:, classes, :].max(axis=1)
+    merged = np.concatenate([raw[:, :4, :], best], axis=1)
+    (kept,), (idxs,) = non_max_suppression(
+        torch.from_numpy(merged), conf_thres=conf, iou_thres=iou, agnostic=False, max_det=300, return_idxs=True
+    )
+    rows = kept.numpy().tolist()
+    for row, anchor in zip(rows, idxs.numpy().tolist(), strict=True):
+        row[5] = float(member[int(row[5]), int(anchor)])
     return rows

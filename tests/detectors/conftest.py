@@ -1,4 +1,5 @@
-"""Detector fixtures: the real person model (exported to OpenVINO once per session), real footage frames.
+"""Detector fixtures: the real default model (COCO YOLOv8n, exported to OpenVINO once per session), real footage.
+
 
 ultralytics reads YOLO_CONFIG_DIR when first imported and writes its settings there, so it is pointed at a
 temporary directory before anything imports it.

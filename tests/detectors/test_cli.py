@@ -44,7 +44,7 @@ def test_model_export_shows_progress_and_fills_the_cache(
     assert exported.returncode == 0, exported.stderr
     assert "exporting to openvino" in exported.stderr
     assert "openvino model:" in exported.stdout
-    (model,) = (data_dir / "models").glob("best-*-openvino/model.xml")
+    (model,) = (data_dir / "models").glob("yolov8n-*-openvino/model.xml")
     assert model.with_suffix(".bin").stat().st_size > 1_000_000
     assert (data_dir / "ultralytics").is_dir()  # ultralytics' settings live in the data dir
     again = run(data_dir, "model", "export", "--format", "openvino")

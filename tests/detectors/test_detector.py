@@ -1,4 +1,4 @@
-"""The Detector on the real person model: what it finds, on which backend, and the input it makes."""
+"""The Detector on the default COCO model: what it finds, on which backend, and the input it makes."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def animal_weights(tmp_path_factory: pytest.TempPathFactory, weights: Path) -> Path:
-    """Real weights whose classes are not people (the person model, renamed)."""
+    """Real weights whose classes are not people (the default model, renamed)."""
     import torch
 
     ckpt = torch.load(weights, map_location="cpu", weights_only=False)

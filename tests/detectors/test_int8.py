@@ -80,7 +80,7 @@ def test_int8_export_refuses_a_quantization_that_broke_the_model(
     cache = tmp_path / "models"
     shutil.copytree(fp32.parent, export_dir(cache, info, base))
     monkeypatch.setattr(detectors.model.int8, "kept_in_float", lambda _names, _output: [])
-    with pytest.raises(Unavailable, match=rf"best\.pt: the {fmt.value} export finds what fp32 finds only \d+%"):
+    with pytest.raises(Unavailable, match=rf"yolov8n\.pt: the {fmt.value} export finds what fp32 finds only \d+%"):
         export_model(weights, fmt, cache, calibration=vtest)
     assert fresh_export(cache, info, fmt) is None
     assert not export_dir(cache, info, fmt).exists()
