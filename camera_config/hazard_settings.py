@@ -158,6 +158,25 @@ class IntrusionSettings(_Config):
         return value
 
 
+class FireLaneSettings(_Config):
+    enabled: bool = Field(True, description="Raise an alert for a vehicle standing in a fire-lane zone.")
+    stand_s: float = Field(
+        300.0, ge=0, le=86400, description="Seconds a vehicle may stand in a fire lane before an alert."
+    )
+    clear_s: float = Field(30.0, ge=0, le=3600, description="Seconds with the lane clear before the alert closes.")
+    gone_s: float = Field(
+        10.0, gt=0, le=600, description="A standing vehicle not seen for this long has left (passers-by hide it)."
+    )
+
+
+class EbikeSettings(_Config):
+    enabled: bool = Field(True, description="Raise an alert for a bicycle or e-bike inside an entrance zone.")
+    min_duration_s: float = Field(
+        5.0, ge=0, le=3600, description="Seconds a bicycle or motorcycle must be inside before an alert."
+    )
+    clear_s: float = Field(10.0, ge=0, le=3600, description="Seconds with none inside before the alert closes.")
+
+
 class HazardSettings(_Config):
     """Camera-wide defaults for each hazard rule; zones may override some of them."""
 
@@ -166,6 +185,8 @@ class HazardSettings(_Config):
     structure: StructureSettings = Field(default_factory=StructureSettings, description="Structural change.")
     tamper: TamperSettings = Field(default_factory=TamperSettings, description="Camera faults.")
     intrusion: IntrusionSettings = Field(default_factory=IntrusionSettings, description="Intrusion, loitering.")
+    fire_lane: FireLaneSettings = Field(default_factory=FireLaneSettings, description="Fire lane blocked.")
+    ebike: EbikeSettings = Field(default_factory=EbikeSettings, description="Bicycle or e-bike inside a building.")
 
 
 class ZoneSettings(_Config):
@@ -176,3 +197,6 @@ class ZoneSettings(_Config):
         None, ge=0, le=3600, description="Crowd zones: seconds the gathering must last."
     )
     loiter_s: float | None = Field(None, ge=0, le=86400, description="Restricted zones: seconds before loitering.")
+    stand_s: float | None = Field(
+        None, ge=0, le=86400, description="Fire-lane zones: seconds a vehicle may stand there."
+    )

@@ -30,6 +30,10 @@ class ZonePurpose(enum.StrEnum):
     STRUCTURE = "structure"
     RESTRICTED = "restricted"
     MASK = "mask"
+    FIRE_LANE = "fire_lane"
+    """A fire lane or access road: no vehicle may stand there."""
+    ENTRANCE = "entrance"
+    """A building entrance, corridor or lift lobby: no bicycle or e-bike inside (a leading cause of fires)."""
 
 
 class PersonRole(enum.StrEnum):

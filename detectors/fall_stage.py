@@ -235,9 +235,10 @@ def _shifted(det: Detection, crop: Box) -> Detection:
 
 
 def _around(box: Box, width: int, height: int) -> Box:
-    """The box with `MARGIN` of scene around it, square where the picture allows, inside the picture."""
-    side = max(box.x2 - box.x1, box.y2 - box.y1) * (1 + 2 * MARGIN)
+    """The box with `MARGIN` of scene around it: a square, moved (not cut) to lie inside the picture, so the
+    fall model always gets a whole square view (a sliver at the picture's edge gives it nothing to go on)."""
+    side = min(max(box.x2 - box.x1, box.y2 - box.y1) * (1 + 2 * MARGIN), width, height)
     cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
-    x1, y1 = math.floor(max(0.0, cx - side / 2)), math.floor(max(0.0, cy - side / 2))
-    x2, y2 = math.ceil(min(width, cx + side / 2)), math.ceil(min(height, cy + side / 2))
-    return Box(float(x1), float(y1), float(x2), float(y2))
+    x1 = min(max(0.0, cx - side / 2), width - side)
+    y1 = min(max(0.0, cy - side / 2), height - side)
+    return Box(float(math.floor(x1)), float(math.floor(y1)), float(math.floor(x1 + side)), float(math.floor(y1 + side)))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from camera_config.types import Camera
+from camera_config.types import Camera, ZonePurpose
 from core.clock import Clock, SystemClock
 from core.errors import GridwatchError
 from detectors.context import FrameContext, Rule
@@ -36,6 +36,7 @@ from detectors.structure import StructureRule
 from detectors.tamper import TamperRule, ViewWatch
 from detectors.tracking import Tracker
 from detectors.types import Box, Detection, Observation
+from detectors.vehicles import EbikeRule, FireLaneRule
 from detectors.zones import CameraZones, check_zones
 from ingest.types import Frame, Image
 
@@ -68,6 +69,9 @@ class PipelineConfig:
     hold_lost_s: float = 0.0
     """A tracked person missed for up to this long still counts, at the tracker's predicted place (0 = off:
     on vtest the tracker's id switches made it count people twice more often than it bridged a miss)."""
+    look_whole_every_s: float = 10.0
+    """Cameras with a fire-lane zone analyse the whole frame at least this often, moving or not: a parked car
+    does not move, so motion alone would never bring it to the model (once found, it is tracked)."""
     still_spots: bool = True
     """Leave out what the model calls a person but stands unmoved where it stood when the camera started (a
     signpost, a statue: `StillSpots`); a person seen walking first always counts."""
@@ -115,6 +119,10 @@ def camera_rules(cam: Camera, model_has_fall_class: bool) -> list[Rule]:
             rules += [IntrusionRule(cam.id, z, hz.intrusion), LoiterRule(cam.id, z, hz.intrusion)]
         elif purpose == "structure" and hz.structure.enabled:
             rules.append(StructureRule(cam.id, z, hz.structure, view))
+        elif purpose == "fire_lane" and hz.fire_lane.enabled:
+            rules.append(FireLaneRule(cam.id, z, hz.fire_lane))
+        elif purpose == "entrance" and hz.ebike.enabled:
+            rules.append(EbikeRule(cam.id, z, hz.ebike))
     if hz.fall.enabled:
         rules.append(FallRule(cam.id, hz.fall, model_has_fall_class=model_has_fall_class))
     return rules
@@ -130,6 +138,8 @@ class _Camera:
         self.tracker = Tracker(fps=config.track_fps, hold_lost_s=config.hold_lost_s)
         self.still = StillSpots() if config.still_spots else None
         self.fall_watch = FallWatch()
+        self.looks_for_still = any(z.purpose is ZonePurpose.FIRE_LANE for z in camera.zones)
+        self.whole_at_s: float | None = None
         self.motion = MotionFinder()
         self.counters = CameraCounters()
         self.detections: tuple[Detection, ...] = ()
@@ -332,6 +342,11 @@ class DetectorPipeline:
         crops: list[tuple[int, Region, Image]] = []
         side = self.config.region_size
         for i, (state, f) in enumerate(todo):
+            if state.looks_for_still and (
+                state.whole_at_s is None or f.monotonic_s - state.whole_at_s >= self.config.look_whole_every_s
+            ):
+                whole.append(i)
+                continue
             if f.motion is not None and f.motion <= 0 and not state.detections:
                 continue  # ingest saw nothing move and nobody is tracked: nobody to find
             motion = state.motion.boxes(f.image) if self.config.mode is Mode.REGIONS else None
@@ -355,6 +370,7 @@ class DetectorPipeline:
             for i, dets in zip(whole, self.detector.detect(pictures, imgsz=self.config.frame_size), strict=True):
                 results[i] = dets
                 todo[i][0].counters.full_frames += 1
+                todo[i][0].whole_at_s = todo[i][1].monotonic_s
         if crops:
             images: list[Image] = [
                 c if c.shape[0] == side else np.asarray(cv2.resize(c, (side, side), interpolation=cv2.INTER_AREA))

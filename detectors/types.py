@@ -21,6 +21,8 @@ class HazardType(enum.StrEnum):
     CAMERA_DEFOCUSED = "camera_defocused"
     CAMERA_MOVED = "camera_moved"
     CAMERA_FROZEN = "camera_frozen"
+    FIRE_LANE_BLOCKED = "fire_lane_blocked"
+    EBIKE_INDOORS = "ebike_indoors"
 
 
 class Severity(enum.StrEnum):

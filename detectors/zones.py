@@ -105,6 +105,8 @@ class CameraZones:
         self.crowd = tuple(z for z in self.all if z.zone.purpose is ZonePurpose.CROWD)
         self.structure = tuple(z for z in self.all if z.zone.purpose is ZonePurpose.STRUCTURE)
         self.restricted = tuple(z for z in self.all if z.zone.purpose is ZonePurpose.RESTRICTED)
+        self.fire_lane = tuple(z for z in self.all if z.zone.purpose is ZonePurpose.FIRE_LANE)
+        self.entrance = tuple(z for z in self.all if z.zone.purpose is ZonePurpose.ENTRANCE)
 
     def unmasked(self, detections: Sequence[Detection]) -> list[Detection]:
         """Drop detections whose bottom-centre lies in a mask zone (a poster, a statue, a screen)."""

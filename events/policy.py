@@ -57,6 +57,8 @@ def _default_hazards() -> dict[HazardType, HazardPolicy]:
         HazardType.CAMERA_DEFOCUSED: _h(col, None, "Camera out of focus"),
         HazardType.CAMERA_MOVED: _h(col, Severity.MEDIUM, "Camera moved"),
         HazardType.CAMERA_FROZEN: _h(col, Severity.MEDIUM, "Camera picture frozen"),
+        HazardType.FIRE_LANE_BLOCKED: _h(col, Severity.HIGH, "Fire lane blocked by a vehicle"),
+        HazardType.EBIKE_INDOORS: _h(col, Severity.HIGH, "Bicycle or e-bike inside a building"),
     }
 
 

@@ -63,6 +63,16 @@ def nms(raw: Tensor, conf: float, iou: float, families: npt.NDArray[np.int64] | 
     count = int(families.max()) + 1 if families.size else 0
     if count == 0:
         return []
+    # Anchors no kept class is sure enough about go first (most of them): the rest is then cheap.
+    classes = np.flatnonzero(families >= 0)
+    sure = np.flatnonzero(raw[0, 4 + classes, :].max(axis=0) >= conf)
+    if sure.size == 0:
+        return []
+    raw = np.ascontiguousarray(raw[:, :, sure])
+    if raw.shape[2] == 6:
+        # ultralytics' NMS takes an input whose last axis is 6 for an end-to-end model's (already suppressed)
+        # output and returns it untouched: one more anchor, sure of nothing, keeps it from guessing so.
+        raw = np.concatenate([raw, np.zeros((*raw.shape[:2], 1), dtype=raw.dtype)], axis=2)
     scores = raw[:, 4:, :]
     # Per family: the best score among its classes, and which class that was.
     best = np.empty((raw.shape[0], count, raw.shape[2]), dtype=np.float32)
@@ -78,6 +88,6 @@ def nms(raw: Tensor, conf: float, iou: float, families: npt.NDArray[np.int64] | 
         torch.from_numpy(merged), conf_thres=conf, iou_thres=iou, agnostic=False, max_det=300, return_idxs=True
     )
     rows = kept.numpy().tolist()
-    for row, anchor in zip(rows, idxs.numpy().tolist(), strict=True):
+    for row, anchor in zip(rows, idxs.numpy().tolist(), strict=True):  # anchors among the sure ones
         row[5] = float(member[int(row[5]), int(anchor)])
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from detectors.labels import BICYCLE, FALLEN_PERSON, MOTORCYCLE, PERSON, VEHICLE, family_of
 from detectors.model.tensors import nms
@@ -56,3 +57,13 @@ def test_crop_merging_keeps_a_rider_and_their_bicycle() -> None:
     bike = Detection(BICYCLE, 0.7, Box(78, 100, 122, 150))
     again = Detection(PERSON, 0.6, Box(82, 57, 121, 146))  # the rider found again by a neighbouring crop
     assert _suppress([rider, bike, again]) == [rider, bike]
+
+
+def test_six_sure_anchors_are_suppressed_not_taken_for_an_end_to_end_output() -> None:
+    """ultralytics' NMS returns an input with 6 anchors untouched (it takes it for an end-to-end model's
+    rows): the anchors left after the confidence filter must still be suppressed and classed."""
+    people = [((100 + i, 100, 40, 90), {0: 0.5 + 0.05 * i}) for i in range(6)]  # one person, six anchors
+    rows = nms(raw(*people), 0.3, 0.5, FAMILIES)
+    assert len(rows) == 1
+    assert int(rows[0][5]) == 0
+    assert rows[0][4] == pytest.approx(0.75)

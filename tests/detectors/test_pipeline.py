@@ -190,3 +190,19 @@ def test_motion_gating_from_ingest_skips_inference_on_a_still_empty_scene(detect
     pipeline.process([replace(second, motion=0.3)])
     assert c.full_frames == 1
     assert pipeline.detections("CAM-G")  # people walk in vtest
+
+
+# vtest's white van and light-blue car stand at the top right for the whole clip; the lawn at the left has no vehicle.
+PARKED = zone("parked", ZonePurpose.FIRE_LANE, [(0.8, 0.05), (1, 0.05), (1, 0.3), (0.8, 0.3)], stand_s=30)
+LAWN = zone("lawn", ZonePurpose.FIRE_LANE, [(0, 0.55), (0.3, 0.55), (0.3, 0.95), (0, 0.95)], stand_s=30)
+
+
+def test_vehicles_standing_in_a_fire_lane_on_real_footage_are_one_alert(detector: Detector, vtest: Path) -> None:
+    """The lane over the parked van and car: one alert once they have stood 30 s; the lane over the lawn: none."""
+    cam = file_camera("vtest", [PARKED, LAWN])
+    report = evaluate_clip(vtest, cam, DetectorPipeline(detector, config=PipelineConfig(track_fps=1.0)), every_s=1.0)
+    lanes = [o for o in report.observations if o.hazard is HazardType.FIRE_LANE_BLOCKED]
+    opened = [o for o in lanes if o.state is EpisodeState.OPENED]
+    assert [o.zone_id for o in opened] == ["parked"]
+    assert opened[0].measurements["standing_s"] >= 30
+    assert opened[0].observed_at - FakeClock().now() <= timedelta(seconds=30 + 10)

@@ -4,7 +4,14 @@ import { ApiError, api, h, healthBadge, label } from "../api.js";
 import { framesDecoded, startLive } from "../live.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const PURPOSE = { crowd: "Crowd area", structure: "Structure / wall", restricted: "Restricted area", mask: "Mask (ignored)" };
+const PURPOSE = {
+  crowd: "Crowd area",
+  structure: "Structure / wall",
+  restricted: "Restricted area",
+  fire_lane: "Fire lane (no standing vehicles)",
+  entrance: "Entrance / corridor / lift (no e-bikes)",
+  mask: "Mask (ignored)",
+};
 
 function zoneLayer(zones) {
   const svg = document.createElementNS(SVG, "svg");
