@@ -15,9 +15,9 @@ from detectors.evaluate import EvalReport, evaluate_clip, file_camera, read_labe
 from detectors.fall_stage import FallStage
 from detectors.model.detector import Detector
 from detectors.pipeline import DetectorPipeline, InferenceLoop, Mode, PipelineConfig, frame_problem
-from detectors.types import EpisodeState, HazardType, Observation
+from detectors.types import Box, EpisodeState, HazardType, Observation
 from ingest.files import read_file_frames
-from ingest.types import Frame
+from ingest.types import Frame, Image
 from ingest.worker import IngestWorker
 from tests.detectors import scenarios
 from tests.detectors.conftest import LABELS, read_frames
@@ -206,3 +206,23 @@ def test_vehicles_standing_in_a_fire_lane_on_real_footage_are_one_alert(detector
     assert [o.zone_id for o in opened] == ["parked"]
     assert opened[0].measurements["standing_s"] >= 30
     assert opened[0].observed_at - FakeClock().now() <= timedelta(seconds=30 + 10)
+
+
+def test_a_still_person_shape_there_since_the_start_is_left_out_after_learning(detector: Detector, vtest: Path) -> None:
+    """A pedestrian cut from vtest and pasted, unmoving, into every frame from the first: the COCO model calls
+    it a person, it counts while the camera learns its still spots (10 s), and never after."""
+    frames = read_frames(vtest, set(range(0, 300, 5)))
+    pictures = [frames[i] for i in sorted(frames)][:50]  # 25 s at 2 frames a second
+    person = scenarios.person_crop(read_frames(vtest, {490})[490], (512, 250, 555, 365))
+    pasted = Box(338.5, 355.0, 381.5, 470.0)
+
+    def stand(image: Image, _i: int) -> Image:
+        return scenarios.paste(image, person, (360, 470))
+
+    pipeline = DetectorPipeline(detector, [camera(cid="CAM-S")], config=PipelineConfig(track_fps=2.0))
+    on_spot: dict[float, bool] = {}
+    for f in scenarios.edited_frames(pictures, "CAM-S", fps=2, edit=stand):
+        pipeline.process([f])
+        on_spot[f.seq / 2] = any(d.box.iou(pasted) > 0.5 for d in pipeline.detections("CAM-S"))
+    assert sum(on_spot[t] for t in on_spot if t <= 10) >= 15  # counted while learning (the model finds it)
+    assert not any(on_spot[t] for t in on_spot if t > 10.5)
