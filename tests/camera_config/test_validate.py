@@ -81,7 +81,8 @@ def test_valid_site_gives_typed_values() -> None:
         ),
         (
             lambda d: d["cameras"][0].update(zones=[{"id": "z", "purpose": "fog", "points": [[0, 0], [1, 0], [1, 1]]}]),
-            "cameras[0].zones[0].purpose: Input should be 'crowd', 'structure', 'restricted' or 'mask'",
+            "cameras[0].zones[0].purpose: Input should be "
+            "'crowd', 'structure', 'restricted', 'mask', 'fire_lane' or 'entrance'",
         ),
         (
             lambda d: d["cameras"][0].update(
