@@ -19,12 +19,11 @@ from dataclasses import dataclass, field, replace
 from camera_config.hazard_settings import FallSettings
 from core.errors import InvalidInput
 from detectors.labels import FALLEN_PERSON, PERSON, PERSON_LABELS
+from detectors.model.config import FALL_IMGSZ
 from detectors.model.detector import Detector
 from detectors.types import Box, Detection
 from ingest.types import Image
 
-FALL_IMGSZ = 320
-"""Model input side for the crops (a person crop is small; a bigger input costs more and finds nothing more)."""
 MARGIN = 0.25
 """Scene kept around a person box, as a share of its longest side on each side."""
 MIN_OVERLAP = 0.3

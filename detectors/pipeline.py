@@ -138,7 +138,7 @@ class _Camera:
         self.tracker = Tracker(fps=config.track_fps, hold_lost_s=config.hold_lost_s)
         self.still = StillSpots() if config.still_spots else None
         self.fall_watch = FallWatch()
-        self.looks_for_still = any(z.purpose is ZonePurpose.FIRE_LANE for z in camera.zones)
+        self.needs_whole_frames = any(z.purpose is ZonePurpose.FIRE_LANE for z in camera.zones)
         self.whole_at_s: float | None = None
         self.motion = MotionFinder()
         self.counters = CameraCounters()
@@ -342,7 +342,7 @@ class DetectorPipeline:
         crops: list[tuple[int, Region, Image]] = []
         side = self.config.region_size
         for i, (state, f) in enumerate(todo):
-            if state.looks_for_still and (
+            if state.needs_whole_frames and (
                 state.whole_at_s is None or f.monotonic_s - state.whole_at_s >= self.config.look_whole_every_s
             ):
                 whole.append(i)

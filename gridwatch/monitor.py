@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from prometheus_client.registry import Collector
@@ -23,9 +23,9 @@ from prometheus_client.registry import Collector
 from camera_config.types import Camera
 from core.clock import Clock, SystemClock
 from core.errors import GridwatchError, NotFound, Unavailable
-from detectors.fall_stage import FALL_IMGSZ, FallStage
-from detectors.labels import DEFAULT_CLASS_MAP, FALLEN_PERSON
-from detectors.model.config import ModelConfig, fall_weights
+from detectors.fall_stage import FallStage
+from detectors.labels import FALLEN_PERSON
+from detectors.model.config import ModelConfig, fall_config
 from detectors.model.detector import Detector
 from detectors.offline import OfflineRule
 from detectors.pipeline import DetectorPipeline, InferenceLoop, PipelineConfig
@@ -180,14 +180,7 @@ class SiteMonitor:
         if self._detector is not None:
             return None
         try:
-            config = replace(
-                self._model_config(),
-                weights=fall_weights(),
-                class_map=dict(DEFAULT_CLASS_MAP),
-                imgsz=FALL_IMGSZ,
-                label_conf={},
-            )
-            fall = FallStage(self._load(config, "fall model"))
+            fall = FallStage(self._load(fall_config(self._model_config()), "fall model"))
         except GridwatchError as exc:
             self._progress(f"fall model: not used ({exc}); the fall rule takes a lying-shaped person for a fall")
             return None

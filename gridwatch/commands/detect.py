@@ -13,21 +13,36 @@ from gridwatch.settings import Settings, settings_from_args
 
 if TYPE_CHECKING:
     from camera_config.types import Camera
+    from detectors.fall_stage import FallStage
     from detectors.model.config import ModelConfig
 
 
 def _model_config(args: argparse.Namespace, settings: Settings) -> ModelConfig:
-    from detectors.model.config import Backend, ModelConfig
+    from detectors.model.config import DEFAULT_IMGSZ, Backend, ModelConfig
 
     settings.prepare()
     return ModelConfig(
         weights=args.weights,
         backend=Backend(getattr(args, "backend", "auto")),
-        imgsz=getattr(args, "imgsz", 640),
+        imgsz=getattr(args, "imgsz", None) or DEFAULT_IMGSZ,
         threads=getattr(args, "threads", 0),
         cache_dir=settings.data_dir / "models",
         calibration=getattr(args, "calibration", None) or settings.model_calibration,
     )
+
+
+def _fall_stage(config: ModelConfig) -> FallStage | None:
+    """The fall model behind the counting model, as the live pipeline runs it (None when it is not installed)."""
+    from detectors.fall_stage import FallStage
+    from detectors.model.config import fall_config
+    from detectors.model.detector import Detector
+
+    try:
+        fall = fall_config(config)
+    except InvalidInput as exc:
+        err.print(f"fall model: not used ({exc})")
+        return None
+    return FallStage(Detector(fall, progress=lambda step: err.print(f"fall model: {step}")))
 
 
 def cmd_model_export(args: argparse.Namespace) -> int:
@@ -102,7 +117,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     labels = Labels(counts, tuple(episodes), occluded)
     detector = Detector(config, progress=lambda step: err.print(f"model: {step}"))
     every_s = args.every if args.every is not None else 1.0 / camera.detect.fps
-    pipeline = DetectorPipeline(detector, config=PipelineConfig(mode=Mode(args.mode), track_fps=1.0 / every_s))
+    pipeline = DetectorPipeline(
+        detector,
+        config=PipelineConfig(mode=Mode(args.mode), track_fps=1.0 / every_s),
+        fall_stage=_fall_stage(config),
+    )
     expected = _frames_expected(args.clip, every_s)
     with progress(f"analysing {args.clip.name}") as update:
         report = evaluate_clip(
@@ -197,7 +216,7 @@ def register(sub: Subparsers) -> None:
         default="auto",
         help="runtime for the model (default auto: export to OpenVINO and ONNX once, use the fastest here)",
     )
-    ev.add_argument("--imgsz", type=int, default=640, help="model input size for whole frames")
+    ev.add_argument("--imgsz", type=int, help="model input size for whole frames (default 320)")
     ev.add_argument(
         "--mode", choices=["regions", "full"], default="regions", help="motion-region crops or whole frames"
     )
