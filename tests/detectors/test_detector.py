@@ -68,3 +68,18 @@ def test_letterbox_and_input_shape() -> None:
     assert scale == pytest.approx(640 / 768)
     assert boxed[500, 10].tolist() == [114, 114, 114]
     assert boxed[10, 10].tolist() == [200, 200, 200]
+
+
+def test_a_shape_seen_again_and_again_runs_compiled_for_it_with_the_same_boxes(
+    model_cache: Path, labelled_frames: dict[int, tuple[Image, int]]
+) -> None:
+    """OpenVINO compiles a shape it keeps seeing for that shape alone: the boxes are those of the dynamic model."""
+    d = Detector(ModelConfig(backend=Backend.OPENVINO, cache_dir=model_cache))
+    image = labelled_frames[490][0]
+    runs = [d.detect([image])[0] for _ in range(5)]  # dynamic first, then the shape's own compiled model
+    first = [(x.label, x.box) for x in runs[0]]
+    for later in runs[1:]:
+        assert len(later) == len(first)
+        for (label, box), x in zip(first, later, strict=True):
+            assert x.label == label
+            assert x.box.iou(box) > 0.9  # kernels differ by shape: a pixel or two, never another object
