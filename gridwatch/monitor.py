@@ -184,7 +184,7 @@ class SiteMonitor:
         except GridwatchError as exc:
             self._progress(f"fall model: not used ({exc}); the fall rule takes a lying-shaped person for a fall")
             return None
-        self._progress(f"fall model: ready on {fall.detector.backend.value}, for lying-shaped people only")
+        self._progress(f"fall model: ready on {fall.detector.backend.value}, only where someone may be down")
         return fall
 
     def _load_model(self) -> Detector:
