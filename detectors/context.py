@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from camera_config.types import Camera
-from detectors.episodes import EpisodeWriter
+from camera_config.types import Camera, Zone
+from detectors.episodes import EpisodeWriter, Persistence
 from detectors.labels import PERSON_LABELS
-from detectors.types import Detection, Observation
-from detectors.zones import CameraZones
+from detectors.types import Detection, HazardType, Observation, Severity
+from detectors.zones import CameraZones, PixelZone
 from ingest.types import Frame
 
 
@@ -46,3 +46,31 @@ class Rule(Protocol):
     def episodes(self) -> list[EpisodeWriter]:
         """Its episode writers (to close what is open when the rule is taken down)."""
         ...
+
+
+class ZoneRule:
+    """What the rules on one zone share: one episode at a time, and judgement only on frames the detector
+    analysed (elsewhere nothing is seen, which is not the same as nothing there). Subclasses name their
+    zones (`_zones`) and judge one (`_observe`)."""
+
+    def __init__(
+        self, camera_id: str, zone: Zone, hazard: HazardType, severity: Severity, persistence: Persistence
+    ) -> None:
+        self.zone_id = zone.id
+        self.persistence = persistence
+        self.writer = EpisodeWriter(camera_id, hazard, severity, zone_id=zone.id)
+
+    def episodes(self) -> list[EpisodeWriter]:
+        return [self.writer]
+
+    def observe(self, ctx: FrameContext) -> list[Observation]:
+        zone = next((z for z in self._zones(ctx) if z.id == self.zone_id), None)
+        if zone is None or not ctx.analysed:
+            return []
+        return self._observe(ctx, zone)
+
+    def _zones(self, ctx: FrameContext) -> tuple[PixelZone, ...]:
+        raise NotImplementedError
+
+    def _observe(self, ctx: FrameContext, zone: PixelZone) -> list[Observation]:
+        raise NotImplementedError

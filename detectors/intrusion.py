@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from camera_config.hazard_settings import IntrusionSettings, parse_window
 from camera_config.types import Zone
-from detectors.context import FrameContext
-from detectors.episodes import EpisodeWriter, Persistence, Report, Step, zone_report
+from detectors.context import FrameContext, ZoneRule
+from detectors.episodes import Persistence, Report, Step, zone_report
 from detectors.types import Detection, HazardType, Observation, Severity
 from detectors.zones import PixelZone
 
@@ -31,28 +31,11 @@ def in_schedule(settings: IntrusionSettings, at: datetime) -> bool:
     return False
 
 
-class _RestrictedZoneRule:
-    """What intrusion and loitering share: one restricted zone, one episode at a time, and people judged
-    only on frames the detector analysed (elsewhere nobody is seen, which is not the same as nobody there)."""
+class _RestrictedZoneRule(ZoneRule):
+    """What intrusion and loitering share: a restricted zone."""
 
-    def __init__(
-        self, camera_id: str, zone: Zone, hazard: HazardType, severity: Severity, persistence: Persistence
-    ) -> None:
-        self.zone_id = zone.id
-        self.persistence = persistence
-        self.writer = EpisodeWriter(camera_id, hazard, severity, zone_id=zone.id)
-
-    def episodes(self) -> list[EpisodeWriter]:
-        return [self.writer]
-
-    def observe(self, ctx: FrameContext) -> list[Observation]:
-        zone = next((z for z in ctx.zones.restricted if z.id == self.zone_id), None)
-        if zone is None or not ctx.analysed:
-            return []
-        return self._observe(ctx, zone)
-
-    def _observe(self, ctx: FrameContext, zone: PixelZone) -> list[Observation]:
-        raise NotImplementedError
+    def _zones(self, ctx: FrameContext) -> tuple[PixelZone, ...]:
+        return ctx.zones.restricted
 
 
 class IntrusionRule(_RestrictedZoneRule):

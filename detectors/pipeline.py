@@ -133,7 +133,6 @@ class _Camera:
         check_zones(camera.id, camera.zones)
         self.camera = camera
         self.config = config
-        self.model_has_fall_class = model_has_fall_class
         self.zones: CameraZones | None = None
         self.tracker = Tracker(fps=config.track_fps, hold_lost_s=config.hold_lost_s)
         self.still = StillSpots() if config.still_spots else None

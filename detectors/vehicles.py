@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from camera_config.hazard_settings import EbikeSettings, FireLaneSettings
 from camera_config.types import Zone
-from detectors.context import FrameContext
-from detectors.episodes import EpisodeWriter, Persistence, Report, Step, zone_report
+from detectors.context import FrameContext, ZoneRule
+from detectors.episodes import Persistence, Report, Step, zone_report
 from detectors.labels import TWO_WHEELER_LABELS, VEHICLE
 from detectors.types import Box, Detection, HazardType, Observation, Severity
 from detectors.zones import PixelZone
@@ -30,30 +30,22 @@ class _Standing:
     detection: Detection
 
 
-def _zone(zones: tuple[PixelZone, ...], zone_id: str) -> PixelZone | None:
-    return next((z for z in zones if z.id == zone_id), None)
-
-
-class FireLaneRule:
+class FireLaneRule(ZoneRule):
     """One fire-lane zone: a vehicle standing in it (same place, frame after frame) for ``stand_s`` opens one
     episode, which closes once no vehicle has stood there for ``clear_s``. Vehicles driving through never
     stand long enough; one hidden for a moment by passers-by keeps its time (``gone_s``)."""
 
     def __init__(self, camera_id: str, zone: Zone, settings: FireLaneSettings) -> None:
-        self.zone_id = zone.id
+        persistence = Persistence(on_s=0.0, off_s=settings.clear_s)
+        super().__init__(camera_id, zone, HazardType.FIRE_LANE_BLOCKED, Severity.HIGH, persistence)
         self.settings = settings
         self.stand_s = zone.settings.stand_s if zone.settings.stand_s is not None else settings.stand_s
-        self.persistence = Persistence(on_s=0.0, off_s=settings.clear_s)
-        self.writer = EpisodeWriter(camera_id, HazardType.FIRE_LANE_BLOCKED, Severity.HIGH, zone_id=zone.id)
         self.standing: list[_Standing] = []
 
-    def episodes(self) -> list[EpisodeWriter]:
-        return [self.writer]
+    def _zones(self, ctx: FrameContext) -> tuple[PixelZone, ...]:
+        return ctx.zones.fire_lane
 
-    def observe(self, ctx: FrameContext) -> list[Observation]:
-        zone = _zone(ctx.zones.fire_lane, self.zone_id)
-        if zone is None or not ctx.analysed:
-            return []
+    def _observe(self, ctx: FrameContext, zone: PixelZone) -> list[Observation]:
         now = ctx.now_s
         for d in (d for d in ctx.detections if d.label == VEHICLE and zone.holds(d)):
             spot = max(self.standing, key=lambda s: s.box.iou(d.box), default=None)
@@ -78,22 +70,18 @@ class FireLaneRule:
         return self.writer.follow(step, now, ctx.now_at, report, holds=bool(blocking), key=len(blocking))
 
 
-class EbikeRule:
+class EbikeRule(ZoneRule):
     """One entrance zone (building entrance, corridor, lift lobby): a bicycle or motorcycle inside for
     ``min_duration_s`` opens one episode; it closes once none has been inside for ``clear_s``."""
 
     def __init__(self, camera_id: str, zone: Zone, settings: EbikeSettings) -> None:
-        self.zone_id = zone.id
-        self.persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
-        self.writer = EpisodeWriter(camera_id, HazardType.EBIKE_INDOORS, Severity.HIGH, zone_id=zone.id)
+        persistence = Persistence(on_s=settings.min_duration_s, off_s=settings.clear_s)
+        super().__init__(camera_id, zone, HazardType.EBIKE_INDOORS, Severity.HIGH, persistence)
 
-    def episodes(self) -> list[EpisodeWriter]:
-        return [self.writer]
+    def _zones(self, ctx: FrameContext) -> tuple[PixelZone, ...]:
+        return ctx.zones.entrance
 
-    def observe(self, ctx: FrameContext) -> list[Observation]:
-        zone = _zone(ctx.zones.entrance, self.zone_id)
-        if zone is None or not ctx.analysed:
-            return []
+    def _observe(self, ctx: FrameContext, zone: PixelZone) -> list[Observation]:
         inside = [d for d in ctx.detections if d.label in TWO_WHEELER_LABELS and zone.holds(d)]
         step = self.persistence.step(ctx.now_s, bool(inside))
         measures = {"two_wheelers": float(len(inside))}
