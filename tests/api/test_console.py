@@ -366,6 +366,29 @@ def test_operator_sees_a_new_alert_without_reload_and_makes_a_case(page: Page, d
     expect(page.locator(f"#alert-wall li[data-alert='{alert_id}'] .case-link")).to_have_text(f"case #{case_id}")
 
 
+def test_a_dismiss_reason_being_typed_survives_a_live_update_of_its_alert(page: Page, delivery: Delivery) -> None:
+    server = delivery.server
+    login(page, server, "operator")
+    expect(page.locator("#live-state")).to_have_text("live")
+    alert_id = delivery.observe(summary="A bag left by the bins")
+    card = page.locator(f"#alert-wall li[data-alert='{alert_id}']")
+    expect(card).to_have_attribute("data-status", "new")
+    card.locator(".act-dismiss").click()
+    card.locator("input[name=reason]").fill("the cleaner's")
+
+    # another operator acknowledges it: the card is redrawn from the live event, the draft stays
+    with http_login(server, "operator") as other:
+        res = other.post(f"/api/alerts/{alert_id}/ack")
+        assert res.status_code == 200, res.text
+    expect(card).to_have_attribute("data-status", "acknowledged")
+    expect(card.locator(".dismiss-form")).to_be_visible()
+    expect(card.locator("input[name=reason]")).to_have_value("the cleaner's")
+    expect(card.locator("input[name=reason]")).to_be_focused()
+    card.locator(".dismiss-form button[type=submit]").click()
+    expect(card).to_have_attribute("data-status", "dismissed")
+    expect(card).to_contain_text("dismissed: the cleaner's")
+
+
 def test_grid_worker_on_a_phone_accepts_reports_progress_with_a_photo_and_resolves(
     page: Page, delivery: Delivery
 ) -> None:

@@ -83,6 +83,25 @@ export async function render(main, _params, { me }) {
         outcome, buttons, problem));
   }
 
+  // A dismiss reason being typed, read off a card about to be replaced: a live update of the alert
+  // (another operator's click, a new observation) must not close the form under the operator's hands.
+  function draftOf(el) {
+    const form = el.querySelector(".dismiss-form");
+    if (!form || form.hidden) return null;
+    const reason = form.querySelector("input[name=reason]");
+    return { text: reason.value, invalid: reason.getAttribute("aria-invalid"), focused: document.activeElement === reason };
+  }
+
+  function keepDraft(el, draft) {
+    const form = el.querySelector(".dismiss-form");
+    if (!draft || !form) return; // the alert was closed meanwhile: there is nothing left to dismiss
+    const reason = form.querySelector("input[name=reason]");
+    form.hidden = false;
+    reason.value = draft.text;
+    if (draft.invalid) reason.setAttribute("aria-invalid", draft.invalid);
+    if (draft.focused) reason.focus();
+  }
+
   // Insert or replace an alert's card; new ones go on top.
   function upsert(a, { fresh = false } = {}) {
     const old = cards.get(a.id);
@@ -90,8 +109,11 @@ export async function render(main, _params, { me }) {
       if (old) { old.remove(); cards.delete(a.id); }
     } else {
       const el = card(a);
-      if (old) old.replaceWith(el);
-      else if (fresh) wall.prepend(el);
+      if (old) {
+        const draft = draftOf(old);
+        old.replaceWith(el);
+        keepDraft(el, draft);
+      } else if (fresh) wall.prepend(el);
       else wall.append(el);
       cards.set(a.id, el);
       if (fresh && !old) {
