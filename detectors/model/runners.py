@@ -44,6 +44,9 @@ class _OnnxRunner:
         opts.intra_op_num_threads = threads  # 0: ONNX Runtime's own choice (every core)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # Its threads otherwise spin for a while after each run, taking the CPU that decoding, the other
+        # runtime or the next camera's work needs on a small box (and skewing the backend race).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 
@@ -94,6 +97,11 @@ class _OpenVinoRunner:
         request = self._request(tuple(batch.shape))
         request.infer({0: batch})
         return np.asarray(request.get_output_tensor(0).data, dtype=np.float32).copy()
+
+
+STEADY_AFTER = _OpenVinoRunner.COMPILE_AFTER + 2
+"""Calls with one shape after which every runner runs it as it will from then on (OpenVINO has compiled the
+shape and run its compiled model once, which allocates): what a speed probe must wait for before timing."""
 
 
 def runner_for(backend: Backend, path: Path, yolo: Any, threads: int) -> Runner:
