@@ -34,6 +34,8 @@ class AuditAction(enum.StrEnum):
     ATTACHMENT_OPENED = "attachment_opened"
     """A file attached to a case was served (target: attachment id; detail: case and file name)."""
     CAMERAS_EXPORTED = "cameras_exported"
+    CREDENTIALS_SENT = "credentials_sent"
+    """A remote worker was sent its cameras' stream credentials (target: how many cameras)."""
     CAMERAS_IMPORTED = "cameras_imported"
     USER_CREATED = "user_created"
     USER_CHANGED = "user_changed"

@@ -9,19 +9,24 @@ still applied.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from api.auth import ObservationDeliverer, Principal
-from api.errors import AUTH, ErrorItem, TooLarge, responses, status_for
+from api.access import Role
+from api.audit import AuditAction
+from api.auth import ObservationDeliverer, Principal, RecorderDep
+from api.errors import AUTH, ErrorItem, Forbidden, TooLarge, responses, status_for
 from api.runtime import Runtime, RuntimeDep
 from api.work import NO_EVENTS
 from api.work_schemas import DeliveryItem, DeliveryReport
+from camera_config.wire import CameraWire, Shard, camera_wire
 from core.errors import GridwatchError, InvalidInput, Issue, Unavailable
 from core.text import text_problem
 from detectors.types import Observation
@@ -225,3 +230,81 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
         detail += "\n" + "\n".join(f"{e.where}: {e.message}" for e in errors[:20])
     report = DeliveryReport(detail=detail, errors=errors, results=results)
     return JSONResponse(status_code=code, content=report.model_dump(mode="json"))
+
+
+# ---------------------------------------------------------------------------- the worker's cameras
+
+
+class WorkerCameras(BaseModel):
+    """The cameras a remote worker runs, with their stream credentials."""
+
+    cameras: list[CameraWire] = Field(description="Enabled and disabled ones: a worker stops what is disabled.")
+    unknown: list[str] = Field(
+        description="Asked-for camera ids that do not exist (or are outside the worker's grids); the worker "
+        "keeps asking, so a camera added later is picked up."
+    )
+    shard: str | None = Field(description="The shard asked for, as K/N.", examples=["1/4"])
+
+
+def _etag(runtime: Runtime, principal: Principal, ids: list[str] | None, shard: Shard | None) -> str:
+    """Changes whenever any camera changes (its revision), or the question does."""
+    h = hashlib.blake2b(digest_size=16)
+    for camera_id, revision in sorted(runtime.context.site.revisions().items()):
+        h.update(f"{camera_id}\x00{revision}\x00".encode())
+    h.update(repr((ids, str(shard) if shard else None, principal.scope.as_filter())).encode())
+    return f'"{h.hexdigest()}"'
+
+
+@router.get("/cameras", response_model=WorkerCameras, responses=responses(*AUTH, 422))
+def worker_cameras(
+    principal: ObservationDeliverer,
+    runtime: RuntimeDep,
+    audit: RecorderDep,
+    response: Response,
+    cameras: Annotated[
+        str | None, Query(max_length=20_000, description="Comma-separated camera ids.", examples=["CAM-01,CAM-02"])
+    ] = None,
+    shard: Annotated[
+        str | None, Query(max_length=11, description="K/N: the cameras of shard K of N.", examples=["1/4"])
+    ] = None,
+    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """The cameras a worker runs — the ids asked for, the shard asked for, or else every camera in the
+    worker's grids — with their zones, settings and **stream credentials**. Only worker tokens get this
+    (credentials go nowhere else), and each answer that carries them is in the access audit. Poll it with
+    ``If-None-Match``: 304 while nothing changed."""
+    if principal.user.role is not Role.WORKER or principal.via != "token":
+        raise Forbidden(
+            f"only a worker account's API token gets cameras with their stream credentials (you: "
+            f"{principal.user.role.value} by {principal.via})"
+        )
+    if cameras is not None and shard is not None:
+        raise InvalidInput(Issue("shard", "give cameras or shard, not both"))
+    ids = sorted({c.strip() for c in cameras.split(",") if c.strip()}) if cameras is not None else None
+    if ids is not None and not ids:
+        raise InvalidInput(Issue("cameras", "no camera id given"))
+    part = Shard.parse(shard, "shard") if shard is not None else None
+    etag = _etag(runtime, principal, ids, part)
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    site = runtime.context.site
+    found = site.cameras(grid_ids=principal.scope.as_filter())
+    if ids is not None:
+        wanted = set(ids)
+        found = [c for c in found if c.id in wanted]
+    elif part is not None:
+        found = [c for c in found if part.holds(c.id)]
+    wires = [
+        camera_wire(c, site.credentials(c.id) if c.username is not None or c.has_password else None) for c in found
+    ]
+    unknown = sorted(set(ids) - {c.id for c in found}) if ids is not None else []
+    with_credentials = sum(1 for w in wires if w.credentials is not None)
+    if with_credentials:
+        audit.record(
+            AuditAction.CREDENTIALS_SENT,
+            f"{len(found)} camera(s)",
+            f"stream credentials of {with_credentials} camera(s) sent to the worker"
+            + (f", shard {part}" if part is not None else ""),
+        )
+    response.headers["ETag"] = etag
+    return WorkerCameras(cameras=wires, unknown=unknown, shard=str(part) if part else None)

@@ -4,7 +4,7 @@
 import { api, h, label, query } from "../api.js";
 
 const ACTIONS = [
-  "live_view", "live_view_ended", "evidence_opened", "attachment_opened", "cameras_exported", "cameras_imported",
+  "live_view", "live_view_ended", "evidence_opened", "attachment_opened", "cameras_exported", "credentials_sent", "cameras_imported",
   "user_created", "user_changed", "user_disabled", "user_enabled", "password_reset", "token_created", "token_revoked",
 ];
 const PAGE = 100;
