@@ -474,6 +474,11 @@ class DeliveryItem(BaseModel):
     alert_id: int | None = Field(examples=[412])
     created: bool = Field(description="This observation opened a new alert.")
     duplicate: bool = Field(description="Applied before (same episode and seq): nothing changed.")
+    superseded: bool = Field(
+        False,
+        description="Refused (409) because the episode already holds a later step: for a worker that sends in "
+        "order, a step it sent before whose answer it lost. Nothing to send again.",
+    )
     error: str | None = Field(description="Why it was refused.", examples=[None])
 
 

@@ -129,6 +129,11 @@ def max_severity(a: str, b: Severity) -> str:
     return b.value if SEVERITY_RANK[b] > SEVERITY_RANK[Severity(a)] else a
 
 
+class Superseded(Conflict):
+    """The episode already holds a later step than this one: a worker that sends in order sees it only for a
+    step it sent before (the answer was lost); re-sending it changes nothing."""
+
+
 def check_update(row: Any, obs: Observation) -> None:
     """Refuse an observation that cannot be the next step of the stored episode."""
     for name, stored, given in (
@@ -139,7 +144,7 @@ def check_update(row: Any, obs: Observation) -> None:
         if stored != given:
             raise Conflict(f'episode "{row.episode_id}" has {name} "{stored}"; this observation says "{given}"')
     if obs.seq < row.seq:
-        raise Conflict(
+        raise Superseded(
             f'episode "{row.episode_id}": seq {obs.seq} arrived after seq {row.seq}; an out-of-order update '
             "is not applied"
         )

@@ -6,10 +6,10 @@ import argparse
 from collections.abc import Sequence
 
 from core.errors import GridwatchError, InvalidInput
-from gridwatch.commands import db, detect, events, run, site, user, watch
+from gridwatch.commands import db, detect, events, run, site, user, watch, worker
 from gridwatch.commands.common import err
 
-COMMAND_GROUPS = (run, site, user, watch, db, events, detect)
+COMMAND_GROUPS = (run, worker, site, user, watch, db, events, detect)
 """In the order `gridwatch --help` lists them."""
 
 

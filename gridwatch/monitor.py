@@ -1,12 +1,13 @@
-"""The live pipeline of the embedded service: the site's cameras → ingest → detectors → events, in this process.
+"""The live pipeline: cameras → ingest → detectors → events, in the embedded service or a remote worker.
 
-`SiteMonitor` is what `gridwatch run` starts next to the API. Ingest pulls the detect stream of every enabled
-camera (one reader thread each, newest frame kept); one inference thread takes those frames in batches and
-runs the hazard rules; a control thread turns camera health into CAMERA_OFFLINE episodes every few seconds
-and applies edits of the site (a camera added, changed, disabled) to all three without a restart.
-Observations go to the events service through `gridwatch.delivery` (a refused one is logged and dropped, a
-database hiccup is retried with backoff); `gridwatch.metrics` reads the figures for Prometheus. Nothing that
-goes wrong with one observation or camera stops the threads.
+`SiteMonitor` is what `gridwatch run` starts next to the API (cameras from the site store, observations to
+the events service) and what `gridwatch worker` runs on its own (cameras from the API, observations to a
+spool). Ingest pulls the detect stream of every enabled camera (one reader thread each, newest frame kept);
+one inference thread takes those frames in batches and runs the hazard rules; a control thread turns camera
+health into CAMERA_OFFLINE episodes every few seconds and applies edits of the cameras (added, changed,
+disabled) to all three without a restart. Observations go to their store through `gridwatch.delivery` (a
+refused one is logged and dropped, a transient failure is retried with backoff); `gridwatch.metrics` reads
+the figures for Prometheus. Nothing that goes wrong with one observation or camera stops the threads.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from prometheus_client.registry import Collector
 
-from camera_config.types import Camera
+from camera_config.types import Camera, StreamCredentials
 from core.clock import Clock, SystemClock
 from core.errors import GridwatchError, NotFound, Unavailable
 from detectors.fall_stage import FallStage
@@ -34,7 +35,6 @@ from detectors.zones import check_zones
 from gridwatch.delivery import Deliveries, ObservationDelivery, StoreObservation
 from gridwatch.metrics import LiveCollector
 from gridwatch.settings import Settings
-from gridwatch.wiring import Service
 from ingest.demo_server import DEMO_PORT, DemoSources, start_demo_sources
 from ingest.reader import IngestOptions
 from ingest.types import CameraHealth, CameraStats, Frame
@@ -46,6 +46,19 @@ Progress = Callable[[str], None]
 """Receives one line per start-up step (the model's first export can take a while)."""
 
 T = TypeVar("T")
+
+
+class CameraSource(Protocol):
+    """The cameras to watch: the site store (`camera_config.store.SiteStore`) in the embedded service, the
+    API (`gridwatch.remote.RemoteSite`) in a remote worker."""
+
+    def cameras(self, *, enabled_only: bool = False) -> list[Camera]: ...
+
+    def revisions(self) -> dict[str, int]:
+        """camera id → revision: polled every few seconds; a change makes the monitor re-read `cameras`."""
+        ...
+
+    def credentials(self, camera_id: str) -> StreamCredentials: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +89,9 @@ class MonitorOptions:
     ingest: IngestOptions = field(default_factory=IngestOptions)
     demo_port: int = DEMO_PORT
     """Demo mode: where the demo cameras' RTSP server listens (or is started)."""
+    demo_server: bool = True
+    """Demo mode: start the footage server when none answers on ``demo_port`` (a remote worker leaves that to
+    the service and only reads files)."""
 
 
 class SiteMonitor:
@@ -83,21 +99,23 @@ class SiteMonitor:
 
     def __init__(
         self,
-        service: Service,
-        settings: Settings | None = None,
-        clock: Clock | None = None,
+        site: CameraSource,
+        settings: Settings,
         *,
+        store: StoreObservation,
+        clock: Clock | None = None,
         options: MonitorOptions | None = None,
         detector: Detector | None = None,
         fall_detector: Detector | None = None,
         progress: Progress | None = None,
-        store: StoreObservation | None = None,
     ) -> None:
-        """``detector``, ``fall_detector``: already loaded models to use instead of loading them (not used by
+        """``site``: where the cameras come from (the site store here, the API for a remote worker);
+        ``store``: where observations go (the events service here, the spool for a remote worker);
+        ``detector``, ``fall_detector``: already loaded models to use instead of loading them (not used by
         another thread meanwhile; a ``detector`` given without a ``fall_detector`` runs without the fall
-        stage); ``store``: where observations go, default the service's events."""
-        self.service = service
-        self.settings = settings or service.settings
+        stage)."""
+        self.site = site
+        self.settings = settings
         self.clock = clock or SystemClock()
         self.options = options or MonitorOptions()
         self._detector = detector
@@ -112,7 +130,7 @@ class SiteMonitor:
         self._detecting: set[str] = set()
         self._stopping = threading.Event()
         self.delivery = ObservationDelivery(
-            store or service.events.apply_observation,
+            store,
             retry_first_s=self.options.retry_first_s,
             retry_max_s=self.options.retry_max_s,
             retry_for_s=self.options.retry_for_s,
@@ -139,14 +157,14 @@ class SiteMonitor:
 
     def _start(self) -> None:
         say = self._progress
-        if self.settings.demo:
+        if self.settings.demo and self.options.demo_server:
             say("demo cameras: starting the RTSP server (the first start encodes the footage, about a minute)")
             self.demo = start_demo_sources(port=self.options.demo_port, footage_dir=self.settings.footage_dir)
             say(self.demo.message)
         self.worker = IngestWorker(
-            self.service.site.credentials, allow_files=self.settings.demo, clock=self.clock, options=self.options.ingest
+            self.site.credentials, allow_files=self.settings.demo, clock=self.clock, options=self.options.ingest
         )
-        self._revisions = self.service.site.revisions()
+        self._revisions = self.site.revisions()
         cameras = self._wanted()
         self.worker.apply(cameras)
         say(f"ingest: pulling {len(cameras)} camera(s)")
@@ -243,7 +261,7 @@ class SiteMonitor:
 
     def _wanted(self) -> list[Camera]:
         """The enabled cameras as ingest should read them (demo mounts may be mapped to files)."""
-        cameras = self.service.site.cameras(enabled_only=True)
+        cameras = self.site.cameras(enabled_only=True)
         return self.demo.cameras(cameras) if self.demo is not None else cameras
 
     def _detectable(self, cameras: Iterable[Camera]) -> list[Camera]:
@@ -261,7 +279,7 @@ class SiteMonitor:
 
     def reload(self) -> bool:
         """Apply the site's changed cameras to ingest, the detector and the offline rule; True if any changed."""
-        latest = self.service.site.revisions()
+        latest = self.site.revisions()
         if latest == self._revisions or self.worker is None or self.loop is None:
             return False
         cameras = self._wanted()

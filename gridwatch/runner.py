@@ -25,7 +25,11 @@ def build_app(
     service = open_service(settings, publish="thread")
     if site_file is not None:
         service.site.load_site(site_file)
-    monitor = SiteMonitor(service, settings, progress=progress) if settings.detect else None
+    monitor = (
+        SiteMonitor(service.site, settings, store=service.events.apply_observation, progress=progress)
+        if settings.detect
+        else None
+    )
     registry = CollectorRegistry()
     if monitor is not None:
         registry.register(monitor.collector())

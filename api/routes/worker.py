@@ -32,6 +32,7 @@ from core.text import text_problem
 from detectors.types import Observation
 from events.schema import ObservationIn, parse_observation
 from events.types import ObservationResult
+from events.values import Superseded
 
 router = APIRouter(prefix="/api/worker", tags=["worker"])
 
@@ -208,6 +209,7 @@ async def deliver(request: Request, principal: ObservationDeliverer, runtime: Ru
                     alert_id=None,
                     created=False,
                     duplicate=False,
+                    superseded=isinstance(outcome, Superseded),
                     error=str(outcome),
                 )
             )

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -279,3 +281,28 @@ def live_metrics(http: httpx.Client, name: str) -> dict[str, float]:
             labels, value = line.rsplit(" ", 1)
             out[labels[len(name) :]] = float(value)
     return out
+
+
+@contextlib.contextmanager
+def serve_app(app: FastAPI, port: int | None = None) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback port (a free one by default) from a thread: a real HTTP server
+    in this process; stopped on exit."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port or free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def served(api: Api) -> Iterator[str]:
+    """The test app served by uvicorn on a free loopback port (a real HTTP stream for SSE)."""
+    with serve_app(api.app) as url:
+        yield url

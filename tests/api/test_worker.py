@@ -5,18 +5,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
 from core.clock import FakeClock
 from events.service import EventsService
-from ingest.demo_server import free_port
 from tests.api.conftest import PASSWORD, Api, collect_events
 from tests.support.factories import jpeg, remote_observation
 from tests.support.wait import wait_for
@@ -100,23 +97,6 @@ def test_only_worker_accounts_deliver(api: Api, users: UserStore) -> None:
     res = api.anonymous().post("/api/worker/observations", json=remote_observation("g1-cam"), headers=scoped)
     assert res.status_code == 404
     assert res.json()["errors"][0]["message"] == 'camera "CAM-01" does not exist'
-
-
-@pytest.fixture
-def served(api: Api) -> Iterator[str]:
-    """The test app served by uvicorn on a free loopback port (a real HTTP stream for SSE)."""
-    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _listen(url: str, user: str, want: int, out: list[dict[str, Any]], ready: threading.Event) -> None:

@@ -37,7 +37,7 @@ def test_stop_closes_open_episodes_and_releases_threads_and_streams(
     site = site_yaml(port, tmp_path / "site.yaml", dead_port=free_port(), cameras=("CAM-01", "CAM-02"))
     settings, service = open_site(tmp_path / "data", site)
     threads_before = set(threading.enumerate())
-    live = SiteMonitor(service, settings, detector=detector, options=FAST)
+    live = SiteMonitor(service.site, settings, store=service.events.apply_observation, detector=detector, options=FAST)
     live.start()
     try:
         wait_for(lambda: pulls(port) == 2, 15.0)
@@ -104,7 +104,12 @@ def test_a_model_that_cannot_load_is_a_clear_error_and_leaves_nothing_running(
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
     threads_before = set(threading.enumerate())
-    live = SiteMonitor(service, settings, options=MonitorOptions(model=ModelConfig(weights=broken, cache_dir=tmp_path)))
+    live = SiteMonitor(
+        service.site,
+        settings,
+        store=service.events.apply_observation,
+        options=MonitorOptions(model=ModelConfig(weights=broken, cache_dir=tmp_path)),
+    )
     with pytest.raises(GridwatchError, match=r"broken\.pt: not a loadable ultralytics weights file"):
         live.start()
     assert not live.running
@@ -115,7 +120,7 @@ def test_a_refused_observation_is_logged_and_dropped(
     idle_site: tuple[Settings, Service], caplog: pytest.LogCaptureFixture
 ) -> None:
     settings, service = idle_site
-    live = SiteMonitor(service, settings)
+    live = SiteMonitor(service.site, settings, store=service.events.apply_observation)
     with caplog.at_level(logging.WARNING, logger="gridwatch.delivery"):
         assert live.deliver(crowd("CAM-99")) is False
     assert 'refused: camera "CAM-99" does not exist' in caplog.text
@@ -140,7 +145,9 @@ def database_hiccup(ingest: Callable[[Observation], object], failures: int) -> C
 def test_a_database_hiccup_is_retried_with_backoff(idle_site: tuple[Settings, Service]) -> None:
     settings, service = idle_site
     options = MonitorOptions(retry_first_s=0.05, retry_max_s=0.1, retry_for_s=10.0)
-    live = SiteMonitor(service, settings, options=options, store=database_hiccup(service.events.apply_observation, 3))
+    live = SiteMonitor(
+        service.site, settings, options=options, store=database_hiccup(service.events.apply_observation, 3)
+    )
     started = time.monotonic()
     assert live.deliver(crowd()) is True
     assert time.monotonic() - started >= (0.05 + 0.1 + 0.1) / 2  # each wait jittered down by at most half
@@ -153,7 +160,7 @@ def test_a_lasting_outage_drops_the_observation_without_raising(idle_site: tuple
     settings, service = idle_site
     options = MonitorOptions(retry_first_s=0.05, retry_max_s=0.05, retry_for_s=0.3)
     live = SiteMonitor(
-        service, settings, options=options, store=database_hiccup(service.events.apply_observation, 1000)
+        service.site, settings, options=options, store=database_hiccup(service.events.apply_observation, 1000)
     )
     assert live.deliver(crowd()) is False
     assert live.deliveries.dropped == 1

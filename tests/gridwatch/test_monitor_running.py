@@ -28,7 +28,7 @@ def running(
 ) -> Iterator[tuple[SiteMonitor, Service]]:
     tmp = tmp_path_factory.mktemp("live")
     settings, service = open_site(tmp / "data", site_yaml(rtsp_server.port, tmp / "site.yaml", dead_port=free_port()))
-    live = SiteMonitor(service, settings, detector=detector, options=FAST)
+    live = SiteMonitor(service.site, settings, store=service.events.apply_observation, detector=detector, options=FAST)
     live.start()
     yield live, service
     assert live.stop()

@@ -1,0 +1,150 @@
+"""`gridwatch worker`: the live pipeline on another machine, its cameras from the API, its observations
+delivered through an on-disk spool."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from core.errors import GridwatchError, InvalidInput
+from gridwatch.commands.common import Subparsers, add_command, err, out
+from gridwatch.settings import settings_from_args
+
+TOKEN_ENV = "GRIDWATCH_WORKER_TOKEN"
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from camera_config.wire import Shard
+    from core.redact import redact_logs
+    from core.retry import Backoff
+    from detectors.types import Observation
+    from gridwatch.monitor import MonitorOptions, SiteMonitor
+    from gridwatch.remote import ApiClient, RemoteSite, SpoolSender
+    from gridwatch.spool import Spool
+
+    settings = settings_from_args(args)
+    settings.prepare()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_logs()
+    token = args.token or os.environ.get(TOKEN_ENV, "")
+    if not token:
+        raise InvalidInput(f"no worker token: give --token or set {TOKEN_ENV} (an API token of a worker account)")
+    ids = [c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None
+    if args.cameras is not None and not ids:
+        raise InvalidInput("--cameras lists no camera id")
+    shard = Shard.parse(args.shard, "--shard") if args.shard else None
+    if args.spool_mb <= 0:
+        raise InvalidInput(f"--spool-mb must be positive, got {args.spool_mb}")
+
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        out.print(f"worker: {signal.Signals(signum).name}, stopping")
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    client = ApiClient(args.api, token)
+    spool = Spool(args.spool or settings.data_dir / "spool.db", max_bytes=args.spool_mb * 2**20)
+    left = spool.figures()
+    out.print(
+        f"worker: spool {spool.path} ({left.depth} observation(s) waiting, size {args.spool_mb} MiB); "
+        f"API {client.url}; cameras: {', '.join(ids) if ids else f'shard {shard}' if shard else 'all of its grids'}"
+    )
+    sender = SpoolSender(spool, client).start()
+
+    def status(cameras: int) -> None:
+        s, f = spool.figures(), sender.figures()
+        p95 = f"{f.latency_p95_s:.2f} s" if f.latency_p95_s is not None else "-"
+        out.print(
+            f"worker: {cameras} camera(s); spool {s.depth} waiting, {s.dropped} dropped; {f.delivered} delivered "
+            f"({f.duplicates} duplicates, p95 {p95}), {f.refused} refused; delivery {f.state}",
+            soft_wrap=True,
+        )
+
+    # what a previous run left goes first, whatever the cameras do
+    site = RemoteSite(client, ids=ids, shard=shard)
+    backoff = Backoff(base_s=1.0, cap_s=30.0)
+    while not site.loaded and not stopping.is_set():
+        try:
+            site.refresh()
+        except GridwatchError as exc:
+            err.print(f"worker: waiting for the API: {exc}", soft_wrap=True)
+            stopping.wait(backoff.next_delay_s())
+    monitor = None
+    try:
+        if stopping.is_set():
+            return 0
+        out.print(
+            f"worker: {len(site.cameras())} camera(s) from the API ({len(site.cameras(enabled_only=True))} enabled)"
+        )
+
+        def keep(obs: Observation) -> None:
+            spool.put(obs)
+            sender.notify()
+
+        options = MonitorOptions(demo_server=False)
+        monitor = SiteMonitor(
+            site, settings, store=keep, options=options, progress=lambda line: out.print(line, soft_wrap=True)
+        )
+        monitor.start()
+        next_status = time.monotonic() + args.status_every_s
+        while not stopping.wait(min(1.0, args.status_every_s)):
+            if time.monotonic() >= next_status:
+                next_status += args.status_every_s
+                status(len(monitor.camera_ids))
+        return 0
+    finally:
+        if monitor is not None:
+            out.print("worker: stopping detection and camera streams")
+            monitor.stop()
+        waiting = sender.stop(drain_s=args.drain_s)
+        if waiting:
+            out.print(f"worker: {waiting} observation(s) stay in the spool {spool.path}; sent at the next start")
+        status(0)
+        spool.close()
+        client.close()
+
+
+def register(sub: Subparsers) -> None:
+    w = add_command(
+        sub,
+        "worker",
+        "run detection on another machine: cameras from the API, observations delivered through a spool",
+        "Pulls the cameras the API assigns to this worker (by --cameras, by --shard K/N, or every camera of the "
+        "worker account's grids), runs the detectors and delivers the observations to POST "
+        "/api/worker/observations. Each observation is written to an on-disk spool first and removed only when "
+        "the API has answered for it: an API that is down, a lost connection or a killed worker lose nothing "
+        "(the API de-duplicates re-sent ones). Camera edits in the API reach the worker within a few seconds. "
+        f"The token (of a `worker` account; `gridwatch user token`) comes from --token or ${TOKEN_ENV}.",
+        func=cmd_worker,
+        opens_database=False,
+    )
+    w.add_argument(
+        "--data-dir", type=Path, help="where the spool and model exports live (default $GRIDWATCH_DATA_DIR or ./var)"
+    )
+    w.add_argument("--demo", action="store_true", help="demo mode: accept local files as camera sources")
+    w.add_argument("--api", required=True, help="the API's base URL, e.g. http://10.0.0.5:8000")
+    w.add_argument("--token", help=f"the worker account's API token (better: ${TOKEN_ENV}, not seen in ps)")
+    which = w.add_mutually_exclusive_group()
+    which.add_argument("--cameras", help="comma-separated camera ids to run")
+    which.add_argument("--shard", help="K/N: run shard K of N (cameras spread by a stable hash)")
+    w.add_argument("--spool", type=Path, help="the spool file (default: spool.db in the data dir)")
+    w.add_argument(
+        "--spool-mb", type=int, default=1024, help="spool size in MiB; when full, old updates go first (default 1024)"
+    )
+    w.add_argument("--status-every-s", type=float, default=60.0, help="seconds between status lines (default 60)")
+    w.add_argument(
+        "--drain-s",
+        type=float,
+        default=5.0,
+        help="on stop, seconds to keep sending what the spool holds (the rest waits for the next start)",
+    )

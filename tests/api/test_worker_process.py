@@ -1,0 +1,190 @@
+"""`gridwatch worker` as a process of its own against `gridwatch run` as another: real streams (a file and an
+RTSP camera behind a password the API hands over), the real model, the spool, and the API killed with
+SIGKILL in the middle of the flow. Every observation the worker made is stored exactly once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from gridwatch.spool import Spool
+from ingest.demo_server import free_port
+from tests.support.paths import EXAMPLES, REPO
+from tests.support.rtsp import RtspCamera
+from tests.support.wait import wait_for
+
+pytestmark = pytest.mark.slow
+
+CAMERAS = ("CAM-01", "CAM-03")
+
+
+@dataclass
+class ApiProcess:
+    """`gridwatch run --demo --no-detect` on a fixed port and data dir, so that it can be killed and started again."""
+
+    root: Path
+    port: int
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    passwords: dict[str, str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, site: Path | None) -> None:
+        log = self.root / f"api-{time.monotonic_ns()}.log"
+        args = [sys.executable, "-m", "gridwatch", "run", "--demo", "--no-detect"]
+        if site is not None:
+            args += ["--site", str(site)]
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=self.root)
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, log.read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        self.passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def admin(self) -> httpx.Client:
+        assert self.passwords is not None
+        client = httpx.Client(base_url=self.url, timeout=30)
+        res = client.post("/api/auth/login", json={"username": "admin", "password": self.passwords["admin"]})
+        assert res.status_code == 200, res.text
+        client.headers["X-CSRF-Token"] = res.json()["csrf_token"]
+        return client
+
+
+@pytest.fixture
+def api_process(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path: Path) -> Iterator[tuple[ApiProcess, Path]]:
+    """The API on the demo site: CAM-01 plays the demo clip as a file, CAM-03 is an RTSP camera behind a
+    password; both watch their plaza for a crowd."""
+    doc = yaml.safe_load((EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8"))
+    cams = {c["id"]: c for c in doc["cameras"]}
+    plaza = cams["CAM-01"]["zones"]
+    cams["CAM-01"]["streams"] = {"main": str(demo_clip)}
+    cams["CAM-01"].pop("credentials", None)
+    cams["CAM-03"]["streams"] = {"main": rtsp_camera.url}
+    cams["CAM-03"]["credentials"] = {"username": rtsp_camera.username, "password": rtsp_camera.password}
+    cams["CAM-03"]["zones"] = plaza
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    env = {
+        **os.environ,
+        "GRIDWATCH_BIND": "",
+        "GRIDWATCH_DATA_DIR": str(tmp_path / "api"),
+        "GRIDWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'api' / 'gridwatch.db'}",
+        "PYTHONPATH": str(REPO),
+        "COLUMNS": "200",
+    }
+    api = ApiProcess(tmp_path, free_port(), env)
+    api.env["GRIDWATCH_BIND"] = f"127.0.0.1:{api.port}"
+    try:
+        yield api, site
+    finally:
+        api.stop()
+
+
+def worker_env(api: ApiProcess, live_models: Path, root: Path) -> dict[str, str]:
+    with api.admin() as admin:
+        res = admin.post("/api/users", json={"username": "box-1", "role": "worker"})
+        assert res.status_code == 201, res.text
+        res = admin.post("/api/users/box-1/tokens", json={"name": "worker process"})
+        assert res.status_code == 201, res.text
+        token = res.json()["secret"]
+    data = root / "worker"
+    data.mkdir()
+    (data / "models").symlink_to(live_models, target_is_directory=True)  # exports shared with the live servers
+    return {**api.env, "GRIDWATCH_DATA_DIR": str(data), "GRIDWATCH_WORKER_TOKEN": token}
+
+
+def alerts(api: ApiProcess, camera: str) -> list[dict[str, Any]]:
+    with api.admin() as admin:
+        res = admin.get("/api/alerts", params={"camera_id": camera, "limit": 200})
+        assert res.status_code == 200, res.text
+        return list(res.json()["items"])
+
+
+def status_lines(log: Path) -> list[dict[str, Any]]:
+    pattern = (
+        r"worker: (\d+) camera\(s\); spool (\d+) waiting, (\d+) dropped; (\d+) delivered \((\d+) duplicates, "
+        r"p95 [^)]*\), (\d+) refused; delivery (.*)"
+    )
+    keys = ("cameras", "waiting", "dropped", "delivered", "duplicates", "refused")
+    return [
+        {**dict(zip(keys, map(int, m.groups()[:6]), strict=True)), "state": m.group(7)}
+        for m in re.finditer(pattern, log.read_text())
+    ]
+
+
+def test_a_worker_delivers_everything_exactly_once_through_an_api_killed_mid_flow(
+    api_process: tuple[ApiProcess, Path], live_models: Path, tmp_path: Path
+) -> None:
+    api, site = api_process
+    api.start(site)
+    env = worker_env(api, live_models, tmp_path)
+    log = tmp_path / "worker.log"
+    args = [sys.executable, "-m", "gridwatch", "worker", "--api", api.url, "--cameras", ",".join(CAMERAS)]
+    args += ["--demo", "--status-every-s", "1", "--drain-s", "30"]
+    with log.open("wb") as out:
+        worker = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        # both cameras raise crowd alerts: the file, and the RTSP camera opened with the credentials from the API
+        wait_for(lambda: all(alerts(api, c) for c in CAMERAS), timeout_s=240, interval_s=1.0, what=log.read_text)
+
+        api.kill()  # mid-flow: the worker keeps detecting into its spool
+        wait_for(
+            lambda: any(s["state"].startswith("API unreachable") for s in status_lines(log)),
+            timeout_s=30,
+            what=log.read_text,
+        )
+        wait_for(lambda: status_lines(log)[-1]["waiting"] > 0, timeout_s=60, what=log.read_text)  # the spool grows
+        assert worker.poll() is None, log.read_text()
+        api.start(None)
+        wait_for(lambda: status_lines(log)[-1]["state"] in ("ok", "idle"), timeout_s=60, what=log.read_text)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(90)
+    text = log.read_text()
+    assert worker.returncode == 0, text
+    final = status_lines(log)[-1]
+    assert (final["waiting"], final["dropped"], final["refused"]) == (0, 0, 0), text
+    assert "delivery paused" in text  # the outage happened while the worker ran
+    assert Spool(tmp_path / "worker" / "spool.db").figures().depth == 0
+
+    stored = [a for c in CAMERAS for a in alerts(api, c)]
+    episodes = [a["episode_id"] for a in stored]
+    assert len(episodes) == len(set(episodes))  # one alert per episode: nothing re-sent made a second
+    assert all(a["episode_state"] == "closed" for a in stored)  # closed on stop, delivered before exiting
+    # every observation the worker delivered was applied once: re-sent ones came back as duplicates
+    assert sum(a["updates"] for a in stored) == final["delivered"] - final["duplicates"], text
