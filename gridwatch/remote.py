@@ -144,7 +144,7 @@ class RemoteSite:
         try:
             answer = self._client.cameras(ids=self._ids, shard=self._shard, etag=self._etag)
         except Unavailable as exc:
-            if str(exc) != self._failing:
+            if str(exc) != self._failing and self.loaded:  # before the first answer the caller says it waits
                 log.warning("cameras not refreshed, keeping the %d known: %s", len(self._cameras), exc)
                 self._failing = str(exc)
             raise

@@ -4,6 +4,7 @@ those options open, and a progress bar."""
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``ArgumentParser.add_subparsers`` returns; each command module's ``register`` adds to it."""
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+"""What stops a long-running command; only the main thread takes them (see `gridwatch.commands.worker`)."""
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from core.errors import GridwatchError
 from core.redact import redact_logs
-from gridwatch.commands.common import Subparsers, add_command, err, out
+from gridwatch.commands.common import STOP_SIGNALS, Subparsers, add_command, err, out
 from gridwatch.settings import DEMO_SITE, settings_from_args
 
 
@@ -19,6 +20,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from gridwatch.runner import build_app
 
+    # Threads started from here on (ingest, inference and the runtimes' own pools, the outbox relay) never
+    # take SIGTERM/SIGINT: landing in a decoder's or runtime's native code it crashed a worker with SIGSEGV now
+    # and then. The main thread, where uvicorn handles them, takes them again just before serving.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     settings = settings_from_args(args)
     site_file: Path | None = args.site or (DEMO_SITE if settings.demo else None)
     app, service, live = build_app(settings, site_file=site_file, progress=lambda line: out.print(line, soft_wrap=True))
@@ -58,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # collector's way, a full collection under load paused the server ~20 ms instead of 110-150 ms.
     gc.collect()
     gc.freeze()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
     finally:

@@ -6,20 +6,42 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import threading
 import time
 from pathlib import Path
-from types import FrameType
 
 from core.errors import GridwatchError, InvalidInput
-from gridwatch.commands.common import Subparsers, add_command, err, out
+from gridwatch.commands.common import STOP_SIGNALS, Subparsers, add_command, err, out
 from gridwatch.settings import settings_from_args
 
 TOKEN_ENV = "GRIDWATCH_WORKER_TOKEN"
 
 
+class StopSignals:
+    """SIGTERM and SIGINT taken by the main thread when it waits, never delivered into another thread.
+
+    Blocked before any thread starts (threads inherit the mask, native ones too), so the signal never lands
+    in the middle of a decoder's or a runtime's native code: a handler-based stop crashed the worker with
+    SIGSEGV now and then when the signal arrived while inference ran."""
+
+    def __init__(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        self._stop = False
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for a stop signal; True once one has come."""
+        if not self._stop and signal.sigtimedwait(STOP_SIGNALS, max(0.0, timeout_s)) is not None:
+            out.print("worker: stop signal, stopping")
+            self._stop = True
+        return self._stop
+
+    def is_set(self) -> bool:
+        return self.wait(0.0)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
+    stopping = StopSignals()  # first: before an import or a library starts a thread
     import logging
+    import sys
 
     from camera_config.wire import Shard
     from core.redact import redact_logs
@@ -29,9 +51,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from gridwatch.remote import ApiClient, RemoteSite, SpoolSender
     from gridwatch.spool import Spool
 
+    if hasattr(sys.stdout, "reconfigure"):  # status lines reach a log file or journald as they are printed
+        sys.stdout.reconfigure(line_buffering=True)
     settings = settings_from_args(args)
     settings.prepare()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per poll otherwise
     redact_logs()
     token = args.token or os.environ.get(TOKEN_ENV, "")
     if not token:
@@ -42,15 +67,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     shard = Shard.parse(args.shard, "--shard") if args.shard else None
     if args.spool_mb <= 0:
         raise InvalidInput(f"--spool-mb must be positive, got {args.spool_mb}")
-
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        out.print(f"worker: {signal.Signals(signum).name}, stopping")
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
     client = ApiClient(args.api, token)
     spool = Spool(args.spool or settings.data_dir / "spool.db", max_bytes=args.spool_mb * 2**20)
