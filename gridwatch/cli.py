@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Sequence
 
 from core.errors import GridwatchError, InvalidInput
 from gridwatch.commands import db, detect, events, run, site, user, watch, worker
-from gridwatch.commands.common import err
+from gridwatch.commands.common import STOP_SIGNALS, err
 
 COMMAND_GROUPS = (run, worker, site, user, watch, db, events, detect)
 """In the order `gridwatch --help` lists them."""
@@ -26,6 +27,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if not getattr(args, "takes_stop_signals", False):  # Ctrl-C as usual, on the main thread only
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
         code: int = args.func(args)
     except InvalidInput as exc:

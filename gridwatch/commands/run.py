@@ -21,7 +21,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gridwatch.runner import build_app
 
     # Threads started from here on (ingest, inference and the runtimes' own pools, the outbox relay) never
-    # take SIGTERM/SIGINT: landing in a decoder's or runtime's native code it crashed a worker with SIGSEGV now
+    # take SIGTERM/SIGINT: landing in a thread that is not the main one, a stop signal crashed a worker now
     # and then. The main thread, where uvicorn handles them, takes them again just before serving.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     settings = settings_from_args(args)
@@ -85,6 +85,7 @@ def register(sub: Subparsers) -> None:
         "are served from the real footage by the RTSP footage server (or read from the files).",
         func=cmd_run,
     )
+    r.set_defaults(takes_stop_signals=True)
     r.add_argument("--site", type=Path, help="site YAML to load at start (with --demo: the demo site)")
     r.add_argument(
         "--no-detect",

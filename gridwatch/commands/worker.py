@@ -26,12 +26,22 @@ class StopSignals:
     def __init__(self) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         self._stop = False
+        self._said = False
+        # Threads started before the block (when not run as `python -m gridwatch`) may still take a signal:
+        # a handler then notes it instead of the default action ending the process mid-write.
+        for s in STOP_SIGNALS:
+            signal.signal(s, self._noted)
+
+    def _noted(self, _signum: int, _frame: object) -> None:
+        self._stop = True
 
     def wait(self, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for a stop signal; True once one has come."""
         if not self._stop and signal.sigtimedwait(STOP_SIGNALS, max(0.0, timeout_s)) is not None:
-            out.print("worker: stop signal, stopping")
             self._stop = True
+        if self._stop and not self._said:
+            out.print("worker: stop signal, stopping")
+            self._said = True
         return self._stop
 
     def is_set(self) -> bool:
@@ -144,6 +154,7 @@ def register(sub: Subparsers) -> None:
         func=cmd_worker,
         opens_database=False,
     )
+    w.set_defaults(takes_stop_signals=True)
     w.add_argument(
         "--data-dir", type=Path, help="where the spool and model exports live (default $GRIDWATCH_DATA_DIR or ./var)"
     )

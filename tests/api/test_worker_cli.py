@@ -41,7 +41,9 @@ def worker(tmp_path: Path, *args: str, token: str | None = "t") -> subprocess.Po
         (["--api", "http://127.0.0.1:1", "--spool-mb", "0"], "t", "--spool-mb must be positive, got 0"),
     ],
 )
-def test_bad_options_are_named_and_nothing_starts(tmp_path: Path, args: list[str], token: str | None, said: str) -> None:
+def test_bad_options_are_named_and_nothing_starts(
+    tmp_path: Path, args: list[str], token: str | None, said: str
+) -> None:
     proc = worker(tmp_path, *args, token=token)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1, output
@@ -64,9 +66,15 @@ def test_the_worker_waits_for_an_api_that_does_not_answer_or_refuses_it_and_stop
     expected = "did not answer GET /api/worker/cameras" if case == "no API there" else "refused the worker token (401)"
     proc = worker(tmp_path, "--api", url, token="gw_not-a-token")
     lines: list[str] = []
-    assert proc.stdout is not None
+    stdout = proc.stdout
+    assert stdout is not None
+
+    def said_it() -> bool:
+        lines.append(stdout.readline())
+        return expected in lines[-1]
+
     try:
-        wait_for(lambda: lines.append(proc.stdout.readline()) or expected in lines[-1], timeout_s=60)
+        wait_for(said_it, timeout_s=60)
         assert proc.poll() is None  # still waiting: an admin may start the API or fix the token
     finally:
         proc.send_signal(signal.SIGTERM)

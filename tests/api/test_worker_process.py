@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,21 @@ def status_lines(log: Path) -> list[dict[str, Any]]:
     ]
 
 
+def start_worker(api: ApiProcess, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-X", "faulthandler", "-m", "gridwatch", "worker", "--api", api.url]
+    args += ["--cameras", ",".join(CAMERAS), "--demo", "--status-every-s", "1", "--drain-s", "30"]
+    with log.open("ab") as out:
+        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+
+
+def stop(worker: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
+    """SIGTERM, a clean exit, and the last status line."""
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(90)
+    assert worker.returncode == 0, f"exit {worker.returncode}\n{log.read_text()}"
+    return status_lines(log)[-1]
+
+
 def test_a_worker_delivers_everything_exactly_once_through_an_api_killed_mid_flow(
     api_process: tuple[ApiProcess, Path], live_models: Path, tmp_path: Path
 ) -> None:
@@ -157,30 +173,20 @@ def test_a_worker_delivers_everything_exactly_once_through_an_api_killed_mid_flo
     api.start(site)
     env = worker_env(api, live_models, tmp_path)
     log = tmp_path / "worker.log"
-    args = [sys.executable, "-X", "faulthandler", "-m", "gridwatch", "worker", "--api", api.url, "--cameras", ",".join(CAMERAS)]
-    args += ["--demo", "--status-every-s", "1", "--drain-s", "30"]
-    with log.open("wb") as out:
-        worker = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    worker = start_worker(api, env, log, tmp_path)
     try:
         # both cameras raise crowd alerts: the file, and the RTSP camera opened with the credentials from the API
         wait_for(lambda: all(alerts(api, c) for c in CAMERAS), timeout_s=240, interval_s=1.0, what=log.read_text)
 
         api.kill()  # mid-flow: the worker keeps detecting into its spool
-        wait_for(
-            lambda: any(s["state"].startswith("API unreachable") for s in status_lines(log)),
-            timeout_s=30,
-            what=log.read_text,
-        )
         wait_for(lambda: status_lines(log)[-1]["waiting"] > 0, timeout_s=60, what=log.read_text)  # the spool grows
+        assert status_lines(log)[-1]["state"].startswith("API unreachable")
         assert worker.poll() is None, log.read_text()
         api.start(site)  # as it was: the demo mode would otherwise load the demo site over it
         wait_for(lambda: status_lines(log)[-1]["state"] in ("ok", "idle"), timeout_s=60, what=log.read_text)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(90)
+        final = stop(worker, log)
     text = log.read_text()
-    assert worker.returncode == 0, f"exit {worker.returncode}\n{text}"
-    final = status_lines(log)[-1]
     assert (final["waiting"], final["dropped"], final["refused"]) == (0, 0, 0), text
     assert "delivery paused" in text  # the outage happened while the worker ran
     assert Spool(tmp_path / "worker" / "spool.db").figures().depth == 0
@@ -191,3 +197,52 @@ def test_a_worker_delivers_everything_exactly_once_through_an_api_killed_mid_flo
     assert all(a["episode_state"] == "closed" for a in stored)  # closed on stop, delivered before exiting
     # every observation the worker delivered was applied once: re-sent ones came back as duplicates
     assert sum(a["updates"] for a in stored) == final["delivered"] - final["duplicates"], text
+
+
+def test_a_worker_killed_and_restarted_delivers_what_it_had_spooled_and_follows_camera_edits(
+    api_process: tuple[ApiProcess, Path], live_models: Path, tmp_path: Path
+) -> None:
+    api, site = api_process
+    api.start(site)
+    env = worker_env(api, live_models, tmp_path)
+    log = tmp_path / "worker.log"
+    first = start_worker(api, env, log, tmp_path)
+    try:
+        wait_for(lambda: alerts(api, "CAM-01"), timeout_s=240, interval_s=1.0, what=log.read_text)
+        # an edit in the API reaches the running worker, and touches only that camera
+        with api.admin() as admin:
+            assert admin.patch("/api/cameras/CAM-03", json={"enabled": False}).status_code == 200
+        changed = wait_for(lambda: re.findall(r"site changed: (.*)", log.read_text()), timeout_s=30, what=log.read_text)
+        assert changed == ["stopped CAM-03"]
+
+        api.kill()
+        wait_for(lambda: status_lines(log)[-1]["waiting"] > 0, timeout_s=60, what=log.read_text)
+        first.send_signal(signal.SIGKILL)  # with observations in its spool and none of them delivered
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(10)
+    before = status_lines(log)[-1]  # written while the API was down: nothing was delivered after it
+
+    second_log = tmp_path / "worker-2.log"
+    restarted_at = time.time()
+    second = start_worker(api, env, second_log, tmp_path)
+    try:
+        left = wait_for(lambda: re.search(r"\((\d+) observation\(s\) waiting", second_log.read_text()), timeout_s=60)
+        assert int(left.group(1)) >= before["waiting"] > 0
+        wait_for(lambda: "waiting for the API" in second_log.read_text(), timeout_s=60, what=second_log.read_text)
+        api.start(site)
+        wait_for(lambda: Spool(tmp_path / "worker" / "spool.db").figures().depth == 0, timeout_s=60)
+    finally:
+        after = stop(second, second_log)
+    assert (after["waiting"], after["dropped"]) == (0, 0), second_log.read_text()
+
+    stored = [a for c in CAMERAS for a in alerts(api, c)]
+    episodes = [a["episode_id"] for a in stored]
+    assert len(episodes) == len(set(episodes))
+    delivered = before["delivered"] - before["duplicates"] + after["delivered"] - after["duplicates"]
+    assert sum(a["updates"] for a in stored) == delivered, (log.read_text(), second_log.read_text())
+    # the killed worker's open episodes stay open (nobody continues them); the second closed its own on stop
+    still_open = [a for a in stored if a["episode_state"] != "closed"]
+    assert all(datetime.fromisoformat(a["last_seen_at"]).timestamp() < restarted_at for a in still_open)
