@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -36,6 +37,7 @@ from api.runtime import LifespanState, Runtime
 from api.sse import SseHub
 from api.sse_bridge import SseBridge, register_gauges
 from api.users import UserStore
+from api.workers import WorkerRegistry
 from core.db import session_factory
 from events.group_commit import GroupCommit
 
@@ -60,7 +62,11 @@ TAGS = [
     {"name": "alerts", "description": "Hazard alerts: list, evidence, acknowledge, dismiss, escalate, make a case."},
     {"name": "cases", "description": "Cases through the loop: board, trail, transitions with photos, comments."},
     {"name": "figures", "description": "Completion and on-time rates per unit; false alarms per camera and rule."},
-    {"name": "worker", "description": "Observations delivered by detection workers (API token, worker role)."},
+    {
+        "name": "worker",
+        "description": "Remote detection workers (API token, worker role): their cameras with stream credentials, "
+        "their observations, their health.",
+    },
     {"name": "events", "description": "Server-sent events."},
     {"name": "service", "description": "Health and metrics."},
     {"name": "audit", "description": "Who watched, opened, exported, imported or changed what (admins)."},
@@ -81,8 +87,16 @@ def create_app(context: ApiContext) -> FastAPI:
         applying=InFlight(),
         audit=AuditLog(factory, context.clock),
         scopes=ScopeResolver(context.site),
+        workers=WorkerRegistry(context.clock),
         ingest=None if context.events is None else GroupCommit(context.events),
     )
+    for name, read, help_text in (
+        ("gridwatch_worker_report_age_seconds", "age", "Seconds since each remote worker last reported."),
+        ("gridwatch_worker_cameras", "cameras", "Cameras each remote worker pulls."),
+        ("gridwatch_worker_spool_depth", "spool_depth", "Observations waiting in each remote worker's spool."),
+        ("gridwatch_worker_spool_dropped", "spool_dropped", "Updates each worker's full spool dropped, ever."),
+    ):
+        runtime.metrics.gauges(name, help_text, "worker", partial(runtime.workers.gauges, read))
     runtime.metrics.gauges(
         "gridwatch_live_pulls",
         "Camera streams pulled for live view (one per stream, whatever the viewers).",
@@ -152,6 +166,7 @@ def create_app(context: ApiContext) -> FastAPI:
     for module in (*hot, service, auth, users, site, cameras, live_view, figures, sse, audit, console):
         app.include_router(module.router)
     app.include_router(cases.files_router)
+    app.include_router(worker.workers_router)
     worker.document(app)
     app.mount("/static", StaticFiles(directory=console.STATIC), name="static")
     return app

@@ -15,6 +15,7 @@ from api.metrics import ApiMetrics, InFlight
 from api.names import CameraNames, PersonNames
 from api.sse import SseHub
 from api.users import UserStore
+from api.workers import WorkerRegistry
 from events.group_commit import GroupCommit
 
 
@@ -32,6 +33,8 @@ class Runtime:
     audit: AuditLog
     scopes: ScopeResolver
     """Callers' scopes resolved to grids, remembered until the hierarchy changes."""
+    workers: WorkerRegistry
+    """Remote workers' last reports."""
     ingest: GroupCommit | None = None
     """Workers' observations, many requests to one transaction (None without the events service)."""
 

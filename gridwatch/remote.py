@@ -97,6 +97,12 @@ class ApiClient:
         body = res.json()
         return list(body["cameras"]), list(body["unknown"]), res.headers.get("ETag")
 
+    def heartbeat(self, report: dict[str, Any]) -> None:
+        """Tell the API how this worker is (`api.workers.WorkerReport`); raises like the other calls."""
+        res = self._send("POST", "/api/worker/heartbeat", json=report, timeout=5.0)
+        if res.status_code != 204:
+            raise InvalidInput(f"the API refused the worker's report ({res.status_code}): {_detail(res)}")
+
     def deliver(self, bodies: Sequence[bytes]) -> list[dict[str, Any]]:
         """Post observation documents (JSON, as the spool holds them) in one batch; the API's per-item results.
         A 413 is raised as InvalidInput (send fewer at a time)."""

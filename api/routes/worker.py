@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request, Response
@@ -21,11 +22,12 @@ from pydantic.json_schema import models_json_schema
 
 from api.access import Role
 from api.audit import AuditAction
-from api.auth import ObservationDeliverer, Principal, RecorderDep
+from api.auth import ObservationDeliverer, Principal, RecorderDep, SiteReader
 from api.errors import AUTH, ErrorItem, Forbidden, TooLarge, responses, status_for
 from api.runtime import Runtime, RuntimeDep
 from api.work import NO_EVENTS
 from api.work_schemas import DeliveryItem, DeliveryReport
+from api.workers import WorkerReport
 from camera_config.wire import CameraWire, Shard, camera_wire
 from core.errors import GridwatchError, InvalidInput, Issue, Unavailable
 from core.text import text_problem
@@ -35,6 +37,7 @@ from events.types import ObservationResult
 from events.values import Superseded
 
 router = APIRouter(prefix="/api/worker", tags=["worker"])
+workers_router = APIRouter(prefix="/api/workers", tags=["worker"])
 
 MAX_BATCH = 500
 INLINE_PARSE = 8
@@ -310,3 +313,60 @@ def worker_cameras(
         )
     response.headers["ETag"] = etag
     return WorkerCameras(cameras=wires, unknown=unknown, shard=str(part) if part else None)
+
+
+# ---------------------------------------------------------------------------- workers' health
+
+
+@router.post("/heartbeat", status_code=204, responses=responses(*AUTH, 422))
+def heartbeat(report: WorkerReport, principal: ObservationDeliverer, runtime: RuntimeDep) -> None:
+    """A worker's report on itself, every few seconds: what it pulls, its spool, its deliveries."""
+    runtime.workers.report(principal.user.username, report)
+
+
+class WorkerPublic(BaseModel):
+    account: str = Field(description="The worker account whose token reports.", examples=["box-3"])
+    name: str = Field(examples=["box-3 2/8"])
+    last_seen: datetime
+    stale: bool = Field(description="Not heard from for 30 s: down, or cut off from the API.")
+    cameras: list[str] = Field(description="Cameras it pulls (those in the caller's scope).")
+    spool_depth: int
+    spool_bytes: int
+    spool_dropped: int
+    delivered: int
+    refused: int
+    delivery_state: str
+    latency_p95_s: float | None
+
+
+@workers_router.get("", responses=responses(*AUTH))
+def list_workers(principal: SiteReader, runtime: RuntimeDep) -> list[WorkerPublic]:
+    """Remote workers that reported since the API started, with their health; a scoped caller sees the workers
+    that pull a camera of theirs, and only those cameras."""
+    site = runtime.context.site
+    visible: set[str] | None = None
+    if not principal.scope.whole_site:
+        visible = {c.id for c in site.cameras(grid_ids=principal.scope.as_filter())}
+    out = []
+    for w in runtime.workers.all():
+        cameras = [c for c in w.report.cameras if visible is None or c in visible]
+        if visible is not None and not cameras:
+            continue
+        r = w.report
+        out.append(
+            WorkerPublic(
+                account=w.username,
+                name=r.name,
+                last_seen=w.last_seen,
+                stale=runtime.workers.stale(w),
+                cameras=cameras,
+                spool_depth=r.spool_depth,
+                spool_bytes=r.spool_bytes,
+                spool_dropped=r.spool_dropped,
+                delivered=r.delivered,
+                refused=r.refused,
+                delivery_state=r.delivery_state,
+                latency_p95_s=r.latency_p95_s,
+            )
+        )
+    return out

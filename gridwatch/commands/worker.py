@@ -4,8 +4,10 @@ delivered through an on-disk spool."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from gridwatch.commands.common import STOP_SIGNALS, Subparsers, add_command, err
 from gridwatch.settings import settings_from_args
 
 TOKEN_ENV = "GRIDWATCH_WORKER_TOKEN"
+REPORT_EVERY_S = 5.0
+"""How often the worker tells the API how it is (`GET /api/workers`)."""
 
 
 class StopSignals:
@@ -87,6 +91,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     sender = SpoolSender(spool, client).start()
 
+    name = args.name or f"{socket.gethostname()} {shard or ','.join(ids or []) or 'all'}"
+
+    def report(cameras: list[str]) -> None:
+        s, f = spool.figures(), sender.figures()
+        doc = {
+            "name": name[:100],
+            "cameras": cameras,
+            "spool_depth": s.depth,
+            "spool_bytes": s.bytes,
+            "spool_dropped": s.dropped,
+            "delivered": f.delivered,
+            "refused": f.refused,
+            "delivery_state": f.state[:500],
+            "latency_p95_s": f.latency_p95_s,
+        }
+        with contextlib.suppress(GridwatchError):  # the API is away: the sender says so already
+            client.heartbeat(doc)
+
     def status(cameras: int) -> None:
         s, f = spool.figures(), sender.figures()
         p95 = f"{f.latency_p95_s:.2f} s" if f.latency_p95_s is not None else "-"
@@ -123,10 +145,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         )
         monitor.start()
         next_status = time.monotonic() + args.status_every_s
+        next_report = time.monotonic()
         while not stopping.wait(min(1.0, args.status_every_s)):
-            if time.monotonic() >= next_status:
+            now = time.monotonic()
+            if now >= next_status:
                 next_status += args.status_every_s
                 status(len(monitor.camera_ids))
+            if now >= next_report:
+                next_report = now + REPORT_EVERY_S
+                report(monitor.camera_ids)
         return 0
     finally:
         if monitor is not None:
@@ -159,6 +186,7 @@ def register(sub: Subparsers) -> None:
         "--data-dir", type=Path, help="where the spool and model exports live (default $GRIDWATCH_DATA_DIR or ./var)"
     )
     w.add_argument("--demo", action="store_true", help="demo mode: accept local files as camera sources")
+    w.add_argument("--name", help="how the API lists this worker (default: host name and cameras or shard)")
     w.add_argument("--api", required=True, help="the API's base URL, e.g. http://10.0.0.5:8000")
     w.add_argument("--token", help=f"the worker account's API token (better: ${TOKEN_ENV}, not seen in ps)")
     which = w.add_mutually_exclusive_group()

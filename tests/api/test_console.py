@@ -67,6 +67,21 @@ def test_camera_tree(page: Page, server: Server) -> None:
     shot(page, "site-tree")
 
 
+def test_the_site_tree_shows_the_remote_worker_that_runs_a_camera(page: Page, delivery: Delivery) -> None:
+    server = delivery.server
+    report = {"name": "box-ui", "cameras": ["CAM-04"], "spool_depth": 7, "delivery_state": "ok"}
+    res = httpx.post(
+        server.url + "/api/worker/heartbeat", json=report, headers={"Authorization": f"Bearer {delivery.token}"}
+    )
+    assert res.status_code == 204, res.text
+    login(page, server, "operator")
+    page.goto(server.url + "/#/tree")
+    row = page.locator("#workers tr[data-worker$='/box-ui']")
+    expect(row).to_contain_text("reporting")
+    expect(row.locator(".spool")).to_have_text("7 waiting")
+    expect(page.locator("#site-tree li.camera[data-camera=CAM-04] .worker")).to_have_text("worker box-ui")
+
+
 def test_camera_page_receives_webrtc_video(page: Page, server: Server) -> None:
     login(page, server, "operator")
     page.click("#nav >> text=Site")

@@ -151,6 +151,12 @@ def status_lines(log: Path) -> list[dict[str, Any]]:
     ]
 
 
+def spooling(log: Path) -> bool:
+    """The API is known to be away and observations wait in the spool."""
+    last = status_lines(log)[-1]
+    return bool(last["waiting"] > 0 and last["state"].startswith("API unreachable"))
+
+
 def start_worker(api: ApiProcess, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-X", "faulthandler", "-m", "gridwatch", "worker", "--api", api.url]
     args += ["--cameras", ",".join(CAMERAS), "--demo", "--status-every-s", "1", "--drain-s", "30"]
@@ -177,10 +183,12 @@ def test_a_worker_delivers_everything_exactly_once_through_an_api_killed_mid_flo
     try:
         # both cameras raise crowd alerts: the file, and the RTSP camera opened with the credentials from the API
         wait_for(lambda: all(alerts(api, c) for c in CAMERAS), timeout_s=240, interval_s=1.0, what=log.read_text)
+        with api.admin() as admin:  # and it reports its health
+            [listed] = wait_for(lambda: admin.get("/api/workers").json(), timeout_s=30)
+        assert (listed["account"], sorted(listed["cameras"]), listed["stale"]) == ("box-1", list(CAMERAS), False)
 
         api.kill()  # mid-flow: the worker keeps detecting into its spool
-        wait_for(lambda: status_lines(log)[-1]["waiting"] > 0, timeout_s=60, what=log.read_text)  # the spool grows
-        assert status_lines(log)[-1]["state"].startswith("API unreachable")
+        wait_for(lambda: spooling(log), timeout_s=60, what=log.read_text)  # the spool grows
         assert worker.poll() is None, log.read_text()
         api.start(site)  # as it was: the demo mode would otherwise load the demo site over it
         wait_for(lambda: status_lines(log)[-1]["state"] in ("ok", "idle"), timeout_s=60, what=log.read_text)
@@ -216,7 +224,7 @@ def test_a_worker_killed_and_restarted_delivers_what_it_had_spooled_and_follows_
         assert changed == ["stopped CAM-03"]
 
         api.kill()
-        wait_for(lambda: status_lines(log)[-1]["waiting"] > 0, timeout_s=60, what=log.read_text)
+        wait_for(lambda: spooling(log), timeout_s=60, what=log.read_text)
         first.send_signal(signal.SIGKILL)  # with observations in its spool and none of them delivered
         first.wait(10)
     finally:

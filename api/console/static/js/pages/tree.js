@@ -1,17 +1,39 @@
-// The site as street → community → property company → compound → camera, with each camera's health.
-import { allPages, api, h, healthBadge } from "../api.js";
+// The site as street → community → property company → compound → camera, with each camera's health and,
+// for cameras run by a remote worker, that worker; the workers' own health above the tree.
+import { allPages, api, fmtTime, h, healthBadge } from "../api.js";
 
 const KIND = { street: "street", community: "community", property_company: "property company", compound: "compound" };
 
-function cameraLeaf(node, health) {
+function workerBadge(w) {
+  if (!w) return null;
+  return h("span", { class: `badge worker ${w.stale ? "health-offline" : "muted"}`, title: `remote worker ${w.name} (${w.account})` },
+    w.stale ? `worker ${w.name}: not reporting` : `worker ${w.name}`);
+}
+
+function cameraLeaf(node, health, runBy) {
   return h("li", { class: "camera", "data-camera": node.id },
     h("a", { href: `#/camera/${encodeURIComponent(node.id)}` }, node.name),
     h("span", { class: "muted" }, node.id),
     healthBadge(health.get(node.id)),
+    workerBadge(runBy.get(node.id)),
     node.enabled_cameras ? null : h("span", { class: "badge health-unknown" }, "disabled"));
 }
 
-function branch(node, health, depth) {
+function workersCard(workers) {
+  if (!workers.length) return null;
+  const row = (w) => h("tr", { "data-worker": `${w.account}/${w.name}`, class: w.stale ? "stale" : "" },
+    h("td", {}, w.name, h("span", { class: "muted" }, ` ${w.account}`)),
+    h("td", {}, w.stale ? h("span", { class: "badge health-offline" }, "not reporting") : h("span", { class: "badge health-online" }, "reporting")),
+    h("td", {}, String(w.cameras.length)),
+    h("td", { class: "spool" }, `${w.spool_depth} waiting${w.spool_dropped ? `, ${w.spool_dropped} dropped` : ""}`),
+    h("td", {}, w.delivery_state, w.latency_p95_s == null ? "" : ` · p95 ${w.latency_p95_s.toFixed(1)} s`),
+    h("td", {}, h("time", { datetime: w.last_seen }, fmtTime(w.last_seen))));
+  return h("div", { class: "card", id: "workers" }, h("h2", {}, "Remote workers"),
+    h("table", {}, h("thead", {}, h("tr", {}, ["Worker", "State", "Cameras", "Spool", "Delivery", "Last report"].map((t) => h("th", {}, t)))),
+      h("tbody", {}, workers.map(row))));
+}
+
+function branch(node, health, runBy, depth) {
   const cams = node.children.filter((c) => c.kind === "camera");
   const subs = node.children.filter((c) => c.kind !== "camera");
   const summary = h("summary", {},
@@ -22,19 +44,22 @@ function branch(node, health, depth) {
       h("span", { class: "chip", title: `grid worker: ${g.grid_worker || "—"}, ${g.building_leaders} building leaders` },
         `${g.id} ${g.name} · ${g.cameras} cam · ${g.grid_worker || "no grid worker"}`)))
     : null;
-  const list = h("ul", {}, subs.map((c) => h("li", {}, branch(c, health, depth + 1))), cams.map((c) => cameraLeaf(c, health)));
+  const list = h("ul", {}, subs.map((c) => h("li", {}, branch(c, health, runBy, depth + 1))), cams.map((c) => cameraLeaf(c, health, runBy)));
   return h("details", { open: depth < 4 || node.cameras <= 20, "data-node": node.id }, summary, grids, list);
 }
 
 export async function render(main) {
-  const [tree, cameras] = await Promise.all([api("/api/site/tree?cameras=true"), allPages("/api/cameras")]);
+  const [tree, cameras, workers] = await Promise.all([
+    api("/api/site/tree?cameras=true"), allPages("/api/cameras"), api("/api/workers").catch(() => [])]);
   const health = new Map(cameras.map((c) => [c.id, c.health]));
+  const runBy = new Map(workers.flatMap((w) => w.cameras.map((id) => [id, w])));
   const total = tree.reduce((n, s) => n + s.cameras, 0);
   main.replaceChildren(
     h("h1", {}, "Site"),
     h("p", { class: "muted" }, `${total} camera${total === 1 ? "" : "s"} in your scope. Health shows “unknown” until the camera has been read.`),
+    workersCard(workers),
     tree.length
-      ? h("div", { class: "card" }, h("ul", { class: "tree", id: "site-tree" }, tree.map((s) => h("li", {}, branch(s, health, 0)))))
+      ? h("div", { class: "card" }, h("ul", { class: "tree", id: "site-tree" }, tree.map((s) => h("li", {}, branch(s, health, runBy, 0)))))
       : h("p", { class: "card" }, "Nothing here yet: the site is empty or outside your scope."),
   );
 }
