@@ -307,8 +307,11 @@ def prepare(engine: Any, doc: dict[str, Any], tmp: Path) -> tuple[str, str]:
     return users.create_token("bench-worker", "bench").secret, users.create_token("bench-operator", "bench").secret
 
 
-def start_server(pg_url: str, schema: str, tmp: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = free_port()
+def start_server(
+    pg_url: str, schema: str, tmp: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`gridwatch run --no-detect` on the schema (on ``port``: a restart where clients expect it)."""
+    port = port or free_port()
     db_url = f"{pg_url}?options={quote(f'-csearch_path={schema}')}"
     env = {
         "GRIDWATCH_BIND": f"127.0.0.1:{port}",

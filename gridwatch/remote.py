@@ -210,10 +210,11 @@ class RemoteSite:
 @dataclass(frozen=True, slots=True)
 class SenderFigures:
     delivered: int
-    """Stored by the API (or duplicates of what it had) since start."""
+    """Observations the API has answered for as stored since start, each once: a re-sent one whose first answer
+    was lost counts here once, as a duplicate."""
     duplicates: int
-    """Of those, re-sent ones the API already had (an answer lost to a failure; or a later step of the episode
-    already stored): no second alert, no change."""
+    """Of those, re-sent ones the API already had (the answer to the first send was lost; or a later step of
+    the episode was already stored): no second alert, no change."""
     refused: int
     """Refused for good by the API (logged), since start."""
     state: str
@@ -263,6 +264,11 @@ class SpoolSender:
         if self._thread is not None:
             self._thread.join(RETRY_MAX_S + 5)
         return self._spool.figures().depth
+
+    def latencies(self) -> list[float]:
+        """Spool-to-stored seconds of the last 1,000 delivered, oldest first."""
+        with self._lock:
+            return list(self._latencies)
 
     def figures(self) -> SenderFigures:
         with self._lock:
