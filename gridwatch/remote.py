@@ -89,7 +89,8 @@ class ApiClient:
         """(camera documents, unknown ids, ETag), or None when nothing changed since ``etag``."""
         params = {"cameras": ",".join(ids)} if ids else {"shard": str(shard)} if shard else {}
         headers = {"If-None-Match": etag} if etag else {}
-        res = self._send("GET", "/api/worker/cameras", params=params, headers=headers)
+        # short: the poll runs on the pipeline's control thread, which also watches camera health
+        res = self._send("GET", "/api/worker/cameras", params=params, headers=headers, timeout=10.0)
         if res.status_code == 304:
             return None
         if res.status_code != 200:

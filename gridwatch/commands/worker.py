@@ -67,6 +67,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if hasattr(sys.stdout, "reconfigure"):  # status lines reach a log file or journald as they are printed
         sys.stdout.reconfigure(line_buffering=True)
+    os.umask(0o077)  # the spool holds residents' pictures and the model cache nothing public: this user's only
     settings = settings_from_args(args)
     settings.prepare()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -208,6 +208,7 @@ def test_a_worker_delivers_everything_exactly_once_through_an_api_killed_mid_flo
     assert (final["waiting"], final["dropped"], final["refused"]) == (0, 0, 0), text
     assert "delivery paused" in text  # the outage happened while the worker ran
     assert Spool(tmp_path / "worker" / "spool.db").figures().depth == 0
+    assert (tmp_path / "worker" / "spool.db").stat().st_mode & 0o077 == 0  # residents' pictures: the owner's only
 
     stored = [a for c in CAMERAS for a in alerts(api, c)]
     episodes = [a["episode_id"] for a in stored]
