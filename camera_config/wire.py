@@ -48,20 +48,20 @@ class CredentialsWire(_Wire):
 class CameraWire(_Wire):
     """A camera for a worker: everything its pipeline needs, with the stream credentials."""
 
-    id: str
-    name: str
-    level: CameraLevel
-    grid_id: str
-    main_url: str
-    sub_url: str | None = None
+    id: str = Field(description="Camera id.")
+    name: str = Field(description="Display name.")
+    level: CameraLevel = Field(description="street, community, property or compound.")
+    grid_id: str = Field(description="The grid it belongs to.")
+    main_url: str = Field(description="Main stream URL (no credentials in it).")
+    sub_url: str | None = Field(None, description="Sub stream URL: the one detection reads when there is one.")
     compound_id: str | None = None
     lat: float | None = None
     lon: float | None = None
-    enabled: bool = True
+    enabled: bool = Field(True, description="A disabled camera is stopped by the worker.")
     zones: list[ZoneWire] = Field(default_factory=list)
     detect: DetectSettings = Field(default_factory=DetectSettings)
     hazards: HazardSettings = Field(default_factory=HazardSettings)
-    revision: int = 1
+    revision: int = Field(1, description="Bumped on every change.")
     updated_at: datetime | None = None
     credentials: CredentialsWire | None = None
     """Only in answers to worker tokens; never logged."""

@@ -37,7 +37,8 @@ BATCH = 100
 """Observations per post at most (the API takes 500)."""
 BATCH_BYTES = 8 * 2**20
 """... and about this many bytes (the API takes 64 MiB)."""
-RETRY_MAX_S = 30.0
+RETRY_MAX_S = 10.0
+"""Longest wait between two tries of an API that is away: the replay starts at most this long after it is back."""
 
 
 class ApiUnreachable(Unavailable):

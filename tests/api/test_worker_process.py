@@ -11,19 +11,24 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 import yaml
+from sqlalchemy import text
 
+from core.db import make_engine
 from gridwatch.spool import Spool
 from ingest.demo_server import FootageServer, free_port
-from tests.support.paths import EXAMPLES, REPO
+from tests.support.paths import EXAMPLES, PG_URL, REPO
 from tests.support.rtsp import RtspCamera
 from tests.support.wait import wait_for
 
@@ -107,20 +112,27 @@ def api_process(
     cams["CAM-03"]["zones"] = plaza
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    schema = f"gwworker_{uuid.uuid4().hex[:10]}"  # the API on PostgreSQL, in a schema of its own
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    port = free_port()
     env = {
         **os.environ,
-        "GRIDWATCH_BIND": "",
+        "GRIDWATCH_BIND": f"127.0.0.1:{port}",
         "GRIDWATCH_DATA_DIR": str(tmp_path / "api"),
-        "GRIDWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'api' / 'gridwatch.db'}",
+        "GRIDWATCH_DATABASE_URL": f"{PG_URL}?options={quote(f'-csearch_path={schema}')}",
         "PYTHONPATH": str(REPO),
         "COLUMNS": "200",
     }
-    api = ApiProcess(tmp_path, free_port(), env)
-    api.env["GRIDWATCH_BIND"] = f"127.0.0.1:{api.port}"
+    api = ApiProcess(tmp_path, port, env)
     try:
         yield api, site
     finally:
         api.stop()
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def worker_env(api: ApiProcess, live_models: Path, root: Path) -> dict[str, str]:
@@ -143,6 +155,19 @@ def alerts(api: ApiProcess, camera: str) -> list[dict[str, Any]]:
         return list(res.json()["items"])
 
 
+def cases_without_duplicates(api: ApiProcess, stored: list[dict[str, Any]]) -> None:
+    """Each case holds exactly the alerts that point at it: a case made twice for one alert would hold none."""
+    with api.admin() as admin:
+        res = admin.get("/api/cases", params={"limit": 200})
+        assert res.status_code == 200, res.text
+        cases = {c["id"]: c for c in res.json()["items"]}
+    linked: dict[int, int] = {}
+    for a in stored:
+        if a["case_id"] is not None:
+            linked[a["case_id"]] = linked.get(a["case_id"], 0) + 1
+    assert {i: c["alert_count"] for i, c in cases.items()} == linked
+
+
 def status_lines(log: Path) -> list[dict[str, Any]]:
     pattern = (
         r"worker: (\d+) camera\(s\); spool (\d+) waiting, (\d+) dropped; (\d+) delivered \((\d+) duplicates, "
@@ -155,15 +180,23 @@ def status_lines(log: Path) -> list[dict[str, Any]]:
     ]
 
 
+def site_changes(log: Path, at_least: int) -> list[str] | None:
+    """The worker's "site changed" lines, once there are ``at_least`` of them."""
+    found = re.findall(r"site changed: (.*)", log.read_text())
+    return found if len(found) >= at_least else None
+
+
 def spooling(log: Path) -> bool:
     """The API is known to be away and observations wait in the spool."""
     last = status_lines(log)[-1]
     return bool(last["waiting"] > 0 and last["state"].startswith("API unreachable"))
 
 
-def start_worker(api: ApiProcess, env: dict[str, str], log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    api: ApiProcess, env: dict[str, str], log: Path, cwd: Path, cameras: tuple[str, ...] = CAMERAS
+) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-X", "faulthandler", "-m", "gridwatch", "worker", "--api", api.url]
-    args += ["--cameras", ",".join(CAMERAS), "--demo", "--status-every-s", "1", "--drain-s", "30"]
+    args += ["--cameras", ",".join(cameras), "--demo", "--status-every-s", "1", "--drain-s", "30"]
     with log.open("ab") as out:
         return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
 
@@ -217,23 +250,40 @@ def test_a_worker_delivers_everything_exactly_once_through_an_api_killed_mid_flo
     # every observation the worker delivered was applied once: one re-sent after a lost answer is counted once,
     # as the duplicate it then was
     assert sum(a["updates"] for a in stored) == final["delivered"], text
+    cases_without_duplicates(api, stored)
 
 
 def test_a_worker_killed_and_restarted_delivers_what_it_had_spooled_and_follows_camera_edits(
-    api_process: tuple[ApiProcess, Path], live_models: Path, tmp_path: Path
+    api_process: tuple[ApiProcess, Path], rtsp_server: FootageServer, live_models: Path, tmp_path: Path
 ) -> None:
     api, site = api_process
     api.start(site)
     env = worker_env(api, live_models, tmp_path)
     log = tmp_path / "worker.log"
-    first = start_worker(api, env, log, tmp_path)
+    cameras = (*CAMERAS, "CAM-09")  # CAM-09 does not exist yet
+    first = start_worker(api, env, log, tmp_path, cameras)
     try:
         wait_for(lambda: alerts(api, "CAM-01"), timeout_s=240, interval_s=1.0, what=log.read_text)
-        # an edit in the API reaches the running worker, and touches only that camera
-        with api.admin() as admin:
-            assert admin.patch("/api/cameras/CAM-03", json={"enabled": False}).status_code == 200
-        changed = wait_for(lambda: re.findall(r"site changed: (.*)", log.read_text()), timeout_s=30, what=log.read_text)
-        assert changed == ["stopped CAM-03"]
+        assert 'camera(s) "CAM-09" do not exist on the API' in log.read_text()
+        # each edit in the API reaches the running worker, and touches only its camera
+        edits = [
+            ("patch", "/api/cameras/CAM-03", {"name": "Harbour View courtyard (moved)"}, "reconfigured CAM-03"),
+            (
+                "post",
+                "/api/cameras",
+                {"id": "CAM-09", "name": "Gate 9", "compound": "K-01", "streams": {"main": rtsp_server.url("/tree")}},
+                "started CAM-09",
+            ),
+            ("patch", "/api/cameras/CAM-03", {"enabled": False}, "stopped CAM-03"),
+        ]
+        for n, (method, path, body, change) in enumerate(edits, 1):
+            with api.admin() as admin:
+                res = admin.request(method.upper(), path, json=body)
+                assert res.status_code in (200, 201), res.text
+            sent = time.monotonic()
+            changed = wait_for(partial(site_changes, log, n), timeout_s=30, what=log.read_text)
+            print(f"{change}: in the worker {time.monotonic() - sent:.1f} s after the API took it")
+            assert changed[n - 1] == change, changed
 
         api.kill()
         wait_for(lambda: spooling(log), timeout_s=60, what=log.read_text)
@@ -247,7 +297,7 @@ def test_a_worker_killed_and_restarted_delivers_what_it_had_spooled_and_follows_
 
     second_log = tmp_path / "worker-2.log"
     restarted_at = time.time()
-    second = start_worker(api, env, second_log, tmp_path)
+    second = start_worker(api, env, second_log, tmp_path, cameras)
     try:
         left = wait_for(lambda: re.search(r"\((\d+) observation\(s\) waiting", second_log.read_text()), timeout_s=60)
         assert int(left.group(1)) >= before["waiting"] > 0
@@ -258,11 +308,12 @@ def test_a_worker_killed_and_restarted_delivers_what_it_had_spooled_and_follows_
         after = stop(second, second_log)
     assert (after["waiting"], after["dropped"]) == (0, 0), second_log.read_text()
 
-    stored = [a for c in CAMERAS for a in alerts(api, c)]
+    stored = [a for c in cameras for a in alerts(api, c)]
     episodes = [a["episode_id"] for a in stored]
     assert len(episodes) == len(set(episodes))
     delivered = before["delivered"] + after["delivered"]
     assert sum(a["updates"] for a in stored) == delivered, (log.read_text(), second_log.read_text())
+    cases_without_duplicates(api, stored)
     # the killed worker's open episodes stay open (nobody continues them); the second closed its own on stop
     still_open = [a for a in stored if a["episode_state"] != "closed"]
     assert all(datetime.fromisoformat(a["last_seen_at"]).timestamp() < restarted_at for a in still_open)
