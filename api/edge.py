@@ -26,9 +26,11 @@ def query_problems(query_string: bytes, raw_path: str) -> list[ErrorItem]:
     for name, value in pairs:
         problem = text_problem(name) or text_problem(value)
         if problem is None and _INTEGER.fullmatch(value):
-            # 20 digits already exceed 64 bits; Python refuses to convert more than 4,300 at all
-            digits = value.lstrip("+-").lstrip("0")
-            problem = integer_problem(int(value)) if len(digits) <= 20 else integer_problem(2**64)
+            # 20 digits already exceed 64 bits; Python refuses to convert more than 4,300 at all (leading
+            # zeros included: only the significant digits are converted)
+            digits = value.lstrip("+-").lstrip("0") or "0"
+            sign = -1 if value.startswith("-") else 1
+            problem = integer_problem(sign * int(digits)) if len(digits) <= 20 else integer_problem(2**64)
         if problem:
             problems.append(ErrorItem(where=f"query.{(text_problem(name) and '?') or name}", message=problem))
     return problems

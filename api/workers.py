@@ -10,6 +10,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
@@ -24,7 +25,9 @@ class WorkerReport(CheckedModel):
     """What a worker says about itself (``POST /api/worker/heartbeat``)."""
 
     name: str = Field(min_length=1, max_length=100, description="The worker's name: host and shard, e.g. box-3 2/8.")
-    cameras: list[str] = Field(default_factory=list, max_length=5000, description="Cameras it pulls now.")
+    cameras: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=5000, description="Cameras it pulls now."
+    )
     spool_depth: int = Field(0, ge=0, le=2**53, description="Observations waiting in its spool.")
     spool_bytes: int = Field(0, ge=0, le=2**53)
     spool_dropped: int = Field(0, ge=0, le=2**53, description="Updates dropped because the spool was full.")

@@ -60,6 +60,16 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/cases/{case_id}/transitions"): {"action": "register", "note": "seen it"},
     ("POST", "/api/cases/{case_id}/comments"): {"text": "still there"},
     ("POST", "/api/worker/observations"): {"observations": [remote_observation("sweep-1")]},
+    ("POST", "/api/worker/heartbeat"): {
+        "name": "box-1 1/2",
+        "cameras": ["CAM-01"],
+        "spool_depth": 3,
+        "spool_bytes": 4096,
+        "spool_dropped": 0,
+        "delivered": 10,
+        "refused": 0,
+        "delivery_state": "ok",
+    },
 }
 """One valid body per documented JSON body (the live-view offer is left out: its one text is an SDP
 offer that starts WebRTC; tests/api/test_edge.py and the fuzz run cover its refusals)."""
