@@ -6,7 +6,7 @@ steps, as `bench/api_load.py` makes them) are written to an on-disk spool at --r
 worker's `SpoolSender` delivers them. Three phases:
 
     steady:   --seconds of delivery; latency from the spool write to the API's stored answer (p50 / p95)
-    outage:   the API killed (SIGKILL) for --outage-s (the issue's case: 600 s); the spool grows
+    outage:   the API killed (SIGKILL) for --outage-s (default 600 s: ten minutes); the spool grows
     replay:   the API started again on the same port; how fast the backlog drains (observations/s) while
               new observations keep coming, and the latency once it has
 
