@@ -37,7 +37,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from bench.api_load import Episodes, prepare, start_server, stop
-from bench.events import evidence_jpeg, pg_schema
+from bench.events import evidence_jpeg, pct, pg_schema
 from camera_config.generate import generate_site
 from events.schema import parse_observation
 from gridwatch.remote import ApiClient, SpoolSender
@@ -46,11 +46,6 @@ from gridwatch.spool import DEFAULT_MAX_BYTES, Spool
 
 TARGET_P95_S = 1.0
 """Delivery well inside the events' own latency target, with room for a replay."""
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 class Producer:

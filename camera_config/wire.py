@@ -2,7 +2,7 @@
 
 A worker on another machine rebuilds the very `Camera` values the embedded pipeline reads from the store
 (zones, detection and hazard settings included), plus the stream credentials it needs to open them. The
-document is JSON; `camera_doc` and `camera_from_doc` are each other's inverse.
+document is JSON; `camera_wire` and `camera_from_doc` are each other's inverse.
 
 Shards: ``--shard K/N`` takes the cameras whose highest-random-weight shard (rendezvous hashing) is K. Adding
 or removing a camera moves no other camera; going from N to N+1 shards moves only the cameras the new shard
@@ -67,36 +67,22 @@ class CameraWire(_Wire):
     """Only in answers to worker tokens; never logged."""
 
 
+_SAME = tuple(name for name in CameraWire.model_fields if name not in ("zones", "credentials"))
+"""Fields a `Camera` and its document share by name and value."""
+
+
 def camera_wire(camera: Camera, credentials: StreamCredentials | None = None) -> CameraWire:
     """``camera`` as a worker reads it, with ``credentials`` when given."""
     return CameraWire(
-        id=camera.id,
-        name=camera.name,
-        level=camera.level,
-        grid_id=camera.grid_id,
-        main_url=camera.main_url,
-        sub_url=camera.sub_url,
-        compound_id=camera.compound_id,
-        lat=camera.lat,
-        lon=camera.lon,
-        enabled=camera.enabled,
+        **{name: getattr(camera, name) for name in _SAME},
         zones=[
             ZoneWire(id=z.id, name=z.name, purpose=z.purpose, points=list(z.points), settings=z.settings)
             for z in camera.zones
         ],
-        detect=camera.detect,
-        hazards=camera.hazards,
-        revision=camera.revision,
-        updated_at=camera.updated_at,
         credentials=None
         if credentials is None
         else CredentialsWire(username=credentials.username, password=credentials.password),
     )
-
-
-def camera_doc(camera: Camera, credentials: StreamCredentials | None = None) -> dict[str, Any]:
-    """``camera`` as the JSON document a worker reads, with ``credentials`` when given."""
-    return camera_wire(camera, credentials).model_dump(mode="json", exclude_none=True)
 
 
 def camera_from_doc(doc: Any, where: str = "camera") -> tuple[Camera, StreamCredentials | None]:
@@ -107,26 +93,13 @@ def camera_from_doc(doc: Any, where: str = "camera") -> tuple[Camera, StreamCred
         raise InvalidInput(pydantic_issues(exc, where)) from None
     creds = wire.credentials
     camera = Camera(
-        id=wire.id,
-        name=wire.name,
-        level=wire.level,
-        grid_id=wire.grid_id,
-        main_url=wire.main_url,
-        sub_url=wire.sub_url,
-        compound_id=wire.compound_id,
-        lat=wire.lat,
-        lon=wire.lon,
+        **{name: getattr(wire, name) for name in _SAME},
         username=creds.username if creds is not None else None,
         has_password=creds is not None and creds.password is not None,
-        enabled=wire.enabled,
         zones=tuple(
             Zone(id=z.id, name=z.name, purpose=z.purpose, points=tuple(z.points), settings=z.settings)
             for z in wire.zones
         ),
-        detect=wire.detect,
-        hazards=wire.hazards,
-        revision=wire.revision,
-        updated_at=wire.updated_at,
     )
     stream = None if creds is None else StreamCredentials(creds.username, creds.password)
     return camera, stream

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from core.db import make_engine, session_factory
 from gridwatch.db import upgrade
 from gridwatch.tables import metadata
 from tests.support.paths import FOOTAGE, PG_URL
+from tests.support.pg import own_schema
 
 if TYPE_CHECKING:
     from detectors.model.detector import Detector
@@ -74,17 +74,11 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def _pg_schema() -> Iterator[str]:
-    schema = f"gwtest_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = pg_engine(schema)
-    upgrade(engine)
-    engine.dispose()
-    yield schema
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with own_schema("gwtest") as schema:
+        engine = pg_engine(schema)
+        upgrade(engine)
+        engine.dispose()
+        yield schema
 
 
 def pg_engine(schema: str) -> Engine:

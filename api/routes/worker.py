@@ -324,19 +324,13 @@ def heartbeat(report: WorkerReport, principal: ObservationDeliverer, runtime: Ru
     runtime.workers.report(principal.user.username, report)
 
 
-class WorkerPublic(BaseModel):
+class WorkerPublic(WorkerReport):
+    """A worker's last report, as site readers see it."""
+
     account: str = Field(description="The worker account whose token reports.", examples=["box-3"])
-    name: str = Field(examples=["box-3 2/8"])
     last_seen: datetime
     stale: bool = Field(description="Not heard from for 30 s: down, or cut off from the API.")
     cameras: list[str] = Field(description="Cameras it pulls (those in the caller's scope).")
-    spool_depth: int
-    spool_bytes: int
-    spool_dropped: int
-    delivered: int
-    refused: int
-    delivery_state: str
-    latency_p95_s: float | None
 
 
 @workers_router.get("", responses=responses(*AUTH))
@@ -352,21 +346,6 @@ def list_workers(principal: SiteReader, runtime: RuntimeDep) -> list[WorkerPubli
         cameras = [c for c in w.report.cameras if visible is None or c in visible]
         if visible is not None and not cameras:
             continue
-        r = w.report
-        out.append(
-            WorkerPublic(
-                account=w.username,
-                name=r.name,
-                last_seen=w.last_seen,
-                stale=runtime.workers.stale(w),
-                cameras=cameras,
-                spool_depth=r.spool_depth,
-                spool_bytes=r.spool_bytes,
-                spool_dropped=r.spool_dropped,
-                delivered=r.delivered,
-                refused=r.refused,
-                delivery_state=r.delivery_state,
-                latency_p95_s=r.latency_p95_s,
-            )
-        )
+        fields = {**w.report.model_dump(), "cameras": cameras}
+        out.append(WorkerPublic(account=w.username, last_seen=w.last_seen, stale=runtime.workers.stale(w), **fields))
     return out

@@ -125,6 +125,13 @@ def api(engine: Engine, site: SiteStore, users: UserStore, clock: FakeClock, eve
         client.__exit__(None, None, None)
 
 
+@pytest.fixture
+def worker(api: Api, users: UserStore) -> dict[str, str]:
+    """Bearer headers of a detection worker account (token only)."""
+    users.create("detector-1", Role.WORKER)
+    return api.token("detector-1")
+
+
 # ---------------------------------------------------------------------------- a real server process
 
 
@@ -197,28 +204,38 @@ def run_server(
     url = f"http://127.0.0.1:{port}"
     try:
         # With the pipeline, the first start exports the model: give it longer.
-        deadline = time.monotonic() + (180 if detect else 60)
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not answer in time:\n{log.read_text()}")
-            time.sleep(0.2)
-        passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
+        passwords = wait_serving(proc, url, log, 180 if detect else 60)
         assert set(passwords) == {"admin", "operator", "gridworker", "integrator", "viewer"}, log.read_text()
         yield Server(url, proc.pid, log, passwords, rtsp_password, demo_clip, env)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
+
+
+def wait_serving(proc: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float) -> dict[str, str]:
+    """Wait until the server process answers /api/health (failing the test if it exits or takes longer than
+    ``timeout_s``); the demo logins it printed (username → password)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                return dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
+        if time.monotonic() > deadline:
+            pytest.fail(f"server did not answer in time:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 @pytest.fixture(scope="session")

@@ -19,13 +19,6 @@ from tests.support.factories import jpeg, remote_observation
 from tests.support.wait import wait_for
 
 
-@pytest.fixture
-def worker(api: Api, users: UserStore) -> dict[str, str]:
-    """Bearer headers of a detection worker account (token only)."""
-    users.create("detector-1", Role.WORKER)
-    return api.token("detector-1")
-
-
 def test_delivery_is_idempotent(api: Api, worker: dict[str, str]) -> None:
     client = api.anonymous()
     doc = remote_observation("w-1", evidence=jpeg())

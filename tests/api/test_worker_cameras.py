@@ -18,12 +18,6 @@ from tests.api.conftest import Api
 ALL = ["CAM-01", "CAM-02", "CAM-03", "CAM-04"]
 
 
-@pytest.fixture
-def worker(api: Api, users: UserStore) -> dict[str, str]:
-    users.create("detector-1", Role.WORKER)
-    return api.token("detector-1")
-
-
 def test_the_worker_gets_the_cameras_it_asked_for_as_the_store_holds_them(
     api: Api, worker: dict[str, str], site: SiteStore
 ) -> None:

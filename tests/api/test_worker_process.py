@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,12 +22,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 import yaml
-from sqlalchemy import text
 
-from core.db import make_engine
 from gridwatch.spool import Spool
 from ingest.demo_server import FootageServer, free_port
+from tests.api.conftest import stop_process, wait_serving
 from tests.support.paths import EXAMPLES, PG_URL, REPO
+from tests.support.pg import own_schema
 from tests.support.rtsp import RtspCamera
 from tests.support.wait import wait_for
 
@@ -60,15 +59,7 @@ class ApiProcess:
             args += ["--site", str(site)]
         with log.open("wb") as out:
             self.proc = subprocess.Popen(args, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=self.root)
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, log.read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        self.passwords = dict(re.findall(r"^\s+(\w+)\s+(\S+)\s+\w+ \(", log.read_text(), re.M))
+        self.passwords = wait_serving(self.proc, self.url, log, 60)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -76,13 +67,8 @@ class ApiProcess:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_process(self.proc)
 
     @contextlib.contextmanager
     def admin(self) -> Iterator[httpx.Client]:
@@ -112,27 +98,21 @@ def api_process(
     cams["CAM-03"]["zones"] = plaza
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    schema = f"gwworker_{uuid.uuid4().hex[:10]}"  # the API on PostgreSQL, in a schema of its own
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "GRIDWATCH_BIND": f"127.0.0.1:{port}",
-        "GRIDWATCH_DATA_DIR": str(tmp_path / "api"),
-        "GRIDWATCH_DATABASE_URL": f"{PG_URL}?options={quote(f'-csearch_path={schema}')}",
-        "PYTHONPATH": str(REPO),
-        "COLUMNS": "200",
-    }
-    api = ApiProcess(tmp_path, port, env)
-    try:
-        yield api, site
-    finally:
-        api.stop()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with own_schema("gwworker") as schema:  # the API on PostgreSQL, in a schema of its own
+        port = free_port()
+        env = {
+            **os.environ,
+            "GRIDWATCH_BIND": f"127.0.0.1:{port}",
+            "GRIDWATCH_DATA_DIR": str(tmp_path / "api"),
+            "GRIDWATCH_DATABASE_URL": f"{PG_URL}?options={quote(f'-csearch_path={schema}')}",
+            "PYTHONPATH": str(REPO),
+            "COLUMNS": "200",
+        }
+        api = ApiProcess(tmp_path, port, env)
+        try:
+            yield api, site
+        finally:
+            api.stop()
 
 
 def worker_env(api: ApiProcess, live_models: Path, root: Path) -> dict[str, str]:
