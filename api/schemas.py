@@ -356,6 +356,22 @@ class CameraStatsPublic(BaseModel):
     )
     detected_frames: int | None = Field(None, description="Frames the detector analysed.", examples=[1200])
     people: int | None = Field(None, description="People in the last analysed frame.", examples=[4])
+    skipped_quiet: int = Field(
+        0,
+        description="Keyframes left undecoded while the camera was still (its packets showed no change).",
+        examples=[9],
+    )
+    need: str | None = Field(
+        None,
+        description="Why the analysis scheduler last weighed the camera: episode, overdue, alerted, motion or quiet.",
+        examples=["motion"],
+    )
+    deferred: int | None = Field(
+        None, description="Frames the scheduler passed over for more urgent cameras.", examples=[0]
+    )
+    starved: int | None = Field(
+        None, description="Analyses that came later than the guaranteed minimum cadence.", examples=[0]
+    )
     health: CameraHealthPublic
 
     @classmethod
@@ -375,6 +391,10 @@ class CameraStatsPublic(BaseModel):
             inference_ms=figures.inference_ms if figures.detecting else None,
             detected_frames=figures.detected_frames if figures.detecting else None,
             people=figures.people if figures.detecting else None,
+            skipped_quiet=s.skipped_quiet,
+            need=figures.need,
+            deferred=figures.deferred if figures.detecting else None,
+            starved=figures.starved if figures.detecting else None,
             health=CameraHealthPublic.of(health),
         )
 

@@ -13,8 +13,10 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -31,14 +33,16 @@ from detectors.intrusion import IntrusionRule, LoiterRule
 from detectors.labels import FALLEN_PERSON, PERSON_LABELS, family_of
 from detectors.model.detector import Detector
 from detectors.regions import MotionFinder, Region, plan_regions, regions_area
+from detectors.schedule import Scheduler
 from detectors.static_people import StillSpots
 from detectors.structure import StructureRule
 from detectors.tamper import TamperRule, ViewWatch
 from detectors.tracking import Tracker
-from detectors.types import Box, Detection, Observation
+from detectors.types import Box, Detection, EpisodeState, Observation
 from detectors.vehicles import EbikeRule, FireLaneRule
 from detectors.zones import CameraZones, check_zones
-from ingest.types import Frame, Image
+from ingest.meter import WindowRate
+from ingest.types import Frame, Image, Offer
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +218,13 @@ class DetectorPipeline:
         self._cameras: dict[str, _Camera] = {}
         self.unknown_frames = 0
         self.last_inference_ms = 0.0
+        self.stage_cpu_s = {"inference": 0.0, "fall": 0.0, "rules": 0.0}
+        """CPU seconds of the calling thread per stage since start (the model runtimes' own threads are not
+        in it: the inference figure is a floor)."""
+        self.latencies: deque[float] = deque(maxlen=4096)
+        """Recent seconds from a frame's capture (its last packet read) to its detections."""
+        self._analysed = WindowRate(10.0, self.clock.monotonic())
+        self._analysed_lock = threading.Lock()  # counted here, read by the API's threads
         self.apply_cameras(cameras)
 
     # ------------------------------------------------------------------ configuration
@@ -256,6 +267,15 @@ class DetectorPipeline:
     def counters(self, camera_id: str) -> CameraCounters:
         return self._cameras[camera_id].counters
 
+    def analysed_rate(self) -> float:
+        """Frames analysed per second, all cameras, over the last 10 s."""
+        with self._analysed_lock:
+            return self._analysed.rate(self.clock.monotonic())
+
+    def open_cameras(self) -> set[str]:
+        """Cameras with an episode open now (the scheduler keeps their cadence)."""
+        return {cid for cid, state in self._cameras.items() if next(state.open_episodes(), None) is not None}
+
     def detections(self, camera_id: str) -> tuple[Detection, ...]:
         """The last analysed frame's detections (tracked, outside masks)."""
         return self._cameras[camera_id].detections
@@ -277,7 +297,12 @@ class DetectorPipeline:
                 log.warning("camera %s frame %s skipped: %s", f.camera_id, f.seq, problem)
                 continue
             todo.append((state, f))
+        c0 = time.thread_time()
         found = self._detect(todo)
+        c1 = time.thread_time()
+        self.stage_cpu_s["inference"] += c1 - c0
+        done = self.clock.monotonic()
+        self.latencies.extend(done - f.captured_s for _, f in todo if f.captured_s is not None)
         ready: list[_Ready] = []
         for (state, f), dets in zip(todo, found, strict=True):
             try:
@@ -289,11 +314,16 @@ class DetectorPipeline:
             if state.still is not None:
                 dets = state.still.filter(dets, f.monotonic_s)
             ready.append((state, f, zones, dets))
+        c1 = time.thread_time()
         falls = self._check_falls(ready)
+        c2 = time.thread_time()
+        self.stage_cpu_s["fall"] += c2 - c1
         out: list[Observation] = []
         for i, (state, f, zones, dets) in enumerate(ready):
             state.detections = tuple(dets)
             state.counters.analysed += 1
+            with self._analysed_lock:
+                self._analysed.add(done)
             state.counters.last_people = sum(d.label in PERSON_LABELS for d in dets)
             ctx = FrameContext(state.camera, f, zones, state.detections, falls=tuple(falls.get(i, ())))
             for rule in state.rules:
@@ -302,6 +332,7 @@ class DetectorPipeline:
                 except Exception:  # one broken rule must not stop the camera, nor the others
                     state.counters.rule_errors += 1
                     log.exception("camera %s: rule %s failed", f.camera_id, type(rule).__name__)
+        self.stage_cpu_s["rules"] += time.thread_time() - c2
         return out
 
     def _check_falls(
@@ -397,6 +428,14 @@ FrameSource = Callable[[float], Sequence[Frame]]
 (ingest's ``IngestWorker.take_ready``); it keeps only the latest frame per camera and counts the drops."""
 
 
+class OfferSource(Protocol):
+    """Ingest as the scheduler sees it (`ingest.worker.IngestWorker`): what waits, then take a chosen part."""
+
+    def offers(self, timeout_s: float = 1.0) -> list[Offer]: ...
+
+    def take_ready(self, timeout_s: float = 1.0, camera_ids: Iterable[str] | None = None) -> list[Frame]: ...
+
+
 class InferenceLoop:
     """Runs a pipeline on its own thread: take the newest frames of all cameras from ``source``, process them
     as one batch, hand every Observation to ``sink``. Camera changes are applied between batches.
@@ -411,11 +450,17 @@ class InferenceLoop:
         sink: Callable[[Observation], object],
         *,
         idle_timeout_s: float = 0.5,
+        scheduled: tuple[OfferSource, Scheduler] | None = None,
     ) -> None:
+        """``scheduled``: ingest and the scheduler that decides which offers to take (the live pipeline);
+        without it every frame ``source`` gives is analysed."""
         self.pipeline = pipeline
         self.source = source
         self.sink = sink
         self.idle_timeout_s = idle_timeout_s
+        self.scheduled = scheduled
+        if scheduled is not None:
+            scheduled[1].set_cameras(pipeline.camera_ids)
         self.batches = 0
         self._changes: queue.SimpleQueue[list[Camera]] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -453,16 +498,42 @@ class InferenceLoop:
                     self._deliver(self.pipeline.apply_cameras(self._changes.get()))
                 except Exception:  # a camera the pipeline refuses must not end detection for the others
                     log.exception("camera change not applied to the detector")
+                if self.scheduled is not None:
+                    self.scheduled[1].set_cameras(self.pipeline.camera_ids)
             try:
-                frames = list(self.source(self.idle_timeout_s))
+                frames = self._next_frames()
             except Exception:
                 log.exception("frame source failed")
                 self._stop.wait(self.idle_timeout_s)
                 continue
             if not frames:
                 continue
+            t0 = time.perf_counter()
             try:
-                self._deliver(self.pipeline.process(frames))
+                found = self.pipeline.process(frames)
             except Exception:  # the loop outlives any one bad batch
                 log.exception("detector batch of %d frames failed", len(frames))
+                found = []
+            if self.scheduled is not None:
+                scheduler = self.scheduled[1]
+                offers = [Offer(f.camera_id, f.monotonic_s, f.motion) for f in frames]
+                scheduler.charge(offers, time.perf_counter() - t0)
+                opened = {o.camera_id for o in found if o.state is EpisodeState.OPENED}
+                scheduler.note(self.pipeline.open_cameras(), opened)
+            self._deliver(found)
             self.batches += 1
+
+    def _next_frames(self) -> list[Frame]:
+        """The next batch: every frame the source has, or the part of the offers the scheduler chose (waiting
+        for the budget when it chose none)."""
+        if self.scheduled is None:
+            return list(self.source(self.idle_timeout_s))
+        ingest, scheduler = self.scheduled
+        offers = ingest.offers(self.idle_timeout_s)
+        if not offers:
+            return []
+        choice = scheduler.choose(offers)
+        if not choice.take:
+            self._stop.wait(choice.wait_s)
+            return []
+        return ingest.take_ready(0.0, choice.take)

@@ -111,3 +111,42 @@ class CameraFigures:
     """People found in the last analysed frame."""
     inference_ms: float | None = None
     """Model time of the detector's last batch (shared by the cameras in it), when the camera is detected."""
+    need: str | None = None
+    """Why the analysis scheduler last served or passed over the camera (episode, overdue, alerted, motion,
+    quiet); None before its first offer."""
+    deferred: int = 0
+    """Offers the scheduler passed over for more urgent cameras."""
+    starved: int = 0
+    """Analyses that missed the guaranteed minimum cadence."""
+    longest_gap_s: float = 0.0
+    """Longest time between two analyses of the camera."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoxFigures:
+    """The whole box's headroom: what its cameras send, what ingest decodes, what the models spend and what the
+    process costs (the figures Frigate's stats page shows, plus the analysis scheduler's)."""
+
+    cameras: int
+    online: int
+    detecting: int
+    input_fps: float
+    """Frames arriving from all cameras per second."""
+    decoded_fps: float
+    analysed_fps: float
+    """Frames the detector analysed per second, all cameras."""
+    dropped: int
+    skipped_quiet: int
+    deferred: int
+    starved: int
+    inference_ms: float | None
+    """Model time of the last batch."""
+    budget: float
+    """Model seconds per second the scheduler may spend."""
+    busy: float
+    """Model seconds per second spent over the last few seconds (against ``budget``: the headroom)."""
+    latency_p95_s: float | None
+    """Recent frames, from capture to detections."""
+    cpu_percent: float | None
+    """The process, % of one core since the previous reading (None on the first)."""
+    rss_mib: float | None

@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from detectors.pipeline import DetectorPipeline, InferenceLoop
+from detectors.schedule import Scheduler
 from detectors.types import CameraFigures
 from gridwatch.delivery import Deliveries
 from ingest.types import HealthState
@@ -46,6 +47,24 @@ PER_CAMERA: tuple[CameraMetric, ...] = (
         lambda s: float(s.detected_frames),
     ),
     (GaugeMetricFamily, "gridwatch_camera_people", "People in the last analysed frame.", lambda s: float(s.people)),
+    (
+        CounterMetricFamily,
+        "gridwatch_camera_deferred_frames",
+        "Frames the analysis scheduler passed over for more urgent cameras.",
+        lambda s: float(s.deferred),
+    ),
+    (
+        CounterMetricFamily,
+        "gridwatch_camera_starved",
+        "Analyses that came later than the guaranteed minimum cadence.",
+        lambda s: float(s.starved),
+    ),
+    (
+        CounterMetricFamily,
+        "gridwatch_camera_skipped_quiet_keyframes",
+        "Keyframes of a still camera left undecoded (its packets showed no change).",
+        lambda s: float(s.ingest.skipped_quiet),
+    ),
 )
 """In the order they are exported."""
 
@@ -63,6 +82,9 @@ class LiveFigures(Protocol):
 
     @property
     def pipeline(self) -> DetectorPipeline | None: ...
+
+    @property
+    def scheduler(self) -> Scheduler: ...
 
 
 class LiveCollector(Collector):
@@ -93,6 +115,21 @@ class LiveCollector(Collector):
             latency = GaugeMetricFamily("gridwatch_detector_inference_ms", "Model time of the last batch.")
             latency.add_metric([], self._live.pipeline.last_inference_ms)
             yield latency
+            stages = CounterMetricFamily(
+                "gridwatch_detector_cpu_seconds", "CPU of the inference thread by stage.", labels=["stage"]
+            )
+            for stage, seconds in self._live.pipeline.stage_cpu_s.items():
+                stages.add_metric([stage], seconds)
+            yield stages
+        budget = self._live.scheduler.budget()
+        share = GaugeMetricFamily(
+            "gridwatch_detector_budget", "Model seconds per second the scheduler may spend (share of a core)."
+        )
+        share.add_metric([], budget.budget)
+        yield share
+        spent = CounterMetricFamily("gridwatch_detector_busy_seconds", "Model seconds the scheduler has spent.")
+        spent.add_metric([], budget.spent_s)
+        yield spent
 
     def describe(self) -> Iterable[Metric]:
         return []

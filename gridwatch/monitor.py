@@ -13,6 +13,7 @@ the figures for Prometheus. Nothing that goes wrong with one observation or came
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -30,14 +31,15 @@ from detectors.model.config import ModelConfig, fall_config
 from detectors.model.detector import Detector
 from detectors.offline import OfflineRule
 from detectors.pipeline import DetectorPipeline, InferenceLoop, PipelineConfig
-from detectors.types import CameraFigures, Observation
+from detectors.schedule import ScheduleConfig, Scheduler
+from detectors.types import BoxFigures, CameraFigures, Observation
 from detectors.zones import check_zones
 from gridwatch.delivery import Deliveries, ObservationDelivery, StoreObservation
 from gridwatch.metrics import LiveCollector
 from gridwatch.settings import Settings
 from ingest.demo_server import DEMO_PORT, DemoSources, start_demo_sources
 from ingest.reader import IngestOptions
-from ingest.types import CameraHealth, CameraStats, Frame
+from ingest.types import CameraHealth, CameraStats, Frame, HealthState
 from ingest.worker import IngestWorker
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ class MonitorOptions:
     stop_timeout_s: float = 20.0
     """`stop` waits at most about this long for all threads and processes."""
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    """The models' budget and how it is shared among cameras (`detectors.schedule`)."""
     model: ModelConfig | None = None
     """None: the default COCO model, exports cached in the data dir's ``models``."""
     fall_stage: bool = True
@@ -126,6 +130,7 @@ class SiteMonitor:
         self.pipeline: DetectorPipeline | None = None
         self.loop: InferenceLoop | None = None
         self.offline = OfflineRule()
+        self.scheduler = Scheduler(self.options.schedule, clock=self.clock)
         self._revisions: dict[str, int] = {}
         self._detecting: set[str] = set()
         self._stopping = threading.Event()
@@ -138,6 +143,7 @@ class SiteMonitor:
         )
         self._control: threading.Thread | None = None
         self._started = False
+        self._cpu_mark: tuple[float, float] | None = None
 
     # ------------------------------------------------------------------ lifetime
 
@@ -175,7 +181,11 @@ class SiteMonitor:
             detector, self._detectable(cameras), config=self.options.pipeline, clock=self.clock, fall_stage=fall
         )
         self.loop = InferenceLoop(
-            self.pipeline, self.worker.take_ready, self.deliver, idle_timeout_s=self.options.idle_timeout_s
+            self.pipeline,
+            self.worker.take_ready,
+            self.deliver,
+            idle_timeout_s=self.options.idle_timeout_s,
+            scheduled=(self.worker, self.scheduler),
         ).start()
         self.delivery.deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         self._control = threading.Thread(target=self._run_control, name="live-control", daemon=True)
@@ -373,8 +383,64 @@ class SiteMonitor:
                 inference_ms = round(self.pipeline.last_inference_ms, 1) or None  # 0 before the first batch
             except KeyError:
                 pass
-        return CameraFigures(s.camera_id, h, s, detecting, analysed, people, inference_ms)
+        sched = self.scheduler.figures(s.camera_id)
+        if sched is None or not detecting:
+            return CameraFigures(s.camera_id, h, s, detecting, analysed, people, inference_ms)
+        return CameraFigures(
+            s.camera_id,
+            h,
+            s,
+            detecting,
+            analysed,
+            people,
+            inference_ms,
+            need=sched.need.name.lower() if sched.analysed or sched.deferred else None,
+            deferred=sched.deferred,
+            starved=sched.starved,
+            longest_gap_s=sched.longest_gap_s,
+        )
+
+    def box(self) -> BoxFigures:
+        """The box's headroom (the API's ``/api/stats``): totals over the pulled cameras, the model budget, the
+        process's CPU since the previous call and its memory."""
+        stats = self.stats()
+        budget = self.scheduler.budget()
+        pipeline = self.pipeline
+        latencies = sorted(list(pipeline.latencies)[-1000:]) if pipeline is not None else []
+        inference_ms = pipeline.last_inference_ms if pipeline is not None else 0.0
+        now, cpu = time.monotonic(), sum(os.times()[:2])
+        cpu_percent = None
+        if self._cpu_mark is not None and now > self._cpu_mark[0]:
+            cpu_percent = round(100 * (cpu - self._cpu_mark[1]) / (now - self._cpu_mark[0]), 1)
+        self._cpu_mark = (now, cpu)
+        return BoxFigures(
+            cameras=len(stats),
+            online=sum(f.health.state in (HealthState.ONLINE, HealthState.DEGRADED) for f in stats),
+            detecting=sum(f.detecting for f in stats),
+            input_fps=round(sum(f.ingest.input_fps for f in stats), 1),
+            decoded_fps=round(sum(f.ingest.decoded_fps for f in stats), 1),
+            analysed_fps=round(pipeline.analysed_rate() if pipeline is not None else 0.0, 2),
+            dropped=sum(f.ingest.dropped for f in stats),
+            skipped_quiet=sum(f.ingest.skipped_quiet for f in stats),
+            deferred=budget.deferred,
+            starved=budget.starved,
+            inference_ms=round(inference_ms, 1) if inference_ms else None,
+            budget=budget.budget,
+            busy=budget.busy,
+            latency_p95_s=round(latencies[int(0.95 * (len(latencies) - 1))], 3) if latencies else None,
+            cpu_percent=cpu_percent,
+            rss_mib=_rss_mib(),
+        )
 
     def collector(self) -> Collector:
         """Prometheus figures of the live pipeline, read at scrape time (register on the API's registry)."""
         return LiveCollector(self)
+
+
+def _rss_mib() -> float | None:
+    """Resident memory of this process (Linux; None elsewhere)."""
+    try:
+        pages = int(open("/proc/self/statm", encoding="ascii").read().split()[1])  # noqa: SIM115
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)

@@ -29,7 +29,7 @@ CACHE_ROOT = REPO_ROOT / os.environ.get("GRIDWATCH_CACHE", ".cache")  # as scrip
 DEFAULT_FOOTAGE = CACHE_ROOT / "footage"
 DEFAULT_CACHE = CACHE_ROOT / "rtsp"
 DEMO_PORT = 8554
-CLIPS = ("vtest-360p", "vtest-1080p", "tree")
+CLIPS = ("vtest-360p", "vtest-1080p", "tree", "still")
 """What the server encodes into its cache (scripts/rtsp_server.py, VARIANTS)."""
 
 DEMO_FILES = {"/vtest-360p": "vtest.avi", "/vtest-1080p": "vtest.avi", "/tree": "tree.avi"}

@@ -36,7 +36,7 @@ from ingest.gate import GateReason, Gray, MotionGate, polygon_mask, shrink, smal
 from ingest.health import HealthTracker
 from ingest.meter import RecentMean, WindowRate
 from ingest.sources import PERMANENT, Source, SourceKind, StreamError, classify, open_container
-from ingest.types import CameraHealth, CameraStats, Frame, Image, OfflineReason
+from ingest.types import CameraHealth, CameraStats, Frame, Image, Offer, OfflineReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,9 @@ class IngestOptions:
     degraded_window_s: float = 30.0
     low_fps_ratio: float = 0.5
     rate_window_s: float = 5.0
+    packet_motion: bool = True
+    """Keyframe-only decoding: a still camera's keyframes are decoded only every ``detect.keepalive_s``, or as
+    soon as its P-frames grow (motion seen in the compressed stream, `PacketActivity`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,9 @@ class ReaderConfig:
 class PendingFrame:
     """A decoded frame waiting for the detector; converted to a BGR image only if someone takes it."""
 
-    __slots__ = ("_av", "_convert", "_frame", "camera_id", "is_keyframe", "monotonic_s", "motion", "seq", "wall_at")
+    __slots__ = (
+        "_av", "_convert", "_frame", "camera_id", "captured_s", "is_keyframe", "monotonic_s", "motion", "seq", "wall_at"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -89,8 +94,10 @@ class PendingFrame:
         is_keyframe: bool,
         motion: float | None,
         convert: Callable[[VideoFrame], Image],
+        captured_s: float | None = None,
     ) -> None:
         self._convert = convert
+        self.captured_s = captured_s
         self.camera_id = camera_id
         self.seq = seq
         self.monotonic_s = monotonic_s
@@ -113,6 +120,7 @@ class PendingFrame:
                 image=image,
                 is_keyframe=self.is_keyframe,
                 motion=self.motion,
+                captured_s=self.captured_s,
             )
             self._av = None
         return self._frame
@@ -158,6 +166,13 @@ def decode_packet(codec: VideoCodecContext, packet: av.Packet[Any], source: Sour
         return None
 
 
+def check_every_s(detect: DetectSettings) -> float:
+    """How often a still camera's frame goes to the detector: a little more than one analysed frame's interval
+    before ``keepalive_s``, so that with frames arriving once per interval (and some jitter) the gap never
+    exceeds ``keepalive_s``."""
+    return max(detect.keepalive_s / 2, detect.keepalive_s - 1.25 / detect.fps)
+
+
 class KeyframeClock:
     """Measures a stream's keyframe interval from the timestamps of its last few keyframes."""
 
@@ -179,6 +194,42 @@ class KeyframeClock:
             return None
         times = list(self._times)
         return round(float(statistics.median(b - a for a, b in itertools.pairwise(times))), 3)
+
+
+class PacketActivity:
+    """Motion read from the compressed stream, without decoding: a still picture encodes into tiny P-frames,
+    a changing one into large ones. Learns the stream's quiet level (the mean P-frame size of the groups of
+    pictures the motion gate found still) and calls a group active when its mean rises well above it."""
+
+    def __init__(self, ratio: float = 1.5, floor_bytes: float = 150.0, learn: float = 0.2) -> None:
+        self.ratio = ratio
+        self.floor_bytes = floor_bytes
+        self.learn_rate = learn
+        self.quiet_bytes: float | None = None
+        self._sum = 0
+        self._count = 0
+
+    def add(self, size: int) -> None:
+        self._sum += size
+        self._count += 1
+
+    def close_group(self) -> float | None:
+        """Mean P-frame size since the last keyframe (None without P-frames); starts the next group."""
+        mean = self._sum / self._count if self._count else None
+        self._sum = self._count = 0
+        return mean
+
+    def active(self, mean: float | None) -> bool:
+        """True unless the group is known to be as small as the quiet level (unknown counts as active)."""
+        if mean is None or self.quiet_bytes is None:
+            return True
+        return mean > self.quiet_bytes * self.ratio + self.floor_bytes
+
+    def learn(self, mean: float | None) -> None:
+        if mean is None:
+            return
+        q = self.quiet_bytes
+        self.quiet_bytes = mean if q is None else q + self.learn_rate * (mean - q)
 
 
 class CameraRunner:
@@ -222,6 +273,13 @@ class CameraRunner:
         self.offered = 0
         self.stalls = 0
         self.decode_errors = 0
+        self.skipped_quiet = 0
+        self.decode_cpu_s = 0.0
+        """CPU time this camera's thread spent decoding (and gating, `gate_cpu_s`), for per-stage figures."""
+        self.gate_cpu_s = 0.0
+        """Keyframes not decoded because the camera was still and its packets said nothing changed."""
+        self._still = False
+        """The motion gate found the last decoded picture still."""
         self._seq = 0
         self._mode: DecodeMode | None = None
         self._keyframes = KeyframeClock()
@@ -270,6 +328,14 @@ class CameraRunner:
             self._slot_taken = True
             return self._slot
 
+    def offer(self) -> Offer | None:
+        """The untaken frame as the scheduler sees it (not taken, not converted)."""
+        with self._lock:
+            slot = self._slot
+            if slot is None or self._slot_taken:
+                return None
+            return Offer(self.camera.id, slot.monotonic_s, slot.motion)
+
     def peek(self) -> PendingFrame | None:
         with self._lock:
             return self._slot
@@ -297,6 +363,9 @@ class CameraRunner:
                 keyframe_interval_s=self._keyframes.interval_s(),
                 stalls=self.stalls,
                 offered=self.offered,
+                skipped_quiet=self.skipped_quiet,
+                decode_cpu_s=round(self.decode_cpu_s, 4),
+                gate_cpu_s=round(self.gate_cpu_s, 4),
             )
 
     # ------------------------------------------------------------------ the thread
@@ -370,6 +439,8 @@ class CameraRunner:
         last_analysed: float | None = None
         last_progress = started
         last_eval = started
+        activity = PacketActivity()
+        last_decoded_t: float | None = None
         with self._lock:
             self._nominal_fps = nominal
         self._keyframes = KeyframeClock()
@@ -418,8 +489,12 @@ class CameraRunner:
                 self.health_tracker.evaluate(input_fps, None if paced else nominal)
 
             key = bool(packet.is_keyframe)
+            group_mean: float | None = None
             if key:
                 self._keyframes.add(t)
+                group_mean = activity.close_group()
+            else:
+                activity.add(packet.size)
             if not seen_key:
                 if not key:
                     continue  # nothing decodes cleanly before the first keyframe
@@ -441,10 +516,14 @@ class CameraRunner:
                 if last_analysed is not None and last_analysed <= t < last_analysed + interval - tolerance:
                     last_progress = now  # a keyframe we chose not to need
                     continue
+                if self._quiet_skip(detect, activity, group_mean, t, last_decoded_t):
+                    last_progress = now
+                    continue
             elif not synced and not key:
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             decoded = decode_packet(codec, packet, source)
+            self.decode_cpu_s += time.thread_time() - c0
             if decoded is None:
                 self.decode_errors += 1
                 synced = False
@@ -452,6 +531,10 @@ class CameraRunner:
             pictures = decoded
             decode_ms = (time.perf_counter() - t0) * 1000.0
             synced = True
+            if mode is DecodeMode.KEYFRAME and pictures:
+                last_decoded_t = t
+                if self._still:
+                    activity.learn(group_mean)  # the group before this keyframe: still, as far as we know
             for picture in pictures:
                 self._seq += 1
                 now = self.clock.monotonic()
@@ -471,9 +554,31 @@ class CameraRunner:
                 ):
                     continue
                 last_analysed = ft
-                self._analyse(picture, config, now, bool(picture.key_frame))
+                self._analyse(picture, config, now, bool(picture.key_frame), arrival)
 
         return t + frame_s
+
+    def _quiet_skip(
+        self,
+        detect: DetectSettings,
+        activity: PacketActivity,
+        group_mean: float | None,
+        t: float,
+        last_decoded_t: float | None,
+    ) -> bool:
+        """Keyframe-only decoding of a still camera: skip this keyframe when the last picture was still, its
+        P-frames since then are as small as the camera's quiet level, and it was checked less than
+        `check_every_s` ago. Motion in the packets, or the keep-alive, decodes it."""
+        if not (self.options.packet_motion and detect.motion_gating and self._still):
+            return False
+        if last_decoded_t is None or t - last_decoded_t >= check_every_s(detect) or t < last_decoded_t:
+            return False
+        if activity.active(group_mean):
+            return False
+        activity.learn(group_mean)
+        with self._lock:
+            self.skipped_quiet += 1
+        return True
 
     def _choose_mode(self, detect: DetectSettings, interval: float, tolerance: float, t: float) -> DecodeMode:
         if detect.mode is not DecodeMode.AUTO:
@@ -486,12 +591,17 @@ class CameraRunner:
             return DecodeMode.KEYFRAME
         return DecodeMode.SAMPLED
 
-    def _analyse(self, picture: VideoFrame, config: ReaderConfig, now: float, is_keyframe: bool) -> None:
+    def _analyse(
+        self, picture: VideoFrame, config: ReaderConfig, now: float, is_keyframe: bool, captured_s: float
+    ) -> None:
         motion: float | None = None
         if config.detect.motion_gating:
+            c0 = time.thread_time()
             gate = self._gate_for(config, picture.width, picture.height)
             decision = gate.update(small_gray(picture), now)
+            self.gate_cpu_s += time.thread_time() - c0
             motion = round(decision.motion, 4)
+            self._still = decision.reason in (GateReason.STILL, GateReason.KEEPALIVE)
             with self._lock:
                 self._analysed.add(now)
                 self._motion.add(1.0 if decision.reason in (GateReason.MOTION, GateReason.RECALIBRATED) else 0.0)
@@ -501,7 +611,7 @@ class CameraRunner:
             with self._lock:
                 self._analysed.add(now)
         pending = PendingFrame(
-            self.camera.id, self._seq, now, self.clock.now(), picture, is_keyframe, motion, self._to_bgr
+            self.camera.id, self._seq, now, self.clock.now(), picture, is_keyframe, motion, self._to_bgr, captured_s
         )
         with self._lock:
             keeping_up = self._slot is None or self._slot_taken
@@ -526,12 +636,13 @@ class CameraRunner:
 
     def _gate_for(self, config: ReaderConfig, width: int, height: int) -> MotionGate:
         detect = config.detect
-        key = (config.ignore, width, height, detect.motion_sensitivity, detect.keepalive_s)
+        keepalive = check_every_s(detect)
+        key = (config.ignore, width, height, detect.motion_sensitivity, keepalive)
         if self._gate is None or key != self._gate_key:
             mask = polygon_mask(config.ignore, small_size(width, height))
             if self._gate is None:
-                self._gate = MotionGate(detect.motion_sensitivity, detect.keepalive_s, ignore=mask)
+                self._gate = MotionGate(detect.motion_sensitivity, keepalive, ignore=mask)
             else:  # keep the learnt background
-                self._gate.configure(detect.motion_sensitivity, detect.keepalive_s, mask)
+                self._gate.configure(detect.motion_sensitivity, keepalive, mask)
             self._gate_key = key
         return self._gate

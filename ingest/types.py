@@ -24,6 +24,8 @@ class Frame:
     is_keyframe: bool = False
     motion: float | None = None
     """Share of the picture that changed (0..1), when motion gating ran."""
+    captured_s: float | None = None
+    """Monotonic time the frame's last packet was read from the source (latency is measured from here)."""
 
     @property
     def height(self) -> int:
@@ -32,6 +34,22 @@ class Frame:
     @property
     def width(self) -> int:
         return int(self.image.shape[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A camera's newest gated frame waiting for the detector, not yet taken (nor converted to BGR): what the
+    analysis scheduler weighs before the detector takes it."""
+
+    camera_id: str
+    offered_s: float
+    """Monotonic time it was offered."""
+    motion: float | None
+    """Share of the picture that moved (None: not gated)."""
+
+    @property
+    def moving(self) -> bool:
+        return self.motion is None or self.motion > 0
 
 
 class HealthState(enum.StrEnum):
@@ -93,3 +111,9 @@ class CameraStats:
     """Reads that succeeded only after blocking for the stall threshold."""
     offered: int = 0
     """Frames handed to the detector's slot (motion or keep-alive)."""
+    skipped_quiet: int = 0
+    """Keyframes of a still camera left undecoded: its packets showed no change (keyframe-only decoding)."""
+    decode_cpu_s: float = 0.0
+    """CPU seconds spent decoding this camera since it started."""
+    gate_cpu_s: float = 0.0
+    """CPU seconds spent in motion gating."""

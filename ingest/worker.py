@@ -12,18 +12,21 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TypeVar
 
 import cv2
 
 from camera_config.types import Camera, StreamCredentials
 from core.clock import Clock, SystemClock
 from core.errors import GridwatchError, InvalidInput, NotFound
-from ingest.reader import CameraRunner, IngestOptions, PendingFrame
+from ingest.reader import CameraRunner, IngestOptions
 from ingest.sources import Source, StreamError, resolve_source
-from ingest.types import CameraHealth, CameraStats, Frame, OfflineReason
+from ingest.types import CameraHealth, CameraStats, Frame, Offer, OfflineReason
 
 CredentialsLookup = Callable[[str], StreamCredentials]
 """camera id → its stream credentials (the site store's ``credentials``)."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,18 +172,27 @@ class IngestWorker:
         next batch, one frame per camera, older ones counted as dropped.
         """
         wanted = set(camera_ids) if camera_ids is not None else None
+        pending = self._wait_for(timeout_s, lambda runners: [p for r in runners if (p := r.take()) is not None], wanted)
+        return [p.frame() for p in pending]
+
+    def offers(self, timeout_s: float = 1.0) -> list[Offer]:
+        """What `take_ready` would hand over, without taking it (nor converting it): the scheduler's view.
+        Waits up to ``timeout_s`` for the first."""
+        return self._wait_for(timeout_s, lambda runners: [o for r in runners if (o := r.offer()) is not None])
+
+    def _wait_for(
+        self, timeout_s: float, collect: Callable[[list[CameraRunner]], list[T]], wanted: set[str] | None = None
+    ) -> list[T]:
         deadline = time.monotonic() + timeout_s
-        pending: list[PendingFrame] = []
         with self._ready:
             while True:
                 with self._lock:
                     runners = [r for cid, r in self._runners.items() if wanted is None or cid in wanted]
-                pending = [p for r in runners if (p := r.take()) is not None]
+                found = collect(runners)
                 remaining = deadline - time.monotonic()
-                if pending or self._closed or remaining <= 0:
-                    break
+                if found or self._closed or remaining <= 0:
+                    return found
                 self._ready.wait(remaining)
-        return [p.frame() for p in pending]
 
     def _notify(self) -> None:
         with self._ready:

@@ -9,6 +9,8 @@ so dozens of concurrent clients cost the server little CPU.
 Mount points (every clip mount is shared: one feed, fanned out to all its clients):
     /vtest-360p  /vtest-1080p   vtest.avi (pedestrians), 640×360 and 1920×1080
     /tree                       tree.avi (a swaying tree: motion without people), 640×360
+    /still                      a quiet scene: vtest's first picture held, with a camera's faint sensor noise,
+                                640×360 (10 s, looping)
     /pattern                    a live test pattern (moving ball), encoded live, 640×360
     /audio-only                 PCMA audio without video (a stream ingest cannot analyse)
     /cam/<id>/sub, /cam/<id>/main
@@ -52,12 +54,15 @@ class Variant:
     width: int
     height: int
     maxrate: str
+    hold_first_s: float = 0.0
+    """Hold the footage's first picture this long instead of playing it (a still scene), with sensor noise."""
 
 
 VARIANTS = {
     "vtest-360p": Variant("vtest.avi", 640, 360, "800k"),
     "vtest-1080p": Variant("vtest.avi", 1920, 1080, "4M"),
     "tree": Variant("tree.avi", 640, 360, "800k"),
+    "still": Variant("vtest.avi", 640, 360, "800k", hold_first_s=10.0),
 }
 CAMERA_ROLES = {"sub": "vtest-360p", "main": "vtest-1080p"}
 
@@ -84,6 +89,12 @@ def encode(name: str, footage_dir: Path, cache_dir: Path) -> Path:
         # budget this calm footage leaves over on oversized keyframes.
         scaled_w = v.height * 4 // 3
         vf = f"framerate=fps={FPS},scale={scaled_w}:{v.height},pad={v.width}:{v.height}:(ow-iw)/2:0,format=yuv420p"
+        if v.hold_first_s:
+            frames = round(v.hold_first_s * FPS)
+            vf = (
+                f"trim=end_frame=1,loop=loop={frames - 1}:size=1:start=0,setpts=N/{FPS}/TB,fps={FPS},"
+                f"scale={scaled_w}:{v.height},pad={v.width}:{v.height}:(ow-iw)/2:0,format=yuv420p,noise=alls=3:allf=t"
+            )
         tmp = out.with_suffix(".part")
         cmd = [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-vf", vf,
