@@ -30,6 +30,7 @@ from api.routes import (
     service,
     site,
     sse,
+    stats,
     users,
     worker,
 )
@@ -68,7 +69,7 @@ TAGS = [
         "their observations, their health.",
     },
     {"name": "events", "description": "Server-sent events."},
-    {"name": "service", "description": "Health and metrics."},
+    {"name": "service", "description": "Health, metrics and the box's live stats."},
     {"name": "audit", "description": "Who watched, opened, exported, imported or changed what (admins)."},
 ]
 
@@ -163,7 +164,7 @@ def create_app(context: ApiContext) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     # Matching walks the routes in order: the busiest (workers' deliveries, the boards) go first.
     hot = (worker, cases, alerts)
-    for module in (*hot, service, auth, users, site, cameras, live_view, figures, sse, audit, console):
+    for module in (*hot, service, stats, auth, users, site, cameras, live_view, figures, sse, audit, console):
         app.include_router(module.router)
     app.include_router(cases.files_router)
     app.include_router(worker.workers_router)

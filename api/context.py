@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from camera_config.store import SiteStore
 from core.clock import Clock, SystemClock
-from detectors.types import CameraFigures
+from detectors.types import BoxFigures, CameraFigures
 from events.service import EventsService
 from ingest.types import CameraHealth, Frame
 
@@ -78,6 +78,21 @@ def _no_stats(_camera_id: str) -> CameraFigures | None:
     return None
 
 
+BoxSource = Callable[[], BoxFigures | None]
+"""The whole box's headroom now, or None when no live pipeline runs (``--no-detect``)."""
+
+FiguresSource = Callable[[], list[CameraFigures]]
+"""Every pulled camera's live figures (empty without a live pipeline)."""
+
+
+def _no_box() -> BoxFigures | None:
+    return None
+
+
+def _no_camera_figures() -> list[CameraFigures]:
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     engine: Engine
@@ -89,6 +104,9 @@ class ApiContext:
     latest_frame: FrameSource = _no_frame
     """Snapshots; the default knows none (no live pipeline, e.g. ``--no-detect``)."""
     stats: StatsSource = _no_stats
+    box: BoxSource = _no_box
+    """``GET /api/stats``: the default has no pipeline, so that route answers 503."""
+    camera_figures: FiguresSource = _no_camera_figures
     registry: CollectorRegistry | None = None
     """Prometheus registry shared with the other stages; the API makes its own when None."""
     events: EventsService | None = None

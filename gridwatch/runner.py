@@ -39,6 +39,13 @@ def build_app(
         engine=service.engine, site=service.site, live_view=live_view, registry=registry, events=service.events
     )
     if monitor is not None:
-        context = replace(context, health=monitor.health, latest_frame=monitor.latest, stats=monitor.camera_stats)
+        context = replace(
+            context,
+            health=monitor.health,
+            latest_frame=monitor.latest,
+            stats=monitor.camera_stats,
+            box=monitor.box,
+            camera_figures=monitor.stats,
+        )
     app = create_app(context)
     return app, service, monitor

@@ -47,6 +47,7 @@ from gridwatch.db import upgrade
 from tests.api.conftest import PASSWORD, USERS, fast_auth
 from tests.conftest import pg_engine
 from tests.support.factories import jpeg, remote_observation
+from tests.support.live_figures import BOX, FIGURES
 from tests.support.paths import EXAMPLES, PG_URL
 
 # Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
@@ -92,7 +93,17 @@ def _fuzzed_app(engine: Engine, data: Path) -> Iterator[tuple[FastAPI, dict[str,
     site.apply_site(load_site_file(EXAMPLES / "demo-site.yaml"))
     events = EventsService(session_factory(engine), site, data, site_ttl_s=0.0)
     _seed(events)
-    app = create_app(ApiContext(engine=engine, site=site, auth=fast_auth(), events=events))
+    # A fake live pipeline for GET /api/stats, which answers 503 (a server error to schemathesis) without one.
+    app = create_app(
+        ApiContext(
+            engine=engine,
+            site=site,
+            auth=fast_auth(),
+            events=events,
+            box=lambda: BOX,
+            camera_figures=lambda: list(FIGURES),
+        )
+    )
     users = app.state.runtime.users
     for name, (role, scope) in USERS.items():
         users.create(name, role, scope=scope, password=PASSWORD)

@@ -51,6 +51,8 @@ const STATS = [
   ["input_fps", "Input fps"], ["analysed_fps", "Analysed fps"], ["decoded_fps", "Decoded fps"],
   ["dropped", "Dropped"], ["motion_ratio", "Motion ratio"], ["decode_ms", "Decode ms"],
   ["last_frame_age_s", "Last frame age s"], ["decode_mode", "Decode mode"], ["inference_ms", "Inference ms"],
+  ["need", "Scheduler need"], ["deferred", "Deferred frames"], ["starved", "Starved"],
+  ["skipped_quiet", "Quiet keyframes skipped"],
 ];
 
 // The snapshot as a blob URL, or the server's reason when there is none (503 says why).

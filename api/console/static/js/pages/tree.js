@@ -1,6 +1,6 @@
 // The site as street → community → property company → compound → camera, with each camera's health and,
-// for cameras run by a remote worker, that worker; the workers' own health above the tree.
-import { allPages, api, fmtTime, h, healthBadge } from "../api.js";
+// for cameras run by a remote worker, that worker; the box's headroom and the workers' own health above the tree.
+import { ApiError, allPages, api, fmtTime, h, healthBadge } from "../api.js";
 
 const KIND = { street: "street", community: "community", property_company: "property company", compound: "compound" };
 
@@ -33,6 +33,54 @@ function workersCard(workers) {
       h("tbody", {}, workers.map(row))));
 }
 
+const BOX_REFRESH_MS = 5000;
+const num = (v, digits = 1) => (v == null ? "—" : Number(v).toFixed(digits));
+const BOX = [
+  ["cameras", "Cameras online", (b) => `${b.online} / ${b.cameras}`],
+  ["input_fps", "Input fps", (b) => num(b.input_fps)],
+  ["analysed_fps", "Analysed fps", (b) => num(b.analysed_fps)],
+  ["busy", "Model busy", (b) => (b.budget > 0
+    ? `${Math.round((100 * b.busy) / b.budget)}% of budget (${num(b.busy, 2)} of ${num(b.budget, 2)} s/s)`
+    : `${num(b.busy, 2)} s/s, no budget`)],
+  ["latency_p95_s", "p95 capture → detections", (b) => (b.latency_p95_s == null ? "—" : `${num(b.latency_p95_s, 2)} s`)],
+  ["cpu_percent", "CPU", (b) => (b.cpu_percent == null ? "—" : `${num(b.cpu_percent, 0)} %`)],
+  ["rss_mib", "Memory", (b) => (b.rss_mib == null ? "—" : `${num(b.rss_mib, 0)} MiB`)],
+  ["deferred", "Deferred frames", (b) => String(b.deferred)],
+  ["starved", "Starved", (b) => String(b.starved)],
+  ["skipped_quiet", "Quiet keyframes skipped", (b) => String(b.skipped_quiet)],
+];
+
+// The box's totals from /api/stats, refreshed while the page is open. Hidden for a scoped caller (box is
+// null: whole-box figures are not theirs to see); one line saying why when the server has no live pipeline.
+function boxCard() {
+  const table = h("table", { class: "kv" });
+  const note = h("p", { class: "muted", id: "box-note", hidden: true });
+  const card = h("div", { class: "card", id: "box", hidden: true }, h("h2", {}, "Box"), table, note);
+  let left = false;
+  const refresh = async () => {
+    let stats;
+    try {
+      stats = await api("/api/stats");
+    } catch (e) {
+      if (!(e instanceof ApiError) || left) return;
+      table.replaceChildren();
+      note.textContent = `No box figures: ${e.message}`;
+      note.hidden = false;
+      card.hidden = false;
+      return;
+    }
+    if (left) return;
+    card.hidden = !stats.box;
+    note.hidden = true;
+    if (!stats.box) return;
+    table.replaceChildren(...BOX.map(([key, name, show]) =>
+      h("tr", {}, h("th", { scope: "row" }, name), h("td", { "data-stat": key }, show(stats.box)))));
+  };
+  const timer = setInterval(() => refresh().catch(() => {}), BOX_REFRESH_MS);
+  refresh().catch(() => {});
+  return { card, stop: () => { left = true; clearInterval(timer); } };
+}
+
 function branch(node, health, runBy, depth) {
   const cams = node.children.filter((c) => c.kind === "camera");
   const subs = node.children.filter((c) => c.kind !== "camera");
@@ -54,12 +102,15 @@ export async function render(main) {
   const health = new Map(cameras.map((c) => [c.id, c.health]));
   const runBy = new Map(workers.flatMap((w) => w.cameras.map((id) => [id, w])));
   const total = tree.reduce((n, s) => n + s.cameras, 0);
-  main.replaceChildren(
+  const box = boxCard();
+  main.replaceChildren(...[
     h("h1", {}, "Site"),
     h("p", { class: "muted" }, `${total} camera${total === 1 ? "" : "s"} in your scope. Health shows “unknown” until the camera has been read.`),
+    box.card,
     workersCard(workers),
     tree.length
       ? h("div", { class: "card" }, h("ul", { class: "tree", id: "site-tree" }, tree.map((s) => h("li", {}, branch(s, health, runBy, 0)))))
       : h("p", { class: "card" }, "Nothing here yet: the site is empty or outside your scope."),
-  );
+  ].filter(Boolean)); // no workers card without workers (replaceChildren would show a null as text)
+  return box.stop;
 }
