@@ -112,7 +112,8 @@ def child_gridwatch(args: argparse.Namespace) -> dict[str, Any]:
     service = open_service(settings)
     service.site.load_site(site_file)
     options = MonitorOptions(
-        model=ModelConfig(cache_dir=MODEL_CACHE, calibration=settings.model_calibration),
+        # INT8 calibrated on other footage than the cameras show, as a site calibrates on its own recordings.
+        model=ModelConfig(cache_dir=MODEL_CACHE, calibration=settings.footage_dir / "tree.avi"),
         ingest=IngestOptions(packet_motion=not args.no_packet_motion),
     )
     monitor = SiteMonitor(
@@ -129,7 +130,7 @@ def child_gridwatch(args: argparse.Namespace) -> dict[str, Any]:
         while time.monotonic() < deadline and any(h.state.value != "online" for h in monitor.worker.health()):
             time.sleep(0.5)
         online = sum(h.state.value == "online" for h in monitor.worker.health())
-        time.sleep(args.warmup)
+        time.sleep(max(args.warmup, args.start_at - time.time()))
 
         def snapshot() -> dict[str, Any]:
             assert monitor.worker is not None
@@ -196,7 +197,8 @@ def child_gridwatch(args: argparse.Namespace) -> dict[str, Any]:
                 "read": readers - decode - gate,
                 "decode": decode,
                 "gate": gate,
-                "inference": stages["inference"] + stages["fall"] + runtime,
+                "inference": stages["inference"] + runtime,
+                "fall": stages["fall"],
                 "rules": stages["rules"],
                 "events": detector - sum(stages.values()),
                 "other": total - readers - detector - runtime,
@@ -206,6 +208,8 @@ def child_gridwatch(args: argparse.Namespace) -> dict[str, Any]:
             "motion": len(motion_ids),
             "motion_ok": sum(rates[c] >= MOTION_OK_FPS for c in motion_ids),
             "motion_fps": sorted(rates[c] for c in motion_ids),
+            "people_fps": sorted(rates[c] for c in motion_ids if kind[c] == "vtest-360p"),
+            "tree_fps": sorted(rates[c] for c in motion_ids if kind[c] == "tree"),
             "quiet_fps": sorted(rates[c] for c in quiet_ids),
             "quiet_gap_s": max((gaps[c] for c in quiet_ids), default=0.0),
             "latency_p50_s": statistics.median(latencies) if latencies else None,
@@ -269,28 +273,72 @@ def child_peer(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- parent side
 
 
-def run_child(kind: str, mounts: list[str], args: argparse.Namespace, base_url: str, server_pid: int) -> dict[str, Any]:
-    cmd = [
-        sys.executable, __file__, "--child", kind, "--base-url", base_url, "--mounts", ",".join(mounts),
-        "--warmup", str(args.warmup), "--seconds", str(args.seconds),
-    ]  # fmt: skip
-    if args.no_packet_motion:
-        cmd.append("--no-packet-motion")
+def run_child(
+    kind: str, mounts: list[str], args: argparse.Namespace, base_url: str, server_pid: int, processes: int = 1
+) -> dict[str, Any]:
+    """One run: ``processes`` children at once (gridwatch: each a worker of every ``processes``-th camera, as
+    ``gridwatch worker --shard K/N`` splits a box's cameras), measuring over the same window; figures merged."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1"}
+    limit_s = 300 + 2 * len(mounts) + args.warmup + args.seconds
+    start_at = time.time() + 30 + len(mounts) / 5  # every child connected and warm by then, measuring together
+    children = []
+    for k in range(processes):
+        part = mounts[k::processes]
+        cmd = [
+            sys.executable, __file__, "--child", kind, "--base-url", base_url, "--mounts", ",".join(part),
+            "--warmup", str(args.warmup), "--seconds", str(args.seconds), "--start-at", str(start_at),
+        ]  # fmt: skip
+        if args.no_packet_motion:
+            cmd.append("--no-packet-motion")
+        children.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
     server = psutil.Process(server_pid)
     s0, t0 = sum(server.cpu_times()[:2]), time.monotonic()
-    limit_s = 300 + 2 * len(mounts) + args.warmup + args.seconds
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=limit_s, check=False)
-    except subprocess.TimeoutExpired:
-        return {"n": len(mounts), "error": f"no result within {limit_s:g} s"}
+    results: list[dict[str, Any]] = []
+    error: str | None = None
+    for child in children:
+        try:
+            out, err = child.communicate(timeout=max(1.0, limit_s - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            error = error or f"no result within {limit_s:g} s"
+            continue
+        if child.returncode != 0:
+            error = error or (err.strip().splitlines() or ["no output"])[-1]
+            continue
+        results.append(json.loads(out.strip().splitlines()[-1]))
     server_cpu = (sum(server.cpu_times()[:2]) - s0) / (time.monotonic() - t0)
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"n": len(mounts), "error": tail}
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if error is not None or any("error" in r for r in results):
+        return {"n": len(mounts), "error": error or next(r["error"] for r in results if "error" in r)}
+    result = results[0] if len(results) == 1 else merge(results)
     result["server_cpu"] = server_cpu
+    result["processes"] = processes
     return result
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Figures of children that measured the same window, as one box: CPU rates and counts added up, the worst
+    latency and gap kept."""
+    wall = statistics.mean(r["wall_s"] for r in results)
+
+    def rate_sum(read: Any) -> float:
+        return float(sum(read(r) / r["wall_s"] for r in results) * wall)
+
+    merged: dict[str, Any] = {"wall_s": wall}
+    for key in ("n", "online", "quiet", "motion", "motion_ok", "dropped", "skipped_quiet", "deferred", "starved"):
+        merged[key] = sum(r[key] for r in results)
+    for key in ("motion_fps", "people_fps", "tree_fps", "quiet_fps"):
+        merged[key] = sorted(x for r in results for x in r[key])
+    merged["cpu_s"] = rate_sum(lambda r: r["cpu_s"])
+    merged["quiet_cpu_s"] = rate_sum(lambda r: r["quiet_cpu_s"])
+    merged["stage_cpu_s"] = {k: rate_sum(lambda r, k=k: r["stage_cpu_s"][k]) for k in results[0]["stage_cpu_s"]}
+    merged["quiet_gap_s"] = max(r["quiet_gap_s"] for r in results)
+    for key in ("latency_p50_s", "latency_p95_s"):
+        values = [r[key] for r in results if r[key] is not None]
+        merged[key] = max(values) if values else None
+    merged["rss_mib"] = sum(r["rss_mib"] for r in results)
+    merged["busy"] = sum(r["busy"] for r in results)
+    return merged
 
 
 def pct(cpu_s: float, wall_s: float, n: int) -> float:
@@ -326,7 +374,7 @@ def print_gridwatch(r: dict[str, Any]) -> None:
     )
 
 
-STAGES = ("read", "decode", "gate", "inference", "rules", "events", "other")
+STAGES = ("read", "decode", "gate", "inference", "fall", "rules", "events", "other")
 
 
 def write_costs(path: Path, results: list[dict[str, Any]]) -> None:
@@ -363,7 +411,14 @@ def main() -> int:
     p.add_argument(
         "--no-packet-motion", action="store_true", help="decode every keyframe of quiet cameras (for comparison)"
     )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes sharing the box's cameras (as `gridwatch worker --shard K/N` runs them; default 1)",
+    )
     p.add_argument("--write-costs", type=Path, help="write per-camera costs for `gridwatch plan --costs` here")
+    p.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--base-url", help=argparse.SUPPRESS)
     p.add_argument("--mounts", help=argparse.SUPPRESS)
@@ -398,7 +453,7 @@ def main() -> int:
             + " | quiet%/cam |  RSS | dropped deferred starved | server | holds"
         )
         for n in ns:
-            r = run_child("gridwatch", mix(n, args.people, args.trees), args, base, server.pid)
+            r = run_child("gridwatch", mix(n, args.people, args.trees), args, base, server.pid, args.processes)
             results.append(r)
             print_gridwatch(r)
         if peer_ns:

@@ -54,11 +54,15 @@ class Mode(enum.StrEnum):
     """The whole frame, scaled to the model size."""
     REGIONS = "regions"
     """Model-size crops around motion and tracked objects; the whole frame when they would cover most of it."""
+    AUTO = "auto"
+    """Regions for frames more than twice the region size (a main stream: crops keep distant people sharp), the
+    whole frame otherwise (a sub stream: one pass sees it at half its resolution or better, for less than the
+    two or three crops its motion usually needs; as accurate on the labelled frames: `bench/capacity.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    mode: Mode = Mode.REGIONS
+    mode: Mode = Mode.AUTO
     region_size: int = 320
     frame_size: int | None = None
     """Model input (longest side) for whole frames; None = the model's ``imgsz``."""
@@ -379,8 +383,11 @@ class DetectorPipeline:
                 continue
             if f.motion is not None and f.motion <= 0 and not state.detections:
                 continue  # ingest saw nothing move and nobody is tracked: nobody to find
-            motion = state.motion.boxes(f.image) if self.config.mode is Mode.REGIONS else None
-            if self.config.mode is Mode.FULL or motion is None:
+            mode = self.config.mode
+            if mode is Mode.AUTO:
+                mode = Mode.REGIONS if max(f.width, f.height) > 2 * side else Mode.FULL
+            motion = state.motion.boxes(f.image) if mode is Mode.REGIONS else None
+            if mode is Mode.FULL or motion is None:
                 whole.append(i)
                 continue
             looked = motion + [d.box for d in state.detections]

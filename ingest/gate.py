@@ -108,7 +108,9 @@ class MotionGate:
         self.keepalive_s = keepalive_s
         self.ignore = ignore
 
-    def update(self, small: Gray, now_s: float) -> GateDecision:
+    def update(self, small: Gray, now_s: float, *, check: bool = False) -> GateDecision:
+        """``check``: the caller decoded this picture as a still camera's due check (it skipped the pictures in
+        between): offer it even if the keep-alive interval has not quite passed on this clock."""
         picture = cv2.GaussianBlur(small, (5, 5), 0).astype(np.float32)
         if self._background is None or self._background.shape != picture.shape:
             self._reset(picture, now_s)
@@ -139,7 +141,7 @@ class MotionGate:
         if ratio >= self.min_ratio:
             self._last_offer_at = now_s
             return GateDecision(True, ratio, GateReason.MOTION)
-        if self._last_offer_at is None or now_s - self._last_offer_at >= self.keepalive_s:
+        if check or self._last_offer_at is None or now_s - self._last_offer_at >= self.keepalive_s:
             self._last_offer_at = now_s
             return GateDecision(True, ratio, GateReason.KEEPALIVE)
         return GateDecision(False, ratio, GateReason.STILL)

@@ -33,6 +33,29 @@ class WindowRate:
             times.popleft()
 
 
+class CountRate:
+    """Events per second over about the last ``window_s``, for events too frequent to timestamp one by one (every
+    packet of every camera): the hot loop only increments ``count``; `sample` (about once a second) and `rate`
+    run under the owner's lock."""
+
+    def __init__(self, window_s: float, started_at: float) -> None:
+        self.window_s = window_s
+        self.count = 0
+        self._samples: deque[tuple[float, int]] = deque([(started_at, 0)])
+
+    def sample(self, now: float) -> None:
+        self._samples.append((now, self.count))
+        while len(self._samples) > 1 and self._samples[1][0] <= now - self.window_s:
+            self._samples.popleft()
+
+    def rate(self, now: float) -> float:
+        since, counted = self._samples[0]
+        span = now - since
+        if span <= 0.2:
+            return 0.0
+        return (self.count - counted) / span
+
+
 class RecentMean:
     """Mean of the last ``n`` values (decode times, motion flags)."""
 

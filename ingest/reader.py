@@ -34,7 +34,7 @@ from core.redact import redact
 from core.retry import Backoff
 from ingest.gate import GateReason, Gray, MotionGate, polygon_mask, shrink, small_size
 from ingest.health import HealthTracker
-from ingest.meter import RecentMean, WindowRate
+from ingest.meter import CountRate, RecentMean, WindowRate
 from ingest.sources import PERMANENT, Source, SourceKind, StreamError, classify, open_container
 from ingest.types import CameraHealth, CameraStats, Frame, Image, Offer, OfflineReason
 
@@ -262,7 +262,7 @@ class CameraRunner:
         self._lock = threading.Lock()
         now = clock.monotonic()
         w = options.rate_window_s
-        self._input = WindowRate(w, now)
+        self._input = CountRate(w, now)
         self._decoded = WindowRate(w, now)
         self._analysed = WindowRate(w, now)
         self._decode_ms = RecentMean(50)
@@ -280,6 +280,8 @@ class CameraRunner:
         """Keyframes not decoded because the camera was still and its packets said nothing changed."""
         self._still = False
         """The motion gate found the last decoded picture still."""
+        self._check_due = False
+        """The next decoded picture is a still camera's due check: the gate offers it."""
         self._seq = 0
         self._mode: DecodeMode | None = None
         self._keyframes = KeyframeClock()
@@ -444,38 +446,50 @@ class CameraRunner:
         with self._lock:
             self._nominal_fps = nominal
         self._keyframes = KeyframeClock()
+        # The decode mode and what it depends on: chosen again at keyframes, once a second and on a new config.
+        mode: DecodeMode | None = None
+        mode_config: ReaderConfig | None = None
+        config = self._config
+        detect = config.detect
+        interval = tolerance = 0.0
+        input_counter = self._input
 
+        # The hot loop: every packet of every camera passes here (25 a second each), most of them only to be
+        # counted. Keep the per-packet work small; what is not needed per packet is done once a second.
         for packet in container.demux(video):
             if self._stop.is_set():
                 return None
-            if packet.size == 0:
+            size = packet.size
+            if size == 0:
                 continue  # the end-of-stream flush
             # Position on the source's timeline: timestamps when it has them, else arrival.
             arrival = self.clock.monotonic()
-            if packet.pts is not None and time_base:
-                pts_s = packet.pts * time_base
+            pts = packet.pts
+            if pts is not None and time_base:
+                pts_s = pts * time_base
                 if first_t is None:
                     first_t = pts_s
                 t = offset_s + pts_s - first_t
             else:
                 t = arrival - started + offset_s
+            now = arrival
             if paced:  # files play at their own rate
                 wait = started + (t - offset_s) - arrival
                 if wait > 0 and self._stop.wait(wait):
                     return None
-            now = self.clock.monotonic()
-            with self._lock:
-                self._input.add(now)
-                gap = now - self._last_packet_at if self._last_packet_at is not None and self._streaming else 0.0
-                self._last_packet_at = now
-                if gap >= opts.stall_s:
-                    self.stalls += 1
+                now = self.clock.monotonic()
+            last_packet = self._last_packet_at
+            gap = now - last_packet if last_packet is not None and self._streaming else 0.0
+            self._last_packet_at = now  # read by `health` from other threads: one atomic store
+            input_counter.count += 1
             if gap >= opts.stall_s:
+                with self._lock:
+                    self.stalls += 1
                 self.health_tracker.stall()
-            if gap >= 0.9 * opts.read_timeout_s and not paced:
-                # FFmpeg answers the first timed-out read with what it had buffered; the next read would
-                # block for another full timeout. A read that took the whole timeout ends the session now.
-                raise StreamError(OfflineReason.STALLED, f"{redact(source.url)}: no data for {gap:.1f} s")
+                if gap >= 0.9 * opts.read_timeout_s and not paced:
+                    # FFmpeg answers the first timed-out read with what it had buffered; the next read would
+                    # block for another full timeout. A read that took the whole timeout ends the session now.
+                    raise StreamError(OfflineReason.STALLED, f"{redact(source.url)}: no data for {gap:.1f} s")
             if now - last_progress > opts.no_frame_timeout_s:
                 what = "keyframe" if not seen_key else "decodable frame"
                 raise StreamError(
@@ -484,30 +498,33 @@ class CameraRunner:
             if now - last_eval >= 1.0:
                 last_eval = now
                 with self._lock:
-                    input_fps = self._input.rate(now)
+                    input_counter.sample(now)
+                    input_fps = input_counter.rate(now)
                 # A file plays at its own pace (and AVI files count repeated frames they do not hold).
                 self.health_tracker.evaluate(input_fps, None if paced else nominal)
+                mode = None  # keyframes may have stopped coming: choose again
 
-            key = bool(packet.is_keyframe)
+            key = packet.is_keyframe
             group_mean: float | None = None
             if key:
                 self._keyframes.add(t)
                 group_mean = activity.close_group()
             else:
-                activity.add(packet.size)
+                activity.add(size)
             if not seen_key:
                 if not key:
                     continue  # nothing decodes cleanly before the first keyframe
                 seen_key = True
 
-            config = self._config
-            detect = config.detect
-            interval = 1.0 / detect.fps
-            tolerance = min(frame_s / 2, interval / 4)
-            mode = self._choose_mode(detect, interval, tolerance, t)
-            if mode is not self._mode:
-                with self._lock:
-                    self._mode = mode
+            if mode is None or key or self._config is not mode_config:
+                config = mode_config = self._config
+                detect = config.detect
+                interval = 1.0 / detect.fps
+                tolerance = min(frame_s / 2, interval / 4)
+                mode = self._choose_mode(detect, interval, tolerance, t)
+                if mode is not self._mode:
+                    with self._lock:
+                        self._mode = mode
 
             if mode is DecodeMode.KEYFRAME:
                 synced = False
@@ -572,6 +589,7 @@ class CameraRunner:
         if not (self.options.packet_motion and detect.motion_gating and self._still):
             return False
         if last_decoded_t is None or t - last_decoded_t >= check_every_s(detect) or t < last_decoded_t:
+            self._check_due = last_decoded_t is not None
             return False
         if activity.active(group_mean):
             return False
@@ -598,7 +616,8 @@ class CameraRunner:
         if config.detect.motion_gating:
             c0 = time.thread_time()
             gate = self._gate_for(config, picture.width, picture.height)
-            decision = gate.update(small_gray(picture), now)
+            decision = gate.update(small_gray(picture), now, check=self._check_due)
+            self._check_due = False
             self.gate_cpu_s += time.thread_time() - c0
             motion = round(decision.motion, 4)
             self._still = decision.reason in (GateReason.STILL, GateReason.KEEPALIVE)

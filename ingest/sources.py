@@ -97,7 +97,7 @@ def open_container(source: Source, *, open_timeout_s: float, read_timeout_s: flo
         }
     started = time.monotonic()
     try:
-        return av.open(target, mode="r", options=options, timeout=(open_timeout_s, read_timeout_s))
+        return av.open(target, mode="r", options=options, timeout=(open_timeout_s, None))
     except Exception as exc:
         reason, detail = classify(exc, opening=True, source=source)
         waited = time.monotonic() - started

@@ -218,6 +218,9 @@ def register(sub: Subparsers) -> None:
     )
     ev.add_argument("--imgsz", type=int, help="model input size for whole frames (default 320)")
     ev.add_argument(
-        "--mode", choices=["regions", "full"], default="regions", help="motion-region crops or whole frames"
+        "--mode",
+        choices=["auto", "regions", "full"],
+        default="auto",
+        help="motion-region crops, whole frames, or auto: whole frames up to twice the model size (the live default)",
     )
     ev.add_argument("--threads", type=int, default=0, help="inference threads (default: every core)")
