@@ -26,20 +26,23 @@ from camera_config.types import Camera
 from core.errors import InvalidInput, Issue
 from core.files import read_text_file
 
-# Built-in costs: placeholders until `bench/capacity.py --write-costs FILE` measures them on the reference
-# machine (a 2-core AMD EPYC). A plan names every figure that still comes from here as "assumed".
+# Built-in costs: measured by `bench/capacity.py --write-costs FILE` with 32 cameras on a 2-core AMD EPYC
+# without AVX-512 (360p sub streams, the default model, INT8); 720p and 1080p decoding scaled from 360p by
+# their pixels. Measure your own worker nodes and pass the file with --costs: a plan names every figure that
+# still comes from here as "assumed".
 
-READ_CORE_PER_CAMERA: Final = 0.002
+READ_CORE_PER_CAMERA: Final = 0.0055
 """Share of one core to receive and demux one RTSP stream, whatever its resolution (every camera pays it)."""
-DECODE_MS: Final[Mapping[str, float]] = MappingProxyType({"360p": 1.5, "720p": 4.0, "1080p": 10.0})
+DECODE_MS: Final[Mapping[str, float]] = MappingProxyType({"360p": 4.3, "720p": 17.2, "1080p": 38.7})
 """Milliseconds of one core to decode one frame, by resolution class of the detect stream."""
-GATE_MS: Final = 0.3
+GATE_MS: Final = 0.6
 """Motion gate, per decoded frame."""
-INFERENCE_MS: Final = 6.0
-"""Detector per analysed frame with motion (model and rules)."""
-STILL_MS: Final = 0.5
+INFERENCE_MS: Final = 59.0
+"""Detector per analysed frame with motion: the model and the fall stage, CPU of every thread of the runtime,
+on a box whose cores are also decoding (alone, the INT8 model takes 13–15 ms of CPU a frame there)."""
+STILL_MS: Final = 1.0
 """Rules per analysed frame without motion (the model does not run)."""
-EVENTS_MS: Final = 0.2
+EVENTS_MS: Final = 1.4
 """Events stage per analysed frame."""
 QUIET_CHECK_S: Final = 10.0
 """A quiet camera is decoded and checked once per this many seconds."""

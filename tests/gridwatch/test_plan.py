@@ -17,9 +17,19 @@ from camera_config.generate import generate_site
 from camera_config.stream_settings import DecodeMode, DetectSettings
 from camera_config.types import Camera, CameraLevel
 from core.errors import InvalidInput
-from gridwatch.capacity import CostModel, Profile, moving_load, nodes_needed, plan_site, profile, quiet_load
+from gridwatch.capacity import DECODE_MS, CostModel, Profile, moving_load, nodes_needed, plan_site, profile, quiet_load
 from tests.camera_config.sites import camera, site
 from tests.support.cli import Gridwatch
+
+FIXED = CostModel(
+    read_core_per_camera=0.002,
+    decode_ms={"360p": 1.5, "720p": 4.0, "1080p": 10.0},
+    gate_ms=0.3,
+    inference_ms=6.0,
+    still_ms=0.5,
+    events_ms=0.2,
+)
+"""Round figures for the arithmetic tables (the built-in ones are measured and change with the machine)."""
 
 
 def cam(cid: str = "C1", *, sub: bool = True, compound: str | None = "K1", **detect: Any) -> Camera:
@@ -72,7 +82,7 @@ def test_the_resolution_classes_can_be_overridden() -> None:
     ],
 )
 def test_a_moving_camera(camera_: Camera, gpu: bool, cpu: float, gpu_share: float) -> None:
-    load = moving_load(profile(camera_), CostModel(), gpu=gpu)
+    load = moving_load(profile(camera_), FIXED, gpu=gpu)
     assert load.cpu == pytest.approx(cpu)
     assert load.gpu == pytest.approx(gpu_share)
 
@@ -86,7 +96,7 @@ def test_a_moving_camera(camera_: Camera, gpu: bool, cpu: float, gpu_share: floa
     ],
 )
 def test_a_quiet_camera(camera_: Camera, cpu: float) -> None:
-    load = quiet_load(profile(camera_), CostModel())
+    load = quiet_load(profile(camera_), FIXED)
     assert load.cpu == pytest.approx(cpu)
     assert load.inference == 0.0
 
@@ -103,14 +113,14 @@ def test_a_quiet_camera(camera_: Camera, cpu: float) -> None:
     ],
 )
 def test_nodes_needed(cores: float, node_cores: float, nodes: int) -> None:
-    model = CostModel()
+    model = FIXED
     assert nodes_needed(cores, node_cores * model.usable_share - model.node_reserve_cores) == nodes
 
 
 def test_the_expected_load_mixes_moving_and_quiet_cameras_by_the_motion_share() -> None:
     cameras = [cam(f"C{i}") for i in range(4)]
     for share in (0.0, 0.25, 1.0):
-        costs = CostModel().with_motion_share(share, "test")
+        costs = FIXED.with_motion_share(share, "test")
         plan = plan_site(cameras, costs, node_cores=2)
         moving, quiet = plan.profiles[0].moving.cpu, plan.profiles[0].quiet.cpu
         assert plan.cores == pytest.approx(4 * (share * moving + (1 - share) * quiet))
@@ -119,7 +129,7 @@ def test_the_expected_load_mixes_moving_and_quiet_cameras_by_the_motion_share() 
 def test_doubling_the_cameras_doubles_the_cores() -> None:
     mixed = [cam("A"), cam("B", sub=False), cam("C", mode="sampled", fps=4), cam("D", compound=None)]
     doubled = mixed + [cam(f"{c.id}2", sub=c.sub_url is not None, **c.detect.model_dump()) for c in mixed]
-    one, two = (plan_site(cs, CostModel(), node_cores=2) for cs in (mixed, doubled))
+    one, two = (plan_site(cs, FIXED, node_cores=2) for cs in (mixed, doubled))
     assert two.cores == pytest.approx(2 * one.cores)
     assert two.nodes >= one.nodes
     assert two.moving_frames_per_s == pytest.approx(2 * one.moving_frames_per_s)
@@ -127,15 +137,15 @@ def test_doubling_the_cameras_doubles_the_cores() -> None:
 
 def test_disabled_cameras_do_not_count() -> None:
     enabled = [cam("A"), cam("B")]
-    plan = plan_site([*enabled, replace(cam("C"), enabled=False)], CostModel(), node_cores=2)
+    plan = plan_site([*enabled, replace(cam("C"), enabled=False)], FIXED, node_cores=2)
     assert (plan.cameras, plan.disabled) == (2, 1)
-    assert plan.cores == pytest.approx(plan_site(enabled, CostModel(), node_cores=2).cores)
+    assert plan.cores == pytest.approx(plan_site(enabled, FIXED, node_cores=2).cores)
 
 
 def test_gpu_moves_the_model_off_the_cpu_nodes_and_counts_gpu_nodes() -> None:
     cameras = [cam(f"C{i}", mode="sampled", fps=5) for i in range(400)]
-    cpu = plan_site(cameras, CostModel(), node_cores=8)
-    gpu = plan_site(cameras, CostModel(), node_cores=8, gpu=True)
+    cpu = plan_site(cameras, FIXED, node_cores=8)
+    gpu = plan_site(cameras, FIXED, node_cores=8, gpu=True)
     assert gpu.cores < cpu.cores
     assert gpu.nodes < cpu.nodes
     assert gpu.moving_frames_per_s == pytest.approx(400 * 5 * 0.25)  # 500 frames/s with motion
@@ -145,7 +155,7 @@ def test_gpu_moves_the_model_off_the_cpu_nodes_and_counts_gpu_nodes() -> None:
 
 def test_compounds_biggest_first_with_the_cameras_outside_any() -> None:
     cameras = [cam("A", compound="K1"), cam("B", compound="K2"), cam("C", compound="K2"), cam("D", compound=None)]
-    plan = plan_site(cameras, CostModel(), node_cores=2, compound_names={"K1": "One", "K2": "Two"})
+    plan = plan_site(cameras, FIXED, node_cores=2, compound_names={"K1": "One", "K2": "Two"})
     assert [(c.compound_id, c.name, c.cameras) for c in plan.compounds] == [
         ("K2", "Two", 2),
         (None, "(no compound)", 1),
@@ -156,7 +166,7 @@ def test_compounds_biggest_first_with_the_cameras_outside_any() -> None:
 
 def test_an_unknown_resolution_class_or_a_node_too_small_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
-        plan_site([cam()], CostModel(), node_cores=0.25, sub_resolution="4k")
+        plan_site([cam()], FIXED, node_cores=0.25, sub_resolution="4k")
     assert [i.where for i in refused.value.issues] == ["--sub-resolution", "--node-cores"]
     assert "'4k'" in str(refused.value)
 
@@ -169,14 +179,14 @@ def test_a_costs_file_sets_some_figures_and_the_rest_stay_assumed(tmp_path: Path
     path.write_text(json.dumps({"gate_ms": 0.4, "decode_ms": {"360p": 2.0}, "usable_share": 0.7}), encoding="utf-8")
     model = CostModel.from_json(path)
     assert (model.gate_ms, model.usable_share) == (0.4, 0.7)
-    assert dict(model.decode_ms) == {"360p": 2.0, "720p": 4.0, "1080p": 10.0}
+    assert dict(model.decode_ms) == {"360p": 2.0, "720p": DECODE_MS["720p"], "1080p": DECODE_MS["1080p"]}
     assert model.source("gate_ms") == "costs.json"
     assert model.source("decode_ms.360p") == "costs.json"
     assumed = model.assumed()
     assert "gate_ms" not in assumed
     assert "decode_ms.360p" not in assumed
     assert {"decode_ms.1080p", "inference_ms", "motion_share"} <= set(assumed)
-    assert len(assumed) == len(CostModel().assumed()) - 3
+    assert len(assumed) == len(FIXED.assumed()) - 3
 
 
 @pytest.mark.parametrize(
@@ -232,6 +242,17 @@ def site_file(tmp_path: Path, cameras: int, *, compounds: int = 3, name: str = "
     return path
 
 
+@pytest.fixture
+def round_costs(tmp_path: Path) -> str:
+    """A costs file with the FIXED figures, so that the command's sums are the tables' round numbers."""
+    path = tmp_path / "round.json"
+    figures = {
+        k: getattr(FIXED, k) for k in ("read_core_per_camera", "gate_ms", "inference_ms", "still_ms", "events_ms")
+    }
+    path.write_text(json.dumps({**figures, "decode_ms": dict(FIXED.decode_ms)}), encoding="utf-8")
+    return str(path)
+
+
 def plan_json(gridwatch: Gridwatch, *args: str) -> dict[str, Any]:
     res = gridwatch("plan", *args, "--json")
     assert res.returncode == 0, res.stderr
@@ -239,9 +260,11 @@ def plan_json(gridwatch: Gridwatch, *args: str) -> dict[str, Any]:
     return doc
 
 
-def test_plan_prints_the_nodes_the_split_and_what_is_assumed(tmp_path: Path, gridwatch: Gridwatch) -> None:
+def test_plan_prints_the_nodes_the_split_and_what_is_assumed(
+    tmp_path: Path, gridwatch: Gridwatch, round_costs: str
+) -> None:
     path = site_file(tmp_path, 300)
-    res = gridwatch("plan", "--site", str(path))
+    res = gridwatch("plan", "--site", str(path), "--costs", round_costs)
     assert res.returncode == 0, res.stderr
     assert f"{path}: 300 enabled cameras (300 with a sub stream, 0 main stream only)" in res.stdout
     # 300 × (0.25 × 1.0 % + 0.75 × 0.225 %) = 1.256 cores; 1.4 usable on a 2-core node
@@ -252,14 +275,14 @@ def test_plan_prints_the_nodes_the_split_and_what_is_assumed(tmp_path: Path, gri
     for stage in ("read", "decode", "gate", "inference", "rules", "events"):
         assert f"│ {stage}" in res.stdout
     assert re.search(r"│ total\s+│\s+1\.000 │\s+0\.225 │\s+0\.419 │", res.stdout)  # % of a core: moving, quiet, mean
-    assert "assumed (built-in, not from a --costs file): read_core_per_camera, decode_ms.360p" in res.stdout
+    assert "assumed (built-in, not from a --costs file): quiet_check_s, motion_share, usable_share" in res.stdout
     assert "motion share: 25% (assumed: set it with --motion-share)" in res.stdout
     assert "Compound K1" in res.stdout
     assert res.stderr == ""
 
 
-def test_plan_json_has_the_same_figures(tmp_path: Path, gridwatch: Gridwatch) -> None:
-    doc = plan_json(gridwatch, "--site", str(site_file(tmp_path, 300)))
+def test_plan_json_has_the_same_figures(tmp_path: Path, gridwatch: Gridwatch, round_costs: str) -> None:
+    doc = plan_json(gridwatch, "--site", str(site_file(tmp_path, 300)), "--costs", round_costs)
     assert doc["nodes"] == 1
     assert doc["gpu_nodes"] is None
     assert doc["cores"] == pytest.approx(1.256, abs=1e-3)
@@ -271,12 +294,15 @@ def test_plan_json_has_the_same_figures(tmp_path: Path, gridwatch: Gridwatch) ->
     assert [c["id"] for c in doc["compounds"]] == ["K1", "K2", "K3"]
     assert sum(c["cameras"] for c in doc["compounds"]) == 300
     assert "motion_share" in doc["assumed"]
-    assert doc["sources"]["gate_ms"] == "built-in"
+    assert doc["sources"]["gate_ms"] == "round.json"
+    assert doc["sources"]["quiet_check_s"] == "built-in"
 
 
-def test_doubling_the_cameras_doubles_the_cores_and_the_nodes_follow(tmp_path: Path, gridwatch: Gridwatch) -> None:
-    one = plan_json(gridwatch, "--site", str(site_file(tmp_path, 500, name="one.yaml")))
-    two = plan_json(gridwatch, "--site", str(site_file(tmp_path, 1000, name="two.yaml")))
+def test_doubling_the_cameras_doubles_the_cores_and_the_nodes_follow(
+    tmp_path: Path, gridwatch: Gridwatch, round_costs: str
+) -> None:
+    one = plan_json(gridwatch, "--site", str(site_file(tmp_path, 500, name="one.yaml")), "--costs", round_costs)
+    two = plan_json(gridwatch, "--site", str(site_file(tmp_path, 1000, name="two.yaml")), "--costs", round_costs)
     assert two["cores"] == pytest.approx(2 * one["cores"], rel=1e-3)
     assert (one["nodes"], two["nodes"]) == (2, 3)  # 2.09 and 4.19 cores, 1.4 a node
 
@@ -294,14 +320,14 @@ def test_main_only_cameras_and_disabled_ones(tmp_path: Path, gridwatch: Gridwatc
     assert "1 cameras, 360p auto, 1 fps analysed" in res.stdout
 
 
-def test_gpu_lowers_the_cpu_nodes_and_reports_gpu_nodes(tmp_path: Path, gridwatch: Gridwatch) -> None:
+def test_gpu_lowers_the_cpu_nodes_and_reports_gpu_nodes(tmp_path: Path, gridwatch: Gridwatch, round_costs: str) -> None:
     path = site_file(tmp_path, 400, detect={"mode": "sampled", "fps": 10})
-    cpu = plan_json(gridwatch, "--site", str(path))
-    gpu = plan_json(gridwatch, "--site", str(path), "--gpu")
+    cpu = plan_json(gridwatch, "--site", str(path), "--costs", round_costs)
+    gpu = plan_json(gridwatch, "--site", str(path), "--gpu", "--costs", round_costs)
     assert (cpu["nodes"], gpu["nodes"]) == (9, 5)  # 11.6 and 6.1 cores: decoding 25 fps stays on the CPU
     assert gpu["gpu_nodes"] == 3  # 400 × 10 fps × 25 % = 1000 frames/s, 400 a GPU node
     assert gpu["moving_frames_per_s"] == pytest.approx(1000)
-    res = gridwatch("plan", "--site", str(path), "--gpu")
+    res = gridwatch("plan", "--site", str(path), "--gpu", "--costs", round_costs)
     assert "GPU nodes needed: 3 (1000.0 frames with motion a second, 400 per GPU node)" in res.stdout
     assert "% of a GPU" in res.stdout
 
@@ -314,7 +340,7 @@ def test_a_costs_file_shrinks_the_assumed_list(tmp_path: Path, gridwatch: Gridwa
     after = plan_json(gridwatch, "--site", str(path), "--costs", str(costs))
     assert set(after["assumed"]) == set(before["assumed"]) - {"gate_ms", "inference_ms", "decode_ms.360p"}
     assert after["sources"]["inference_ms"] == "measured.json"
-    assert after["cores"] > before["cores"]  # dearer inference, decode and gate
+    assert after["cores"] != before["cores"]
     res = gridwatch("plan", "--site", str(path), "--costs", str(costs))
     assumed_line = next(line for line in res.stdout.splitlines() if line.startswith("assumed"))
     assumed = assumed_line.split(": ", 1)[1].split(", ")
@@ -323,10 +349,10 @@ def test_a_costs_file_shrinks_the_assumed_list(tmp_path: Path, gridwatch: Gridwa
     assert {"decode_ms.1080p", "gpu_inference_ms", "motion_share"} <= set(assumed)
 
 
-def test_motion_share_from_the_option(tmp_path: Path, gridwatch: Gridwatch) -> None:
+def test_motion_share_from_the_option(tmp_path: Path, gridwatch: Gridwatch, round_costs: str) -> None:
     path = site_file(tmp_path, 100)
-    still = plan_json(gridwatch, "--site", str(path), "--motion-share", "0")
-    busy = plan_json(gridwatch, "--site", str(path), "--motion-share", "1")
+    still = plan_json(gridwatch, "--site", str(path), "--motion-share", "0", "--costs", round_costs)
+    busy = plan_json(gridwatch, "--site", str(path), "--motion-share", "1", "--costs", round_costs)
     assert still["cores"] == pytest.approx(100 * 0.00225)
     assert busy["cores"] == pytest.approx(100 * 0.01)
     assert "motion_share" not in busy["assumed"]
@@ -419,10 +445,10 @@ def test_help_names_every_option_and_where_costs_come_from(
 
 
 @pytest.mark.slow
-def test_the_generated_full_size_site(tmp_path: Path, gridwatch: Gridwatch) -> None:
+def test_the_generated_full_size_site(tmp_path: Path, gridwatch: Gridwatch, round_costs: str) -> None:
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(generate_site(), sort_keys=False, allow_unicode=True), encoding="utf-8")
-    doc = plan_json(gridwatch, "--site", str(path))
+    doc = plan_json(gridwatch, "--site", str(path), "--costs", round_costs)
     assert doc["cameras"]["enabled"] == 1751
     assert doc["cores"] == pytest.approx(1751 * 0.0041875, rel=1e-4)  # 7.33 cores
     assert doc["nodes"] == 6
