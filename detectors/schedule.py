@@ -45,6 +45,9 @@ class ScheduleConfig:
     """Model seconds per second: the share of one core inference may use on average (it runs on one thread)."""
     burst_s: float = 1.0
     """Model seconds the budget may save up while the cameras are calm (a burst of motion is served at once)."""
+    max_batch_s: float = 0.3
+    """Expected model time of one batch beyond its EPISODE and OVERDUE offers: a long batch would let the next
+    frame of every camera replace the one waiting (keyframes come once a second), so batches stay short."""
     min_interval_s: float = 10.0
     """Every camera is analysed at least this often, whatever the load (when ingest has a frame of it)."""
     recent_alert_s: float = 60.0
@@ -194,7 +197,7 @@ class Scheduler:
             state.need = need
             if state._waiting_since is None:
                 state._waiting_since = offer.offered_s
-            if need <= Need.OVERDUE or estimate < self._tokens:
+            if need <= Need.OVERDUE or estimate < min(self._tokens, self.config.max_batch_s):
                 take.append(offer.camera_id)
                 estimate += self.cost(offer)
                 continue
@@ -203,7 +206,7 @@ class Scheduler:
                 state._deferred_offer = offer.offered_s
                 state.deferred += 1
         wait = 0.0
-        if deferred:
+        if deferred and not take:
             short = max(0.0, estimate - self._tokens) + 1e-3
             wait = min(self.config.max_wait_s, short / self.config.budget)
         return Choice(tuple(take), estimate, wait)
