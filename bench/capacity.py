@@ -155,7 +155,7 @@ def child_gridwatch(args: argparse.Namespace) -> dict[str, Any]:
                 "budget": monitor.scheduler.budget(),
             }
 
-        monitor.pipeline.latencies.clear()
+        monitor.pipeline.latencies(clear=True)
         first = snapshot()
         last_seen = dict(first["analysed"])
         analysed_at: dict[str, list[float]] = {cid: [first["t"]] for cid in ids}
@@ -168,7 +168,7 @@ def child_gridwatch(args: argparse.Namespace) -> dict[str, Any]:
                 if count != last_seen[cid]:
                     last_seen[cid] = count
                     analysed_at[cid].append(now)
-        latencies = sorted(monitor.pipeline.latencies)
+        latencies = sorted(monitor.pipeline.latencies())
         second = snapshot()
         wall = second["t"] - first["t"]
         names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}

@@ -57,7 +57,7 @@ class Mode(enum.StrEnum):
     AUTO = "auto"
     """Regions for frames more than twice the region size (a main stream: crops keep distant people sharp), the
     whole frame otherwise (a sub stream: one pass sees it at half its resolution or better, for less than the
-    two or three crops its motion usually needs; as accurate on the labelled frames: `bench/capacity.py`)."""
+    two or three crops its motion usually needs; as accurate on the labelled frames: `bench/detect.py`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +225,9 @@ class DetectorPipeline:
         self.stage_cpu_s = {"inference": 0.0, "fall": 0.0, "rules": 0.0}
         """CPU seconds of the calling thread per stage since start (the model runtimes' own threads are not
         in it: the inference figure is a floor)."""
-        self.latencies: deque[float] = deque(maxlen=4096)
-        """Recent seconds from a frame's capture (its last packet read) to its detections."""
+        self._latencies: deque[float] = deque(maxlen=4096)
         self._analysed = WindowRate(10.0, self.clock.monotonic())
-        self._analysed_lock = threading.Lock()  # counted here, read by the API's threads
+        self._figures_lock = threading.Lock()  # figures counted here, read by the API's threads
         self.apply_cameras(cameras)
 
     # ------------------------------------------------------------------ configuration
@@ -273,8 +272,17 @@ class DetectorPipeline:
 
     def analysed_rate(self) -> float:
         """Frames analysed per second, all cameras, over the last 10 s."""
-        with self._analysed_lock:
+        with self._figures_lock:
             return self._analysed.rate(self.clock.monotonic())
+
+    def latencies(self, clear: bool = False) -> list[float]:
+        """Recent seconds from a frame's capture (its last packet read) to its detections, oldest first (the last
+        4,096); ``clear`` starts afresh."""
+        with self._figures_lock:
+            found = list(self._latencies)
+            if clear:
+                self._latencies.clear()
+            return found
 
     def open_cameras(self) -> set[str]:
         """Cameras with an episode open now (the scheduler keeps their cadence)."""
@@ -306,7 +314,8 @@ class DetectorPipeline:
         c1 = time.thread_time()
         self.stage_cpu_s["inference"] += c1 - c0
         done = self.clock.monotonic()
-        self.latencies.extend(done - f.captured_s for _, f in todo if f.captured_s is not None)
+        with self._figures_lock:
+            self._latencies.extend(done - f.captured_s for _, f in todo if f.captured_s is not None)
         ready: list[_Ready] = []
         for (state, f), dets in zip(todo, found, strict=True):
             try:
@@ -326,7 +335,7 @@ class DetectorPipeline:
         for i, (state, f, zones, dets) in enumerate(ready):
             state.detections = tuple(dets)
             state.counters.analysed += 1
-            with self._analysed_lock:
+            with self._figures_lock:
                 self._analysed.add(done)
             state.counters.last_people = sum(d.label in PERSON_LABELS for d in dets)
             ctx = FrameContext(state.camera, f, zones, state.detections, falls=tuple(falls.get(i, ())))

@@ -406,7 +406,7 @@ class SiteMonitor:
         stats = self.stats()
         budget = self.scheduler.budget()
         pipeline = self.pipeline
-        latencies = sorted(list(pipeline.latencies)[-1000:]) if pipeline is not None else []
+        latencies = sorted(pipeline.latencies()[-1000:]) if pipeline is not None else []
         inference_ms = pipeline.last_inference_ms if pipeline is not None else 0.0
         now, cpu = time.monotonic(), sum(os.times()[:2])
         cpu_percent = None

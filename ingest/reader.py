@@ -60,8 +60,9 @@ class IngestOptions:
     low_fps_ratio: float = 0.5
     rate_window_s: float = 5.0
     packet_motion: bool = True
-    """Keyframe-only decoding: a still camera's keyframes are decoded only every ``detect.keepalive_s``, or as
-    soon as its P-frames grow (motion seen in the compressed stream, `PacketActivity`)."""
+    """Keyframe-only decoding: a still camera's keyframes are decoded only when its check is due (`check_every_s`,
+    just under ``detect.keepalive_s``), or as soon as its P-frames grow (motion seen in the compressed stream,
+    `PacketActivity`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,10 +275,10 @@ class CameraRunner:
         self.stalls = 0
         self.decode_errors = 0
         self.skipped_quiet = 0
+        """Keyframes not decoded because the camera was still and its packets said nothing changed."""
         self.decode_cpu_s = 0.0
         """CPU time this camera's thread spent decoding (and gating, `gate_cpu_s`), for per-stage figures."""
         self.gate_cpu_s = 0.0
-        """Keyframes not decoded because the camera was still and its packets said nothing changed."""
         self._still = False
         """The motion gate found the last decoded picture still."""
         self._check_due = False
