@@ -31,7 +31,8 @@ Targets (2-core box): ≥ 150 cameras with 25 % showing motion, every motion cam
 per quiet camera ≤ 1 % of a core.
 
     .venv/bin/python bench/capacity.py [--n 8,16,32,64,128,150] [--peer-n 4,8,16] [--seconds 30] [--warmup 20]
-        [--people 0.15] [--trees 0.10] [--processes 1] [--no-packet-motion] [--write-costs FILE.json] [--json FILE]
+        [--people 0.15] [--trees 0.10] [--processes 1] [--no-packet-motion] [--no-interrupt-reads]
+        [--write-costs FILE.json] [--json FILE]
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def child_gridwatch(args: argparse.Namespace) -> dict[str, Any]:
     options = MonitorOptions(
         # INT8 calibrated on other footage than the cameras show, as a site calibrates on its own recordings.
         model=ModelConfig(cache_dir=MODEL_CACHE, calibration=settings.footage_dir / "tree.avi", threads=args.threads),
-        ingest=IngestOptions(packet_motion=not args.no_packet_motion),
+        ingest=IngestOptions(packet_motion=not args.no_packet_motion, interrupt_reads=not args.no_interrupt_reads),
         schedule=ScheduleConfig(budget=args.budget),
     )
     monitor = SiteMonitor(
@@ -304,6 +305,8 @@ def run_child(
         ]  # fmt: skip
         if args.no_packet_motion:
             cmd.append("--no-packet-motion")
+        if args.no_interrupt_reads:
+            cmd.append("--no-interrupt-reads")
         cmd += ["--threads", str(args.threads), "--budget", str(args.budget)]
         children.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
     server = psutil.Process(server_pid)
@@ -435,6 +438,11 @@ def main() -> int:
         type=int,
         default=1,
         help="worker processes sharing the box's cameras (as `gridwatch worker --shard K/N` runs them; default 1)",
+    )
+    p.add_argument(
+        "--no-interrupt-reads",
+        action="store_true",
+        help="bound reads by FFmpeg's socket timeout alone (IngestOptions.interrupt_reads=False; the README figures)",
     )
     p.add_argument("--threads", type=int, default=0, help="inference threads per process (default 0: every core)")
     p.add_argument("--budget", type=float, default=0.9, help="the scheduler's model seconds per second (default 0.9)")

@@ -80,8 +80,11 @@ def file_path(url: str) -> Path:
     return Path(url)
 
 
-def open_container(source: Source, *, open_timeout_s: float, read_timeout_s: float) -> av.container.InputContainer:
-    """Open a source with a bound on the open and on every later read (PyAV's interrupt callback)."""
+def open_container(
+    source: Source, *, open_timeout_s: float, read_timeout_s: float, interrupt_reads: bool = True
+) -> av.container.InputContainer:
+    """Open a source with a bound on the open and on every later read (PyAV's interrupt callback; without
+    ``interrupt_reads`` reads are bounded by FFmpeg's socket timeout alone)."""
     if source.kind is SourceKind.FILE:
         assert source.path is not None
         if not source.path.is_file():
@@ -97,7 +100,8 @@ def open_container(source: Source, *, open_timeout_s: float, read_timeout_s: flo
         }
     started = time.monotonic()
     try:
-        return av.open(target, mode="r", options=options, timeout=(open_timeout_s, None))
+        read_bound = read_timeout_s if interrupt_reads else None
+        return av.open(target, mode="r", options=options, timeout=(open_timeout_s, read_bound))
     except Exception as exc:
         reason, detail = classify(exc, opening=True, source=source)
         waited = time.monotonic() - started

@@ -14,6 +14,7 @@ from tests.support.browser import login, shot
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.timeout(300)  # the first live server of a run exports the model: over 100 s on a slow 2-core box
 def test_operator_watches_alerts_arrive_from_the_pipeline(page: Page, live_server: Server) -> None:
     """Nothing is delivered by hand: the demo cameras are pulled, the model and rules run, and the
     first alert they raise shows up on the wall of an operator who is already watching it."""

@@ -44,10 +44,11 @@ from core.db import make_engine, session_factory
 from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, NewAttachment
 from gridwatch.db import upgrade
+from ingest.types import HealthState
 from tests.api.conftest import PASSWORD, USERS, fast_auth
 from tests.conftest import pg_engine
 from tests.support.factories import jpeg, remote_observation
-from tests.support.live_figures import BOX, FIGURES
+from tests.support.live_figures import BOX, FIGURES, figures_of
 from tests.support.paths import EXAMPLES, PG_URL
 
 # Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
@@ -93,7 +94,8 @@ def _fuzzed_app(engine: Engine, data: Path) -> Iterator[tuple[FastAPI, dict[str,
     site.apply_site(load_site_file(EXAMPLES / "demo-site.yaml"))
     events = EventsService(session_factory(engine), site, data, site_ttl_s=0.0)
     _seed(events)
-    # A fake live pipeline for GET /api/stats, which answers 503 (a server error to schemathesis) without one.
+    # A fake live pipeline for GET /api/stats and GET /api/cameras/{id}/stats, which answer 503 (a server error
+    # to schemathesis) without one; every camera, whichever a fuzzed request created, has figures.
     app = create_app(
         ApiContext(
             engine=engine,
@@ -102,6 +104,7 @@ def _fuzzed_app(engine: Engine, data: Path) -> Iterator[tuple[FastAPI, dict[str,
             events=events,
             box=lambda: BOX,
             camera_figures=lambda: list(FIGURES),
+            stats=lambda camera_id: figures_of(camera_id, HealthState.ONLINE, detecting=True),
         )
     )
     users = app.state.runtime.users
