@@ -5,6 +5,8 @@ Kept out of api/schemas.py so that the live pipeline's figures can grow here wit
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from pydantic import BaseModel, Field
 
 from detectors.types import BoxFigures, CameraFigures
@@ -53,24 +55,7 @@ class BoxPublic(BaseModel):
 
     @classmethod
     def of(cls, box: BoxFigures) -> BoxPublic:
-        return cls(
-            cameras=box.cameras,
-            online=box.online,
-            detecting=box.detecting,
-            input_fps=box.input_fps,
-            decoded_fps=box.decoded_fps,
-            analysed_fps=box.analysed_fps,
-            dropped=box.dropped,
-            skipped_quiet=box.skipped_quiet,
-            deferred=box.deferred,
-            starved=box.starved,
-            inference_ms=box.inference_ms,
-            budget=box.budget,
-            busy=box.busy,
-            latency_p95_s=box.latency_p95_s,
-            cpu_percent=box.cpu_percent,
-            rss_mib=box.rss_mib,
-        )
+        return cls(**asdict(box))  # the same fields, one to one
 
 
 class CameraRowPublic(BaseModel):
