@@ -56,6 +56,7 @@ class SseHub:
         self._recent: deque[ApiEvent] = deque(maxlen=replay)
         self._subs: set[Subscription] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -103,17 +104,22 @@ class SseHub:
     async def subscribe(self, scope: GridScope, *, after_id: int | None = None) -> AsyncIterator[Subscription]:
         """Events from now on (and, with ``after_id``, the recent ones after it that are still kept)."""
         sub = Subscription(scope, self._queue_size)
-        if after_id is not None:
+        if self._closed:  # the server is stopping: the stream ends at once
+            sub.queue.put_nowait(None)
+        elif after_id is not None:
             for event in self._recent:
                 if event.id > after_id and event.visible_to(scope) and not sub.queue.full():
                     sub.queue.put_nowait(event)
-        self._subs.add(sub)
+        if not self._closed:
+            self._subs.add(sub)
         try:
             yield sub
         finally:
             self._subs.discard(sub)
 
     def close(self) -> None:
-        """End every subscription (server shutdown), so open streams finish instead of hanging."""
+        """End every subscription (server shutdown), so open streams finish instead of hanging; later ones end
+        at once."""
+        self._closed = True
         for sub in list(self._subs):
             self._drop(sub)

@@ -54,7 +54,11 @@ def probe_stream(source: Source, timeout_s: float = 10.0, *, measure_s: float = 
     deadline = started + timeout_s
     read_timeout_s = min(timeout_s, MAX_READ_TIMEOUT_S)
     try:
-        container = open_container(source, open_timeout_s=timeout_s, read_timeout_s=read_timeout_s)
+        # One connection, bounded as tightly as it can be: the interrupt callback also ends a read that a
+        # server keeps alive with a trickle of bytes (the reader notices those by its lack of frames).
+        container = open_container(
+            source, open_timeout_s=timeout_s, read_timeout_s=read_timeout_s, interrupt_reads=True
+        )
     except StreamError as exc:
         return ProbeResult(ok=False, reason=exc.reason, detail=exc.detail)
     try:

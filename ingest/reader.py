@@ -59,11 +59,10 @@ class IngestOptions:
     degraded_window_s: float = 30.0
     low_fps_ratio: float = 0.5
     rate_window_s: float = 5.0
-    interrupt_reads: bool = True
-    """Bound every read with PyAV's interrupt callback as well as FFmpeg's socket timeout. The callback takes
-    Python's GIL on every poll of the socket: 32 still cameras cost 1.77 % of a core each with it and 0.59 %
-    without (`bench/capacity.py --no-interrupt-reads`), but without it `gridwatch run` has been seen to take
-    30 s to stop, so it stays on until that is understood."""
+    interrupt_reads: bool = False
+    """Bound reads with PyAV's interrupt callback as well as FFmpeg's socket timeout (5 s either way). The
+    callback takes Python's GIL on every poll of the socket: 32 still cameras cost 1.77 % of a core each with it
+    and 0.59 % without (`bench/capacity.py --interrupt-reads`), so only the open uses it by default."""
     packet_motion: bool = True
     """Keyframe-only decoding: a still camera's keyframes are decoded only when its check is due (`check_every_s`,
     just under ``detect.keepalive_s``), or as soon as its P-frames grow (motion seen in the compressed stream,

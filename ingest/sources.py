@@ -81,7 +81,7 @@ def file_path(url: str) -> Path:
 
 
 def open_container(
-    source: Source, *, open_timeout_s: float, read_timeout_s: float, interrupt_reads: bool = True
+    source: Source, *, open_timeout_s: float, read_timeout_s: float, interrupt_reads: bool = False
 ) -> av.container.InputContainer:
     """Open a source with a bound on the open and on every later read (PyAV's interrupt callback; without
     ``interrupt_reads`` reads are bounded by FFmpeg's socket timeout alone)."""

@@ -11,6 +11,9 @@ from core.redact import redact_logs
 from gridwatch.commands.common import STOP_SIGNALS, Subparsers, add_command, err, out
 from gridwatch.settings import DEMO_SITE, settings_from_args
 
+SHUTDOWN_GRACE_S = 5
+"""Requests still running this long after a stop signal are cancelled."""
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     import gc
@@ -19,6 +22,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gridwatch.runner import build_app
+    from gridwatch.serving import ClosingServer
 
     # Threads started from here on (ingest, inference and the runtimes' own pools, the outbox relay) never
     # take SIGTERM/SIGINT: landing in a thread that is not the main one, a stop signal crashed a worker now
@@ -65,7 +69,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     gc.freeze()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        )
+        ClosingServer(config, app.state.runtime.sse.close).run()
     finally:
         housekeeping.stop()
         if live is not None:

@@ -53,6 +53,20 @@ def test_a_slow_subscriber_is_dropped_not_waited_for() -> None:
     asyncio.run(main())
 
 
+def test_closing_ends_open_streams_and_any_opened_later() -> None:
+    async def main() -> None:
+        hub = SseHub(FakeClock())
+        hub.bind(asyncio.get_running_loop())
+        async with hub.subscribe(SITE) as open_one:
+            hub.close()
+            assert await asyncio.wait_for(open_one.next(), 5) is None
+        async with hub.subscribe(SITE, after_id=0) as late:
+            assert await asyncio.wait_for(late.next(), 5) is None
+            assert hub.subscribers == 0
+
+    asyncio.run(main())
+
+
 def test_publishing_from_worker_threads() -> None:
     async def main() -> None:
         hub = SseHub(FakeClock())
