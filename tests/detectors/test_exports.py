@@ -72,3 +72,24 @@ def test_export_is_reused_while_fresh_and_redone_for_other_weights(
         assert fresh_export(model_cache, info, Backend.OPENVINO) is None  # stale stamp: not used
     finally:
         stamp.write_text(saved)
+
+
+def test_openvino_batches_of_any_size_compile_few_models(detector: Detector, model_cache: Path, weights: Path) -> None:
+    """Batches come in every size; compiling one model per size stalled a crowded box for 0.5 s each time."""
+    import numpy as np
+
+    from detectors.model.runners import runner_for
+
+    _, info = load_yolo(weights)
+    path = fresh_export(model_cache, info, Backend.OPENVINO)  # made by the session's detector
+    assert path is not None
+    run = runner_for(Backend.OPENVINO, path, None, 1)
+    pictures = np.random.default_rng(7).random((11, 3, 96, 128), dtype=np.float32)
+    singles = np.concatenate([run(pictures[i : i + 1]) for i in range(len(pictures))])
+    for _ in range(4):
+        for size in range(1, len(pictures) + 1):
+            out = run(pictures[:size])
+            assert out.shape[0] == size
+            # the same predictions (box pixels, class scores) up to the CPU's reduced-precision kernels
+            np.testing.assert_allclose(out, singles[:size], rtol=0.05, atol=1.0)
+    assert run.compiled == 4  # batches of 8, 4, 2 and 1 of this shape  # type: ignore[attr-defined]
