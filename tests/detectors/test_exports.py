@@ -92,4 +92,4 @@ def test_openvino_batches_of_any_size_compile_few_models(detector: Detector, mod
             assert out.shape[0] == size
             # the same predictions (box pixels, class scores) up to the CPU's reduced-precision kernels
             np.testing.assert_allclose(out, singles[:size], rtol=0.05, atol=1.0)
-    assert run.compiled == 4  # batches of 8, 4, 2 and 1 of this shape  # type: ignore[attr-defined]
+    assert run.compiled == 4  # type: ignore[attr-defined]  # batches of 8, 4, 2 and 1 of this shape
