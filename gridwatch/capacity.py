@@ -26,23 +26,24 @@ from camera_config.types import Camera
 from core.errors import InvalidInput, Issue
 from core.files import read_text_file
 
-# Built-in costs: measured by `bench/capacity.py --write-costs FILE` with 32 cameras on a 2-core AMD EPYC
-# without AVX-512 (360p sub streams, the default model, INT8); 720p and 1080p decoding scaled from 360p by
-# their pixels. Measure your own worker nodes and pass the file with --costs: a plan names every figure that
-# still comes from here as "assumed".
+# Built-in costs: measured by `bench/capacity.py --write-costs FILE` with 150 cameras on a 2-core Intel Xeon
+# with AVX-512 (360p sub streams, the default model on its fastest backend there); 720p and 1080p decoding
+# scaled from 360p by their pixels. On a CPU with AVX2 only the model costs 3-5 times as much. Measure your own
+# worker nodes and pass the file with --costs: a plan names every figure that still comes from here as
+# "assumed".
 
-READ_CORE_PER_CAMERA: Final = 0.0055
+READ_CORE_PER_CAMERA: Final = 0.0036
 """Share of one core to receive and demux one RTSP stream, whatever its resolution (every camera pays it)."""
-DECODE_MS: Final[Mapping[str, float]] = MappingProxyType({"360p": 4.3, "720p": 17.2, "1080p": 38.7})
+DECODE_MS: Final[Mapping[str, float]] = MappingProxyType({"360p": 3.3, "720p": 13.2, "1080p": 29.7})
 """Milliseconds of one core to decode one frame, by resolution class of the detect stream."""
-GATE_MS: Final = 0.6
+GATE_MS: Final = 0.52
 """Motion gate, per decoded frame."""
-INFERENCE_MS: Final = 59.0
+INFERENCE_MS: Final = 13.6
 """Detector per analysed frame with motion: the model and the fall stage, CPU of every thread of the runtime,
-on a box whose cores are also decoding (alone, the INT8 model takes 13–15 ms of CPU a frame there)."""
-STILL_MS: Final = 1.0
+on a box whose cores are also decoding."""
+STILL_MS: Final = 0.76
 """Rules per analysed frame without motion (the model does not run)."""
-EVENTS_MS: Final = 1.4
+EVENTS_MS: Final = 0.66
 """Events stage per analysed frame."""
 QUIET_CHECK_S: Final = 10.0
 """A quiet camera is decoded and checked once per this many seconds."""
@@ -52,6 +53,10 @@ USABLE_SHARE: Final = 0.8
 """Share of each node's cores a plan fills; the rest is headroom for bursts of motion."""
 NODE_RESERVE_CORES: Final = 0.2
 """Cores per node for the worker's spool, delivery and the OS."""
+PROCESS_CAMERAS: Final = 150.0
+"""Cameras one worker process holds: its RTSP readers share Python's GIL, and past this the detector waits on
+them (measured: one process held 150 cameras and fell to 0.83 fps at 200 on a box with cores to spare; two
+processes held 200). A node with more cameras runs several (`gridwatch worker --shard K/N`)."""
 GPU_INFERENCE_MS: Final = 1.0
 """With a GPU: milliseconds of GPU per analysed frame with motion (the CPU then runs only the rules)."""
 GPU_FRAMES_PER_S: Final = 400.0
@@ -70,7 +75,7 @@ BUILT_IN: Final = "built-in"
 """The source of a figure nobody measured."""
 
 _SHARES = frozenset({"motion_share", "usable_share"})
-_POSITIVE = frozenset({"quiet_check_s", "gpu_frames_per_s", "usable_share"})
+_POSITIVE = frozenset({"quiet_check_s", "gpu_frames_per_s", "usable_share", "process_cameras"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,7 @@ class CostModel:
     motion_share: float = MOTION_SHARE
     usable_share: float = USABLE_SHARE
     node_reserve_cores: float = NODE_RESERVE_CORES
+    process_cameras: float = PROCESS_CAMERAS
     gpu_inference_ms: float = GPU_INFERENCE_MS
     gpu_frames_per_s: float = GPU_FRAMES_PER_S
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -326,6 +332,14 @@ class Plan:
         return nodes_needed(self.cores, self.usable_cores)
 
     @property
+    def processes_per_node(self) -> int:
+        """Worker processes each node runs so that none has more than ``process_cameras`` cameras."""
+        nodes = self.nodes
+        if nodes == 0:
+            return 0
+        return math.ceil(round(self.cameras / nodes / self.costs.process_cameras, 9))
+
+    @property
     def gpu_nodes(self) -> int:
         return math.ceil(self.moving_frames_per_s / self.costs.gpu_frames_per_s) if self.gpu else 0
 
@@ -340,6 +354,8 @@ class Plan:
                 "usable_share": self.costs.usable_share,
                 "reserve_cores": self.costs.node_reserve_cores,
                 "usable_cores": round(self.usable_cores, 4),
+                "worker_processes": self.processes_per_node,
+                "cameras_per_process": self.costs.process_cameras,
             },
             "cameras": {
                 "enabled": self.cameras,

@@ -112,6 +112,10 @@ def _print_plan(plan: Plan, site: Path) -> None:
     out.print(
         f"[bold]nodes needed: {plan.nodes}[/bold]" + (" (CPU ingest nodes, inference on GPU)" if plan.gpu else "")
     )
+    out.print(
+        f"worker processes per node: {plan.processes_per_node} (`gridwatch worker --shard K/N`; one process holds "
+        f"up to {costs.process_cameras:g} cameras: its stream readers share Python's GIL)"
+    )
     if plan.gpu:
         out.print(
             f"[bold]GPU nodes needed: {plan.gpu_nodes}[/bold] ({plan.moving_frames_per_s:.1f} frames with motion a "

@@ -153,6 +153,26 @@ def test_gpu_moves_the_model_off_the_cpu_nodes_and_counts_gpu_nodes() -> None:
     assert cpu.gpu_nodes == 0
 
 
+@pytest.mark.parametrize(
+    ("cameras", "per_process", "processes"),
+    [
+        (0, 150.0, 0),  # nothing to watch: no node, no process
+        (100, 150.0, 1),
+        (150, 150.0, 1),
+        (151, 150.0, 2),  # one camera past what a process holds
+        (300, 150.0, 2),
+        (300, 100.0, 3),  # a costs file that measured fewer per process
+    ],
+)
+def test_a_node_runs_a_worker_process_per_share_of_its_cameras(
+    cameras: int, per_process: float, processes: int
+) -> None:
+    costs = replace(FIXED, process_cameras=per_process)
+    plan = plan_site([cam(f"C{i}") for i in range(cameras)], costs, node_cores=64)  # one node holds them all
+    assert plan.nodes == (1 if cameras else 0)
+    assert plan.processes_per_node == processes
+
+
 def test_compounds_biggest_first_with_the_cameras_outside_any() -> None:
     cameras = [cam("A", compound="K1"), cam("B", compound="K2"), cam("C", compound="K2"), cam("D", compound=None)]
     plan = plan_site(cameras, FIXED, node_cores=2, compound_names={"K1": "One", "K2": "Two"})
@@ -271,6 +291,7 @@ def test_plan_prints_the_nodes_the_split_and_what_is_assumed(
     assert "site total: 1.26 cores (expected, 25% of cameras moving)" in res.stdout
     assert "node: 2 cores × 80% usable − 0.2 reserved = 1.40 cores for cameras" in res.stdout
     assert "nodes needed: 1" in res.stdout
+    assert "worker processes per node: 2 (`gridwatch worker --shard K/N`; one process holds up to 150" in res.stdout
     assert "GPU nodes" not in res.stdout
     for stage in ("read", "decode", "gate", "inference", "rules", "events"):
         assert f"│ {stage}" in res.stdout
@@ -286,7 +307,14 @@ def test_plan_json_has_the_same_figures(tmp_path: Path, gridwatch: Gridwatch, ro
     assert doc["nodes"] == 1
     assert doc["gpu_nodes"] is None
     assert doc["cores"] == pytest.approx(1.256, abs=1e-3)
-    assert doc["node"] == {"cores": 2.0, "usable_share": 0.8, "reserve_cores": 0.2, "usable_cores": 1.4}
+    assert doc["node"] == {
+        "cores": 2.0,
+        "usable_share": 0.8,
+        "reserve_cores": 0.2,
+        "usable_cores": 1.4,
+        "worker_processes": 2,  # 300 cameras on the node, 150 a process
+        "cameras_per_process": 150.0,
+    }
     assert doc["cameras"] == {"enabled": 300, "disabled": 0, "with_sub_stream": 300, "main_only": 0}
     [kind] = doc["per_camera"]
     assert (kind["cameras"], kind["resolution"], kind["mode"], kind["analysed_fps_moving"]) == (300, "360p", "auto", 1)
@@ -452,4 +480,5 @@ def test_the_generated_full_size_site(tmp_path: Path, gridwatch: Gridwatch, roun
     assert doc["cameras"]["enabled"] == 1751
     assert doc["cores"] == pytest.approx(1751 * 0.0041875, rel=1e-4)  # 7.33 cores
     assert doc["nodes"] == 6
+    assert doc["node"]["worker_processes"] == 2  # 292 cameras a node
     assert len(doc["compounds"]) == 59  # 58 compounds and the road cameras
