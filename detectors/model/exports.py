@@ -6,6 +6,7 @@ used by mistake; a stamp file written last marks an export as complete. ultralyt
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -143,14 +144,34 @@ def export_model(
     if not force and (existing := fresh_export(cache_dir, info, fmt)) is not None:
         say("up to date")
         return existing
-    if fmt not in INT8_FROM:
-        return _export_fp32(info, fmt, cache_dir, say)
-    if calibration is None:
+    if fmt in INT8_FROM and calibration is None:
         raise InvalidInput(
             "calibration: an INT8 export needs frames to calibrate on (a clip, an image or a folder of "
             "snapshots from the cameras)"
         )
-    return _export_int8(info, fmt, cache_dir, say, calibration, imgsz)
+    with _exporting(cache_dir, info, fmt):
+        # another process sharing the cache (a second worker on the machine) may have made it meanwhile
+        if not force and (existing := fresh_export(cache_dir, info, fmt)) is not None:
+            say("up to date (exported by another process)")
+            return existing
+        if fmt not in INT8_FROM:
+            return _export_fp32(info, fmt, cache_dir, say)
+        assert calibration is not None
+        return _export_int8(info, fmt, cache_dir, say, calibration, imgsz)
+
+
+@contextmanager
+def _exporting(cache_dir: Path, info: WeightsInfo, fmt: Backend) -> Iterator[None]:
+    """One process at a time exports a model to a format in a cache: two at once doubled the work, and the
+    second one's install replaced the folder the first was loading from."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    lock = cache_dir / f".{export_dir(cache_dir, info, fmt).name}.lock"
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _silent(_step: str) -> None:

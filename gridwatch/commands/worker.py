@@ -4,20 +4,16 @@ delivered through an on-disk spool."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
-from core.errors import GridwatchError, InvalidInput
+from core.errors import InvalidInput
 from gridwatch.commands.common import STOP_SIGNALS, Subparsers, add_command, err, out
 from gridwatch.settings import settings_from_args
 
 TOKEN_ENV = "GRIDWATCH_WORKER_TOKEN"
-REPORT_EVERY_S = 5.0
-"""How often the worker tells the API how it is (`GET /api/workers`)."""
 
 
 class StopSignals:
@@ -59,11 +55,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from camera_config.wire import Shard
     from core.redact import redact_logs
-    from core.retry import Backoff
-    from detectors.types import Observation
-    from gridwatch.monitor import MonitorOptions, SiteMonitor
-    from gridwatch.remote import ApiClient, RemoteSite, SpoolSender
-    from gridwatch.spool import Spool
+    from gridwatch.worker_loop import WorkerLoop, WorkerSpec
 
     if hasattr(sys.stdout, "reconfigure"):  # status lines reach a log file or journald as they are printed
         sys.stdout.reconfigure(line_buffering=True)
@@ -83,89 +75,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.spool_mb <= 0:
         raise InvalidInput(f"--spool-mb must be positive, got {args.spool_mb}")
 
-    client = ApiClient(args.api, token)
-    spool = Spool(args.spool or settings.data_dir / "spool.db", max_bytes=args.spool_mb * 2**20)
-    left = spool.figures()
-    out.print(
-        f"worker: spool {spool.path} ({left.depth} observation(s) waiting, size {args.spool_mb} MiB); "
-        f"API {client.url}; cameras: {', '.join(ids) if ids else f'shard {shard}' if shard else 'all of its grids'}"
+    spec = WorkerSpec(
+        api=args.api,
+        token=token,
+        name=args.name or f"{socket.gethostname()} {shard or ','.join(ids or []) or 'all'}",
+        ids=ids,
+        shard=shard,
+        spool_path=args.spool,
+        spool_mb=args.spool_mb,
+        drain_s=args.drain_s,
+        status_every_s=args.status_every_s,
     )
-    sender = SpoolSender(spool, client).start()
-
-    name = args.name or f"{socket.gethostname()} {shard or ','.join(ids or []) or 'all'}"
-
-    def report(cameras: list[str]) -> None:
-        s, f = spool.figures(), sender.figures()
-        doc = {
-            "name": name[:100],
-            "cameras": cameras,
-            "spool_depth": s.depth,
-            "spool_bytes": s.bytes,
-            "spool_dropped": s.dropped,
-            "delivered": f.delivered,
-            "refused": f.refused,
-            "delivery_state": f.state[:500],
-            "latency_p95_s": f.latency_p95_s,
-        }
-        with contextlib.suppress(GridwatchError):  # the API is away: the sender says so already
-            client.heartbeat(doc)
-
-    def status(cameras: int) -> None:
-        s, f = spool.figures(), sender.figures()
-        p95 = f"{f.latency_p95_s:.2f} s" if f.latency_p95_s is not None else "-"
-        out.print(
-            f"worker: {cameras} camera(s); spool {s.depth} waiting, {s.dropped} dropped; {f.delivered} delivered "
-            f"({f.duplicates} duplicates, p95 {p95}), {f.refused} refused; delivery {f.state}",
-            soft_wrap=True,
-        )
-
-    # what a previous run left goes first, whatever the cameras do
-    site = RemoteSite(client, ids=ids, shard=shard)
-    backoff = Backoff(base_s=1.0, cap_s=30.0)
-    while not site.loaded and not stopping.is_set():
-        try:
-            site.refresh()
-        except GridwatchError as exc:
-            err.print(f"worker: waiting for the API: {exc}", soft_wrap=True)
-            stopping.wait(backoff.next_delay_s())
-    monitor = None
-    try:
-        if stopping.is_set():
-            return 0
-        out.print(
-            f"worker: {len(site.cameras())} camera(s) from the API ({len(site.cameras(enabled_only=True))} enabled)"
-        )
-
-        def keep(obs: Observation) -> None:
-            spool.put(obs)
-            sender.notify()
-
-        options = MonitorOptions(demo_server=False)
-        monitor = SiteMonitor(
-            site, settings, store=keep, options=options, progress=lambda line: out.print(line, soft_wrap=True)
-        )
-        monitor.start()
-        next_status = time.monotonic() + args.status_every_s
-        next_report = time.monotonic()
-        while not stopping.wait(min(1.0, args.status_every_s)):
-            now = time.monotonic()
-            if now >= next_status:
-                next_status += args.status_every_s
-                status(len(monitor.camera_ids))
-            if now >= next_report:
-                next_report = now + REPORT_EVERY_S
-                report(monitor.camera_ids)
-        return 0
-    finally:
-        if monitor is not None:
-            out.print("worker: stopping detection and camera streams")
-            monitor.stop()
-        waiting = sender.stop(drain_s=args.drain_s)
-        if waiting:
-            out.print(f"worker: {waiting} observation(s) stay in the spool {spool.path}; sent at the next start")
-        status(0)
-        spool.close()
-        client.close()
+    loop = WorkerLoop(
+        spec,
+        settings,
+        say=lambda line: out.print(line, soft_wrap=True),
+        warn=lambda line: err.print(line, soft_wrap=True),
+    )
+    return loop.run(stopping)
 
 
 def register(sub: Subparsers) -> None:

@@ -93,3 +93,28 @@ def test_openvino_batches_of_any_size_compile_few_models(detector: Detector, mod
             # the same predictions (box pixels, class scores) up to the CPU's reduced-precision kernels
             np.testing.assert_allclose(out, singles[:size], rtol=0.05, atol=1.0)
     assert run.compiled == 4  # type: ignore[attr-defined]  # batches of 8, 4, 2 and 1 of this shape
+
+
+def test_two_processes_sharing_a_cache_export_once(tmp_path: Path, weights: Path) -> None:
+    """Two workers on one machine may share a model cache: the second waits for the first's export and takes
+    it (exporting again doubled the work, and its install replaced the folder the first was loading from)."""
+    import threading
+
+    from tests.support.wait import wait_for
+
+    steps: dict[str, list[str]] = {"first": [], "second": []}
+    made: dict[str, Path] = {}
+
+    def export(who: str) -> None:
+        made[who] = export_model(weights, Backend.ONNX, tmp_path, progress=steps[who].append)
+
+    first = threading.Thread(target=export, args=("first",))
+    first.start()
+    wait_for(lambda: "exporting to onnx" in steps["first"], timeout_s=60)  # the first one is at work
+    second = threading.Thread(target=export, args=("second",))
+    second.start()
+    first.join(120)
+    second.join(120)
+    assert steps["second"] == ["loading weights", "up to date (exported by another process)"]
+    assert made["first"] == made["second"]
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == [made["first"].parent.name]

@@ -1,0 +1,147 @@
+"""`gridwatch cluster up|status|down`: camera shards on a Ray cluster (see `gridwatch.cluster`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from core.errors import InvalidInput
+from gridwatch.commands.common import Subparsers, add_command, add_group, out
+from gridwatch.commands.worker import TOKEN_ENV
+
+
+def _resources(text: str | None) -> dict[str, float]:
+    if not text:
+        return {}
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"--resources is not JSON ({exc.msg}): {text!r}") from exc
+    if not isinstance(doc, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for k, v in doc.items()
+    ):
+        raise InvalidInput(f'--resources must map resource names to positive numbers, e.g. {{"cam-net-a": 1}}: {text}')
+    return {k: float(v) for k, v in doc.items()}
+
+
+def cmd_cluster_up(args: argparse.Namespace) -> int:
+    from gridwatch.cluster import ClusterSpec, connect, up
+
+    spec = ClusterSpec(
+        api=args.api,
+        token=args.token or os.environ.get(TOKEN_ENV, ""),
+        shards=args.shards,
+        num_cpus=args.num_cpus,
+        memory_mb=args.memory_mb,
+        data_root=str(args.data_root) if args.data_root else None,
+        demo=args.demo,
+        resources=_resources(args.resources),
+    )
+    spec.check()  # before connecting: a bad option is named at once
+    connect(args.address)
+    shards = up(spec, say=lambda line: out.print(line, soft_wrap=True), wait_s=args.wait_s)
+    for s in shards:
+        out.print(f"{s['name']}: node {s['node_id'][:12]}, pid {s['pid']}")
+    out.print(f"cluster: {len(shards)} shard(s) running; `gridwatch cluster status` shows their cameras")
+    return 0
+
+
+def cmd_cluster_status(args: argparse.Namespace) -> int:
+    from gridwatch.cluster import connect, status
+
+    connect(args.address)
+    spec, shards = status()
+    if args.json:
+        sys.stdout.write(json.dumps({"cluster": spec, "shards": shards}) + "\n")
+        return 0
+    out.print(
+        f"cluster: {spec['shards']} shard(s), API {spec['api']}, "
+        f"{spec['num_cpus']:g} CPU and {spec['memory_mb']} MiB each"
+    )
+    for s in shards:
+        if s["state"] != "alive":
+            out.print(f"{s['name']}: {s['state']}")
+            continue
+        since = datetime.fromtimestamp(s["started"]).strftime("%H:%M:%S")
+        out.print(
+            f"{s['name']}: node {s['node_id'][:12]} pid {s['pid']}, since {since}"
+            + (" (restarted by Ray)" if s["restarted"] else "")
+            + f"; {s['online']}/{s['cameras']} camera(s) online; spool {s['spool_depth']}, "
+            f"{s['delivered']} delivered, delivery {s['delivery_state']}",
+            soft_wrap=True,
+        )
+    return 0
+
+
+def cmd_cluster_down(args: argparse.Namespace) -> int:
+    from gridwatch.cluster import connect, down
+
+    connect(args.address)
+    stopped = down(say=lambda line: out.print(line, soft_wrap=True))
+    out.print(f"cluster: {stopped} shard(s) stopped")
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    cs = add_group(
+        sub,
+        "cluster",
+        "camera shards on a Ray cluster: up, status, down",
+        "Runs the cameras as shards on a Ray cluster: one detached, named actor per shard, restarted by Ray "
+        "wherever it fits when its process or node dies, each running the worker's loop (cameras from the API "
+        "by a stable hash, detection, observations through an on-disk spool on its node).",
+    )
+
+    def address(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--address",
+            default="auto",
+            help="the Ray cluster: auto (the one this machine belongs to), HOST:PORT or ray://HOST:PORT",
+        )
+
+    u = add_command(
+        cs,
+        "up",
+        "start the shards (or find them running) and wait until each answers",
+        "Starts --shards shard actors and waits until each answers. Refused with the reason when the cluster's "
+        "nodes cannot hold that many shards of --num-cpus and --memory-mb, or when a cluster with other settings "
+        f"runs there. The token (of a `worker` account) comes from --token or ${TOKEN_ENV}; Ray keeps it with "
+        "the shards' arguments.",
+        func=cmd_cluster_up,
+        opens_database=False,
+    )
+    address(u)
+    u.add_argument("--api", required=True, help="the API's base URL as the nodes reach it, e.g. http://10.0.0.5:8000")
+    u.add_argument("--token", help=f"the worker account's API token (better: ${TOKEN_ENV})")
+    u.add_argument("--shards", type=int, required=True, help="how many shards (`gridwatch plan`: nodes × processes)")
+    u.add_argument("--num-cpus", type=float, default=1.0, help="CPUs Ray reserves for each shard (default 1)")
+    u.add_argument("--memory-mb", type=int, default=2048, help="memory Ray reserves for each shard (default 2048)")
+    u.add_argument("--resources", help='custom Ray resources each shard needs, as JSON, e.g. {"cam-net-a": 1}')
+    u.add_argument(
+        "--data-root",
+        type=Path,
+        help="where each node keeps a shard's spool and model exports (default: the node's $GRIDWATCH_DATA_DIR/shards)",
+    )
+    u.add_argument("--demo", action="store_true", help="demo mode: shards accept local files as camera sources")
+    u.add_argument("--wait-s", type=float, default=120.0, help="how long to wait for the shards (default 120)")
+    s = add_command(
+        cs,
+        "status",
+        "every shard: node, process, cameras online, spool and delivery",
+        func=cmd_cluster_status,
+        opens_database=False,
+    )
+    address(s)
+    s.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    d = add_command(
+        cs,
+        "down",
+        "stop every shard (what a spool holds stays on its node)",
+        func=cmd_cluster_down,
+        opens_database=False,
+    )
+    address(d)
