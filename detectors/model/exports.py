@@ -10,6 +10,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -149,7 +150,7 @@ def export_model(
             "calibration: an INT8 export needs frames to calibrate on (a clip, an image or a folder of "
             "snapshots from the cameras)"
         )
-    with _exporting(cache_dir, info, fmt):
+    with _exporting(cache_dir):
         # another process sharing the cache (a second worker on the machine) may have made it meanwhile
         if not force and (existing := fresh_export(cache_dir, info, fmt)) is not None:
             say("up to date (exported by another process)")
@@ -161,17 +162,17 @@ def export_model(
 
 
 @contextmanager
-def _exporting(cache_dir: Path, info: WeightsInfo, fmt: Backend) -> Iterator[None]:
-    """One process at a time exports a model to a format in a cache: two at once doubled the work, and the
-    second one's install replaced the folder the first was loading from."""
+def _exporting(cache_dir: Path) -> Iterator[None]:
+    """One process at a time exports into a cache: two at once doubled the work, and the second one's install
+    replaced the folder the first was loading from. The lock is on the cache folder itself, so nothing is
+    left in it."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    lock = cache_dir / f".{export_dir(cache_dir, info, fmt).name}.lock"
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    fd = os.open(cache_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _silent(_step: str) -> None:
