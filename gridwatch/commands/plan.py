@@ -23,7 +23,7 @@ from gridwatch.capacity import (
     plan_site,
     top,
 )
-from gridwatch.commands.common import Subparsers, add_command, out
+from gridwatch.commands.common import Subparsers, add_command, err, out
 
 DEFAULT_NODE_CORES = 2.0
 """The reference machine the built-in costs are measured on."""
@@ -35,6 +35,13 @@ def _option_issues(args: argparse.Namespace) -> list[Issue]:
         issues.append(Issue("--node-cores", f"must be more than 0, got {args.node_cores:g}"))
     if args.motion_share is not None and not 0 <= args.motion_share <= 1:
         issues.append(Issue("--motion-share", f"is a share: must be between 0 and 1, got {args.motion_share:g}"))
+    if args.raycluster is not None:
+        if not args.image:
+            issues.append(Issue("--image", "the container image with gridwatch is needed for --raycluster"))
+        if not args.api or not args.api.startswith(("http://", "https://")):
+            issues.append(Issue("--api", f"the API's http(s) URL is needed for --raycluster, got {args.api!r}"))
+        if args.gpu:
+            issues.append(Issue("--raycluster", "GPU nodes are not in the manifest yet: plan without --gpu"))
     return issues
 
 
@@ -155,7 +162,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps({"site": str(args.site), **plan.as_json()}, ensure_ascii=False) + "\n")
     else:
         _print_plan(plan, args.site)
+    if args.raycluster is not None:
+        _write_raycluster(plan, args)
     return 0
+
+
+def _write_raycluster(plan: Plan, args: argparse.Namespace) -> None:
+    import yaml
+
+    from gridwatch.manifest import raycluster
+
+    doc = raycluster(plan, image=args.image, api=args.api)
+    try:
+        args.raycluster.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(Issue("--raycluster", f"cannot write {args.raycluster}: {exc.strerror}")) from exc
+    (err if args.json else out).print(  # --json keeps standard output one JSON object
+        f"RayCluster manifest: {args.raycluster} ({doc['spec']['workerGroupSpecs'][0]['replicas']} worker "
+        f"pod(s)); once it runs: {doc['metadata']['annotations']['gridwatch/cluster-up']}",
+        soft_wrap=True,
+    )
 
 
 def register(sub: Subparsers) -> None:
@@ -204,3 +230,11 @@ def register(sub: Subparsers) -> None:
         help=f"resolution class of main streams read for detection (default {MAIN_RESOLUTION})",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object (for the scale-out tooling)")
+    p.add_argument(
+        "--raycluster",
+        type=Path,
+        metavar="FILE.yaml",
+        help="also write a KubeRay RayCluster for the plan here (needs --image and --api)",
+    )
+    p.add_argument("--image", help="container image with gridwatch and ray, for --raycluster")
+    p.add_argument("--api", help="the API's URL as the worker pods reach it, for --raycluster")

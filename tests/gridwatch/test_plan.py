@@ -482,3 +482,35 @@ def test_the_generated_full_size_site(tmp_path: Path, gridwatch: Gridwatch, roun
     assert doc["nodes"] == 6
     assert doc["node"]["worker_processes"] == 2  # 292 cameras a node
     assert len(doc["compounds"]) == 59  # 58 compounds and the road cameras
+
+
+def test_a_raycluster_manifest_is_sized_from_the_plan(tmp_path: Path, gridwatch: Gridwatch, round_costs: str) -> None:
+    path, manifest = site_file(tmp_path, 300), tmp_path / "raycluster.yaml"
+    args = ["--site", str(path), "--costs", round_costs, "--node-cores", "4", "--raycluster", str(manifest)]
+    res = gridwatch("plan", *args, "--image", "registry.example/gridwatch:1", "--api", "http://10.0.0.5:8000")
+    assert res.returncode == 0, res.stderr
+    assert f"RayCluster manifest: {manifest} (1 worker pod(s))" in res.stdout
+    doc = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    assert (doc["apiVersion"], doc["kind"], doc["spec"]["rayVersion"]) == ("ray.io/v1", "RayCluster", "2.60.0")
+    assert doc["spec"]["headGroupSpec"]["rayStartParams"] == {"num-cpus": "0"}  # the head runs no shard
+    [group] = doc["spec"]["workerGroupSpecs"]
+    # 1.256 cores fit one 4-core node (3 usable); 300 cameras on it: two shards of 1.5 CPU each
+    assert (group["replicas"], group["minReplicas"], group["maxReplicas"]) == (1, 1, 1)
+    assert group["rayStartParams"] == {"num-cpus": "4"}
+    [container] = group["template"]["spec"]["containers"]
+    assert container["resources"]["requests"] == {"cpu": "4", "memory": f"{2 * 2048 + 1024}Mi"}
+    assert container["image"] == "registry.example/gridwatch:1"
+    token = next(e for e in container["env"] if e["name"] == "GRIDWATCH_WORKER_TOKEN")
+    assert token["valueFrom"] == {"secretKeyRef": {"name": "gridwatch-worker-token", "key": "token"}}
+    up = doc["metadata"]["annotations"]["gridwatch/cluster-up"]
+    assert "--shards 2 --num-cpus 1.5 --memory-mb 2048" in up
+    assert "--api http://10.0.0.5:8000" in up
+
+
+def test_a_raycluster_needs_an_image_and_an_api_url(tmp_path: Path, gridwatch: Gridwatch) -> None:
+    manifest = tmp_path / "raycluster.yaml"
+    res = gridwatch("plan", "--site", str(site_file(tmp_path, 3)), "--raycluster", str(manifest), "--api", "10.0.0.5")
+    assert res.returncode != 0
+    assert "--image" in res.stderr
+    assert "the API's http(s) URL is needed for --raycluster, got '10.0.0.5'" in res.stderr
+    assert not manifest.exists()
