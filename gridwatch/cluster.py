@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from camera_config.wire import Shard
+from camera_config.wire import MAX_SHARDS, Shard
 from core.errors import InvalidInput, NotFound, Unavailable
 
 NAMESPACE = "gridwatch"
@@ -57,13 +57,11 @@ class ClusterSpec:
     """Custom Ray resources every shard asks for (a node label such as a compound's network, or a GPU pool)."""
 
     def check(self) -> None:
-        issues = []
-        if not self.api.startswith(("http://", "https://")):
-            issues.append(f'--api "{self.api}" is not an http:// or https:// URL')
-        if not self.token.strip():
-            issues.append("the worker token is empty (--token or GRIDWATCH_WORKER_TOKEN)")
-        if not 1 <= self.shards <= 4096:
-            issues.append(f"--shards must be 1 to 4096, got {self.shards}")
+        from gridwatch.remote import api_issues  # httpx: only when a cluster is asked for
+
+        issues = api_issues(self.api, self.token)
+        if not 1 <= self.shards <= MAX_SHARDS:
+            issues.append(f"--shards must be 1 to {MAX_SHARDS}, got {self.shards}")
         if self.num_cpus <= 0:
             issues.append(f"--num-cpus must be above 0, got {self.num_cpus:g}")
         if self.memory_mb < 256:
@@ -248,6 +246,12 @@ def _check_fits(spec: ClusterSpec) -> None:
         )
 
 
+def _names(spec: dict[str, Any]) -> list[str]:
+    """The shard actors' names of a cluster spec, shard 1 first."""
+    count = int(spec["shards"])
+    return [shard_name(Shard(k, count)) for k in range(1, count + 1)]
+
+
 def status() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The running cluster's spec (token left out) and one line per shard: its health, or why it has none."""
     import ray
@@ -255,8 +259,7 @@ def status() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     spec = dict(ray.get(_record().get.remote(), timeout=HEALTH_TIMEOUT_S))
     spec.pop("token", None)
     shards = []
-    for k in range(1, int(spec["shards"]) + 1):
-        name = shard_name(Shard(k, int(spec["shards"])))
+    for name in _names(spec):
         try:
             handle: Any = ray.get_actor(name, namespace=NAMESPACE)
             shards.append({"state": "alive", **ray.get(handle.health.remote(), timeout=HEALTH_TIMEOUT_S)})
@@ -276,8 +279,7 @@ def down(*, say: Callable[[str], None] = print) -> int:
 
     spec = ray.get(_record().get.remote(), timeout=HEALTH_TIMEOUT_S)
     stopped = 0
-    for k in range(1, int(spec["shards"]) + 1):
-        name = shard_name(Shard(k, int(spec["shards"])))
+    for name in _names(spec):
         try:
             actor: Any = ray.get_actor(name, namespace=NAMESPACE)
         except ValueError:

@@ -49,14 +49,22 @@ class TokenRefused(Unavailable):
     """401 or 403: the token is wrong, revoked, expired or not a worker's. Retried slowly (an admin may fix it)."""
 
 
+def api_issues(url: str, token: str) -> list[str]:
+    """What is wrong with a worker's API URL and token, each named (a worker and a cluster check the same)."""
+    issues = []
+    if not url.startswith(("http://", "https://")):
+        issues.append(f'--api "{url}" is not an http:// or https:// URL')
+    if not token.strip():
+        issues.append("the worker token is empty (--token or GRIDWATCH_WORKER_TOKEN)")
+    return issues
+
+
 class ApiClient:
     """The worker endpoints over one keep-alive connection; errors name the URL and what the API said."""
 
     def __init__(self, url: str, token: str, *, timeout_s: float = 30.0) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f'--api "{url}" is not an http:// or https:// URL')
-        if not token.strip():
-            raise InvalidInput("the worker token is empty (--token or GRIDWATCH_WORKER_TOKEN)")
+        if issues := api_issues(url, token):
+            raise InvalidInput("; ".join(issues))
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {token.strip()}"}, timeout=timeout_s
