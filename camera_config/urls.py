@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from core.redact import redact
 
 STREAM_SCHEMES = ("rtsp", "rtsps")
+SYNTHETIC_SCHEME = "synthetic"
+SYNTHETIC_SWITCH = "GRIDWATCH_SYNTHETIC_SOURCES"
+"""Generated frames (``synthetic:<seed>?fps=1&size=64x36``) stand in for cameras only when this is ``1``: a
+benchmark or test runs the control plane at full scale without streams; a real site never should."""
+
+
+def synthetic_sources_on() -> bool:
+    """The one place the switch is read (at every check, so a test can turn it on and off)."""
+    return os.environ.get(SYNTHETIC_SWITCH, "") == "1"
+
+
+def is_synthetic_source(url: str) -> bool:
+    return url.strip().lower().startswith(SYNTHETIC_SCHEME + ":")
 
 
 def is_file_source(url: str) -> bool:
-    return url.startswith("file:") or "://" not in url
+    return url.startswith("file:") or ("://" not in url and not is_synthetic_source(url))
 
 
 def check_stream_url(url: str, *, allow_files: bool) -> str:
@@ -18,6 +32,13 @@ def check_stream_url(url: str, *, allow_files: bool) -> str:
     url = url.strip()
     if not url:
         raise ValueError("stream URL is empty")
+    if is_synthetic_source(url):
+        if synthetic_sources_on():
+            return url
+        raise ValueError(
+            f"synthetic sources are for tests and benchmarks only, accepted when {SYNTHETIC_SWITCH}=1 "
+            f"(got {redact(url)!r})"
+        )
     if is_file_source(url):
         if allow_files:
             return url

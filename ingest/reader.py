@@ -36,6 +36,7 @@ from ingest.gate import GateReason, Gray, MotionGate, polygon_mask, shrink, smal
 from ingest.health import HealthTracker
 from ingest.meter import CountRate, RecentMean, WindowRate
 from ingest.sources import PERMANENT, Source, SourceKind, StreamError, classify, open_container
+from ingest.synthetic import parse_synthetic, synthetic_picture
 from ingest.types import CameraHealth, CameraStats, Frame, Image, Offer, OfflineReason
 
 
@@ -402,6 +403,9 @@ class CameraRunner:
             self._stop.wait(backoff.next_delay_s(cap))
 
     def _session(self, source: Source) -> None:
+        if source.kind is SourceKind.SYNTHETIC:
+            self._synthetic(source)
+            return
         opts = self.options
         container = open_container(
             source,
@@ -587,6 +591,46 @@ class CameraRunner:
                 self._analyse(picture, config, now, bool(picture.key_frame), arrival)
 
         return t + frame_s
+
+    def _synthetic(self, source: Source) -> None:
+        """A synthetic camera (tests and benchmarks): its still picture at the asked rate, through the same
+        health, stats and motion gate as a stream, with nothing to open or decode. Returns when stopped."""
+        try:
+            spec = parse_synthetic(source.url)
+        except ValueError as exc:
+            raise StreamError(OfflineReason.UNSUPPORTED_SOURCE, str(exc)) from None
+        picture = synthetic_picture(spec)
+        frame_s = 1.0 / spec.fps
+        started = last_eval = due = self.clock.monotonic()
+        last_analysed: float | None = None
+        with self._lock:
+            self._nominal_fps = spec.fps
+            self._mode = DecodeMode.SAMPLED
+        while not self._stop.wait(max(0.0, due - self.clock.monotonic())):
+            now = self.clock.monotonic()
+            due = max(due + frame_s, now)  # a late frame is not made up for with a burst
+            self._last_packet_at = now
+            self._input.count += 1
+            self._seq += 1
+            with self._lock:
+                self._decoded.add(now)
+                self._last_frame_at = now
+                first_frame = not self._streaming
+                self._streaming = True
+            if first_frame:
+                self.health_tracker.streaming()
+            if now - last_eval >= 1.0:
+                last_eval = now
+                with self._lock:
+                    self._input.sample(now)
+                    input_fps = self._input.rate(now)
+                self.health_tracker.evaluate(input_fps, spec.fps)
+            config = self._config
+            interval = 1.0 / config.detect.fps
+            t = now - started
+            if last_analysed is None or t >= last_analysed + interval - min(frame_s / 2, interval / 4):
+                last_analysed = t
+                self._analyse(picture, config, now, True, now)
 
     def _quiet_skip(
         self,

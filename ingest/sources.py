@@ -1,4 +1,5 @@
-"""Where a camera's frames come from: an RTSP URL (the norm) or, in demo mode, a local video file.
+"""Where a camera's frames come from: an RTSP URL (the norm) or, in demo mode, a local video file (and, for tests
+and benchmarks only, generated frames: `ingest.synthetic`).
 
 Opening is where most faults show up, so this module also turns every failure into an
 `OfflineReason` and a message that never contains the password.
@@ -18,9 +19,16 @@ import av.container
 import av.error
 
 from camera_config.types import StreamCredentials
-from camera_config.urls import check_stream_url, is_file_source, split_credentials, with_credentials
+from camera_config.urls import (
+    check_stream_url,
+    is_file_source,
+    is_synthetic_source,
+    split_credentials,
+    with_credentials,
+)
 from core.errors import GridwatchError, InvalidInput
 from core.redact import redact
+from ingest.synthetic import parse_synthetic
 from ingest.types import OfflineReason
 
 PERMANENT = frozenset(
@@ -32,6 +40,8 @@ PERMANENT = frozenset(
 class SourceKind(enum.StrEnum):
     RTSP = "rtsp"
     FILE = "file"
+    SYNTHETIC = "synthetic"
+    """Generated frames, no container (tests and benchmarks, behind `camera_config.urls.SYNTHETIC_SWITCH`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,12 @@ def resolve_source(url: str, *, allow_files: bool, credentials: StreamCredential
         url = check_stream_url(url, allow_files=allow_files)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+    if is_synthetic_source(url):
+        try:
+            parse_synthetic(url)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        return Source(SourceKind.SYNTHETIC, url)
     if is_file_source(url):
         return Source(SourceKind.FILE, url, path=file_path(url))
     bare, url_user, url_password = split_credentials(url)
@@ -85,6 +101,10 @@ def open_container(
 ) -> av.container.InputContainer:
     """Open a source with a bound on the open and on every later read (PyAV's interrupt callback; without
     ``interrupt_reads`` reads are bounded by FFmpeg's socket timeout alone)."""
+    if source.kind is SourceKind.SYNTHETIC:
+        raise StreamError(
+            OfflineReason.UNSUPPORTED_SOURCE, f"{source.url}: a synthetic source has no container (the reader makes it)"
+        )
     if source.kind is SourceKind.FILE:
         assert source.path is not None
         if not source.path.is_file():
