@@ -24,6 +24,7 @@ from api.routes import (
     auth,
     cameras,
     cases,
+    cluster,
     console,
     figures,
     live_view,
@@ -164,8 +165,9 @@ def create_app(context: ApiContext) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     # Matching walks the routes in order: the busiest (workers' deliveries, the boards) go first.
     hot = (worker, cases, alerts)
-    for module in (*hot, service, stats, auth, users, site, cameras, live_view, figures, sse, audit, console):
+    for module in (*hot, service, stats, auth, users, site, cameras, live_view, figures, sse, audit, cluster, console):
         app.include_router(module.router)
+    cluster.register_gauges(runtime)
     app.include_router(cases.files_router)
     app.include_router(worker.workers_router)
     worker.document(app)

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+@dataclass(frozen=True, slots=True)
+class GaugeSpec:
+    """A gauge read at scrape time along with others (see `ApiMetrics.gauge_families`)."""
+
+    name: str
+    help_text: str
+    labels: tuple[str, ...]
+
+
+Readings = Mapping[str, Mapping[tuple[str, ...], float]]
+"""Gauge name → label values (in the spec's order) → number."""
 
 
 class ApiMetrics:
@@ -45,6 +59,11 @@ class ApiMetrics:
     def gauges(self, name: str, help_text: str, label: str | None, read: Callable[[], Mapping[str, float]]) -> None:
         """Register gauges read at scrape time (never stale): ``read`` returns label value → number."""
         self.registry.register(_ReadAtScrape(name, help_text, label, read))
+
+    def gauge_families(self, specs: Sequence[GaugeSpec], read: Callable[[], Readings]) -> None:
+        """Register several gauges filled by one ``read`` per scrape: figures that come from one costly look
+        (the site model against the workers' reports) are read once and agree with each other."""
+        self.registry.register(_FamiliesAtScrape(tuple(specs), read))
 
 
 class InFlight:
@@ -81,6 +100,23 @@ class _ReadAtScrape(Collector):
 
     def describe(self) -> Iterable[Metric]:
         yield GaugeMetricFamily(self._name, self._help, labels=[self._label] if self._label else None)
+
+
+class _FamiliesAtScrape(Collector):
+    def __init__(self, specs: tuple[GaugeSpec, ...], read: Callable[[], Readings]) -> None:
+        self._specs, self._read = specs, read
+
+    def collect(self) -> Iterable[Metric]:
+        readings = self._read()
+        for spec in self._specs:
+            family = GaugeMetricFamily(spec.name, spec.help_text, labels=list(spec.labels))
+            for key, value in sorted(readings.get(spec.name, {}).items()):
+                family.add_metric(list(key), value)
+            yield family
+
+    def describe(self) -> Iterable[Metric]:
+        for spec in self._specs:
+            yield GaugeMetricFamily(spec.name, spec.help_text, labels=list(spec.labels))
 
 
 class MetricsMiddleware:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from camera_config.wire import MAX_SHARDS, Shard
 from core.clock import Clock
+from core.errors import InvalidInput
 from core.text import CheckedModel
 
 STALE_S = 30.0
@@ -35,6 +37,28 @@ class WorkerReport(CheckedModel):
     refused: int = Field(0, ge=0, le=2**53)
     delivery_state: str = Field("idle", max_length=500, description="ok, idle, or what is wrong right now.")
     latency_p95_s: float | None = Field(None, ge=0, le=1e9, description="Spool to stored, last 1,000.")
+    shard: str | None = Field(
+        None,
+        max_length=11,
+        description=f"The shard it runs, K/N (1 ≤ K ≤ N ≤ {MAX_SHARDS}); none for a worker given its cameras.",
+        examples=["2/8"],
+    )
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        """Kept as ``K/N`` without spaces, so that reports of one shard compare equal."""
+        if value is None:
+            return None
+        try:
+            return str(Shard.parse(value))
+        except InvalidInput as exc:
+            raise ValueError("; ".join(issue.message for issue in exc.issues)) from None
+
+    @property
+    def part(self) -> Shard | None:
+        """The shard as a value (validated on the way in)."""
+        return None if self.shard is None else Shard.parse(self.shard)
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,6 +129,7 @@ class WorkerLoop:
             "refused": f.refused,
             "delivery_state": f.state[:500],
             "latency_p95_s": f.latency_p95_s,
+            "shard": str(self.spec.shard) if self.spec.shard is not None else None,
         }
         with contextlib.suppress(GridwatchError):  # the API is away: the sender says so already
             self.client.heartbeat(doc)

@@ -1,5 +1,6 @@
 // The site as street → community → property company → compound → camera, with each camera's health and,
-// for cameras run by a remote worker, that worker; the box's headroom and the workers' own health above the tree.
+// for cameras run by a remote worker, that worker; when camera shards report (/api/cluster), each camera's shard
+// and that shard's state; the box's headroom and the workers' own health above the tree.
 import { ApiError, allPages, api, fmtTime, h, healthBadge } from "../api.js";
 
 const KIND = { street: "street", community: "community", property_company: "property company", compound: "compound" };
@@ -10,12 +11,52 @@ function workerBadge(w) {
     w.stale ? `worker ${w.name}: not reporting` : `worker ${w.name}`);
 }
 
-function cameraLeaf(node, health, runBy) {
+const SHARD_STATE = {
+  ok: ["ok", "health-online"],
+  behind: ["behind", "health-degraded"],
+  stale: ["not reporting", "health-offline"],
+  "never reported": ["never reported", "health-unknown"],
+};
+
+// The shard the site model gives each camera (of the shard count in use); a camera not yet running there says so.
+function shardsOf(cluster) {
+  const of = new Map();
+  if (!cluster || cluster.shard_count == null) return of;
+  for (const s of cluster.shards) {
+    if (!s.shard.endsWith(`/${cluster.shard_count}`)) continue;
+    for (const id of s.wanted) of.set(id, { shard: s, missing: s.missing.includes(id) });
+  }
+  return of;
+}
+
+function shardBadge(entry) {
+  if (!entry) return null;
+  const { shard: s, missing } = entry;
+  const [label, cls] = SHARD_STATE[s.state] || [s.state, "health-unknown"];
+  const title = [`camera shard ${s.shard}: ${s.workers.map((w) => w.worker).join(", ") || "no worker has reported it"}`,
+    missing ? "this camera is not running on it yet" : "", s.delivery_state ? `delivery ${s.delivery_state}` : ""];
+  return h("span", { class: `badge shard ${cls}`, "data-shard": s.shard, title: title.filter(Boolean).join("; ") },
+    `shard ${s.shard} · ${label}`);
+}
+
+// One line on the shards as a whole: how many, how many down, and whether two shard counts report at once.
+function clusterNote(cluster) {
+  if (!cluster || cluster.shard_count == null) return null;
+  const current = cluster.shards.filter((s) => s.shard.endsWith(`/${cluster.shard_count}`));
+  const down = current.filter((s) => s.state === "stale" || s.state === "never reported").length;
+  const parts = [`Camera shards: ${cluster.shard_count}`];
+  if (down) parts.push(`${down} not reporting, ${cluster.unserved_count} camera${cluster.unserved_count === 1 ? "" : "s"} unserved`);
+  if (cluster.changing) parts.push(`being changed (shards of ${cluster.shard_counts.join(" and ")} report)`);
+  return h("p", { class: down || cluster.changing ? "health-degraded" : "muted", id: "cluster-note" }, parts.join(" · "));
+}
+
+function cameraLeaf(node, health, runBy, shards) {
   return h("li", { class: "camera", "data-camera": node.id },
     h("a", { href: `#/camera/${encodeURIComponent(node.id)}` }, node.name),
     h("span", { class: "muted" }, node.id),
     healthBadge(health.get(node.id)),
     workerBadge(runBy.get(node.id)),
+    shardBadge(shards.get(node.id)),
     node.enabled_cameras ? null : h("span", { class: "badge health-unknown" }, "disabled"));
 }
 
@@ -81,7 +122,7 @@ function boxCard() {
   return { card, stop: () => { left = true; clearInterval(timer); } };
 }
 
-function branch(node, health, runBy, depth) {
+function branch(node, health, runBy, shards, depth) {
   const cams = node.children.filter((c) => c.kind === "camera");
   const subs = node.children.filter((c) => c.kind !== "camera");
   const summary = h("summary", {},
@@ -92,13 +133,17 @@ function branch(node, health, runBy, depth) {
       h("span", { class: "chip", title: `grid worker: ${g.grid_worker || "—"}, ${g.building_leaders} building leaders` },
         `${g.id} ${g.name} · ${g.cameras} cam · ${g.grid_worker || "no grid worker"}`)))
     : null;
-  const list = h("ul", {}, subs.map((c) => h("li", {}, branch(c, health, runBy, depth + 1))), cams.map((c) => cameraLeaf(c, health, runBy)));
+  const list = h("ul", {},
+    subs.map((c) => h("li", {}, branch(c, health, runBy, shards, depth + 1))),
+    cams.map((c) => cameraLeaf(c, health, runBy, shards)));
   return h("details", { open: depth < 4 || node.cameras <= 20, "data-node": node.id }, summary, grids, list);
 }
 
 export async function render(main) {
-  const [tree, cameras, workers] = await Promise.all([
-    api("/api/site/tree?cameras=true"), allPages("/api/cameras"), api("/api/workers").catch(() => [])]);
+  const [tree, cameras, workers, cluster] = await Promise.all([
+    api("/api/site/tree?cameras=true"), allPages("/api/cameras"), api("/api/workers").catch(() => []),
+    api("/api/cluster").catch(() => null)]);
+  const shards = shardsOf(cluster);
   const health = new Map(cameras.map((c) => [c.id, c.health]));
   const runBy = new Map(workers.flatMap((w) => w.cameras.map((id) => [id, w])));
   const total = tree.reduce((n, s) => n + s.cameras, 0);
@@ -107,9 +152,10 @@ export async function render(main) {
     h("h1", {}, "Site"),
     h("p", { class: "muted" }, `${total} camera${total === 1 ? "" : "s"} in your scope. Health shows “unknown” until the camera has been read.`),
     box.card,
+    clusterNote(cluster),
     workersCard(workers),
     tree.length
-      ? h("div", { class: "card" }, h("ul", { class: "tree", id: "site-tree" }, tree.map((s) => h("li", {}, branch(s, health, runBy, 0)))))
+      ? h("div", { class: "card" }, h("ul", { class: "tree", id: "site-tree" }, tree.map((s) => h("li", {}, branch(s, health, runBy, shards, 0)))))
       : h("p", { class: "card" }, "Nothing here yet: the site is empty or outside your scope."),
   ].filter(Boolean)); // no workers card without workers (replaceChildren would show a null as text)
   return box.stop;
