@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     events_policy: Path | None = Field(
         None, description="Events policy YAML (triage, deadlines, auto-case, escalation); default: built-in."
     )
+    detector_service: str | None = Field(
+        None,
+        description="Name of a running detector service (a Ray Serve app, gridwatch.detector_service) that runs "
+        "the detection model for this process's pipelines, e.g. on GPU nodes; default: the model runs here.",
+    )
 
     @field_validator("bind")
     @classmethod
@@ -71,9 +76,14 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'gridwatch.db').resolve()}"
 
     def prepare(self) -> None:
-        """Create the data dir and point ultralytics' config dir inside it (it writes settings there)."""
+        """Create the data dir and point ultralytics' config dir inside it (it writes settings there); with a
+        detector service, make the detectors built from now on run their model there."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("YOLO_CONFIG_DIR", str((self.data_dir / "ultralytics").resolve()))
+        if self.detector_service:
+            from gridwatch.detector_service import use_service
+
+            use_service(self.detector_service)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

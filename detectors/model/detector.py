@@ -11,14 +11,14 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from core.errors import InvalidInput, Unavailable
 from detectors.labels import family_of
 from detectors.model.config import EXPORTS, INT8_FROM, Backend, ModelConfig
-from detectors.model.exports import Progress, export_model, fresh_export, label_table, load_yolo
+from detectors.model.exports import Progress, WeightsInfo, export_model, fresh_export, label_table, load_yolo
 from detectors.model.runners import STEADY_AFTER, Runner, runner_for
 from detectors.model.tensors import Tensor, chw, input_shape, letterbox, nms
 from detectors.types import Box, Detection
@@ -27,11 +27,35 @@ from ingest.types import Image
 log = logging.getLogger(__name__)
 
 
+class RunnerFactory(Protocol):
+    """Runs a model elsewhere (a shared detector service): the backend and model path it reports and a runner for
+    it, or None when it does not serve these weights (they then run here)."""
+
+    def __call__(self, info: WeightsInfo, config: ModelConfig) -> tuple[Backend, Path, Runner] | None: ...
+
+
+_runner_factory: RunnerFactory | None = None
+
+
+def use_runner_factory(factory: RunnerFactory | None) -> None:
+    """Every `Detector` this process builds from now on asks ``factory`` first (None: every model runs here).
+    Process-wide because a shard's detectors are built deep inside its pipeline; only the wiring layer sets it."""
+    global _runner_factory
+    _runner_factory = factory
+
+
 class Detector:
     """One loaded model. Not thread-safe (nor are ultralytics models): one instance per inference thread."""
 
-    def __init__(self, config: ModelConfig | None = None, *, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        config: ModelConfig | None = None,
+        *,
+        progress: Progress | None = None,
+        runner_factory: RunnerFactory | None = None,
+    ) -> None:
         self.config = config or ModelConfig()
+        self._factory = runner_factory or _runner_factory
         weights = self.config.resolved_weights()
         yolo, self.info = load_yolo(weights)
         self.labels = label_table(self.info, self.config.class_map)
@@ -59,6 +83,8 @@ class Detector:
         cfg = self.config
         cache = cfg.resolved_cache_dir()
         wanted = cfg.backend
+        if self._factory is not None and (elsewhere := self._factory(self.info, cfg)) is not None:
+            return elsewhere
         if wanted is Backend.TORCH:
             return Backend.TORCH, self.info.path, runner_for(Backend.TORCH, self.info.path, yolo, self.threads)
         if wanted in EXPORTS:
@@ -112,6 +138,10 @@ class Detector:
     def _infer(self, batch: Tensor) -> Tensor:
         with self._lock:
             return self._run(batch)
+
+    def infer(self, batch: Tensor) -> Tensor:
+        """The raw output for model-size inputs (`Runner`'s contract), for a service running this model for others."""
+        return self._infer(batch)
 
     def detect(self, images: Sequence[Image], *, imgsz: int | None = None) -> list[list[Detection]]:
         """Detect in each image (one batched inference); boxes are in each image's own pixel coordinates."""
