@@ -38,6 +38,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -76,6 +77,8 @@ TARGET_P95_MS = 100.0
 MODELS = REPO_ROOT / "var" / "bench-cluster-models"
 """Model exports shared by every shard (and kept between runs: the first run exports them)."""
 MARKER = "GRIDWATCH_BENCH_RAY"
+HEAD_IP = "127.0.0.2"
+"""Loopback, but not an address Ray swaps for the machine's outward one (as it does 127.0.0.1)."""
 
 
 def say(line: str) -> None:
@@ -162,7 +165,7 @@ def ray_nodes(root: Path, cpus: float, health: dict[str, str]) -> Iterator[tuple
         "PYTHONPATH": str(REPO_ROOT),
         "YOLO_OFFLINE": "1",
     }
-    common = ["--node-ip-address=127.0.0.1", f"--num-cpus={cpus:g}", "--object-store-memory=100000000", "--block"]
+    common = [f"--num-cpus={cpus:g}", "--object-store-memory=100000000", "--block"]
     nodes: list[Node] = []
 
     def start(name: str, args: list[str], env: dict[str, str]) -> Node:
@@ -187,9 +190,13 @@ def ray_nodes(root: Path, cpus: float, health: dict[str, str]) -> Iterator[tuple
 
     try:
         head_args = ["--head", f"--port={port}", f"--temp-dir={temp}", "--include-dashboard=false"]
-        head = start("A", [*head_args, '--resources={"node-a": 1}'], {**base, **health})
-        node_b = start("B", [f"--address=127.0.0.1:{port}", '--resources={"node-b": 1}'], base)
-        yield f"127.0.0.1:{port}", head, node_b
+        # Ray replaces 127.0.0.1 and localhost, as a node's address or the cluster's, with the machine's outward
+        # address (so that a second node could be elsewhere); 127.0.0.2 and 127.0.0.3, loopback too, are taken as
+        # given: every socket stays on lo.
+        head = start("A", [*head_args, f"--node-ip-address={HEAD_IP}", '--resources={"node-a": 1}'], {**base, **health})
+        address = f"{HEAD_IP}:{port}"
+        node_b = start("B", [f"--address={address}", "--node-ip-address=127.0.0.3", '--resources={"node-b": 1}'], base)
+        yield address, head, node_b
     finally:
         for node in reversed(nodes):
             node.stop()
@@ -197,7 +204,7 @@ def ray_nodes(root: Path, cpus: float, health: dict[str, str]) -> Iterator[tuple
 
 
 def outward_sockets(nodes: list[Node]) -> list[str]:
-    """Sockets of our Ray processes on an address other than loopback (there should be none)."""
+    """Sockets of our Ray processes on an address other than loopback (127.0.0.0/8; there should be none)."""
     found = []
     for node in nodes:
         for p in node.processes():
@@ -221,7 +228,7 @@ def warm_models() -> None:
     MODELS.mkdir(parents=True, exist_ok=True)
     say(f"models: loading (exported into {MODELS} on the first run, which takes a few minutes)")
     started = time.monotonic()
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "YOLO_OFFLINE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(MODELS / "yolo")}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=1800)
     say(f"models: ready in {time.monotonic() - started:.0f} s")
 
@@ -323,7 +330,6 @@ class IngestPhase:
     """The machine's 1-minute load average as the phase began (other work on a 2-core box shows in the tail)."""
 
     def figures(self) -> dict[str, Any]:
-        p = lambda v, q: round(pct(v, q), 1) if v else None  # noqa: E731 - a local shorthand
         return {
             "phase": self.name,
             "offered_per_s": self.rate,
@@ -465,7 +471,7 @@ def cluster_phases(
         ray.init(
             address=address,
             namespace=cluster.NAMESPACE,
-            _node_ip_address="127.0.0.1",
+            _node_ip_address=HEAD_IP,
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
@@ -649,6 +655,10 @@ def main() -> int:
     if "replace" in args.phases:
         args.phases.add("place")
 
+    # A token of the cluster's own, set before Ray is imported (it reads these then): Ray 2.60 turns token auth on
+    # for a head when ~/.ray/auth_token exists (another Ray user of the machine may have made one), and then refuses
+    # a node or driver without it.
+    os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)})
     os.environ[SYNTHETIC_SWITCH] = "1"  # the site's synthetic streams pass its checks here and in the API
     doc = synthetic_site(args.fps)
     data_root = REPO_ROOT / "var"
