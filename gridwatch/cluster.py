@@ -55,6 +55,9 @@ class ClusterSpec:
     demo: bool = False
     resources: dict[str, float] = field(default_factory=dict)
     """Custom Ray resources every shard asks for (a node label such as a compound's network, or a GPU pool)."""
+    detector_service: str | None = None
+    """A running shared detector (a Ray Serve app, `gridwatch.detector_service`) the shards send model input to,
+    instead of running the model on their own CPUs."""
 
     def check(self) -> None:
         from gridwatch.remote import api_issues  # httpx: only when a cluster is asked for
@@ -91,7 +94,7 @@ class ShardActor:
         self.restarted = context.was_current_actor_reconstructed
         self.started = time.time()
         root = Path(cluster.data_root) if cluster.data_root else Settings().data_dir / "shards"
-        settings = Settings(data_dir=root / self.name, demo=cluster.demo)
+        settings = Settings(data_dir=root / self.name, demo=cluster.demo, detector_service=cluster.detector_service)
         settings.prepare()
         worker = WorkerSpec(
             api=cluster.api, token=cluster.token, name=f"{self.name} (ray)", shard=self.shard, status_every_s=60.0
@@ -106,6 +109,7 @@ class ShardActor:
 
     async def health(self) -> dict[str, Any]:
         h = self.loop.health()
+        monitor = self.loop.monitor
         return {
             "shard": str(self.shard),
             "name": self.name,
@@ -114,6 +118,8 @@ class ShardActor:
             "restarted": self.restarted,
             "started": self.started,
             "running": self._thread.is_alive(),
+            "revisions": monitor.applied_revisions() if monitor is not None else {},
+            "applied_at": monitor.applied_at if monitor is not None else None,
             **asdict(h),
         }
 
@@ -169,6 +175,23 @@ def _record() -> Any:
         raise NotFound("no gridwatch cluster runs there (start one with `gridwatch cluster up`)") from exc
 
 
+RECORD_TIMEOUT_S = 20.0
+"""How long a call waits for the record, which Ray may be restarting elsewhere after its node was lost."""
+
+
+def _spec() -> dict[str, Any]:
+    """The running cluster's spec, from its record (calls to it are retried while Ray restarts it)."""
+    import ray
+
+    try:
+        return dict(ray.get(_record().get.remote(), timeout=RECORD_TIMEOUT_S))
+    except (ray.exceptions.GetTimeoutError, ray.exceptions.RayActorError) as exc:
+        raise Unavailable(
+            f"the cluster's record ({RECORD}) did not answer within {RECORD_TIMEOUT_S:g} s; Ray may be placing it "
+            "again after its node was lost, or the cluster has no room for it"
+        ) from exc
+
+
 def up(spec: ClusterSpec, *, say: Callable[[str], None] = print, wait_s: float = 120.0) -> list[dict[str, Any]]:
     """Start (or find running) every shard of ``spec`` and the record; wait until each answers. Refuses a
     spec that differs from the running cluster's (bring it down first) and shards the cluster cannot place."""
@@ -177,7 +200,7 @@ def up(spec: ClusterSpec, *, say: Callable[[str], None] = print, wait_s: float =
     spec.check()
     doc = asdict(spec)
     try:
-        running = ray.get(_record().get.remote(), timeout=HEALTH_TIMEOUT_S)
+        running = _spec()
     except NotFound:
         running = None
     if running is not None and running != doc:
@@ -187,7 +210,13 @@ def up(spec: ClusterSpec, *, say: Callable[[str], None] = print, wait_s: float =
         )
     _check_fits(spec)
     ray.remote(ClusterRecord).options(
-        name=RECORD, namespace=NAMESPACE, lifetime="detached", get_if_exists=True, num_cpus=0, max_restarts=-1
+        name=RECORD,
+        namespace=NAMESPACE,
+        lifetime="detached",
+        get_if_exists=True,
+        num_cpus=0,
+        max_restarts=-1,
+        max_task_retries=-1,  # a call made while Ray restarts it waits for the new one
     ).remote(doc)
     remote = ray.remote(ShardActor)
     handles: list[Any] = []
@@ -252,11 +281,35 @@ def _names(spec: dict[str, Any]) -> list[str]:
     return [shard_name(Shard(k, count)) for k in range(1, count + 1)]
 
 
+def nodes() -> list[dict[str, Any]]:
+    """The cluster's nodes as Ray's GCS sees them: a lost node shows as not alive once its health checks fail."""
+    import ray
+
+    out = []
+    for n in ray.nodes():  # type: ignore[no-untyped-call]
+        have = n.get("Resources", {})
+        out.append(
+            {
+                "node_id": n["NodeID"],
+                "address": n.get("NodeManagerAddress", ""),
+                "alive": bool(n.get("Alive")),
+                "cpus": have.get("CPU", 0.0),
+                "memory_mb": round(have.get("memory", 0.0) / 2**20),
+                "resources": {
+                    k: v
+                    for k, v in have.items()
+                    if k not in ("CPU", "memory", "object_store_memory") and not k.startswith("node:")
+                },
+            }
+        )
+    return out
+
+
 def status() -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The running cluster's spec (token left out) and one line per shard: its health, or why it has none."""
     import ray
 
-    spec = dict(ray.get(_record().get.remote(), timeout=HEALTH_TIMEOUT_S))
+    spec = _spec()
     spec.pop("token", None)
     shards = []
     for name in _names(spec):
@@ -277,7 +330,7 @@ def down(*, say: Callable[[str], None] = print) -> int:
     number of shards stopped."""
     import ray
 
-    spec = ray.get(_record().get.remote(), timeout=HEALTH_TIMEOUT_S)
+    spec = _spec()
     stopped = 0
     for name in _names(spec):
         try:

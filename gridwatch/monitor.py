@@ -132,6 +132,8 @@ class SiteMonitor:
         self.offline = OfflineRule()
         self.scheduler = Scheduler(self.options.schedule, clock=self.clock)
         self._revisions: dict[str, int] = {}
+        self.applied_at: float | None = None
+        """Wall-clock time of the last camera change applied live (how quickly edits arrive, in a shard's health)."""
         self._detecting: set[str] = set()
         self._stopping = threading.Event()
         self.delivery = ObservationDelivery(
@@ -287,6 +289,10 @@ class SiteMonitor:
         self._detecting = {c.id for c in ok}
         return ok
 
+    def applied_revisions(self) -> dict[str, int]:
+        """camera id → the revision the pipeline runs now (a cluster shard's health shows it)."""
+        return dict(self._revisions)
+
     def reload(self) -> bool:
         """Apply the site's changed cameras to ingest, the detector and the offline rule; True if any changed."""
         latest = self.site.revisions()
@@ -297,6 +303,7 @@ class SiteMonitor:
         self.loop.apply_cameras(self._detectable(cameras))
         self.delivery.deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         self._revisions = latest  # only now: a change that failed half-way is applied again at the next poll
+        self.applied_at = time.time()
         log.info("site changed: %s", result.summary())
         return True
 

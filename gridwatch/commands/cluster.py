@@ -40,6 +40,7 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
         data_root=str(args.data_root) if args.data_root else None,
         demo=args.demo,
         resources=_resources(args.resources),
+        detector_service=args.detector_service,
     )
     spec.check()  # before connecting: a bad option is named at once
     connect(args.address)
@@ -51,13 +52,20 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster_status(args: argparse.Namespace) -> int:
-    from gridwatch.cluster import connect, status
+    from gridwatch.cluster import connect, nodes, status
 
     connect(args.address)
     spec, shards = status()
+    members = nodes()
     if args.json:
-        sys.stdout.write(json.dumps({"cluster": spec, "shards": shards}) + "\n")
+        sys.stdout.write(json.dumps({"cluster": spec, "nodes": members, "shards": shards}) + "\n")
         return 0
+    for n in members:
+        on = sum(s.get("node_id") == n["node_id"] for s in shards)
+        out.print(
+            f"node {n['node_id'][:12]} {n['address']}: {'alive' if n['alive'] else 'DEAD'}, {n['cpus']:g} CPU, "
+            f"{n['memory_mb']} MiB, {on} shard(s)" + (f", resources {n['resources']}" if n["resources"] else "")
+        )
     out.print(
         f"cluster: {spec['shards']} shard(s), API {spec['api']}, "
         f"{spec['num_cpus']:g} CPU and {spec['memory_mb']} MiB each"
@@ -83,6 +91,21 @@ def cmd_cluster_down(args: argparse.Namespace) -> int:
     connect(args.address)
     stopped = down(say=lambda line: out.print(line, soft_wrap=True))
     out.print(f"cluster: {stopped} shard(s) stopped")
+    return 0
+
+
+def cmd_cluster_detector(args: argparse.Namespace) -> int:
+    from gridwatch.cluster import connect
+    from gridwatch.detector_service import deploy
+
+    connect(args.address)
+    out.print(f"detector: deploying {args.replicas} replica(s) of {args.app} (loading the model in each)")
+    handle = deploy(args.app, replicas=args.replicas, num_gpus=args.num_gpus, num_cpus=args.num_cpus)
+    info = handle.info.remote().result(timeout_s=60)
+    out.print(
+        f"detector: {args.app} runs {info['backend']} on {info['device']} (batches up to {info['max_batch_size']}); "
+        f"start shards with --detector-service {args.app}"
+    )
     return 0
 
 
@@ -126,17 +149,38 @@ def register(sub: Subparsers) -> None:
         type=Path,
         help="where each node keeps a shard's spool and model exports (default: the node's $GRIDWATCH_DATA_DIR/shards)",
     )
+    u.add_argument(
+        "--detector-service",
+        metavar="APP",
+        help="send model input to this shared detector (a Ray Serve app on GPU nodes) instead of running the model "
+        "in each shard",
+    )
     u.add_argument("--demo", action="store_true", help="demo mode: shards accept local files as camera sources")
     u.add_argument("--wait-s", type=float, default=120.0, help="how long to wait for the shards (default 120)")
     s = add_command(
         cs,
         "status",
-        "every shard: node, process, cameras online, spool and delivery",
+        "the nodes, and every shard: node, process, cameras online, spool and delivery",
         func=cmd_cluster_status,
         opens_database=False,
     )
     address(s)
     s.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    g = add_command(
+        cs,
+        "detector",
+        "run the shared detector (a Ray Serve app) that shards started with --detector-service use",
+        "Deploys the detection model as a Ray Serve app whose replicas batch the letterboxed images of many shards "
+        "(@serve.batch); with --num-gpus each replica takes a GPU and runs on CUDA. Runs until `serve shutdown` or "
+        "the cluster ends; deploying again with other figures updates it in place.",
+        func=cmd_cluster_detector,
+        opens_database=False,
+    )
+    address(g)
+    g.add_argument("--app", default="gridwatch-detector", help="the Serve app's name (default gridwatch-detector)")
+    g.add_argument("--replicas", type=int, default=1, help="how many replicas (default 1)")
+    g.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per replica (default 0: on CPU)")
+    g.add_argument("--num-cpus", type=float, default=1.0, help="CPUs per replica (default 1)")
     d = add_command(
         cs,
         "down",

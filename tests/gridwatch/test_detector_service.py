@@ -21,11 +21,6 @@ from detectors.model.config import Backend, ModelConfig
 from detectors.model.detector import Detector, use_runner_factory
 from detectors.model.tensors import model_input
 from detectors.types import Detection
-from ingest.types import Image
-from tests.detectors.conftest import read_frames
-
-pytest.importorskip("ray.serve", reason="Ray Serve's extras (ray[serve]: grpcio, aiohttp, ...) are not installed")
-
 from gridwatch.detector_service import (
     STRIDE,
     ServiceRunner,
@@ -37,6 +32,8 @@ from gridwatch.detector_service import (
     unpack,
 )
 from gridwatch.settings import Settings
+from ingest.types import Image
+from tests.detectors.conftest import read_frames
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
