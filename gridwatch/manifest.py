@@ -16,6 +16,18 @@ POD_OVERHEAD_MB = 1024
 """Each worker pod's memory beyond its shards: Ray's own processes and the object store."""
 HEAD_CPU = 1
 HEAD_MEMORY_MB = 4096
+DETECTOR_APP = "gridwatch-detector"
+DETECTOR_CPU = 4
+DETECTOR_MEMORY_MB = 8192
+"""A GPU node's pod besides its GPU: the replica's letterboxing, batching and the CUDA runtime."""
+HEALTH_CHECK = {
+    "RAY_health_check_period_ms": "2000",
+    "RAY_health_check_timeout_ms": "2000",
+    "RAY_health_check_failure_threshold": "3",
+}
+"""The GCS's node health checks: a lost node is declared dead after 6–12 s instead of Ray's 15–65 s (3 s period,
+10 s timeout, 5 failures), so that its shards are placed again sooner; looser than the tests' 1 s, for real
+networks."""
 
 
 def _resources(cpu: float, memory_mb: int) -> dict[str, dict[str, str]]:
@@ -37,10 +49,20 @@ def raycluster(plan: Plan, *, image: str, api: str, name: str = "gridwatch") -> 
     shards = nodes * processes
     cpus = shard_cpus(plan)
     pod_memory = processes * SHARD_MEMORY_MB + POD_OVERHEAD_MB
+    address = f"{name}-head-svc:6379"
     up = (
-        f"gridwatch cluster up --address {name}-head-svc:6379 --api {api} --shards {shards} "
+        f"gridwatch cluster up --address {address} --api {api} --shards {shards} "
         f"--num-cpus {cpus:g} --memory-mb {SHARD_MEMORY_MB} --data-root /data/shards"
     )
+    annotations = {}
+    groups = []
+    if plan.gpu:
+        up += f" --detector-service {DETECTOR_APP}"
+        annotations["gridwatch/detector-up"] = (
+            f"gridwatch cluster detector --address {address} --app {DETECTOR_APP} --replicas {plan.gpu_nodes} "
+            "--num-gpus 1"
+        )
+        groups.append(_gpu_group(image, plan.gpu_nodes, name))
     worker_env = [
         {"name": "GRIDWATCH_DATA_DIR", "value": "/data"},
         {"name": "YOLO_OFFLINE", "value": "1"},
@@ -48,6 +70,7 @@ def raycluster(plan: Plan, *, image: str, api: str, name: str = "gridwatch") -> 
             "name": "GRIDWATCH_WORKER_TOKEN",
             "valueFrom": {"secretKeyRef": {"name": f"{name}-worker-token", "key": "token"}},
         },
+        *_ray_auth(name),
     ]
     return {
         "apiVersion": "ray.io/v1",
@@ -56,6 +79,7 @@ def raycluster(plan: Plan, *, image: str, api: str, name: str = "gridwatch") -> 
             "name": name,
             "annotations": {
                 "gridwatch/cluster-up": up,
+                **annotations,
                 "gridwatch/plan": (
                     f"{plan.cameras} cameras, {plan.cores:.2f} cores expected at "
                     f"{plan.costs.motion_share:.0%} motion: {nodes} node(s) of {plan.node_cores:g} cores, "
@@ -73,6 +97,7 @@ def raycluster(plan: Plan, *, image: str, api: str, name: str = "gridwatch") -> 
                             {
                                 "name": "ray-head",
                                 "image": image,
+                                "env": [{"name": k, "value": v} for k, v in HEALTH_CHECK.items()] + _ray_auth(name),
                                 "resources": _resources(HEAD_CPU, HEAD_MEMORY_MB),
                                 "ports": [
                                     {"containerPort": 6379, "name": "gcs"},
@@ -105,7 +130,42 @@ def raycluster(plan: Plan, *, image: str, api: str, name: str = "gridwatch") -> 
                             "volumes": [{"name": "data", "emptyDir": {}}],
                         }
                     },
-                }
+                },
+                *groups,
             ],
+        },
+    }
+
+
+def _ray_auth(name: str) -> list[dict[str, Any]]:
+    """Ray's token authentication on every pod, the token from the Secret ``<name>-ray-token`` (key ``token``):
+    without it, whoever reaches the cluster's ports can run code on it."""
+    return [
+        {"name": "RAY_AUTH_MODE", "value": "token"},
+        {"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {"name": f"{name}-ray-token", "key": "token"}}},
+    ]
+
+
+def _gpu_group(image: str, nodes: int, name: str) -> dict[str, Any]:
+    """GPU nodes for the shared detector (`gridwatch cluster detector`): one replica per GPU; the shards, on the
+    CPU nodes, send it their letterboxed images."""
+    amount = {"cpu": f"{DETECTOR_CPU}", "memory": f"{DETECTOR_MEMORY_MB}Mi", "nvidia.com/gpu": "1"}
+    return {
+        "groupName": "detector",
+        "replicas": nodes,
+        "minReplicas": nodes,
+        "maxReplicas": nodes,
+        "rayStartParams": {"num-cpus": f"{DETECTOR_CPU}", "num-gpus": "1"},
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "ray-worker",
+                        "image": image,
+                        "env": [{"name": "YOLO_OFFLINE", "value": "1"}, *_ray_auth(name)],
+                        "resources": {"requests": dict(amount), "limits": dict(amount)},
+                    }
+                ]
+            }
         },
     }

@@ -40,8 +40,6 @@ def _option_issues(args: argparse.Namespace) -> list[Issue]:
             issues.append(Issue("--image", "the container image with gridwatch is needed for --raycluster"))
         if not args.api or not args.api.startswith(("http://", "https://")):
             issues.append(Issue("--api", f"the API's http(s) URL is needed for --raycluster, got {args.api!r}"))
-        if args.gpu:
-            issues.append(Issue("--raycluster", "GPU nodes are not in the manifest yet: plan without --gpu"))
     return issues
 
 
@@ -177,9 +175,14 @@ def _write_raycluster(plan: Plan, args: argparse.Namespace) -> None:
         args.raycluster.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(Issue("--raycluster", f"cannot write {args.raycluster}: {exc.strerror}")) from exc
-    (err if args.json else out).print(  # --json keeps standard output one JSON object
-        f"RayCluster manifest: {args.raycluster} ({doc['spec']['workerGroupSpecs'][0]['replicas']} worker "
-        f"pod(s)); once it runs: {doc['metadata']['annotations']['gridwatch/cluster-up']}",
+    say = (err if args.json else out).print  # --json keeps standard output one JSON object
+    groups = doc["spec"]["workerGroupSpecs"]
+    gpus = f" and {groups[1]['replicas']} GPU pod(s)" if len(groups) > 1 else ""
+    notes = doc["metadata"]["annotations"]
+    then = f"{notes['gridwatch/detector-up']}, then " if gpus else ""
+    say(
+        f"RayCluster manifest: {args.raycluster} ({groups[0]['replicas']} worker pod(s){gpus}); once it runs: "
+        f"{then}{notes['gridwatch/cluster-up']}",
         soft_wrap=True,
     )
 

@@ -514,3 +514,36 @@ def test_a_raycluster_needs_an_image_and_an_api_url(tmp_path: Path, gridwatch: G
     assert "--image" in res.stderr
     assert "the API's http(s) URL is needed for --raycluster, got '10.0.0.5'" in res.stderr
     assert not manifest.exists()
+
+
+def test_a_raycluster_with_gpus_adds_the_shared_detectors_nodes(
+    tmp_path: Path, gridwatch: Gridwatch, round_costs: str
+) -> None:
+    path, manifest = site_file(tmp_path, 300), tmp_path / "raycluster.yaml"
+    args = ["--site", str(path), "--costs", round_costs, "--gpu", "--raycluster", str(manifest)]
+    res = gridwatch("plan", *args, "--image", "registry.example/gridwatch:1", "--api", "http://10.0.0.5:8000", "--json")
+    assert res.returncode == 0, res.stderr
+    gpus = json.loads(res.stdout)["gpu_nodes"]
+    doc = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    cameras, detector = doc["spec"]["workerGroupSpecs"]
+    assert cameras["groupName"] == "cameras"
+    assert (detector["groupName"], detector["replicas"], detector["rayStartParams"]["num-gpus"]) == (
+        "detector",
+        gpus,
+        "1",
+    )
+    [container] = detector["template"]["spec"]["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    notes = doc["metadata"]["annotations"]
+    assert "--detector-service gridwatch-detector" in notes["gridwatch/cluster-up"]
+    assert (
+        f"gridwatch cluster detector --address gridwatch-head-svc:6379 --app gridwatch-detector --replicas {gpus}"
+        in (notes["gridwatch/detector-up"])
+    )
+    for group in (doc["spec"]["headGroupSpec"], cameras, detector):  # Ray's token auth on every pod
+        [pod] = group["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in pod["env"]}
+        assert env["RAY_AUTH_MODE"]["value"] == "token"
+        assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "gridwatch-ray-token"
+    [head] = doc["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    assert {e["name"]: e.get("value") for e in head["env"]}["RAY_health_check_failure_threshold"] == "3"
