@@ -211,7 +211,8 @@ def outward_sockets(nodes: list[Node]) -> list[str]:
             with contextlib.suppress(psutil.Error):
                 for c in p.net_connections(kind="inet"):
                     addrs = [a for a in (c.laddr, c.raddr) if a]
-                    if any(not a.ip.startswith("127.") and a.ip not in ("0.0.0.0", "::", "::1") for a in addrs):
+                    ips = [a.ip.removeprefix("::ffff:") for a in addrs]  # IPv4 on an IPv6 socket
+                    if any(not ip.startswith("127.") and ip not in ("0.0.0.0", "::", "::1") for ip in ips):
                         found.append(f"{node.name} {p.name()} {c.laddr} → {c.raddr or '-'}")
     return found
 
