@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -40,18 +41,52 @@ RESTART_S = 10.0
 class RayNodes:
     address: str
     env: dict[str, str]
-    marker: str
+    root: Path
+    """Where the nodes' own output goes (the test's folder)."""
+    markers: list[str]
+    """One per node: every process a node starts (raylet, GCS, workers) inherits its marker in its environment."""
     procs: list[subprocess.Popen[bytes]]
     logs: list[Path]
 
-    def ours(self) -> list[psutil.Process]:
-        """Every process the nodes started (raylets, GCS, workers): they inherit the marker in their environment."""
+    def ours(self, marker: str | None = None) -> list[psutil.Process]:
+        """Every process of one node (``marker``) or of all of them."""
+        wanted = {marker} if marker else set(self.markers)
         found = []
         for p in psutil.process_iter():
             with contextlib.suppress(psutil.Error):
-                if p.environ().get("GRIDWATCH_TEST_RAY") == self.marker:
+                if p.environ().get("GRIDWATCH_TEST_RAY") in wanted:
                     found.append(p)
         return found
+
+    def start(self, args: list[str], name: str, env: dict[str, str]) -> str:
+        """Start one node in the foreground (``--block``), so that it is ours to stop; its marker."""
+        marker = uuid.uuid4().hex
+        log = self.root / f"ray-{name}.log"
+        self.markers.append(marker)
+        self.logs.append(log)
+        with log.open("wb") as out:
+            self.procs.append(
+                subprocess.Popen(
+                    [str(RAY), "start", *args, "--object-store-memory=100000000", "--block"],
+                    env={**env, "GRIDWATCH_TEST_RAY": marker},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        wait_for(partial(started, log), timeout_s=60, what=log.read_text)
+        return marker
+
+    def join(self, name: str, cpus: int, resources: dict[str, float]) -> str:
+        """Another node on this machine (same loopback address, its own CPUs and resources); its marker."""
+        args = [f"--address={self.address}", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}"]
+        return self.start([*args, f"--resources={json.dumps(resources)}"], name, self.env)
+
+    def kill_node(self, marker: str) -> None:
+        """Lose one node as a machine would: every process of it killed at once (SIGKILL)."""
+        for p in self.ours(marker):
+            with contextlib.suppress(psutil.Error):
+                p.kill()
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -70,32 +105,27 @@ class RayNodes:
 
 
 @contextlib.contextmanager
-def ray_node(env: dict[str, str], root: Path) -> Iterator[RayNodes]:
-    """A Ray head with two CPUs on 127.0.0.1, in the foreground (``--block``) so that it is ours to stop.
+def ray_node(
+    env: dict[str, str], root: Path, *, cpus: int = 2, single_machine: bool = True, extra: dict[str, str] | None = None
+) -> Iterator[RayNodes]:
+    """A Ray head on 127.0.0.1 with ``cpus`` CPUs, stopped by pid with every node that joined it.
 
-    One node: Ray turns a loopback address into the machine's outward address (and a second node needs one),
-    except with ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, its single-machine mode, which keeps every socket on
-    127.0.0.1 and refuses further nodes."""
-    marker = uuid.uuid4().hex
+    ``single_machine``: Ray turns a loopback address into the machine's outward address (and a second node
+    needs one), except with ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, its single-machine mode, which keeps every
+    socket on 127.0.0.1 and refuses further nodes. Without it, run the nodes in a private network
+    (`tests.support.netns`), where loopback is the only address there is."""
     port = free_port()
     temp = Path(tempfile.mkdtemp(prefix="gwray-", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
-    node_env = {
-        **env,
-        "GRIDWATCH_TEST_RAY": marker,
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-    }
-    args = [str(RAY), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--temp-dir={temp}"]
-    args += ["--num-cpus=2", "--object-store-memory=100000000", "--include-dashboard=false", "--block"]
-    nodes = RayNodes(f"127.0.0.1:{port}", node_env, marker, [], [])
+    # token auth, with a token of the test's own: Ray turns it on by itself when ~/.ray/auth_token exists
+    # (any earlier `ray.init` writes one), and a node joining then needs the same token
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    node_env = {**env, "RAY_USAGE_STATS_ENABLED": "0", **auth, **(extra or {})}
+    if single_machine:
+        node_env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    nodes = RayNodes(f"127.0.0.1:{port}", node_env, root, [], [], [])
     try:
-        log = root / "ray-head.log"
-        nodes.logs.append(log)
-        with log.open("wb") as out:
-            nodes.procs.append(
-                subprocess.Popen(args, env=node_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            )
-        wait_for(partial(started, log), timeout_s=60, what=log.read_text)
+        args = ["--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--temp-dir={temp}"]
+        nodes.start([*args, f"--num-cpus={cpus}", "--include-dashboard=false"], "head", node_env)
         yield nodes
     finally:
         nodes.stop()
