@@ -210,6 +210,29 @@ def test_shards_share_the_cameras_and_a_killed_one_streams_again(
         print(f"shard killed: restarted {back['started'] - killed_at:.1f} s later, streaming {streams_again_s:.1f} s")
         assert streams_again_s <= RESTART_S
 
+        # exactly once through the spool across a restart: the API away, the shard killed with observations in
+        # its spool and none of them delivered; with both back, the spool drains and nothing is stored twice
+        api.kill()
+        [held] = wait_for(
+            lambda: [s for s in shards(nodes) if s["name"] == victim["name"] and s.get("spool_depth", 0) > 0],
+            timeout_s=90,
+            interval_s=1,
+            what=lambda: shards(nodes),
+        )
+        os.kill(held["pid"], signal.SIGKILL)
+        api.start(site)
+
+        def drained() -> list[dict[str, Any]]:
+            return [
+                s
+                for s in shards(nodes)
+                if s["name"] == victim["name"] and s["pid"] != held["pid"] and s.get("spool_depth") == 0
+            ]
+
+        [after] = wait_for(drained, timeout_s=120, interval_s=1, what=lambda: shards(nodes))
+        assert after["delivered"] >= held["spool_depth"]  # what the killed shard held, sent by its successor
+        print(f"shard killed with {held['spool_depth']} observation(s) spooled: {after['delivered']} delivered after")
+
         res = cluster(nodes, "down")
         assert res.returncode == 0, res.stdout + res.stderr
         assert "2 shard(s) stopped" in res.stdout
