@@ -1,5 +1,5 @@
-"""A private network for a test: the calling thread moves into a new network namespace with only loopback up,
-and every process it starts meanwhile lives there; the thread moves back afterwards.
+"""A private network for a test or a benchmark: the calling thread moves into a new network namespace with only
+loopback up, and every process it starts meanwhile lives there; the thread moves back afterwards.
 
 Why: a Ray cluster of two nodes advertises the machine's outward address, even when told 127.0.0.1, unless
 loopback is the only interface there is. Inside the namespace it is, so every socket stays on 127.0.0.1, and
@@ -17,11 +17,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
-
 CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+class NoPrivateNetwork(PermissionError):
+    """This process may not make network namespaces (not root)."""
 
 
 def _check(result: int, what: str) -> None:
@@ -46,7 +48,7 @@ def private_network() -> Iterator[None]:
         if _libc.unshare(CLONE_NEWNET) != 0:
             code = ctypes.get_errno()
             if code == errno.EPERM:
-                pytest.skip("a private network namespace needs root (CAP_SYS_ADMIN); this test runs Ray in one")
+                raise NoPrivateNetwork("a private network namespace needs root (CAP_SYS_ADMIN)")
             _check(-1, "unshare(CLONE_NEWNET)")
         try:
             _loopback_up()
