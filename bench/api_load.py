@@ -312,7 +312,7 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`gridwatch run --no-detect` on the schema (on ``port``: a restart where clients expect it)."""
     port = port or free_port()
-    db_url = f"{pg_url}?options={quote(f'-csearch_path={schema}')}"
+    db_url = f"{pg_url}{'&' if '?' in pg_url else '?'}options={quote(f'-csearch_path={schema}')}"
     env = {
         "GRIDWATCH_BIND": f"127.0.0.1:{port}",
         "GRIDWATCH_DATA_DIR": str(tmp / "data"),

@@ -3,7 +3,9 @@
 A real `gridwatch run --no-detect` serves the generated site from a PostgreSQL schema of its own; every camera's
 streams are synthetic (`synthetic:<n>?fps=1`: a still 64×36 picture a second, no network or decoding; accepted
 only with GRIDWATCH_SYNTHETIC_SOURCES=1, which this script sets for the API and the Ray nodes). Two Ray nodes run
-on 127.0.0.1, started with `ray start` and stopped by pid: the head (node A) and node B; `gridwatch.cluster.up`
+on 127.0.0.1 in a private network namespace (root only: there loopback is the only interface, so Ray keeps
+127.0.0.1 for both; the API runs in it too, on PostgreSQL over its unix socket), started with `ray start` and
+stopped by pid: the head (node A) and node B; `gridwatch.cluster.up`
 starts --shards shard actors spread over them, each the real worker loop (cameras from the API, ingest, the
 model, the spool, heartbeats).
 
@@ -71,14 +73,17 @@ from gridwatch.remote import BATCH
 from gridwatch.settings import REPO_ROOT
 from ingest.demo_server import free_port
 from ingest.synthetic import SyntheticSpec, synthetic_picture
+from tests.support.netns import private_network
+from tests.support.pg import socket_url
 
 RAY = Path(sys.executable).with_name("ray")
 TARGET_P95_MS = 100.0
 MODELS = REPO_ROOT / "var" / "bench-cluster-models"
 """Model exports shared by every shard (and kept between runs: the first run exports them)."""
 MARKER = "GRIDWATCH_BENCH_RAY"
-HEAD_IP = "127.0.0.2"
-"""Loopback, but not an address Ray swaps for the machine's outward one (as it does 127.0.0.1)."""
+HEAD_IP = "127.0.0.1"
+"""Every node's address: the cluster phases run in a private network where loopback is the only interface, so
+Ray keeps it (elsewhere it swaps 127.0.0.1 for the machine's outward address once a second node joins)."""
 
 
 def say(line: str) -> None:
@@ -190,12 +195,9 @@ def ray_nodes(root: Path, cpus: float, health: dict[str, str]) -> Iterator[tuple
 
     try:
         head_args = ["--head", f"--port={port}", f"--temp-dir={temp}", "--include-dashboard=false"]
-        # Ray replaces 127.0.0.1 and localhost, as a node's address or the cluster's, with the machine's outward
-        # address (so that a second node could be elsewhere); 127.0.0.2 and 127.0.0.3, loopback too, are taken as
-        # given: every socket stays on lo.
         head = start("A", [*head_args, f"--node-ip-address={HEAD_IP}", '--resources={"node-a": 1}'], {**base, **health})
         address = f"{HEAD_IP}:{port}"
-        node_b = start("B", [f"--address={address}", "--node-ip-address=127.0.0.3", '--resources={"node-b": 1}'], base)
+        node_b = start("B", [f"--address={address}", f"--node-ip-address={HEAD_IP}", '--resources={"node-b": 1}'], base)
         yield address, head, node_b
     finally:
         for node in reversed(nodes):
@@ -678,15 +680,19 @@ def main() -> int:
         worker, _ = prepare(engine, doc, tmp)
         reader = site_reader(engine)
         say(f"site: {len(doc['cameras'])} synthetic cameras; PostgreSQL schema {schema}")
-        proc, url, log = start_server(args.pg_url, schema, tmp)
-        say(f"api: {url} (pid {proc.pid})")
-        try:
-            if "place" in args.phases:
-                figures.update(cluster_phases(args, url, worker, reader, tmp, proc.pid))
-            elif "ingest" in args.phases:
-                figures["ingest"] = ingest_phases(args, url, worker, proc.pid)
-        finally:
-            stop(proc)
+        # the cluster phases in a private network (only loopback: Ray keeps 127.0.0.1 for both nodes), the API
+        # in it too, on PostgreSQL over its unix socket
+        with private_network() if "place" in args.phases else contextlib.nullcontext():
+            pg_url = socket_url(args.pg_url) if "place" in args.phases else args.pg_url
+            proc, url, log = start_server(pg_url, schema, tmp)
+            say(f"api: {url} (pid {proc.pid})")
+            try:
+                if "place" in args.phases:
+                    figures.update(cluster_phases(args, url, worker, reader, tmp, proc.pid))
+                elif "ingest" in args.phases:
+                    figures["ingest"] = ingest_phases(args, url, worker, proc.pid)
+            finally:
+                stop(proc)
         errors = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
         if errors:
             say(f"api log: {len(errors)} error line(s), first: {errors[0]}")

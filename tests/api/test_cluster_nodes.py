@@ -21,7 +21,6 @@ from urllib.parse import quote
 import httpx
 import pytest
 import yaml
-from sqlalchemy.engine import make_url
 
 from camera_config.wire import shard_of
 from ingest.demo_server import FootageServer, free_port
@@ -30,7 +29,7 @@ from tests.api.test_cluster import RayNodes, ray_node
 from tests.api.test_worker_process import ApiProcess, alerts, cases_without_duplicates, worker_env
 from tests.support.netns import NoPrivateNetwork, private_network
 from tests.support.paths import EXAMPLES, PG_URL, REPO
-from tests.support.pg import own_schema
+from tests.support.pg import own_schema, socket_url
 from tests.support.rtsp import _start
 from tests.support.wait import wait_for
 
@@ -48,14 +47,6 @@ declare a node dead) to 1 s, 1 s and 3 (3–6 s): a node lost is noticed within 
 NODE_LOST_S = 30.0
 """A lost node's shard streams again on the surviving node within this: the tuned health checks (≤ 6 s), the
 shard's restart (≤ 3 s measured) and its cameras' first frames."""
-
-
-def socket_url(url: str, schema: str) -> str:
-    """The database URL over PostgreSQL's unix socket (reachable from the private network) in ``schema``."""
-    parts = make_url(url)
-    socket_dir = os.environ.get("GRIDWATCH_TEST_PG_SOCKET", "/var/run/postgresql")
-    base = parts.set(host="", port=None).render_as_string(hide_password=False)
-    return f"{base}?host={quote(socket_dir)}&options={quote(f'-csearch_path={schema}')}"
 
 
 def cluster(nodes: RayNodes, *args: str, timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
@@ -111,7 +102,7 @@ def test_shards_spread_over_two_nodes_follow_camera_changes_and_survive_a_lost_n
             **os.environ,
             "GRIDWATCH_BIND": f"127.0.0.1:{port}",
             "GRIDWATCH_DATA_DIR": str(tmp_path / "api"),
-            "GRIDWATCH_DATABASE_URL": socket_url(PG_URL, schema),
+            "GRIDWATCH_DATABASE_URL": f"{socket_url(PG_URL)}&options={quote(f'-csearch_path={schema}')}",
             "PYTHONPATH": str(REPO),
             "COLUMNS": "200",
         }
