@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from camera_config.wire import MAX_SHARDS, Shard
-from core.errors import InvalidInput, NotFound, Unavailable
+from core.errors import GridwatchError, InvalidInput, NotFound, Unavailable
 
 NAMESPACE = "gridwatch"
 RECORD = "gridwatch-cluster"
@@ -209,6 +209,8 @@ def up(spec: ClusterSpec, *, say: Callable[[str], None] = print, wait_s: float =
             f"{running['api']}): `gridwatch cluster down` first"
         )
     _check_fits(spec)
+    if spec.detector_service:
+        _check_detector(spec.detector_service)
     ray.remote(ClusterRecord).options(
         name=RECORD,
         namespace=NAMESPACE,
@@ -273,6 +275,18 @@ def _check_fits(spec: ClusterSpec) -> None:
             f"{sum(n.get('Resources', {}).get('memory', 0) for n in nodes) / 2**20:.0f} MiB): it holds {room}; "
             "give fewer --shards, less --num-cpus/--memory-mb, or more nodes"
         )
+
+
+def _check_detector(app: str) -> None:
+    """Refuse shards that would wait for a detector service nobody started."""
+    from gridwatch.detector_service import describe
+
+    try:
+        describe(app)
+    except GridwatchError as exc:
+        raise InvalidInput(
+            f"--detector-service {app}: {exc}; start it first with `gridwatch cluster detector --app {app}`"
+        ) from exc
 
 
 def _names(spec: dict[str, Any]) -> list[str]:

@@ -231,8 +231,13 @@ def _app_handle(app_name: str) -> Any:
     except (RayServeException, ConnectionError) as exc:
         raise Unavailable(
             f"detector service {app_name!r}: not running on this Ray cluster ({exc}); deploy it first "
-            "(gridwatch.detector_service.deploy)"
+            "(`gridwatch cluster detector`)"
         ) from None
+
+
+def describe(app_name: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> dict[str, Any]:
+    """What the running app serves (weights, backend, device, batch size); `Unavailable` naming it otherwise."""
+    return dict(_result(_app_handle(app_name).info.remote(), app_name, timeout_s))
 
 
 def service_factory(app_name: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> RunnerFactory:
@@ -240,7 +245,7 @@ def service_factory(app_name: str, *, timeout_s: float = REQUEST_TIMEOUT_S) -> R
 
     def factory(info: WeightsInfo, config: ModelConfig) -> tuple[Backend, Path, Runner] | None:
         handle = _app_handle(app_name)
-        served = _result(handle.info.remote(), app_name, timeout_s)
+        served = describe(app_name, timeout_s=timeout_s)
         if served["sha256"] != info.sha256:
             log.info(
                 "detector service %r serves %s, not %s: that model runs here", app_name, served["weights"], info.path

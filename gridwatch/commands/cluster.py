@@ -96,12 +96,12 @@ def cmd_cluster_down(args: argparse.Namespace) -> int:
 
 def cmd_cluster_detector(args: argparse.Namespace) -> int:
     from gridwatch.cluster import connect
-    from gridwatch.detector_service import deploy
+    from gridwatch.detector_service import deploy, describe
 
     connect(args.address)
     out.print(f"detector: deploying {args.replicas} replica(s) of {args.app} (loading the model in each)")
-    handle = deploy(args.app, replicas=args.replicas, num_gpus=args.num_gpus, num_cpus=args.num_cpus)
-    info = handle.info.remote().result(timeout_s=60)
+    deploy(args.app, replicas=args.replicas, num_gpus=args.num_gpus, num_cpus=args.num_cpus)
+    info = describe(args.app)
     out.print(
         f"detector: {args.app} runs {info['backend']} on {info['device']} (batches up to {info['max_batch_size']}); "
         f"start shards with --detector-service {args.app}"
