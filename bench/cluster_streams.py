@@ -15,10 +15,11 @@ swaying `/tree`, the rest on `/still`. The setup is the one `tests/api/test_clus
               its camera and hazard after it; the default policy opens cases for crowds of high severity only);
               the first alerts, then --rounds rounds in which each crowd camera in turn is renamed (its rules are
               rebuilt, its episode closes and a new one opens), --gap-s apart; target p95 ≤ 3 s (the steady rounds)
-    restart:  `kill -9` of the head's shard process: until Ray started it again, and until all its cameras
-              delivered frames (the shard's own clock: `started` + `first_online_s`)
-    node:     every process of node B killed at once (a lost machine): until Ray declared it dead, its shard
-              placed on the head, and streaming there
+    restart:  `kill -9` of the head's shard process: until Ray started it again, until all its cameras delivered
+              frames (the shard's own clock: `started` + `first_online_s`), and until each of its crowd cameras
+              raised a new alert (its rules start afresh in the new process)
+    node:     every process of node B killed at once (a lost machine): until Ray declared it dead (to within a
+              status call, 1–3 s), its shard placed on the head, streaming there, and its crowd cameras' new alerts
 
     .venv/bin/python bench/cluster_streams.py [--cameras 16] [--shards 2] [--steady-s 30] [--rounds 3]
                                               [--json FILE] [--keep DIR]
