@@ -158,7 +158,26 @@ def export_model(
         if fmt not in INT8_FROM:
             return _export_fp32(info, fmt, cache_dir, say)
         assert calibration is not None
+        if not force and (refused := _refused(cache_dir, info, fmt, calibration, imgsz)) is not None:
+            raise Unavailable(refused)
         return _export_int8(info, fmt, cache_dir, say, calibration, imgsz)
+
+
+def _refusal_file(cache_dir: Path, info: WeightsInfo, fmt: Backend) -> Path:
+    return cache_dir / f".refused-{fmt.value}-{info.sha256[:16]}.json"
+
+
+def _refused(cache_dir: Path, info: WeightsInfo, fmt: Backend, calibration: Path, imgsz: int) -> str | None:
+    """Why an INT8 export of these weights on these frames was refused before, if it was: calibrating again
+    would give the same answer, and costs every start of a worker about 20 s."""
+    path = _refusal_file(cache_dir, info, fmt)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if doc.get("calibration") != str(calibration) or doc.get("imgsz") != imgsz:
+        return None
+    return f"{doc.get('reason', 'refused')} (refused before; export with force, or delete {path}, to try again)"
 
 
 @contextmanager
@@ -219,10 +238,13 @@ def _export_int8(
         say(f"verifying {fmt.value} against fp32 on {len(held_out)} held-out frames and ultralytics' sample images")
         agreement = int8_agreement(base, fp32, int8, held_out, imgsz)
         if agreement < MIN_INT8_AGREEMENT:
-            raise Unavailable(
+            reason = (
                 f"{info.path}: the {fmt.value} export finds what fp32 finds only {agreement:.0%} of the time "
                 f"(at least {MIN_INT8_AGREEMENT:.0%} needed); not used"
             )
+            record = {"calibration": str(calibration), "imgsz": imgsz, "agreement": agreement, "reason": reason}
+            _refusal_file(cache_dir, info, fmt).write_text(json.dumps(record), encoding="utf-8")
+            raise Unavailable(reason)
         stamp = _stamp(info, fmt) | {
             "calibration": str(calibration),
             "calibration_frames": len(inputs),

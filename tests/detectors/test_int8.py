@@ -84,6 +84,16 @@ def test_int8_export_refuses_a_quantization_that_broke_the_model(
         export_model(weights, fmt, cache, calibration=vtest)
     assert fresh_export(cache, info, fmt) is None
     assert not export_dir(cache, info, fmt).exists()
+    # the refusal is remembered: the next start (a worker's, a shard's) does not calibrate again for nothing
+    steps: list[str] = []
+    with pytest.raises(Unavailable, match=r"only \d+% of the time .*\(refused before; export with force"):
+        export_model(weights, fmt, cache, calibration=vtest, progress=steps.append)
+    assert not [s for s in steps if s.startswith("calibrating")]
+    other = tmp_path / "other.avi"  # other frames, another try
+    shutil.copyfile(vtest, other)
+    with pytest.raises(Unavailable, match=r"only \d+% of the time .*needed\); not used$"):
+        export_model(weights, fmt, cache, calibration=other, progress=steps.append)
+    assert "calibrating onnx-int8 on 30 frames of other.avi" in steps
 
 
 def test_head_nodes_kept_in_float_on_both_namings() -> None:
