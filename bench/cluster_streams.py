@@ -397,7 +397,7 @@ def on_cluster(
         crowd = [c for c, k in kinds.items() if k == "crowd"]
         say(f"cluster: streaming after {figures['streaming_after_up_s']} s; waiting for a crowd alert per camera")
         wait(lambda: all(watch.alerts(c) for c in crowd), args.timeout_s, 0.5, "a crowd alert per camera")
-        figures["analysed_fps"] = analysed_fps(api, crowd[0], running)
+        figures["analysed_fps"] = analysed_fps(nodes, kinds, args.steady_s)
 
         figures["steady"] = steady(nodes, running, api, server, args.steady_s)
         for name, shard in running.items():
@@ -422,17 +422,27 @@ def on_cluster(
         say(f"cluster down: {res.stdout.strip().splitlines()[-1:] or res.stderr.strip()[-300:]}")
 
 
-def analysed_fps(api: ApiProcess, camera: str, running: dict[str, dict[str, Any]]) -> str:
-    """Analysed fps, where the API or the shards' health says it."""
-    keys = {k for s in running.values() for k in s}
-    if any("fps" in k for k in keys):
-        return repr({n: {k: v for k, v in s.items() if "fps" in k} for n, s in running.items()})
-    with api.admin() as admin:
-        answers = {path: admin.get(path) for path in ("/api/stats", f"/api/cameras/{camera}/stats")}
-    said = "; ".join(f"{p}: {r.status_code} {r.text[:120]}" for p, r in answers.items())
-    line = f"not exposed for shards (their health has {sorted(keys)}); {said}"
-    say(f"analysed fps: {line}")
-    return line
+def analysed_fps(nodes: RayNodes, kinds: dict[str, str], seconds: float) -> dict[str, dict[str, float]]:
+    """Frames the shards' detectors analysed per second over ``seconds`` (from each shard's per-camera count in
+    its health), by kind of camera: min, mean, max."""
+
+    def counts() -> tuple[float, dict[str, int]]:
+        at = time.time()
+        return at, {c: n for s in status(nodes)["shards"] for c, n in s.get("analysed", {}).items()}
+
+    t0, before = counts()
+    time.sleep(seconds)
+    t1, after = counts()
+    rates: dict[str, list[float]] = {}
+    for cam, n in after.items():
+        if cam in before:
+            rates.setdefault(kinds.get(cam, "?"), []).append((n - before[cam]) / (t1 - t0))
+    out = {
+        k: {"min": round(min(v), 2), "mean": round(sum(v) / len(v), 2), "max": round(max(v), 2)}
+        for k, v in rates.items()
+    }
+    say(f"analysed fps by kind over {seconds:g} s: {out}")
+    return out
 
 
 # ----------------------------------------------------------------------------- report
@@ -451,7 +461,9 @@ def table(f: dict[str, Any], args: argparse.Namespace) -> str:
         rows.append((f"per shard while steady, {where}, {args.shards} shards on 2 nodes (CPU, RSS)", per, "—"))
         others = "; ".join(f"{n} {v['cpu_pct']} %" for n, v in st.items() if v and not n.startswith("gridwatch-shard"))
         rows.append(("the rest while steady (CPU % of a core)", others, "—"))
-    rows.append(("analysed fps per camera", "not exposed by a shard's health or the API in cluster mode", "—"))
+    if fps := f.get("analysed_fps"):
+        line = "; ".join(f"{k}: {v['mean']} ({v['min']}–{v['max']})" for k, v in sorted(fps.items()))
+        rows.append(("analysed fps per camera by kind, mean (min–max)", line, "people ≥ 1 fps"))
     for phase, what in (("rounds", "steady"), ("start", "first alerts"), ("restart", "after kill -9"), ("node", "")):
         lat = f.get(f"latency_{phase}")
         if not lat or not lat["alert_after_duration_s"]["n"]:

@@ -120,6 +120,7 @@ class ShardActor:
             "running": self._thread.is_alive(),
             "revisions": monitor.applied_revisions() if monitor is not None else {},
             "applied_at": monitor.applied_at if monitor is not None else None,
+            "analysed": {f.camera_id: f.detected_frames for f in monitor.stats()} if monitor is not None else {},
             **asdict(h),
         }
 

@@ -236,6 +236,7 @@ def test_shards_share_the_cameras_and_a_killed_one_streams_again(
         res = cluster(nodes, "down")
         assert res.returncode == 0, res.stdout + res.stderr
         assert "2 shard(s) stopped" in res.stdout
+        shared_detector(nodes, [*up[:4], "1", *up[5:]], data_root, live_models)
     # nothing answers at an address: a clear error, in bounded time
     nobody = f"127.0.0.1:{free_port()}"
     res = subprocess.run(
@@ -251,3 +252,38 @@ def test_shards_share_the_cameras_and_a_killed_one_streams_again(
     episodes = [a["episode_id"] for a in stored]
     assert len(episodes) == len(set(episodes))  # one alert per episode, across the restart
     cases_without_duplicates(api, stored)
+
+
+SERVED_BATCHES = """
+import sys, ray
+from ray import serve
+ray.init(address=sys.argv[1], log_to_driver=False)
+print(len(serve.get_app_handle("gridwatch-detector").batch_sizes.remote().result(timeout_s=30)))
+"""
+
+
+def served_batches(nodes: RayNodes) -> int:
+    res = subprocess.run(
+        [sys.executable, "-c", SERVED_BATCHES, nodes.address], env=nodes.env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr
+    return int(res.stdout.split()[-1])
+
+
+def shared_detector(nodes: RayNodes, up: list[str], data_root: Path, live_models: Path) -> None:
+    """The Ray Serve detector (on CPU here) runs the model for a shard started with --detector-service; a shard
+    asking for one that does not run is refused by name."""
+    (data_root / "gridwatch-shard-1-of-1").mkdir(parents=True)
+    (data_root / "gridwatch-shard-1-of-1" / "models").symlink_to(live_models, target_is_directory=True)
+    missing = cluster(nodes, *up, "--detector-service", "nobody")
+    assert missing.returncode != 0
+    assert "--detector-service nobody: detector service 'nobody': not running" in missing.stderr
+    assert "gridwatch cluster detector --app nobody" in missing.stderr
+    res = cluster(nodes, "detector", "--replicas", "1", "--num-cpus", "0.5")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "detector: gridwatch-detector runs" in res.stdout
+    res = cluster(nodes, *up, "--detector-service", "gridwatch-detector")
+    assert res.returncode == 0, res.stdout + res.stderr
+    wait_for(lambda: served_batches(nodes) > 0 or None, timeout_s=120, interval_s=2, what=lambda: shards(nodes))
+    res = cluster(nodes, "down")
+    assert res.returncode == 0, res.stdout + res.stderr
