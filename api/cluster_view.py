@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from api.workers import STALE_S, WorkerHealth
+from api.workers import LOST_S, STALE_S, WorkerHealth
 from camera_config.wire import Shard, shard_of
 
 
@@ -77,14 +77,32 @@ class ClusterView:
     """Every shard K of every N in `shard_counts`, by N then K."""
     unserved: tuple[str, ...]
     """Enabled cameras whose shard (of `shard_count`) is stale or never reported: nobody runs them."""
+    lost: tuple[Shard, ...] = ()
+    """Shards of `shard_count` silent for `LOST_S`: their cameras are wanted by the others until they report."""
 
     @property
     def changing(self) -> bool:
         return len(self.shard_counts) > 1
 
 
+def lost_shards(workers: Iterable[WorkerHealth], count: int, now: datetime, lost_s: float = LOST_S) -> frozenset[int]:
+    """The shards K of ``count`` that reported once and have been silent for ``lost_s``: Ray did not bring them
+    back (no node with room, say), so their cameras go to the others. A shard that never reported is not lost:
+    `gridwatch cluster up` waits for every shard, and refuses shards that do not fit."""
+    newest: dict[int, datetime] = {}
+    for w in workers:
+        part = w.report.part
+        if part is not None and part.count == count:
+            newest[part.index] = max(w.last_seen, newest.get(part.index, w.last_seen))
+    return frozenset(k for k, seen in newest.items() if (now - seen).total_seconds() > lost_s)
+
+
 def reconcile(
-    enabled: Iterable[str], workers: Iterable[WorkerHealth], now: datetime, stale_s: float = STALE_S
+    enabled: Iterable[str],
+    workers: Iterable[WorkerHealth],
+    now: datetime,
+    stale_s: float = STALE_S,
+    lost_s: float = LOST_S,
 ) -> ClusterView:
     """Compare the wanted assignment of the ``enabled`` camera ids with the shards' reports at ``now``.
 
@@ -94,6 +112,7 @@ def reconcile(
     Workers that run no shard (given cameras, or all of their grids) take no part.
     """
     cameras = sorted(set(enabled))
+    workers = list(workers)
     by_shard: dict[Shard, list[ShardWorker]] = defaultdict(list)
     for w in workers:
         part = w.report.part
@@ -118,24 +137,27 @@ def reconcile(
     count = max(shards_per_count, key=lambda n: (shards_per_count[n], newest[n]))
     counts = tuple(sorted(shards_per_count))
 
+    lost = lost_shards(workers, count, now, lost_s)
     views: list[ShardView] = []
     unserved: list[str] = []
     for n in counts:
         wanted: dict[int, list[str]] = defaultdict(list)
         for camera_id in cameras:
-            wanted[_shard_of(camera_id, n)].append(camera_id)
+            wanted[_shard_of(camera_id, n, lost if n == count else frozenset())].append(camera_id)
         for k in range(1, n + 1):
             view = _shard_view(Shard(k, n), tuple(wanted[k]), by_shard.get(Shard(k, n), []))
             views.append(view)
             if n == count and not view.up:
                 unserved += view.wanted
-    return ClusterView(count, counts, tuple(views), tuple(sorted(unserved)))
+    return ClusterView(
+        count, counts, tuple(views), tuple(sorted(unserved)), tuple(Shard(k, count) for k in sorted(lost))
+    )
 
 
 @lru_cache(maxsize=1 << 16)
-def _shard_of(camera_id: str, count: int) -> int:
+def _shard_of(camera_id: str, count: int, lost: frozenset[int]) -> int:
     """Remembered: hashing costs N digests per camera, and the view is read at every scrape and console visit."""
-    return shard_of(camera_id, count)
+    return shard_of(camera_id, count, lost)
 
 
 def _shard_view(shard: Shard, wanted: tuple[str, ...], reports: list[ShardWorker]) -> ShardView:

@@ -20,6 +20,10 @@ from core.errors import InvalidInput
 from core.text import CheckedModel
 
 STALE_S = 30.0
+LOST_S = 60.0
+"""A cluster shard silent this long is lost: its cameras go to the other shards (each camera to its next shard by
+rendezvous hash) until it reports again. Well above Ray's restart of a shard and its re-placement after a
+node's loss (seconds), so that only a shard Ray cannot place again gives its cameras away."""
 MAX_WORKERS = 10_000
 
 

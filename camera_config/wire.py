@@ -123,16 +123,16 @@ class Shard:
             raise InvalidInput(Issue(where, f'"{text}": K/N needs 1 ≤ K ≤ N ≤ {MAX_SHARDS}'))
         return cls(k, n)
 
-    def holds(self, camera_id: str) -> bool:
-        return shard_of(camera_id, self.count) == self.index
+    def holds(self, camera_id: str, lost: frozenset[int] = frozenset()) -> bool:
+        return shard_of(camera_id, self.count, lost) == self.index
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
 
-def shard_of(camera_id: str, count: int) -> int:
-    """The shard (1..count) of a camera: the one with the highest hash of (shard, camera id)."""
-    return max(
-        range(1, count + 1),
-        key=lambda k: hashlib.blake2b(f"{k}\x00{camera_id}".encode(), digest_size=8).digest(),
-    )
+def shard_of(camera_id: str, count: int, lost: frozenset[int] = frozenset()) -> int:
+    """The shard (1..count) of a camera: the one with the highest hash of (shard, camera id) among those not
+    ``lost``. A lost shard's cameras each go to their next shard in that order, and no other camera moves; with
+    every shard lost, ``lost`` is ignored."""
+    shards = [k for k in range(1, count + 1) if k not in lost] or range(1, count + 1)
+    return max(shards, key=lambda k: hashlib.blake2b(f"{k}\x00{camera_id}".encode(), digest_size=8).digest())

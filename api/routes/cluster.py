@@ -16,7 +16,7 @@ from api.cluster_view import ClusterView, ShardState, ShardView, reconcile
 from api.errors import AUTH, responses
 from api.metrics import GaugeSpec, Readings
 from api.runtime import Runtime, RuntimeDep
-from api.workers import STALE_S, WorkerRegistry
+from api.workers import LOST_S, STALE_S, WorkerRegistry
 from camera_config.store import SiteStore
 from core.clock import Clock
 
@@ -68,6 +68,12 @@ class ClusterPublic(BaseModel):
     unserved_count: int = Field(description="Enabled cameras whose shard is stale or never reported.")
     unserved: list[str]
     stale_after_s: float = Field(STALE_S, description="Silence after which a shard is stale.")
+    lost: list[str] = Field(
+        description="Shards silent for lost_after_s (Ray could not bring them back): their cameras are wanted by "
+        "the other shards, each camera by its next shard, until they report again.",
+        examples=[["3/4"]],
+    )
+    lost_after_s: float = Field(LOST_S, description="Silence after which a shard's cameras go to the others.")
 
 
 def cluster_view(site: SiteStore, workers: WorkerRegistry, now: datetime) -> ClusterView:
@@ -126,6 +132,7 @@ def get_cluster(principal: SiteReader, runtime: RuntimeDep) -> ClusterPublic:
         shards=shards,
         unserved_count=len(unserved),
         unserved=unserved,
+        lost=[str(s) for s in view.lost],
     )
 
 

@@ -23,6 +23,7 @@ from pydantic.json_schema import models_json_schema
 from api.access import Role
 from api.audit import AuditAction
 from api.auth import ObservationDeliverer, Principal, RecorderDep, SiteReader
+from api.cluster_view import lost_shards
 from api.errors import AUTH, ErrorItem, Forbidden, TooLarge, responses, status_for
 from api.runtime import Runtime, RuntimeDep
 from api.work import NO_EVENTS
@@ -251,12 +252,14 @@ class WorkerCameras(BaseModel):
     shard: str | None = Field(description="The shard asked for, as K/N.", examples=["1/4"])
 
 
-def _etag(runtime: Runtime, principal: Principal, ids: list[str] | None, shard: Shard | None) -> str:
-    """Changes whenever any camera changes (its revision), or the question does."""
+def _etag(
+    runtime: Runtime, principal: Principal, ids: list[str] | None, shard: Shard | None, lost: frozenset[int]
+) -> str:
+    """Changes whenever any camera changes (its revision), a shard is lost or back, or the question changes."""
     h = hashlib.blake2b(digest_size=16)
     for camera_id, revision in sorted(runtime.context.site.revisions().items()):
         h.update(f"{camera_id}\x00{revision}\x00".encode())
-    h.update(repr((ids, str(shard) if shard else None, principal.scope.as_filter())).encode())
+    h.update(repr((ids, str(shard) if shard else None, principal.scope.as_filter(), sorted(lost))).encode())
     return f'"{h.hexdigest()}"'
 
 
@@ -289,7 +292,13 @@ def worker_cameras(
     if ids is not None and not ids:
         raise InvalidInput(Issue("cameras", "no camera id given"))
     part = Shard.parse(shard, "shard") if shard is not None else None
-    etag = _etag(runtime, principal, ids, part)
+    # a shard silent for LOST_S (Ray could not place it again) gives its cameras to the others until it is back
+    lost = (
+        lost_shards(runtime.workers.all(), part.count, runtime.context.clock.now())
+        if part is not None
+        else frozenset[int]()
+    )
+    etag = _etag(runtime, principal, ids, part, lost)
     if if_none_match == etag:
         return Response(status_code=304, headers={"ETag": etag})
     site = runtime.context.site
@@ -298,7 +307,7 @@ def worker_cameras(
         wanted = set(ids)
         found = [c for c in found if c.id in wanted]
     elif part is not None:
-        found = [c for c in found if part.holds(c.id)]
+        found = [c for c in found if part.holds(c.id, lost)]  # a lost shard back gets them at its next report
     wires = [
         camera_wire(c, site.credentials(c.id) if c.username is not None or c.has_password else None) for c in found
     ]

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from api.access import Role
 from api.cluster_view import ClusterView, ShardState, ShardView, reconcile
 from api.users import UserStore
-from api.workers import STALE_S, WorkerHealth, WorkerReport
+from api.workers import LOST_S, STALE_S, WorkerHealth, WorkerReport
 from camera_config.store import SiteStore
 from camera_config.wire import Shard, shard_of
 from core.clock import FakeClock
@@ -182,6 +182,35 @@ def test_a_report_refuses_a_shard_that_is_not_k_of_n(text: str) -> None:
 
 def test_a_report_keeps_the_shard_as_k_slash_n() -> None:
     assert WorkerReport(name="w", shard=" 2 / 8 ").shard == "2/8"
+
+
+def test_a_lost_shards_cameras_go_each_to_its_next_shard_and_no_other_camera_moves() -> None:
+    cameras = [f"CAM-{i:04d}" for i in range(1, 401)]
+    before = {c: shard_of(c, 4) for c in cameras}
+    after = {c: shard_of(c, 4, frozenset({3})) for c in cameras}
+    assert all(after[c] == before[c] for c in cameras if before[c] != 3)  # only shard 3's cameras move
+    moved = [after[c] for c in cameras if before[c] == 3]
+    assert moved
+    assert 3 not in moved
+    assert len(set(moved)) == 3  # spread over the other three, not piled on one
+    assert {shard_of(c, 4, frozenset({1, 2, 3, 4})) for c in cameras} == {1, 2, 3, 4}  # all lost: as if none
+
+
+def test_a_shard_silent_for_lost_s_gives_its_cameras_to_the_others_until_it_reports_again() -> None:
+    cams = [*CAMERAS, "CAM-09"]
+    one, two = [c for c in cams if shard_of(c, 2) == 1], [c for c in cams if shard_of(c, 2) == 2]
+    t0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    late = t0 + timedelta(seconds=LOST_S + 1)
+    stale_only = reconcile(cams, [heard("1/2", one, late), heard("2/2", two, t0)], t0 + timedelta(seconds=STALE_S + 1))
+    assert (stale_only.lost, by_shard(stale_only)["2/2"].wanted) == ((), tuple(two))  # stale, not yet lost
+    view = reconcile(cams, [heard("1/2", one, late), heard("2/2", two, t0)], late)
+    assert view.lost == (Shard(2, 2),)
+    assert (by_shard(view)["1/2"].wanted, by_shard(view)["2/2"].wanted) == (tuple(sorted(cams)), ())
+    assert (by_shard(view)["1/2"].state, by_shard(view)["1/2"].missing) == (ShardState.BEHIND, tuple(two))
+    assert view.unserved == ()
+    back = reconcile(cams, [heard("1/2", cams, late), heard("2/2", [], late)], late)
+    assert back.lost == ()
+    assert by_shard(back)["2/2"].wanted == tuple(two)
 
 
 # ---------------------------------------------------------------------------- through the API
@@ -371,3 +400,25 @@ def test_the_site_tree_shows_each_cameras_shard_and_its_state(page: Page, own_se
     for camera, shard in [("CAM-01", 1), ("CAM-02", 1), ("CAM-03", 1), ("CAM-04", 2), ("CAM-05", 2)]:
         expect(tree.locator(f"li.camera[data-camera={camera}] .shard")).to_have_text(f"shard {shard}/2 · ok")
     expect(page.locator("#cluster-note")).to_have_text("Camera shards: 2")
+
+
+def test_the_worker_cameras_of_a_lost_shard_go_to_the_others(
+    api: Api, worker: dict[str, str], clock: FakeClock
+) -> None:
+    def cameras(shard: str) -> list[str]:
+        res = api.anonymous().get("/api/worker/cameras", params={"shard": shard}, headers=worker)
+        assert res.status_code == 200, res.text
+        return [c["id"] for c in res.json()["cameras"]]
+
+    mine, theirs = cameras("1/2"), cameras("2/2")
+    assert theirs == ["CAM-04"]
+    beat(api, worker, "1/2", mine)
+    beat(api, worker, "2/2", theirs)
+    clock.advance(LOST_S + 1)  # shard 2 silent: Ray could not place it again
+    beat(api, worker, "1/2", mine)
+    assert cameras("1/2") == sorted([*mine, *theirs])
+    assert cameras("2/2") == []  # back, it waits for its own report
+    assert api.as_("admin").get("/api/cluster").json()["lost"] == ["2/2"]
+    beat(api, worker, "2/2", [])
+    assert (cameras("1/2"), cameras("2/2")) == (mine, theirs)
+    assert api.as_("admin").get("/api/cluster").json()["lost"] == []
