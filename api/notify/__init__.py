@@ -1,0 +1,1 @@
+"""Outbound notification channels: how messages are signed and shaped for their receivers."""
