@@ -632,6 +632,14 @@ def table(figures: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(f"| {' | '.join(r)} |" + ("\n|---|---|---|" if i == 0 else "") for i, r in enumerate(rows))
 
 
+def report(text: str, figures: dict[str, Any], path: Path | None) -> None:
+    """The figures table on standard output, and the figures as JSON in ``path`` when asked."""
+    print("\n" + text)
+    if path:
+        path.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
+        say(f"figures written to {path}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -696,10 +704,7 @@ def main() -> int:
         errors = [line for line in log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
         if errors:
             say(f"api log: {len(errors)} error line(s), first: {errors[0]}")
-    print("\n" + table(figures, args))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
-        say(f"figures written to {args.json}")
+    report(table(figures, args), figures, args.json)
     return 0
 
 

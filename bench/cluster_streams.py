@@ -40,7 +40,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -50,29 +49,21 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, cast
-from urllib.parse import quote
 
 import httpx
 import psutil  # type: ignore[import-untyped]
 import yaml
 
-from bench.cluster import MODELS, say, usage, warm_models
+from bench.cluster import MODELS, report, say, usage, warm_models
 from bench.events import pct
 from camera_config.wire import shard_of
-from ingest.demo_server import DEFAULT_CACHE, FootageServer, free_port
+from ingest.demo_server import DEFAULT_CACHE, FootageServer
 from tests.api.conftest import collect_events
-from tests.api.test_cluster import RESTART_S, RayNodes, ray_node
-from tests.api.test_cluster_nodes import (
-    HEALTH_CHECK,
-    NODE_LOST_S,
-    cluster,
-    status,
-    status_nodes,
-    streaming,
-)
-from tests.api.test_worker_process import ApiProcess, worker_env
+from tests.api.test_cluster import RESTART_S, RayNodes, cluster, ray_node, status
+from tests.api.test_cluster_nodes import HEALTH_CHECK, NODE_LOST_S, status_nodes, streaming
+from tests.api.test_worker_process import ApiProcess, api_on, worker_env
 from tests.support.netns import private_network
-from tests.support.paths import EXAMPLES, FOOTAGE, PG_URL, REPO
+from tests.support.paths import EXAMPLES, FOOTAGE, PG_URL
 from tests.support.pg import own_schema, socket_url
 from tests.support.wait import wait_for
 
@@ -331,16 +322,7 @@ def run(args: argparse.Namespace, root: Path, figures: dict[str, Any]) -> None:
         figures["per_shard_cameras"] = {
             k: sum(shard_of(c, args.shards) == k for c in kinds) for k in range(1, args.shards + 1)
         }
-        port = free_port()
-        env = {
-            **os.environ,
-            "GRIDWATCH_BIND": f"127.0.0.1:{port}",
-            "GRIDWATCH_DATA_DIR": str(root / "api"),
-            "GRIDWATCH_DATABASE_URL": f"{socket_url(PG_URL)}&options={quote(f'-csearch_path={schema}')}",
-            "PYTHONPATH": str(REPO),
-            "COLUMNS": "200",
-        }
-        api = ApiProcess(root, port, env)
+        api = api_on(root, socket_url(PG_URL), schema)
         watch: EventWatch | None = None
         try:
             api.start(site)
@@ -526,10 +508,7 @@ def main() -> int:
         if args.keep:
             shutil.copytree(root, args.keep, dirs_exist_ok=True, symlinks=True)
         shutil.rmtree(root, ignore_errors=True)
-    print("\n" + table(figures, args))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, default=str), encoding="utf-8")
-        say(f"figures written to {args.json}")
+    report(table(figures, args), figures, args.json)
     return 0
 
 

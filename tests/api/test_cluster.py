@@ -148,10 +148,15 @@ def cluster(nodes: RayNodes, *args: str, timeout_s: float = 180) -> subprocess.C
     )
 
 
-def shards(nodes: RayNodes) -> list[dict[str, Any]]:
+def status(nodes: RayNodes) -> dict[str, Any]:
+    """`gridwatch cluster status --json`: the spec, the nodes and the shards."""
     res = cluster(nodes, "status", "--json", timeout_s=60)
     assert res.returncode == 0, res.stderr
-    return list(json.loads(res.stdout)["shards"])
+    return dict(json.loads(res.stdout.splitlines()[-1]))  # Ray's driver may print a node's death before it
+
+
+def shards(nodes: RayNodes) -> list[dict[str, Any]]:
+    return list(status(nodes)["shards"])
 
 
 def streaming_shards(nodes: RayNodes) -> list[dict[str, Any]] | None:

@@ -7,28 +7,23 @@ lost node's shard is re-placed on the surviving node."""
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 import yaml
 
 from camera_config.wire import shard_of
-from ingest.demo_server import FootageServer, free_port
+from ingest.demo_server import FootageServer
 from tests.api.conftest import collect_events
-from tests.api.test_cluster import RayNodes, ray_node
-from tests.api.test_worker_process import ApiProcess, alerts, cases_without_duplicates, worker_env
+from tests.api.test_cluster import RayNodes, cluster, ray_node, status, streaming_shards
+from tests.api.test_worker_process import ApiProcess, alerts, api_on, cases_without_duplicates, worker_env
 from tests.support.netns import NoPrivateNetwork, private_network
-from tests.support.paths import EXAMPLES, PG_URL, REPO
+from tests.support.paths import EXAMPLES, PG_URL
 from tests.support.pg import own_schema, socket_url
 from tests.support.rtsp import _start
 from tests.support.wait import wait_for
@@ -49,27 +44,10 @@ NODE_LOST_S = 30.0
 shard's restart (≤ 3 s measured) and its cameras' first frames."""
 
 
-def cluster(nodes: RayNodes, *args: str, timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gridwatch", "cluster", *args, "--address", nodes.address],
-        env=nodes.env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-    )
-
-
-def status(nodes: RayNodes) -> dict[str, Any]:
-    res = cluster(nodes, "status", "--json", timeout_s=60)
-    assert res.returncode == 0, res.stderr
-    return dict(json.loads(res.stdout.splitlines()[-1]))  # Ray's driver may print a node's death before it
-
-
 def streaming(nodes: RayNodes) -> dict[str, dict[str, Any]] | None:
     """Every shard by name, once each is alive with all its cameras delivering frames."""
-    found = status(nodes)["shards"]
-    ok = all(s["state"] == "alive" and s["cameras"] > 0 and s["online"] == s["cameras"] for s in found)
-    return {s["name"]: s for s in found} if ok else None
+    found = streaming_shards(nodes)
+    return None if found is None else {s["name"]: s for s in found}
 
 
 def site_file(server: FootageServer, root: Path) -> Path:
@@ -97,16 +75,7 @@ def test_shards_spread_over_two_nodes_follow_camera_changes_and_survive_a_lost_n
     assert shard_of("CAM-04", 2) == shard_of("CAM-05", 2) == 2
     with own_schema("gwnodes") as schema, in_private_network():
         server = _start(footage, rtsp_clips, cameras=0)
-        port = free_port()
-        env = {
-            **os.environ,
-            "GRIDWATCH_BIND": f"127.0.0.1:{port}",
-            "GRIDWATCH_DATA_DIR": str(tmp_path / "api"),
-            "GRIDWATCH_DATABASE_URL": f"{socket_url(PG_URL)}&options={quote(f'-csearch_path={schema}')}",
-            "PYTHONPATH": str(REPO),
-            "COLUMNS": "200",
-        }
-        api = ApiProcess(tmp_path, port, env)
+        api = api_on(tmp_path, socket_url(PG_URL), schema)
         try:
             api.start(site_file(server, tmp_path))
             run_scenario(api, server, live_models, tmp_path)

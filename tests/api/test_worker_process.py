@@ -80,6 +80,21 @@ class ApiProcess:
             yield client
 
 
+def api_on(root: Path, pg_url: str, schema: str) -> ApiProcess:
+    """`gridwatch run` on a free port, its data in ``root``/api, on PostgreSQL at ``pg_url`` in ``schema``."""
+    port = free_port()
+    joiner = "&" if "?" in pg_url else "?"
+    env = {
+        **os.environ,
+        "GRIDWATCH_BIND": f"127.0.0.1:{port}",
+        "GRIDWATCH_DATA_DIR": str(root / "api"),
+        "GRIDWATCH_DATABASE_URL": f"{pg_url}{joiner}options={quote(f'-csearch_path={schema}')}",
+        "PYTHONPATH": str(REPO),
+        "COLUMNS": "200",
+    }
+    return ApiProcess(root, port, env)
+
+
 @pytest.fixture
 def api_process(
     rtsp_server: FootageServer, rtsp_camera: RtspCamera, tmp_path: Path
@@ -99,16 +114,7 @@ def api_process(
     site = tmp_path / "site.yaml"
     site.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     with own_schema("gwworker") as schema:  # the API on PostgreSQL, in a schema of its own
-        port = free_port()
-        env = {
-            **os.environ,
-            "GRIDWATCH_BIND": f"127.0.0.1:{port}",
-            "GRIDWATCH_DATA_DIR": str(tmp_path / "api"),
-            "GRIDWATCH_DATABASE_URL": f"{PG_URL}?options={quote(f'-csearch_path={schema}')}",
-            "PYTHONPATH": str(REPO),
-            "COLUMNS": "200",
-        }
-        api = ApiProcess(tmp_path, port, env)
+        api = api_on(tmp_path, PG_URL, schema)
         try:
             yield api, site
         finally:
