@@ -51,6 +51,8 @@ class Permission(enum.StrEnum):
     """Detection workers on other machines hand in what their rules saw."""
     AUDIT_READ = "audit:read"
     """Read the access audit: who watched, opened, exported, imported or changed what (admins)."""
+    NOTIFY_MANAGE = "notify:manage"
+    """Configure notification channels, read their delivery logs, retry or discard dead letters (admins)."""
 
 
 _READ_WORK = frozenset({Permission.ALERTS_READ, Permission.CASES_READ})

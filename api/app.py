@@ -18,6 +18,8 @@ from api.edge import EdgeMiddleware
 from api.live_view import LiveViewHub, host_candidates
 from api.metrics import ApiMetrics, InFlight, MetricsMiddleware
 from api.names import CameraNames, PersonNames
+from api.notify.render import Context as NotifyContext
+from api.notify.senders import sender_factories
 from api.routes import (
     alerts,
     audit,
@@ -42,6 +44,7 @@ from api.users import UserStore
 from api.workers import WorkerRegistry
 from core.db import session_factory
 from events.group_commit import GroupCommit
+from events.notify.dispatcher import Dispatcher
 
 DESCRIPTION = """\
 gridwatch's HTTP API and console.
@@ -78,19 +81,27 @@ TAGS = [
 def create_app(context: ApiContext) -> FastAPI:
     """The API and console on ``context``; the lifespan binds the event hub and closes live views on exit."""
     factory = session_factory(context.engine)
+    names = CameraNames(context.site)
+    notify_context = dispatcher = None
+    if context.notifications is not None:
+        notify_context = NotifyContext(context.public_url, names.name)
+        senders = sender_factories(notify_context, context.notifications, context.data_dir)
+        dispatcher = Dispatcher(context.notifications, senders)
     runtime = Runtime(
         context=context,
         users=UserStore(factory, context.site, context.clock, context.auth),
         metrics=ApiMetrics(context.registry),
         live_view=LiveViewHub(context.live_view, context.clock),
         sse=SseHub(context.clock),
-        names=CameraNames(context.site),
+        names=names,
         people=PersonNames(context.site),
         applying=InFlight(),
         audit=AuditLog(factory, context.clock),
         scopes=ScopeResolver(context.site),
         workers=WorkerRegistry(context.clock),
         ingest=None if context.events is None else GroupCommit(context.events),
+        dispatcher=dispatcher,
+        notify_context=notify_context,
     )
     for name, read, help_text in (
         ("gridwatch_worker_report_age_seconds", "age", "Seconds since each remote worker last reported."),
@@ -140,6 +151,8 @@ def create_app(context: ApiContext) -> FastAPI:
             bridge.start()
         if runtime.ingest is not None:
             runtime.ingest.start()
+        if runtime.dispatcher is not None:
+            runtime.dispatcher.start()
         with host_candidates(context.live_view.ice_hosts):
             try:
                 yield {"runtime": runtime}
@@ -148,6 +161,8 @@ def create_app(context: ApiContext) -> FastAPI:
                     runtime.ingest.close()
                 if bridge is not None:
                     bridge.close()
+                if runtime.dispatcher is not None:
+                    runtime.dispatcher.close()
                 runtime.sse.close()
                 await runtime.live_view.close()
 

@@ -45,6 +45,14 @@ class AuditAction(enum.StrEnum):
     PASSWORD_RESET = "password_reset"
     TOKEN_CREATED = "token_created"
     TOKEN_REVOKED = "token_revoked"
+    SUSPENDED = "suspended"
+    """A camera's or grid's alerts held back until a time (target: camera or grid; detail: until, why)."""
+    SUSPEND_LIFTED = "suspend_lifted"
+    CHANNEL_CHANGED = "channel_changed"
+    """A notification channel created, changed, enabled or disabled (target: channel id)."""
+    CHANNEL_DELETED = "channel_deleted"
+    DELIVERIES_CHANGED = "deliveries_changed"
+    """Dead letters retried or discarded (target: channel; detail: how many)."""
 
 
 ACTOR_CHARS = 100

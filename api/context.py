@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from pwdlib import PasswordHash
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from camera_config.store import SiteStore
 from core.clock import Clock, SystemClock
 from detectors.types import BoxFigures, CameraFigures
+from events.notify.store import Notifications
 from events.service import EventsService
 from ingest.types import CameraHealth, Frame
 
@@ -111,3 +113,9 @@ class ApiContext:
     """Prometheus registry shared with the other stages; the API makes its own when None."""
     events: EventsService | None = None
     """Alerts, cases and figures; None serves the site alone (those routes answer 503)."""
+    notifications: Notifications | None = None
+    """Channels, deliveries and suspends; with it the app runs the dispatcher that sends them."""
+    public_url: str = "http://127.0.0.1:8000/"
+    """The console's address as people reach it, for links in notifications."""
+    data_dir: Path | None = None
+    """Where keys the API makes live (the Web Push VAPID key)."""

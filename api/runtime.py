@@ -13,10 +13,12 @@ from api.context import ApiContext
 from api.live_view import LiveViewHub
 from api.metrics import ApiMetrics, InFlight
 from api.names import CameraNames, PersonNames
+from api.notify.render import Context as NotifyContext
 from api.sse import SseHub
 from api.users import UserStore
 from api.workers import WorkerRegistry
 from events.group_commit import GroupCommit
+from events.notify.dispatcher import Dispatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,10 @@ class Runtime:
     """Remote workers' last reports."""
     ingest: GroupCommit | None = None
     """Workers' observations, many requests to one transaction (None without the events service)."""
+    dispatcher: Dispatcher | None = None
+    """Sends the notification deliveries (None without notifications)."""
+    notify_context: NotifyContext | None = None
+    """Names and links for what the channels send (test-sends use it too)."""
 
 
 class LifespanState(TypedDict):

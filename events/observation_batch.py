@@ -21,6 +21,7 @@ from detectors.types import EpisodeState, HazardType, Observation, Severity
 from events.case_plan import AuditStep, absorb_key, plan_absorb, plan_alert_case
 from events.files import Staged, evidence_path
 from events.messages import ALERT_STEPS, AlertOpened, AlertStep, BusMessage, CaseAlertAdded, CaseCreated
+from events.notify.fatigue import Fatigue
 from events.orm import ALERTS, CASE_AUDIT, CASES, bulk_insert
 from events.policy import Policy
 from events.types import SYSTEM, AlertStatus, Case, CaseState, ObservationResult, Route
@@ -90,8 +91,17 @@ class ObservationBatch:
     multi-row statement per table.
     """
 
-    def __init__(self, policy: Policy, clock: Clock, s: Session, staged: Staged, out: list[BusMessage]) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        clock: Clock,
+        s: Session,
+        staged: Staged,
+        out: list[BusMessage],
+        fatigue: Fatigue | None = None,
+    ) -> None:
         self.policy = policy
+        self.fatigue = fatigue
         self.s = s
         self.staged = staged
         self.out = out
@@ -230,6 +240,11 @@ class ObservationBatch:
             values["id"] = got.id
 
     def _new_alert(self, obs: Observation, route: Route, evidence: str | None) -> dict[str, Any]:
+        held = (
+            self.fatigue.hold(obs.camera_id, obs.zone_id, obs.hazard, obs.severity, route.grid_id, self.now)
+            if self.fatigue is not None
+            else None
+        )
         return {
             "episode_id": obs.episode_id,
             "camera_id": obs.camera_id,
@@ -258,6 +273,7 @@ class ObservationBatch:
             "dismiss_reason": None,
             "evidence_removed_at": None,
             "evidence_removed_by": None,
+            "held_back": held.value if held is not None else None,
         }
 
     @staticmethod
@@ -293,6 +309,7 @@ class ObservationBatch:
             for e in order
             if alerts[e]["case_id"] is None
             and alerts[e]["status"] == AlertStatus.NEW.value
+            and alerts[e]["held_back"] is None
             and policy.auto_case(HazardType(alerts[e]["hazard"]), Severity(alerts[e]["severity"]))
         ]
         linked_ids = {alerts[e]["case_id"] for e in alerts if alerts[e]["case_id"] is not None}

@@ -53,6 +53,9 @@ class AlertRow(Base):
     """When the alert's snapshots and clip were deleted (the paths stay, so the API can say they are gone)."""
     evidence_removed_by: Mapped[str | None] = mapped_column(String(16))
     """``retention`` (their keeping period ended) or ``disk`` (the disk watchdog made room)."""
+    held_back: Mapped[str | None] = mapped_column(String(32))
+    """The alert-fatigue control that kept it from notifying and from opening a case: ``cooldown``,
+    ``suspend:camera`` or ``suspend:grid`` (the alert is recorded and shown all the same)."""
 
 
 # The alert list is newest first, filtered by at most one of these; each index serves one filter in order.

@@ -17,8 +17,9 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -29,6 +30,17 @@ from events.orm import OUTBOX, OutboxRow, bulk_insert
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Delivery], None]
+
+
+class Sink(Protocol):
+    """Durable consumers of published messages (the notification deliveries): `write` runs in the relay's
+    marking transaction, so what it writes exists exactly when the messages count as published."""
+
+    def write(self, conn: Connection, published: Sequence[Delivery]) -> int: ...
+
+    def committed(self) -> None: ...
+
+
 _MARK_PG = text("UPDATE outbox SET published_at = :at WHERE id = ANY(:ids)").bindparams(
     bindparam("at", type_=UtcDateTime())
 )
@@ -81,6 +93,7 @@ class Outbox:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.undecodable = 0
+        self.sinks: list[Sink] = []
 
     def start(self, *, poll_s: float = 1.0, gather_s: float = 0.05) -> None:
         """Relay from a background thread: woken by `notify` after each commit, and every ``poll_s``
@@ -147,6 +160,7 @@ class Outbox:
                 conn.commit()  # no snapshot is held while subscribers run
                 if not rows:
                     return done
+                published: list[Delivery] = []
                 for id_, topic, payload, created_at in rows:
                     try:
                         message = decode(topic, payload)
@@ -156,7 +170,9 @@ class Outbox:
                         self.undecodable += 1
                         log.exception("outbox message %d (%s) does not decode; not published", id_, topic)
                         continue
-                    self.bus.publish(Delivery(id_, message, payload, created_at))
+                    delivery = Delivery(id_, message, payload, created_at)
+                    self.bus.publish(delivery)
+                    published.append(delivery)
                     done += 1
                 ids = [r[0] for r in rows]
                 if conn.dialect.name == "postgresql":
@@ -166,7 +182,11 @@ class Outbox:
                     conn.execute(_MARK_PG, {"ids": ids, "at": self._clock.now()})
                 else:
                     conn.execute(update(OutboxRow).where(OutboxRow.id.in_(ids)).values(published_at=self._clock.now()))
+                queued = sum(sink.write(conn, published) for sink in self.sinks)
                 conn.commit()
+                if queued:
+                    for sink in self.sinks:
+                        sink.committed()
                 if len(rows) < self._batch:
                     return done
 

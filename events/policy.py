@@ -124,6 +124,10 @@ class RetentionPolicy(_Config):
         "documents) are kept after it closed; an open case keeps all of them.",
     )
     audit_days: Days = Field(365, description="Days access-audit rows are kept (for stores the shell adds as pruners).")
+    outbox_days: Days = Field(7, description="Days published bus messages are kept in the outbox.")
+    delivery_log_days: Days = Field(
+        30, description="Days sent and discarded notification deliveries stay in the delivery log (dead ones stay)."
+    )
     run_every_min: int = Field(60, ge=1, le=24 * 60, description="Minutes between two retention runs in the service.")
     batch_size: int = Field(
         500, ge=1, le=100_000, description="Most alerts and attachments one run removes files of (the rest: next run)."
@@ -142,6 +146,21 @@ class DiskPolicy(_Config):
         None, ge=1, le=2**30, description="Most MiB the data dir may take (database included); null: no quota."
     )
     check_every_s: int = Field(60, ge=5, le=24 * 3600, description="Seconds between two checks in the service.")
+
+
+class NotifyPolicy(_Config):
+    """Alert-fatigue controls that apply before any channel: held-back alerts notify nobody and open no case."""
+
+    cooldown_s: float = Field(
+        0,
+        ge=0,
+        le=7 * 86400,
+        description="Seconds after an alert during which new alerts of the same camera, zone and hazard are held "
+        "back (critical ones pass); 0: off.",
+    )
+    cooldown_by_hazard_s: dict[HazardType, Annotated[float, Field(ge=0, le=7 * 86400)]] = Field(
+        default_factory=dict, description="The cooldown per hazard type, overriding cooldown_s."
+    )
 
 
 class Policy(_Config):
@@ -179,6 +198,7 @@ class Policy(_Config):
         default_factory=RetentionPolicy, description="How long evidence, case files and audit rows are kept."
     )
     disk: DiskPolicy = Field(default_factory=DiskPolicy, description="Free-space floor and quota of the data dir.")
+    notify: NotifyPolicy = Field(default_factory=NotifyPolicy, description="Alert-fatigue cooldowns.")
 
     @model_validator(mode="before")
     @classmethod

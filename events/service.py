@@ -53,6 +53,7 @@ from events.messages import (
     CaseCommented,
     CaseCreated,
 )
+from events.notify.fatigue import Fatigue
 from events.observation_batch import LINK_ALERT, ObservationBatch
 from events.orm import CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
 from events.outbox import Bus, Outbox
@@ -138,6 +139,8 @@ class EventsService:
         self.router = Router(site, self.clock, ttl_s=site_ttl_s)
         self.bus = bus or Bus()
         self.outbox = Outbox(sessions, self.bus, self.clock)
+        self.fatigue = Fatigue(self.policy.notify.cooldown_s, self.policy.notify.cooldown_by_hazard_s)
+        """Cooldowns and suspends, consulted as each new alert is stored (`events.notify.fatigue`)."""
         self._publish = publish
         engine = sessions.kw.get("bind")
         sqlite = engine is not None and engine.dialect.name == "sqlite"
@@ -244,7 +247,7 @@ class EventsService:
                 results[i] = exc
         if ready:
             for i, outcome in self._write(
-                lambda s, staged, out: ObservationBatch(self.policy, self.clock, s, staged, out).run(
+                lambda s, staged, out: ObservationBatch(self.policy, self.clock, s, staged, out, self.fatigue).run(
                     ready, continue_only
                 )
             ):

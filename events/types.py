@@ -147,6 +147,9 @@ class Alert:
     """When the snapshots and clip were deleted (``evidence`` and ``clip`` still name what there was)."""
     evidence_removed_by: str | None = None
     """``retention`` or ``disk`` (the disk watchdog)."""
+    held_back: str | None = None
+    """The alert-fatigue control that held it back: ``cooldown``, ``suspend:camera`` or ``suspend:grid``;
+    it notified nobody and opened no case."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ def alert_value(row: Any) -> Alert:
         dismiss_reason=row.dismiss_reason,
         evidence_removed_at=row.evidence_removed_at,
         evidence_removed_by=row.evidence_removed_by,
+        held_back=row.held_back,
     )
 
 

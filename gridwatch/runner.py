@@ -36,7 +36,14 @@ def build_app(
     # Served on loopback only, the browser is on this machine: WebRTC then needs 127.0.0.1 candidates.
     live_view = LiveViewSettings(ice_hosts=("127.0.0.1",) if settings.host in LOOPBACK else None)
     context = ApiContext(
-        engine=service.engine, site=service.site, live_view=live_view, registry=registry, events=service.events
+        engine=service.engine,
+        site=service.site,
+        live_view=live_view,
+        registry=registry,
+        events=service.events,
+        notifications=service.notifications,
+        public_url=settings.console_url,
+        data_dir=settings.data_dir,
     )
     if monitor is not None:
         context = replace(

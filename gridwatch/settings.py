@@ -48,6 +48,16 @@ class Settings(BaseSettings):
         "the detection model for this process's pipelines, e.g. on GPU nodes; default: the model runs here.",
     )
 
+    public_url: str | None = Field(
+        None,
+        description="The console's address as people reach it, for links in notifications; default: http://<bind>/.",
+    )
+    notify_allow_hosts: str = Field(
+        "",
+        description="Comma-separated hosts that robot channels may post to over http besides their vendors' https "
+        "hosts (local receivers on an isolated network, tests).",
+    )
+
     @field_validator("bind")
     @classmethod
     def _bind(cls, value: str) -> str:
@@ -63,6 +73,14 @@ class Settings(BaseSettings):
     @property
     def port(self) -> int:
         return int(self.bind.rpartition(":")[2])
+
+    @property
+    def console_url(self) -> str:
+        return self.public_url or f"http://{self.bind}/"
+
+    @property
+    def allow_hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip() for h in self.notify_allow_hosts.split(",") if h.strip())
 
     @property
     def model_calibration(self) -> Path | None:

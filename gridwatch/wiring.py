@@ -12,6 +12,7 @@ from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
 from core.clock import SystemClock
 from core.db import make_engine, session_factory
+from events.notify.store import Notifications
 from events.policy import load_policy
 from events.retention import Pruner
 from events.service import EventsService, Publish
@@ -26,10 +27,20 @@ class Service:
     site: SiteStore
     events: EventsService
     audit: AuditLog
+    notifications: Notifications
 
     def audit_pruner(self) -> Pruner:
         """The access audit kept as long as the events policy says (the retention job calls it)."""
         return Pruner("access audit", self.events.policy.retention.audit_days, self.audit.prune)
+
+    def pruners(self) -> list[Pruner]:
+        """Every store with a keeping period besides evidence (the housekeeping job runs them)."""
+        retention = self.events.policy.retention
+        return [
+            self.audit_pruner(),
+            Pruner("outbox", retention.outbox_days, self.events.outbox.prune),
+            Pruner("delivery log", retention.delivery_log_days, self.notifications.prune),
+        ]
 
     def record_cli(self, action: AuditAction, target: str, detail: str = "") -> None:
         """What the command line did, in the access audit, as ``cli:<os user>``."""
@@ -54,4 +65,13 @@ def open_service(settings: Settings, *, migrate: bool = True, publish: Publish =
     site = SiteStore(sessions, cipher, allow_files=settings.demo)
     policy = load_policy(settings.events_policy) if settings.events_policy is not None else None
     events = EventsService(sessions, site, settings.data_dir, policy=policy, publish=publish)
-    return Service(settings=settings, engine=engine, site=site, events=events, audit=AuditLog(sessions, SystemClock()))
+    notifications = Notifications(sessions, cipher, events.clock, events.fatigue, allow_hosts=settings.allow_hosts)
+    events.outbox.sinks.append(notifications)
+    return Service(
+        settings=settings,
+        engine=engine,
+        site=site,
+        events=events,
+        audit=AuditLog(sessions, SystemClock()),
+        notifications=notifications,
+    )

@@ -101,7 +101,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
     from events.retention import Retention  # the events service: only when needed
 
     service = service_from_args(args)
-    summary = Retention(service.events, pruners=[service.audit_pruner()]).run(dry_run=args.dry_run)
+    summary = Retention(service.events, pruners=service.pruners()).run(dry_run=args.dry_run)
     verb = "would remove" if summary.dry_run else "removed"
     for item in summary.items:
         case = f" of case {item.case_id}" if item.case_id is not None and item.kind == "attachment" else ""

@@ -49,7 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             live = None
     from gridwatch.housekeeping import Housekeeping
 
-    housekeeping = Housekeeping(service, pruners=[service.audit_pruner()]).start()
+    housekeeping = Housekeeping(service, pruners=service.pruners()).start()
     retention = service.events.policy.retention
     out.print(
         f"retention: evidence kept {retention.alert_evidence_days} days ({retention.dismissed_evidence_days} when "

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import pytest
 
-from api.notify.signing import dingtalk_signed_url, sign, verify, webhook_headers, webhook_secret
 from core.errors import InvalidInput
+from events.notify.signing import dingtalk_signed_url, sign, verify, webhook_headers, webhook_secret
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"

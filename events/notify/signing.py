@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import secrets
 from collections.abc import Mapping
 from urllib.parse import quote_plus
 
@@ -75,3 +76,8 @@ def dingtalk_signed_url(url: str, secret: str, timestamp_ms: int) -> str:
     digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256).digest()
     joiner = "&" if "?" in url else "?"
     return f"{url}{joiner}timestamp={timestamp_ms}&sign={quote_plus(base64.b64encode(digest).decode())}"
+
+
+def new_webhook_secret() -> str:
+    """A fresh ``whsec_`` secret (32 random bytes), for a webhook channel created without one."""
+    return PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")

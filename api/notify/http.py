@@ -1,0 +1,98 @@
+"""Senders over HTTP: Standard Webhooks, WeCom group robots and DingTalk custom robots.
+
+Only a 2xx answer counts as delivered; a robot's 200 with ``errcode`` ≠ 0 is a failure too (its
+reason goes into the delivery log). A webhook's 410 means the endpoint is gone: the channel is
+disabled. Each channel keeps one client (connections reused) with a 15 s bound per request.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from api.notify.render import Context, card, webhook_body
+from events.notify.config import Channel, ChannelKind
+from events.notify.signing import dingtalk_signed_url, webhook_headers, webhook_secret
+from events.notify.store import Job, Outcome
+
+TIMEOUT_S = 15.0
+ROBOT_MAX_BYTES = 4000
+"""WeCom refuses markdown content over 4,096 bytes; cards are cut below that."""
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _failed(exc: httpx.HTTPError) -> Outcome:
+    return Outcome(False, error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+class HttpSender:
+    """Posts each job to the channel's URL with the body and headers ``prepare`` makes of it."""
+
+    def __init__(self, channel: Channel, ctx: Context, clock: Callable[[], float] = time.time) -> None:
+        self.channel = channel
+        self.ctx = ctx
+        self._clock = clock
+        self._client = httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+        self._key = webhook_secret(channel.secret or "") if channel.kind is ChannelKind.WEBHOOK else b""
+
+    def prepare(self, job: Job) -> tuple[str, bytes, dict[str, str]]:
+        kind = self.channel.kind
+        if kind is ChannelKind.WEBHOOK:
+            body = json.dumps(webhook_body(job, self.ctx), ensure_ascii=False, separators=(",", ":")).encode()
+            headers = webhook_headers(self._key, job.message_id, int(self._clock()), body)
+            return self.channel.url, body, {"content-type": "application/json", **headers}
+        title, text = card(job, self.ctx)
+        text = text.encode()[:ROBOT_MAX_BYTES].decode(errors="ignore")
+        if kind is ChannelKind.WECOM:
+            doc = {"msgtype": "markdown", "markdown": {"content": text}}
+            url = self.channel.url
+        else:
+            doc = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+            url = self.channel.url
+            if self.channel.secret:
+                url = dingtalk_signed_url(url, self.channel.secret, int(self._clock() * 1000))
+        return url, json.dumps(doc, ensure_ascii=False).encode(), {"content-type": "application/json; charset=utf-8"}
+
+    def send(self, jobs: Sequence[Job]) -> list[Outcome]:
+        return [self._one(job) for job in jobs]
+
+    def _one(self, job: Job) -> Outcome:
+        url, body, headers = self.prepare(job)
+        try:
+            response = self._client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return _failed(exc)
+        status = response.status_code
+        if status == 410 and self.channel.kind is ChannelKind.WEBHOOK:
+            return Outcome(False, status=status, error="410 Gone", gone=True)
+        if not 200 <= status < 300:
+            return Outcome(
+                False, status=status, error=f"HTTP {status}: {response.text[:200]}", retry_after_s=retry_after(response)
+            )
+        if self.channel.kind is not ChannelKind.WEBHOOK:
+            try:
+                answer = response.json()
+            except ValueError:
+                return Outcome(False, status=status, error=f"the robot answered no JSON: {response.text[:200]}")
+            code = answer.get("errcode") if isinstance(answer, dict) else None
+            if code not in (0, None):
+                return Outcome(False, status=status, error=f"errcode {code}: {answer.get('errmsg', '')}"[:500])
+        return Outcome(True, status=status)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,20 @@
+"""The sender of each channel kind, as the dispatcher makes them (one per channel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from api.notify.http import HttpSender
+from api.notify.render import Context
+from events.notify.config import Channel, ChannelKind
+from events.notify.dispatcher import Sender, SenderFactory
+from events.notify.store import Notifications
+
+
+def sender_factories(ctx: Context, store: Notifications, data_dir: Path | None) -> dict[ChannelKind, SenderFactory]:
+    """Every kind this process can send; a channel of another kind waits (its deliveries stay pending)."""
+
+    def http(channel: Channel) -> Sender:
+        return HttpSender(channel, ctx)
+
+    return {ChannelKind.WEBHOOK: http, ChannelKind.WECOM: http, ChannelKind.DINGTALK: http}
