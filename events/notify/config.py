@@ -22,6 +22,7 @@ from camera_config.issues import pydantic_issues
 from core.errors import InvalidInput, Issue
 from detectors.types import HazardType, Severity
 from events.messages import Topic
+from events.notify.signing import webhook_secret
 from events.policy import SEVERITY_RANK
 from events.types import CaseState
 
@@ -113,6 +114,16 @@ class ChannelSpec(_Spec):
     username: str | None = Field(None, max_length=200, description="MQTT: broker user.")
     topic_prefix: str = Field("gridwatch", pattern=r"^[A-Za-z0-9_/-]{1,64}$", description="MQTT: topic prefix.")
     discovery: bool = Field(True, description="MQTT: publish Home Assistant discovery configs.")
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, secret: str | None, info: ValidationInfo) -> str | None:
+        if secret is not None and info.data.get("kind") is ChannelKind.WEBHOOK:
+            try:
+                webhook_secret(secret)
+            except InvalidInput as exc:
+                raise ValueError(exc.issues[0].message) from None
+        return secret
 
     @field_validator("url")
     @classmethod

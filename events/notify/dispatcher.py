@@ -46,6 +46,15 @@ class _ChannelWorker:
         self._thread.start()
 
     def _loop(self) -> None:
+        try:
+            self._run()
+        finally:
+            try:
+                self._sender.close()
+            except Exception:
+                log.exception("notification channel %s: closing its sender failed", self.channel.id)
+
+    def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 jobs = self._store.due(self.channel.id, self._batch)
@@ -75,13 +84,11 @@ class _ChannelWorker:
         self._store.record(self.channel, list(zip(jobs, outcomes, strict=True)))
 
     def stop(self, timeout_s: float) -> None:
+        """Stop after the batch in hand (the worker itself may ask, when its channel was disabled)."""
         self._stop.set()
         self.wake.set()
-        self._thread.join(timeout_s)
-        try:
-            self._sender.close()
-        except Exception:
-            log.exception("notification channel %s: closing its sender failed", self.channel.id)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout_s)
 
 
 class Dispatcher:
