@@ -30,6 +30,7 @@ from api.routes import (
     console,
     figures,
     live_view,
+    notifications,
     service,
     site,
     sse,
@@ -75,6 +76,11 @@ TAGS = [
     {"name": "events", "description": "Server-sent events."},
     {"name": "service", "description": "Health, metrics and the box's live stats."},
     {"name": "audit", "description": "Who watched, opened, exported, imported or changed what (admins)."},
+    {
+        "name": "notifications",
+        "description": "Outbound channels (webhooks, group robots, Web Push, MQTT), their delivery logs and dead "
+        "letters; suspends and what the alert-fatigue controls held back.",
+    },
 ]
 
 
@@ -180,7 +186,22 @@ def create_app(context: ApiContext) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
     # Matching walks the routes in order: the busiest (workers' deliveries, the boards) go first.
     hot = (worker, cases, alerts)
-    for module in (*hot, service, stats, auth, users, site, cameras, live_view, figures, sse, audit, cluster, console):
+    for module in (
+        *hot,
+        service,
+        stats,
+        auth,
+        users,
+        site,
+        cameras,
+        live_view,
+        figures,
+        sse,
+        audit,
+        cluster,
+        notifications,
+        console,
+    ):
         app.include_router(module.router)
     cluster.register_gauges(runtime)
     app.include_router(cases.files_router)

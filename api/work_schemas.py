@@ -82,6 +82,12 @@ class AlertPublic(BaseModel):
     handled_by: str | None = Field(description="Who acknowledged, dismissed or escalated it.", examples=[None])
     handled_at: datetime | None
     dismiss_reason: str | None = Field(examples=[None])
+    held_back: str | None = Field(
+        None,
+        description="The alert-fatigue control that held it back (cooldown, suspend:camera, suspend:grid): it "
+        "notified nobody and opened no case.",
+        examples=[None],
+    )
 
     @classmethod
     def of(cls, alert: Alert, camera_name: str | None) -> AlertPublic:
