@@ -18,6 +18,7 @@ from api.edge import EdgeMiddleware
 from api.live_view import LiveViewHub, host_candidates
 from api.metrics import ApiMetrics, InFlight, MetricsMiddleware
 from api.names import CameraNames, PersonNames
+from api.notify.mqtt import camera_states
 from api.notify.render import Context as NotifyContext
 from api.notify.senders import sender_factories
 from api.routes import (
@@ -91,7 +92,14 @@ def create_app(context: ApiContext) -> FastAPI:
     notify_context = dispatcher = None
     if context.notifications is not None:
         notify_context = NotifyContext(context.public_url, names.name)
-        senders = sender_factories(notify_context, context.notifications, context.data_dir)
+        senders = sender_factories(
+            notify_context,
+            context.notifications,
+            context.data_dir,
+            camera_states=lambda: camera_states(
+                context.camera_figures(), context.site.camera_names(), context.clock.now()
+            ),
+        )
         dispatcher = Dispatcher(context.notifications, senders)
     runtime = Runtime(
         context=context,

@@ -5,16 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from api.notify.http import HttpSender
+from api.notify.mqtt import CameraStates, MqttSender
 from api.notify.render import Context
 from events.notify.config import Channel, ChannelKind
 from events.notify.dispatcher import Sender, SenderFactory
 from events.notify.store import Notifications
 
 
-def sender_factories(ctx: Context, store: Notifications, data_dir: Path | None) -> dict[ChannelKind, SenderFactory]:
-    """Every kind this process can send; a channel of another kind waits (its deliveries stay pending)."""
+def sender_factories(
+    ctx: Context, store: Notifications, data_dir: Path | None, *, camera_states: CameraStates | None = None
+) -> dict[ChannelKind, SenderFactory]:
+    """Every kind this process can send; a channel of another kind waits (its deliveries stay pending).
+    ``camera_states`` feeds MQTT channels' retained camera states and Home Assistant entities."""
 
     def http(channel: Channel) -> Sender:
         return HttpSender(channel, ctx)
 
-    return {ChannelKind.WEBHOOK: http, ChannelKind.WECOM: http, ChannelKind.DINGTALK: http}
+    def mqtt(channel: Channel) -> Sender:
+        return MqttSender(channel, ctx, camera_states=camera_states)
+
+    return {ChannelKind.WEBHOOK: http, ChannelKind.WECOM: http, ChannelKind.DINGTALK: http, ChannelKind.MQTT: mqtt}
