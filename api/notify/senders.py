@@ -6,6 +6,7 @@ from pathlib import Path
 
 from api.notify.http import HttpSender
 from api.notify.render import Context
+from api.notify.webpush import webpush_factory
 from events.notify.config import Channel, ChannelKind
 from events.notify.dispatcher import Sender, SenderFactory
 from events.notify.store import Notifications
@@ -17,4 +18,5 @@ def sender_factories(ctx: Context, store: Notifications, data_dir: Path | None) 
     def http(channel: Channel) -> Sender:
         return HttpSender(channel, ctx)
 
-    return {ChannelKind.WEBHOOK: http, ChannelKind.WECOM: http, ChannelKind.DINGTALK: http}
+    push = webpush_factory(ctx, store, data_dir)
+    return {ChannelKind.WEBHOOK: http, ChannelKind.WECOM: http, ChannelKind.DINGTALK: http, ChannelKind.WEBPUSH: push}
