@@ -32,6 +32,7 @@ from api.routes import (
     figures,
     live_view,
     notifications,
+    push,
     service,
     site,
     sse,
@@ -214,6 +215,7 @@ def create_app(context: ApiContext) -> FastAPI:
     cluster.register_gauges(runtime)
     app.include_router(cases.files_router)
     app.include_router(worker.workers_router)
+    app.include_router(push.router)
     worker.document(app)
     app.mount("/static", StaticFiles(directory=console.STATIC), name="static")
     return app

@@ -7,6 +7,7 @@ from pathlib import Path
 from api.notify.http import HttpSender
 from api.notify.mqtt import CameraStates, MqttSender
 from api.notify.render import Context
+from api.notify.webpush import webpush_factory
 from events.notify.config import Channel, ChannelKind
 from events.notify.dispatcher import Sender, SenderFactory
 from events.notify.store import Notifications
@@ -24,4 +25,11 @@ def sender_factories(
     def mqtt(channel: Channel) -> Sender:
         return MqttSender(channel, ctx, camera_states=camera_states)
 
-    return {ChannelKind.WEBHOOK: http, ChannelKind.WECOM: http, ChannelKind.DINGTALK: http, ChannelKind.MQTT: mqtt}
+    push = webpush_factory(ctx, store, data_dir)
+    return {
+        ChannelKind.WEBHOOK: http,
+        ChannelKind.WECOM: http,
+        ChannelKind.DINGTALK: http,
+        ChannelKind.MQTT: mqtt,
+        ChannelKind.WEBPUSH: push,
+    }

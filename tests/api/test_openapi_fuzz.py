@@ -41,6 +41,7 @@ from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
 from camera_config.validate import load_site_file
 from core.db import make_engine, session_factory
+from events.notify.store import Notifications
 from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, NewAttachment
 from gridwatch.db import upgrade
@@ -105,6 +106,8 @@ def _fuzzed_app(engine: Engine, data: Path) -> Iterator[tuple[FastAPI, dict[str,
             box=lambda: BOX,
             camera_figures=lambda: list(FIGURES),
             stats=lambda camera_id: figures_of(camera_id, HealthState.ONLINE, detecting=True),
+            notifications=Notifications(session_factory(engine), CredentialCipher(Fernet.generate_key()), events.clock),
+            data_dir=data,
         )
     )
     users = app.state.runtime.users
