@@ -86,12 +86,14 @@ class SendResult(BaseModel):
 
 
 class DeliveryIds(BaseModel):
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(min_length=1, max_length=1000)
 
 
 class SuspendIn(BaseModel):
     kind: SuspendKind = Field(description="camera or grid.")
-    target_id: str = Field(min_length=1, max_length=64, examples=["CAM-01"])
+    target_id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Camera or grid id.", examples=["CAM-01"]
+    )
     minutes: int = Field(ge=1, le=30 * 24 * 60, description="How long, from now.", examples=[120])
     reason: str = Field(min_length=1, max_length=300, examples=["roadworks at the east gate"])
 

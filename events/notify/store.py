@@ -279,16 +279,14 @@ class Notifications:
             s.execute(delete(ChannelRow).where(ChannelRow.id == channel_id))
         self._invalidate()
 
-    def disable(self, channel_id: str, reason: str) -> None:
+    def _disable(self, s: Session, channel_id: str, reason: str) -> None:
         """The receiver said it is gone (410): stop sending until an admin enables the channel again."""
-        with transaction(self._sessions) as s:
-            s.execute(
-                update(ChannelRow)
-                .where(ChannelRow.id == channel_id)
-                .values(disabled_at=self._clock.now(), disabled_reason=reason[:300])
-            )
+        s.execute(
+            update(ChannelRow)
+            .where(ChannelRow.id == channel_id)
+            .values(disabled_at=self._clock.now(), disabled_reason=reason[:300])
+        )
         log.warning("notification channel %s disabled: %s", channel_id, reason)
-        self._invalidate()
 
     def set_enabled(self, channel_id: str, enabled: bool) -> Channel:
         self.channel(channel_id)
@@ -448,6 +446,8 @@ class Notifications:
                     else:
                         values |= {"next_attempt_at": now + timedelta(seconds=wait)}
                 s.execute(update(DeliveryRow).where(DeliveryRow.id == job.id).values(**values))
+            if disable is not None:  # with the delivery's own outcome: nobody sees one without the other
+                self._disable(s, channel.id, disable)
             if gone_subs:
                 s.execute(update(PushSubscriptionRow).where(PushSubscriptionRow.id.in_(gone_subs)).values(gone_at=now))
                 s.execute(
@@ -463,7 +463,7 @@ class Notifications:
             with self._lock:
                 self._subs = None
         if disable is not None:
-            self.disable(channel.id, disable)
+            self._invalidate()
 
     def log(self, channel_id: str | None = None, *, state: str | None = None, limit: int = 100) -> list[DeliveryInfo]:
         """Deliveries newest first (a channel's, or all), optionally in one state."""

@@ -36,6 +36,7 @@ from events.types import SYSTEM, AlertStatus
 from tests.events.conftest import MakeService
 from tests.support.factories import observation
 from tests.support.receiver import receiver
+from tests.support.wait import wait_for
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 CONTEXT = Context("http://gw.example/", lambda camera_id: {"C1": "East gate"}.get(camera_id or ""))
@@ -142,8 +143,7 @@ def test_410_disables_the_endpoint_until_an_admin_enables_it(rig: Rig) -> None:
         rig.start()
         rig.service.apply_observation(observation("ep-1"))
         rig.settle(_all("dead"))
-        channel = rig.store.channel("hook")
-        assert not channel.active
+        channel = wait_for(lambda: next((c for c in [rig.store.channel("hook")] if not c.active), None), timeout_s=5)
         assert "410" in (channel.disabled_reason or "")
         rig.service.apply_observation(observation("ep-2", camera_id="C2"))
         assert len(rig.rows()) == 1
