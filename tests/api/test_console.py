@@ -276,6 +276,10 @@ class Delivery:
 
 @pytest.fixture(scope="module")
 def delivery(server: Server, footage: Path) -> Delivery:
+    return worker_delivery(server, footage)
+
+
+def worker_delivery(server: Server, footage: Path) -> Delivery:
     """A worker account with a token (made by the admin over the API) and a real frame as evidence."""
     capture = cv2.VideoCapture(str(footage / "vtest.avi"))
     try:
