@@ -2,6 +2,8 @@
 
 Every error body has the same shape (`ErrorBody`): a ``detail`` sentence and, for refused input,
 ``errors`` naming each field at fault (``streams.main``, ``zones[2].points``, ``query.limit``).
+Where the sentence is fixed by its kind, a ``code`` and its ``params`` come with it too, so a client
+(the console) can say it in the user's language; it shows the English text for any code it does not know.
 """
 
 from __future__ import annotations
@@ -66,9 +68,18 @@ def status_for(exc: GridwatchError) -> int:
     return 400
 
 
+Param = str | int | float | bool
+
+
 class ErrorItem(BaseModel):
     where: str = Field(description="The field at fault, as a path into the request.", examples=["streams.main"])
     message: str = Field(description="What is wrong with it.", examples=["only rtsp:// or rtsps:// URLs are accepted"])
+    code: str | None = Field(
+        None, description="The kind of problem, when the message is fixed by it.", examples=["string_too_short"]
+    )
+    params: dict[str, Param] | None = Field(
+        None, description="The values the message names (with `code`).", examples=[{"min_length": 1}]
+    )
 
 
 class ErrorBody(BaseModel):
@@ -76,6 +87,12 @@ class ErrorBody(BaseModel):
         description="What went wrong, in one or more lines.", examples=['camera "CAM-9" does not exist']
     )
     errors: list[ErrorItem] = Field(default_factory=list, description="Refused input: every problem found.")
+    code: str | None = Field(
+        None, description="The kind of error, when `detail` is fixed by it.", examples=["too_many_logins"]
+    )
+    params: dict[str, Param] | None = Field(
+        None, description="The values `detail` names (with `code`).", examples=[{"retry_after_s": 30}]
+    )
 
 
 _EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
@@ -131,8 +148,32 @@ def _where(loc: Sequence[int | str]) -> str:
     return out or "body"
 
 
-def _body(detail: str, errors: Sequence[ErrorItem] = ()) -> dict[str, Any]:
-    return ErrorBody(detail=detail, errors=list(errors)).model_dump()
+def _body(
+    detail: str, errors: Sequence[ErrorItem] = (), code: str | None = None, params: dict[str, Param] | None = None
+) -> dict[str, Any]:
+    # Fields without a value are left out: a body without a code is exactly what it was before codes.
+    return ErrorBody(detail=detail, errors=list(errors), code=code, params=params).model_dump(exclude_none=True)
+
+
+# Pydantic error types whose message is the validator's own sentence: no code says it in other words.
+_OWN_MESSAGE = {"value_error", "assertion_error"}
+
+
+def _validation_item(err: Any) -> ErrorItem:
+    """One pydantic error as an item: its type is the code, its context (``min_length``, ``expected``) the params."""
+    kind = str(err.get("type", ""))
+    message = (
+        "required"
+        if kind == "missing"
+        else "unknown key"
+        if kind == "extra_forbidden"
+        else str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    )
+    if not kind or kind in _OWN_MESSAGE:
+        return ErrorItem(where=_where(err.get("loc", ())), message=message)
+    ctx = err.get("ctx") or {}
+    params = {k: v if isinstance(v, Param) else str(v) for k, v in ctx.items()}
+    return ErrorItem(where=_where(err.get("loc", ())), message=message, code=kind, params=params or None)
 
 
 def refusal(items: Sequence[ErrorItem]) -> JSONResponse:
@@ -181,32 +222,26 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, TooLarge):
             errors = [ErrorItem(where=exc.where, message=str(exc))]
         headers: dict[str, str] = {}
+        code: str | None = None
+        params: dict[str, Param] | None = None
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(exc.retry_after_s)
+            code, params = "too_many_logins", {"retry_after_s": exc.retry_after_s}
         if isinstance(exc, Unauthenticated):
             headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(status_code=status_for(exc), content=_body(str(exc), errors), headers=headers)
+        content = _body(str(exc), errors, code, params)
+        return JSONResponse(status_code=status_for(exc), content=content, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        items = []
-        for err in exc.errors():
-            kind = err.get("type")
-            message = (
-                "required"
-                if kind == "missing"
-                else "unknown key"
-                if kind == "extra_forbidden"
-                else str(err.get("msg", "invalid")).removeprefix("Value error, ")
-            )
-            items.append(ErrorItem(where=_where(err.get("loc", ())), message=message))
-        return refusal(items)
+        return refusal([_validation_item(err) for err in exc.errors()])
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Still the JSON error shape; the server logs the exception itself (with credentials redacted).
         log.error("%s %s failed: %s", request.method, request.url.path, redact_error(exc))
-        return JSONResponse(status_code=500, content=_body("internal error: the request was not carried out"))
+        content = _body("internal error: the request was not carried out", code="internal_error")
+        return JSONResponse(status_code=500, content=content)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -11,10 +11,10 @@ CACHE=${GRIDWATCH_CACHE:-.cache}
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# --- Debian packages the later stages need: GStreamer RTSP server, ffmpeg, Chromium ---------------
+# --- Debian packages the later stages need: GStreamer RTSP server, ffmpeg, Chromium, a CJK font ----
 APT_PACKAGES=(ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
-  chromium fonts-liberation)
+  chromium fonts-liberation fonts-noto-cjk)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

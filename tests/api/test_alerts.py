@@ -101,7 +101,7 @@ def test_acknowledge_then_dismiss_feeds_false_alarms(api: Api, events: EventsSer
 
     no_reason = op.post(f"/api/alerts/{alert_id}/dismiss", json={})
     assert no_reason.status_code == 422
-    assert no_reason.json()["errors"] == [{"where": "reason", "message": "required"}]
+    assert no_reason.json()["errors"] == [{"where": "reason", "message": "required", "code": "missing"}]
     dismissed = op.post(f"/api/alerts/{alert_id}/dismiss", json={"reason": "tree shadow"})
     assert dismissed.json()["status"] == "dismissed"
     assert dismissed.json()["dismiss_reason"] == "tree shadow"

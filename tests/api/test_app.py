@@ -87,6 +87,7 @@ def test_wrong_password_401_then_throttled_429(api: Api) -> None:
     assert res.status_code == 429
     assert res.headers["retry-after"] == "30"
     assert "try again in 30 s" in res.json()["detail"]
+    assert (res.json()["code"], res.json()["params"]) == ("too_many_logins", {"retry_after_s": 30})
     metrics = api.as_("admin").get("/metrics").text
     assert 'gridwatch_logins_total{outcome="refused"} 5.0' in metrics
     assert 'gridwatch_logins_total{outcome="throttled"} 1.0' in metrics
@@ -195,13 +196,18 @@ def test_errors_have_one_shape_with_the_field(api: Api) -> None:
     bad_query = client.get("/api/cameras", params={"limit": 0})
     assert bad_query.status_code == 422
     assert bad_query.json()["errors"] == [
-        {"where": "query.limit", "message": "Input should be greater than or equal to 1"}
+        {
+            "where": "query.limit",
+            "message": "Input should be greater than or equal to 1",
+            "code": "greater_than_equal",  # pydantic's kind and its context, for a client to word it
+            "params": {"ge": 1},
+        }
     ]
     bad_body = client.post(
         "/api/cameras", json={"id": "N1", "name": "n", "streams": {"main": "rtsp://h/x"}, "colour": 1}
     )
     assert bad_body.status_code == 422
-    assert {"where": "colour", "message": "unknown key"} in bad_body.json()["errors"]
+    assert {"where": "colour", "message": "unknown key", "code": "extra_forbidden"} in bad_body.json()["errors"]
     assert client.get("/api/nothing-here").json() == {"detail": "Not Found", "errors": []}
 
 

@@ -101,6 +101,46 @@ def test_camera_page_receives_webrtc_video(page: Page, server: Server) -> None:
         wait_for(lambda: live_metrics(admin, "gridwatch_live_pulls") == {})
 
 
+# The zone overlay's box relative to the live view's, and the picture's size.
+OVERLAY_BOX = """() => {
+  const live = document.querySelector('#live').getBoundingClientRect();
+  const zones = document.querySelector('#zones').getBoundingClientRect();
+  const video = document.querySelector('#live video');
+  return [zones.x - live.x, zones.y - live.y, zones.width, zones.height, video.videoWidth, video.videoHeight];
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(800, 300), (300, 560)], ids=["wide", "tall"])
+def test_zones_cover_the_picture_not_its_bars(page: Page, server: Server, width: int, height: int) -> None:
+    """A live view box of another shape than the stream shows the picture whole between bars (at the sides of
+    a wide box, above and below in a tall one); the zones are drawn over the picture only."""
+    login(page, server, "operator")
+    page.goto(server.url + "/#/camera/CAM-01")
+    expect(page.locator("#live video")).to_be_attached()
+    page.wait_for_function("() => document.querySelector('#live video').videoWidth > 0", timeout=20_000)
+    page.evaluate(
+        f"() => Object.assign(document.querySelector('#live').style, {{ width: '{width}px', height: '{height}px' }})"
+    )
+    vw, vh = page.evaluate(OVERLAY_BOX)[4:]
+    assert (vw, vh) == (768, 576)
+    scale = min(width / vw, height / vh)
+    want = [(width - vw * scale) / 2, (height - vh * scale) / 2, vw * scale, vh * scale]
+    assert want[0] > 1 if width / height > vw / vh else want[1] > 1  # there are bars to stay off
+    # the overlay follows the box on its next resize notification
+    page.wait_for_function(
+        f"want => ({OVERLAY_BOX})().slice(0, 4).every((v, i) => Math.abs(v - want[i]) < 1)", arg=want, timeout=5_000
+    )
+    shot(page, f"camera-zones-{width}x{height}")
+    # and the zone polygon (the plaza: the lower 65 % of the picture) ends at the picture's bottom edge
+    plaza = page.evaluate(
+        "() => { const l = document.querySelector('#live').getBoundingClientRect();"
+        " const r = document.querySelector('#live polygon[data-zone=plaza]').getBoundingClientRect();"
+        " return [r.x - l.x, r.bottom - l.y]; }"
+    )
+    assert abs(plaza[0] - want[0]) < 2, (plaza, want)
+    assert abs(plaza[1] - (want[1] + want[3])) < 2, (plaza, want)
+
+
 @dataclass
 class Account:
     """A console login of the test's own, for `login` (it needs the server's address and the password)."""
@@ -276,6 +316,10 @@ class Delivery:
 
 @pytest.fixture(scope="module")
 def delivery(server: Server, footage: Path) -> Delivery:
+    return worker_delivery(server, footage)
+
+
+def worker_delivery(server: Server, footage: Path) -> Delivery:
     """A worker account with a token (made by the admin over the API) and a real frame as evidence."""
     capture = cv2.VideoCapture(str(footage / "vtest.avi"))
     try:

@@ -94,5 +94,9 @@ def test_an_unexpected_failure_still_answers_in_the_json_error_shape(api: Api) -
     res = client.get("/api/broken")
     assert res.status_code == 500
     assert res.headers["content-type"] == "application/json"
-    assert res.json() == {"detail": "internal error: the request was not carried out", "errors": []}
+    assert res.json() == {
+        "detail": "internal error: the request was not carried out",
+        "errors": [],
+        "code": "internal_error",
+    }
     assert "hunter2" not in res.text

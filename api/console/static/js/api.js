@@ -1,12 +1,39 @@
 // Calls to gridwatch's API from the console: session cookie + CSRF header, one error shape.
+import { fmtDate, known, t, tv } from "./i18n.js";
+
+// The server's sentence in the user's language when its code is one the console knows ("error.<code>"
+// with the code's params), else the server's own text.
+function knownCode(code) { return Boolean(code) && known(`error.${code}`); }
+function said(code, params, text) {
+  return knownCode(code) ? t(`error.${code}`, params || {}) : text;
+}
+
+// One problem with the input: "field: what is wrong". `names` gives a form's own label for a field.
+export function issueMessage(item) { return said(item.code, item.params, item.message); }
+export function issueText(item, names = {}) {
+  const where = names[item.where] || item.where;
+  return where ? `${where}: ${issueMessage(item)}` : issueMessage(item);
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.detail) || `HTTP ${status}`);
+    const errors = (body && body.errors) || [];
+    // A refusal's detail lists its problems: said again from the items when any of them has a code.
+    const detail = errors.some((i) => i.code) ? errors.map((i) => issueText(i)).join("\n") : body && body.detail;
+    super(said(body && body.code, body && body.params, detail) || t("error.http", { status }));
     this.status = status;
-    this.errors = (body && body.errors) || [];
+    this.errors = errors;
+    // Said in the user's language, or the server's own (English) words?
+    this.translated = errors.length ? errors.every((i) => knownCode(i.code)) : knownCode(body && body.code) || !detail;
   }
 }
+
+// The server's words the console could not put into the user's language, marked as English: screen readers
+// read them so, and they are told apart from console words that lack a translation.
+export function serverText(text) { return h("span", { lang: "en" }, text); }
+
+// An error's message as shown: marked as the server's English unless the console said it itself.
+export function errorMessage(e) { return e instanceof ApiError && !e.translated ? serverText(e.message) : e.message; }
 
 export function csrfToken() {
   const m = document.cookie.match(/(?:^|;\s*)gridwatch_csrf=([^;]*)/);
@@ -64,7 +91,7 @@ export function h(tag, attrs = {}, ...children) {
 
 export function healthBadge(health) {
   const state = (health && health.state) || "unknown";
-  return h("span", { class: `badge health-${state}`, title: health && health.reason ? health.reason : "" }, state);
+  return h("span", { class: `badge health-${state}`, title: health && health.reason ? health.reason : "" }, tv("health", state));
 }
 
 // Every item of a cursor-paginated list ({items, next_cursor}), up to `max` items.
@@ -90,21 +117,17 @@ export function query(params) {
   return s ? `?${s}` : "";
 }
 
-// Local date and time, short: "14:05" today, "3 May 14:05" otherwise.
+// Local date and time, short, in the language's order: "14:05" today, "3 May, 14:05" ("5月3日 14:05") otherwise.
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  const now = new Date();
-  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  if (d.toDateString() === now.toDateString()) return time;
-  return `${d.toLocaleDateString([], { day: "numeric", month: "short" })} ${time}`;
+  const today = d.toDateString() === new Date().toDateString();
+  return fmtDate(d, today ? { hour: "2-digit", minute: "2-digit" } : { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
 }
 
-export function label(value) { return String(value || "").replaceAll("_", " "); }
+export function severityBadge(severity) { return h("span", { class: `badge sev-${severity}` }, tv("severity", severity)); }
 
-export function severityBadge(severity) { return h("span", { class: `badge sev-${severity}` }, severity); }
-
-export function stateBadge(state) { return h("span", { class: `badge state state-${state}`, "data-state": state }, label(state)); }
+export function stateBadge(state) { return h("span", { class: `badge state state-${state}`, "data-state": state }, tv("state", state)); }
 
 // Server-sent events of the given kinds; returns close(). `onStatus` gets "live", "reconnecting" or
 // "closed". The browser reconnects by itself after a network error (resuming with Last-Event-ID);

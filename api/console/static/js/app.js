@@ -1,9 +1,10 @@
 // The console shell: who is logged in, navigation filtered by permission, and a hash router.
 // A page is a module exporting render(view, params, ctx) that fills `view` and may return a cleanup
 // function (called when the user navigates away: live views close their connection there).
-import { api, h } from "./api.js";
+import { api, errorMessage, h } from "./api.js";
+import { initI18n, languageSelect, t, tv } from "./i18n.js";
 
-// Pages register here; `nav` entries appear in the menu for users allowed by `perm` (a permission
+// Pages register here; `nav` entries (their words) appear in the menu for users allowed by `perm` (a permission
 // name, or a test of the user). Those who only do field work (grid workers) get their task list
 // instead of the centre's alert wall, case board and figures.
 const has = (me, permission) => me.permissions.includes(permission);
@@ -12,17 +13,17 @@ const WATCHES = (me) => has(me, "alerts:read") && !FIELD_ONLY(me);
 const BOARD = (me) => has(me, "cases:read") && !FIELD_ONLY(me);
 
 export const ROUTES = [
-  { pattern: /^#\/tasks$/, module: "./pages/tasks.js", nav: "My tasks", href: "#/tasks", perm: FIELD_ONLY },
-  { pattern: /^#\/alerts$/, module: "./pages/alerts.js", nav: "Alerts", href: "#/alerts", perm: WATCHES },
-  { pattern: /^#\/cases(?:\?.*)?$/, module: "./pages/cases.js", nav: "Cases", href: "#/cases", perm: BOARD },
+  { pattern: /^#\/tasks$/, module: "./pages/tasks.js", nav: () => t("nav.tasks"), href: "#/tasks", perm: FIELD_ONLY },
+  { pattern: /^#\/alerts$/, module: "./pages/alerts.js", nav: () => t("nav.alerts"), href: "#/alerts", perm: WATCHES },
+  { pattern: /^#\/cases(?:\?.*)?$/, module: "./pages/cases.js", nav: () => t("nav.cases"), href: "#/cases", perm: BOARD },
   { pattern: /^#\/case\/(\d+)$/, module: "./pages/case.js", perm: "cases:read" },
-  { pattern: /^#\/figures$/, module: "./pages/figures.js", nav: "Figures", href: "#/figures", perm: BOARD },
-  { pattern: /^#\/tree$/, module: "./pages/tree.js", nav: "Site", href: "#/tree", perm: "site:read" },
-  { pattern: /^#\/cameras$/, module: "./pages/cameras.js", nav: "Cameras", href: "#/cameras", perm: "site:read" },
-  { pattern: /^#\/cameras\/new$/, module: "./pages/camera-new.js", nav: "Add camera", href: "#/cameras/new", perm: "site:write" },
-  { pattern: /^#\/cameras\/import$/, module: "./pages/import.js", nav: "Import CSV", href: "#/cameras/import", perm: "site:write" },
+  { pattern: /^#\/figures$/, module: "./pages/figures.js", nav: () => t("nav.figures"), href: "#/figures", perm: BOARD },
+  { pattern: /^#\/tree$/, module: "./pages/tree.js", nav: () => t("nav.tree"), href: "#/tree", perm: "site:read" },
+  { pattern: /^#\/cameras$/, module: "./pages/cameras.js", nav: () => t("nav.cameras"), href: "#/cameras", perm: "site:read" },
+  { pattern: /^#\/cameras\/new$/, module: "./pages/camera-new.js", nav: () => t("nav.cameraNew"), href: "#/cameras/new", perm: "site:write" },
+  { pattern: /^#\/cameras\/import$/, module: "./pages/import.js", nav: () => t("nav.import"), href: "#/cameras/import", perm: "site:write" },
   { pattern: /^#\/camera\/([^/]+)$/, module: "./pages/camera.js", perm: "site:read" },
-  { pattern: /^#\/audit(?:\?.*)?$/, module: "./pages/audit.js", nav: "Access audit", href: "#/audit", perm: "audit:read" },
+  { pattern: /^#\/audit(?:\?.*)?$/, module: "./pages/audit.js", nav: () => t("nav.audit"), href: "#/audit", perm: "audit:read" },
 ];
 
 // Where a user starts: grid workers on their tasks, those who handle alerts on the alert wall,
@@ -46,7 +47,7 @@ function can(perm) {
 }
 
 function buildNav() {
-  nav.replaceChildren(...ROUTES.filter((r) => r.nav && can(r.perm)).map((r) => h("a", { href: r.href }, r.nav)));
+  nav.replaceChildren(...ROUTES.filter((r) => r.nav && can(r.perm)).map((r) => h("a", { href: r.href }, r.nav())));
 }
 
 function markActive() {
@@ -67,11 +68,12 @@ async function route() {
   nav.classList.remove("open");
   markActive();
   if (!r || !can(r.perm)) {
-    main.replaceChildren(h("h1", {}, "Not found"), h("p", { class: "muted" }, "This page does not exist or is not for your role."));
+    main.replaceChildren(h("h1", {}, t("app.notFound")), h("p", { class: "muted" }, t("app.notFoundText")));
     return;
   }
   const params = hash.match(r.pattern).slice(1).map(decodeURIComponent);
-  main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  main.replaceChildren(h("p", { class: "muted" }, t("app.loading")));
+  document.title = t("app.title");
   // The page renders into its own element, shown only if the user is still here when it is ready:
   // a page that loads slowly never overwrites the one navigated to meanwhile.
   const view = h("div", { class: "view" });
@@ -86,16 +88,23 @@ async function route() {
     main.replaceChildren(view);
   } catch (e) {
     if (e.status === 401 || mine !== visit) return;
-    main.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { class: "error" }, e.message));
+    main.replaceChildren(h("h1", {}, t("app.failed")), h("p", { class: "error" }, errorMessage(e)));
   }
   main.focus({ preventScroll: true });
 }
 
+function showUser() {
+  document.getElementById("user-name").textContent = `${me.display_name} · ${tv("role", me.role)}`;
+}
+
 async function start() {
+  await initI18n();
   me = await api("/api/auth/me");
-  document.getElementById("user-name").textContent = `${me.display_name} · ${me.role.replace("_", " ")}`;
+  showUser();
   document.body.dataset.role = me.role;
   buildNav();
+  // Another language: the shell's words, then the page drawn again in it.
+  languageSelect(document.getElementById("lang"), () => { showUser(); buildNav(); route(); });
   document.getElementById("menu-toggle").addEventListener("click", (ev) => {
     const open = nav.classList.toggle("open");
     ev.currentTarget.setAttribute("aria-expanded", String(open));
@@ -110,4 +119,4 @@ async function start() {
   await route();
 }
 
-start().catch((e) => { if (e.status !== 401) main.replaceChildren(h("p", { class: "error" }, e.message)); });
+start().catch((e) => { if (e.status !== 401) main.replaceChildren(h("p", { class: "error" }, errorMessage(e))); });

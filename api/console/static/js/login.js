@@ -1,11 +1,17 @@
 import { api } from "./api.js";
+import { initI18n, languageSelect, t } from "./i18n.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
 
+// What the last refusal said, said again in a newly chosen language.
+let refusal = null;
+const showRefusal = () => { if (refusal) error.textContent = refusal(); };
+
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   error.hidden = true;
+  refusal = null;
   const button = form.querySelector("button");
   button.disabled = true;
   try {
@@ -17,11 +23,13 @@ form.addEventListener("submit", async (ev) => {
     // Only paths on this server: never follow an absolute URL given in the query.
     location.assign(/^\/(?![\/\\])/.test(next) ? next : "/");
   } catch (e) {
-    error.textContent = e.status === 429 ? e.message : "Wrong user name or password.";
-    if (e.status && e.status !== 401 && e.status !== 429) error.textContent = e.message;
+    refusal = e.status === 401 || !e.status ? () => t("login.refused") : () => e.message;
+    showRefusal();
     error.hidden = false;
     form.password.select();
   } finally {
     button.disabled = false;
   }
 });
+
+initI18n().then(() => languageSelect(document.getElementById("lang"), showRefusal)).catch((e) => console.error(e));

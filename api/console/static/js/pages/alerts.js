@@ -1,23 +1,24 @@
 // The live alert wall: alerts in scope, newest first; new ones arrive over server-sent events
 // without a reload. Operators acknowledge, dismiss (with a reason) or make a case from here.
-import { api, cursorPages, fmtTime, h, label, query, severityBadge, subscribe } from "../api.js";
+import { api, cursorPages, errorMessage, fmtTime, h, query, severityBadge, subscribe } from "../api.js";
+import { t, tv } from "../i18n.js";
 
 const STATUSES = ["new", "acknowledged", "in_case", "escalated", "dismissed"];
 const MAX_CARDS = 200;
 
 function thumb(a) {
-  if (!a.has_evidence || !a.evidence_url) return h("div", { class: "thumb thumb-none" }, a.evidence_removed || "no picture");
+  if (!a.has_evidence || !a.evidence_url) return h("div", { class: "thumb thumb-none" }, a.evidence_removed || t("alerts.noPicture"));
   return h("a", { class: "thumb", href: a.evidence_url, target: "_blank", rel: "noopener" },
-    h("img", { src: a.evidence_url, alt: `evidence: ${label(a.hazard)} on ${a.camera_name || a.camera_id}`, loading: "lazy" }));
+    h("img", { src: a.evidence_url, alt: t("alerts.evidence", { hazard: tv("hazard", a.hazard), camera: a.camera_name || a.camera_id }), loading: "lazy" }));
 }
 
 export async function render(main, _params, { me }) {
   const writer = me.permissions.includes("alerts:handle");
   const wall = h("ol", { class: "alert-wall", id: "alert-wall", "aria-live": "polite" });
-  const status = h("select", { "aria-label": "Status", id: "alert-status" },
-    h("option", { value: "" }, "All statuses"), STATUSES.map((s) => h("option", { value: s }, label(s))));
-  const liveState = h("span", { class: "badge live-state", id: "live-state" }, "connecting");
-  const empty = h("p", { class: "card muted", id: "alert-empty" }, "No alerts in your scope.");
+  const status = h("select", { "aria-label": t("alerts.status"), id: "alert-status" },
+    h("option", { value: "" }, t("alerts.allStatuses")), STATUSES.map((s) => h("option", { value: s }, tv("alertStatus", s))));
+  const liveState = h("span", { class: "badge live-state", id: "live-state" }, tv("stream", "connecting"));
+  const empty = h("p", { class: "card muted", id: "alert-empty" }, t("alerts.empty"));
   const cards = new Map(); // alert id → card element
 
   const matches = (a) => !status.value || a.status === status.value;
@@ -31,7 +32,7 @@ export async function render(main, _params, { me }) {
       try {
         return await api(`/api/alerts/${a.id}/${path}`, { method: "POST", json: body });
       } catch (e) {
-        problem.textContent = e.message;
+        problem.replaceChildren(errorMessage(e));
         problem.hidden = false;
         return null;
       } finally {
@@ -41,12 +42,12 @@ export async function render(main, _params, { me }) {
     const open = a.status === "new" || a.status === "acknowledged";
     if (writer && open) {
       if (a.status === "new") {
-        buttons.append(h("button", { class: "act-ack", onclick: async () => { const r = await act("ack"); if (r) upsert(r); } }, "Acknowledge"));
+        buttons.append(h("button", { class: "act-ack", onclick: async () => { const r = await act("ack"); if (r) upsert(r); } }, t("alerts.ack")));
       }
-      const reason = h("input", { name: "reason", placeholder: "Why is this a false alarm?", maxlength: 500, "aria-label": "Dismiss reason" });
+      const reason = h("input", { name: "reason", placeholder: t("alerts.reasonPlaceholder"), maxlength: 500, "aria-label": t("alerts.reason") });
       const dismissForm = h("form", { class: "dismiss-form", hidden: true },
-        reason, h("button", { type: "submit", class: "danger" }, "Dismiss alert"),
-        h("button", { type: "button", class: "link", onclick: () => { dismissForm.hidden = true; } }, "Cancel"));
+        reason, h("button", { type: "submit", class: "danger" }, t("alerts.dismissSubmit")),
+        h("button", { type: "button", class: "link", onclick: () => { dismissForm.hidden = true; } }, t("alerts.cancel")));
       dismissForm.addEventListener("submit", async (ev) => {
         ev.preventDefault();
         if (!reason.value.trim()) { reason.setAttribute("aria-invalid", "true"); reason.focus(); return; }
@@ -54,31 +55,31 @@ export async function render(main, _params, { me }) {
         if (r) upsert(r);
       });
       buttons.append(
-        h("button", { class: "act-dismiss", onclick: () => { dismissForm.hidden = false; reason.focus(); } }, "Dismiss…"),
+        h("button", { class: "act-dismiss", onclick: () => { dismissForm.hidden = false; reason.focus(); } }, t("alerts.dismiss")),
         h("button", {
           class: "primary act-case",
           onclick: async () => {
             const c = await act("case", { note: "" });
             if (c) location.hash = `#/case/${c.id}`;
           },
-        }, "Make case"));
+        }, t("alerts.makeCase")));
       buttons.append(dismissForm);
     }
     const outcome = a.case_id
-      ? h("a", { href: `#/case/${a.case_id}`, class: "case-link" }, `case #${a.case_id}`)
-      : a.dismiss_reason ? h("span", { class: "muted" }, `dismissed: ${a.dismiss_reason}`) : null;
+      ? h("a", { href: `#/case/${a.case_id}`, class: "case-link" }, t("alerts.caseLink", { id: a.case_id }))
+      : a.dismiss_reason ? h("span", { class: "muted" }, t("alerts.dismissed", { reason: a.dismiss_reason })) : null;
     return h("li", { class: `alert-card status-${a.status}`, "data-alert": a.id, "data-status": a.status, "data-hazard": a.hazard },
       thumb(a),
       h("div", { class: "alert-body" },
         h("div", { class: "alert-head" },
-          h("strong", { class: "hazard" }, label(a.hazard)), severityBadge(a.severity),
-          h("span", { class: "badge alert-status" }, label(a.status)),
-          a.episode_state === "closed" ? h("span", { class: "badge muted" }, "over") : null),
+          h("strong", { class: "hazard" }, tv("hazard", a.hazard)), severityBadge(a.severity),
+          h("span", { class: "badge alert-status" }, tv("alertStatus", a.status)),
+          a.episode_state === "closed" ? h("span", { class: "badge muted" }, t("alerts.over")) : null),
         h("div", { class: "alert-where" },
-          h("span", { class: "camera-name" }, a.camera_name || a.camera_id), h("span", { class: "muted" }, ` · grid ${a.grid_id}`),
-          a.zone_id ? h("span", { class: "muted" }, ` · zone ${a.zone_id}`) : null),
+          h("span", { class: "camera-name" }, a.camera_name || a.camera_id), h("span", { class: "muted" }, ` · ${t("alerts.grid", { id: a.grid_id })}`),
+          a.zone_id ? h("span", { class: "muted" }, ` · ${t("alerts.zone", { id: a.zone_id })}`) : null),
         h("div", { class: "muted alert-time" }, h("time", { datetime: a.started_at }, fmtTime(a.started_at)),
-          a.updates > 1 ? ` · ${a.updates} updates, last ${fmtTime(a.last_seen_at)}` : ""),
+          a.updates > 1 ? ` · ${t("alerts.updates", { count: a.updates, time: fmtTime(a.last_seen_at) })}` : ""),
         a.summary ? h("p", { class: "alert-summary" }, a.summary) : null,
         outcome, buttons, problem));
   }
@@ -138,16 +139,16 @@ export async function render(main, _params, { me }) {
   status.addEventListener("change", () => load().catch((e) => { empty.textContent = e.message; empty.hidden = false; }));
 
   main.replaceChildren(
-    h("h1", {}, "Alerts"),
+    h("h1", {}, t("nav.alerts")),
     h("div", { class: "toolbar" }, status, liveState,
-      h("span", { class: "muted" }, "New alerts appear at the top as they arrive.")),
+      h("span", { class: "muted" }, t("alerts.hint"))),
     empty, wall);
   // Subscribe before the first load and hold events until it is done, so none falls in between.
   let held = [];
   let gap = false;
   const close = subscribe(["alert.new", "alert.changed"], (_kind, a) => (held ? held.push(a) : upsert(a, { fresh: true })),
     (s) => {
-      liveState.textContent = s;
+      liveState.textContent = tv("stream", s);
       liveState.dataset.state = s;
       if (s === "closed") gap = true; // a new stream does not replay what was missed: reload
       else if (s === "live" && gap) { gap = false; load().catch(() => {}); }

@@ -1,7 +1,8 @@
 // Access audit (admins): who watched which camera live, opened which evidence or attachment, exported
 // or imported cameras, changed which account or token. Filters go to the address, so a filtered view can
 // be shared; the CSV link downloads every matching row.
-import { api, h, label, query } from "../api.js";
+import { api, h, query } from "../api.js";
+import { fmtDate, fmtNumber, t, tv } from "../i18n.js";
 
 const ACTIONS = [
   "live_view", "live_view_ended", "evidence_opened", "attachment_opened", "cameras_exported", "credentials_sent", "cameras_imported",
@@ -15,23 +16,22 @@ function moment(value) {
 }
 
 function fmtFull(iso) {
-  const d = new Date(iso);
-  return `${d.toLocaleDateString([], { day: "numeric", month: "short", year: "numeric" })} ${d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}`;
+  return fmtDate(new Date(iso), { day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
 export async function render(main) {
   const wanted = new URLSearchParams(location.hash.split("?")[1] || "");
-  const actor = h("input", { type: "search", id: "audit-actor", placeholder: "Who (user name)", "aria-label": "Who", value: wanted.get("actor") || "" });
-  const action = h("select", { id: "audit-action", "aria-label": "Action" },
-    h("option", { value: "" }, "All actions"),
-    ACTIONS.map((a) => h("option", { value: a, selected: a === wanted.get("action") }, label(a))));
-  const target = h("input", { type: "search", id: "audit-target", placeholder: "What (camera id, alert 7, user)", "aria-label": "What", value: wanted.get("target") || "" });
-  const since = h("input", { type: "datetime-local", id: "audit-since", "aria-label": "From" });
-  const until = h("input", { type: "datetime-local", id: "audit-until", "aria-label": "Until" });
-  const csv = h("a", { class: "button", id: "audit-csv", download: "access-audit.csv" }, "Download CSV");
+  const actor = h("input", { type: "search", id: "audit-actor", placeholder: t("audit.whoPlaceholder"), "aria-label": t("audit.who"), value: wanted.get("actor") || "" });
+  const action = h("select", { id: "audit-action", "aria-label": t("audit.action") },
+    h("option", { value: "" }, t("audit.allActions")),
+    ACTIONS.map((a) => h("option", { value: a, selected: a === wanted.get("action") }, tv("auditAction", a))));
+  const target = h("input", { type: "search", id: "audit-target", placeholder: t("audit.whatPlaceholder"), "aria-label": t("audit.what"), value: wanted.get("target") || "" });
+  const since = h("input", { type: "datetime-local", id: "audit-since", "aria-label": t("audit.from") });
+  const until = h("input", { type: "datetime-local", id: "audit-until", "aria-label": t("audit.until") });
+  const csv = h("a", { class: "button", id: "audit-csv", download: "access-audit.csv" }, t("audit.csv"));
   const summary = h("span", { class: "muted", id: "audit-summary" });
   const body = h("tbody");
-  const more = h("button", { type: "button", id: "audit-more", hidden: true }, "Show more");
+  const more = h("button", { type: "button", id: "audit-more", hidden: true }, t("audit.more"));
   let cursor = null;
   let shown = 0;
 
@@ -40,9 +40,9 @@ export async function render(main) {
   });
 
   const row = (e) => h("tr", { "data-action": e.action, "data-actor": e.actor, "data-target": e.target },
-    h("td", { title: e.at }, fmtFull(e.at)),
-    h("td", { class: "actor" }, e.actor, " ", h("span", { class: "muted" }, label(e.actor_role))),
-    h("td", { class: "action" }, label(e.action)),
+    h("td", { title: fmtDate(new Date(e.at), { dateStyle: "full", timeStyle: "long" }) }, fmtFull(e.at)),
+    h("td", { class: "actor" }, e.actor, " ", h("span", { class: "muted" }, tv("role", e.actor_role))),
+    h("td", { class: "action" }, tv("auditAction", e.action)),
     h("td", { class: "target" }, e.target),
     h("td", { class: "detail" }, e.detail || "—"),
     h("td", { class: "muted" }, e.address || "—"));
@@ -55,7 +55,7 @@ export async function render(main) {
     shown += page.items.length;
     cursor = page.next_cursor;
     more.hidden = !cursor;
-    summary.textContent = shown ? `${shown}${cursor ? "+" : ""} row${shown === 1 ? "" : "s"}` : "Nothing recorded for these filters.";
+    summary.textContent = shown ? t("audit.rows", { count: `${fmtNumber(shown)}${cursor ? "+" : ""}` }) : t("audit.none");
     csv.href = `/api/audit.csv${query(f)}`;
   }
 
@@ -66,17 +66,18 @@ export async function render(main) {
   };
   const form = h("form", { class: "toolbar", id: "audit-filters", onsubmit: (ev) => { ev.preventDefault(); apply(); } },
     actor, action, target,
-    h("label", { class: "inline" }, "From ", since), h("label", { class: "inline" }, "until ", until),
-    h("button", { type: "submit", class: "primary" }, "Filter"), csv, summary);
+    h("label", { class: "inline" }, t("audit.from"), " ", since), h("label", { class: "inline" }, t("audit.untilInline"), " ", until),
+    h("button", { type: "submit", class: "primary" }, t("audit.filter")), csv, summary);
   action.addEventListener("change", apply);
   more.addEventListener("click", () => load(false).catch((e) => { summary.textContent = e.message; }));
 
   main.replaceChildren(
-    h("h1", {}, "Access audit"),
-    h("p", { class: "muted" }, "Who watched a camera live, opened evidence or an attachment, exported or imported cameras, or changed an account or token."),
+    h("h1", {}, t("nav.audit")),
+    h("p", { class: "muted" }, t("audit.intro")),
     form,
     h("div", { class: "table-wrap" }, h("table", { id: "audit-table" },
-      h("thead", {}, h("tr", {}, ["When", "Who", "Action", "What", "Detail", "From"].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, [t("audit.when"), t("audit.who"), t("audit.action"), t("audit.what"), t("audit.detail"), t("audit.address")]
+        .map((name) => h("th", { scope: "col" }, name)))),
       body)),
     more);
   await load(true);

@@ -1,5 +1,6 @@
 // Add one camera; every refused field is marked with the server's message.
-import { api, h } from "../api.js";
+import { api, h, issueMessage, issueText } from "../api.js";
+import { t, tv } from "../i18n.js";
 
 const FIELDS = {
   // API error path → form field
@@ -25,9 +26,9 @@ export async function render(main) {
   const f = {
     id: h("input", { name: "id", required: true, maxlength: 64, placeholder: "CAM-101" }),
     name: h("input", { name: "name", required: true, maxlength: 200 }),
-    level: h("select", { name: "level" }, ["compound", "property", "community", "street"].map((v) => h("option", { value: v }, v))),
-    compound: h("select", { name: "compound" }, h("option", { value: "" }, "— none —"), compounds.map((c) => h("option", { value: c.id }, `${c.id} ${c.name}`))),
-    grid: h("select", { name: "grid" }, h("option", { value: "" }, "— from the compound or location —"), grids.map((g) => h("option", { value: g.id }, `${g.id} ${g.name}`))),
+    level: h("select", { name: "level" }, ["compound", "property", "community", "street"].map((v) => h("option", { value: v }, tv("cameraLevel", v)))),
+    compound: h("select", { name: "compound" }, h("option", { value: "" }, t("cameraNew.none")), compounds.map((c) => h("option", { value: c.id }, `${c.id} ${c.name}`))),
+    grid: h("select", { name: "grid" }, h("option", { value: "" }, t("cameraNew.gridDerived")), grids.map((g) => h("option", { value: g.id }, `${g.id} ${g.name}`))),
     main: h("input", { name: "main", required: true, placeholder: "rtsp://10.2.0.17:554/main" }),
     sub: h("input", { name: "sub", placeholder: "rtsp://10.2.0.17:554/sub" }),
     username: h("input", { name: "username", autocomplete: "off" }),
@@ -36,18 +37,25 @@ export async function render(main) {
     lon: h("input", { name: "lon", inputmode: "decimal" }),
     enabled: h("input", { name: "enabled", type: "checkbox", checked: true }),
   };
+  const labels = {
+    id: t("camera.id"), name: t("camera.name"), level: t("camera.level"), compound: t("camera.compound"), grid: t("camera.grid"),
+    main: t("cameraNew.main"), sub: t("cameraNew.sub"), username: t("cameraNew.username"), password: t("cameraNew.password"),
+    lat: t("cameraNew.lat"), lon: t("cameraNew.lon"), enabled: t("camera.enabled"),
+  };
+  // The server names a refused field by its path in the request; the summary names it as the form does.
+  const names = Object.fromEntries(Object.entries(FIELDS).map(([where, name]) => [where, labels[name]]));
   const summary = h("div", { class: "error", role: "alert", id: "form-errors" });
   const form = h("form", { class: "card", id: "camera-form", novalidate: true },
     h("div", { class: "form-grid" },
-      field("Id", f.id), field("Name", f.name),
-      field("Level", f.level), field("Compound", f.compound),
-      field("Grid", f.grid, "Leave empty to derive it."), h("span"),
-      field("Main stream URL", f.main), field("Sub stream URL", f.sub, "Optional; detection reads it."),
-      field("User name", f.username), field("Password", f.password, "Stored encrypted, never shown again."),
-      field("Latitude", f.lat), field("Longitude", f.lon)),
-    h("label", { class: "check" }, f.enabled, "Enabled"),
+      field(labels.id, f.id), field(labels.name, f.name),
+      field(labels.level, f.level), field(labels.compound, f.compound),
+      field(labels.grid, f.grid, t("cameraNew.gridHint")), h("span"),
+      field(labels.main, f.main), field(labels.sub, f.sub, t("cameraNew.subHint")),
+      field(labels.username, f.username), field(labels.password, f.password, t("cameraNew.passwordHint")),
+      field(labels.lat, f.lat), field(labels.lon, f.lon)),
+    h("label", { class: "check" }, f.enabled, labels.enabled),
     summary,
-    h("button", { type: "submit", class: "primary" }, "Add camera"));
+    h("button", { type: "submit", class: "primary" }, t("nav.cameraNew")));
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -70,11 +78,11 @@ export async function render(main) {
         const input = f[FIELDS[it.where]];
         if (input) {
           input.setAttribute("aria-invalid", "true");
-          input.closest("label").append(h("span", { class: "field-error" }, it.message));
+          input.closest("label").append(h("span", { class: "field-error" }, issueMessage(it)));
         }
       }
-      summary.replaceChildren(h("p", {}, "The camera was not added:"), h("ul", {}, items.map((it) => h("li", {}, it.where ? `${it.where}: ${it.message}` : it.message))));
+      summary.replaceChildren(h("p", {}, t("cameraNew.refused")), h("ul", {}, items.map((it) => h("li", {}, issueText(it, names)))));
     }
   });
-  main.replaceChildren(h("p", {}, h("a", { href: "#/cameras" }, "← Cameras")), h("h1", {}, "Add a camera"), form);
+  main.replaceChildren(h("p", {}, h("a", { href: "#/cameras" }, `← ${t("nav.cameras")}`)), h("h1", {}, t("cameraNew.title")), form);
 }

@@ -1,16 +1,18 @@
 // One case: its facts, the evidence of its alerts, the trail of every step and progress note (with
 // their photos), and the steps the caller may take from the current state. Works on a phone (the grid worker's view).
-import { api, fmtTime, h, label, severityBadge, stateBadge, subscribe } from "../api.js";
-import { ACTION_LABEL, assigneeName, canWorkCases, overdueBadge } from "../cases.js";
+import { api, fmtTime, h, issueText, severityBadge, stateBadge, subscribe } from "../api.js";
+import { actionLabel, assigneeName, canWorkCases, overdueBadge } from "../cases.js";
+import { fmtOr, language, t, tv } from "../i18n.js";
 
 const MAX_EVIDENCE = 4;
 
 function attachmentLink(a) {
-  if (a.removed) return h("span", { class: "file muted", "data-attachment": a.id }, `${a.name || `attachment ${a.id}`} — ${a.removed}`);
+  const name = a.name || t("case.attachment", { id: a.id });
+  if (a.removed) return h("span", { class: "file muted", "data-attachment": a.id }, `${name} — ${a.removed}`);
   const url = `/api/attachments/${a.id}`;
   const image = (a.content_type || "").startsWith("image/");
   return h("a", { class: image ? "photo" : "file", href: url, target: "_blank", rel: "noopener", "data-attachment": a.id },
-    image ? h("img", { src: url, alt: a.name || "photo", loading: "lazy" }) : a.name || `attachment ${a.id}`);
+    image ? h("img", { src: url, alt: a.name || t("case.photo"), loading: "lazy" }) : name);
 }
 
 function photoList(list) {
@@ -18,7 +20,7 @@ function photoList(list) {
 }
 
 function who(e) {
-  return h("span", { class: "muted tl-who" }, ` · ${e.actor_id} (${label(e.actor_role)}) · `, h("time", { datetime: e.at }, fmtTime(e.at)));
+  return h("span", { class: "muted tl-who" }, ` · ${e.actor_id} (${tv("role", e.actor_role)}) · `, h("time", { datetime: e.at }, fmtTime(e.at)));
 }
 
 // The trail: every step and every progress note (with their photos), oldest first.
@@ -28,58 +30,58 @@ function timeline(audit, notes) {
   return h("ol", { class: "timeline", id: "case-timeline" }, items.map(({ step: e, note: c }) => (e
     ? h("li", { "data-action": e.action, "data-to": e.to_state },
       h("div", { class: "tl-head" },
-        h("strong", {}, ACTION_LABEL[e.action] || label(e.action)),
-        e.from_state && e.from_state !== e.to_state ? h("span", { class: "muted" }, ` ${label(e.from_state)} → ${label(e.to_state)}`) : null,
+        h("strong", {}, actionLabel(e.action)),
+        e.from_state && e.from_state !== e.to_state ? h("span", { class: "muted" }, ` ${tv("state", e.from_state)} → ${tv("state", e.to_state)}`) : null,
         who(e)),
       e.note ? h("p", { class: "tl-note" }, e.note) : null,
       photoList(e.attachments))
     : h("li", { class: "tl-comment", "data-action": "comment", "data-comment": c.id },
-      h("div", { class: "tl-head" }, h("strong", {}, "Note"), who(c)),
+      h("div", { class: "tl-head" }, h("strong", {}, t("case.note")), who(c)),
       c.text ? h("p", { class: "tl-note" }, c.text) : null,
       photoList(c.attachments)))));
 }
 
 function facts(c) {
   const rows = [
-    ["State", stateBadge(c.state)],
-    ["Severity", severityBadge(c.severity)],
-    ["Hazard", c.hazard ? label(c.hazard) : "—"],
-    ["Source", label(c.source)],
-    ["Grid", c.grid_id],
-    ["Camera", c.camera_name || c.camera_id || "—"],
-    ["Assignee", h("span", { id: "case-assignee", title: c.assignee_id || "" }, assigneeName(c))],
-    ["Level", label(c.level)],
-    ["Matter", label(c.triage)],
-    ["Deadline", h("span", {}, fmtTime(c.deadline_at), " ", overdueBadge(c))],
-    ["Reported", fmtTime(c.created_at)],
-    ["Location", c.location || "—"],
+    [t("case.state"), stateBadge(c.state)],
+    [t("case.severity"), severityBadge(c.severity)],
+    [t("case.hazard"), c.hazard ? tv("hazard", c.hazard) : "—"],
+    [t("case.source"), tv("source", c.source)],
+    [t("case.grid"), c.grid_id],
+    [t("case.camera"), c.camera_name || c.camera_id || "—"],
+    [t("case.assignee"), h("span", { id: "case-assignee", title: c.assignee_id || "" }, assigneeName(c))],
+    [t("case.level"), tv("caseLevel", c.level)],
+    [t("case.matter"), tv("triage", c.triage)],
+    [t("case.deadline"), h("span", {}, fmtTime(c.deadline_at), " ", overdueBadge(c))],
+    [t("case.reported"), fmtTime(c.created_at)],
+    [t("case.location"), c.location || "—"],
   ];
   return h("dl", { class: "facts", id: "case-facts" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
 export async function render(main, [id], { me }) {
   const fieldOnly = canWorkCases(me) && !me.permissions.includes("cases:manage");
-  const back = fieldOnly ? h("a", { href: "#/tasks" }, "← My tasks") : h("a", { href: "#/cases" }, "← Cases");
+  const back = fieldOnly ? h("a", { href: "#/tasks" }, `← ${t("nav.tasks")}`) : h("a", { href: "#/cases" }, `← ${t("nav.cases")}`);
   // The step form stays put across refreshes, so a note being typed is never lost.
   const note = h("textarea", { name: "note", id: "step-note", rows: 3, maxlength: 4000 });
   const photos = h("input", { type: "file", name: "photos", id: "step-photos", accept: "image/*", capture: "environment", multiple: true });
   const stepButtons = h("div", { class: "step-buttons", id: "step-buttons" });
   const stepError = h("div", { class: "error", role: "alert", id: "step-error" });
   const stepForm = h("form", { class: "card step-form", id: "step-form" },
-    h("h2", {}, "Next step"),
-    h("label", {}, "Note", note),
-    h("label", {}, "Photos", photos, h("span", { class: "muted hint" }, "Taken with the camera or chosen from the phone; they go with the step.")),
+    h("h2", {}, t("case.nextStep")),
+    h("label", {}, t("case.note"), note),
+    h("label", {}, t("case.photos"), photos, h("span", { class: "muted hint" }, t("case.photosHint"))),
     stepButtons, stepError);
   stepForm.addEventListener("submit", (ev) => ev.preventDefault());
 
   // A progress note leaves the state alone: words, photos from the phone's camera, or both.
-  const commentText = h("textarea", { name: "text", id: "comment-text", rows: 2, maxlength: 4000, "aria-label": "Progress note" });
-  const commentPhotos = h("input", { type: "file", name: "photos", id: "comment-photos", accept: "image/*", capture: "environment", multiple: true, "aria-label": "Photos" });
+  const commentText = h("textarea", { name: "text", id: "comment-text", rows: 2, maxlength: 4000, "aria-label": t("case.progressNote") });
+  const commentPhotos = h("input", { type: "file", name: "photos", id: "comment-photos", accept: "image/*", capture: "environment", multiple: true, "aria-label": t("case.photos") });
   const commentError = h("div", { class: "error", role: "alert", id: "comment-error" });
   const commentForm = h("form", { class: "comment-form", id: "comment-form" },
-    h("h2", {}, "Add a progress note"), commentText,
-    h("label", {}, "Photos", commentPhotos),
-    h("button", { type: "submit" }, "Add note"), commentError);
+    h("h2", {}, t("case.addProgressNote")), commentText,
+    h("label", {}, t("case.photos"), commentPhotos),
+    h("button", { type: "submit" }, t("case.addNote")), commentError);
 
   const header = h("div");
   const factsBox = h("div", { class: "card" });
@@ -93,7 +95,7 @@ export async function render(main, [id], { me }) {
     note.removeAttribute("aria-invalid");
     if (noteRequired.includes(action) && !note.value.trim()) {
       note.setAttribute("aria-invalid", "true");
-      stepError.textContent = `${ACTION_LABEL[action]} needs a note saying why.`;
+      stepError.textContent = t("case.noteNeeded", { action: actionLabel(action) });
       note.focus();
       return;
     }
@@ -108,7 +110,7 @@ export async function render(main, [id], { me }) {
       photos.value = "";
       await refresh();
     } catch (e) {
-      const items = e.errors && e.errors.length ? e.errors.map((i) => (i.where ? `${i.where}: ${i.message}` : i.message)) : [e.message];
+      const items = e.errors && e.errors.length ? e.errors.map((i) => issueText(i, { note: t("case.note"), photos: t("case.photos") })) : [e.message];
       if (e.errors && e.errors.some((i) => i.where === "note")) note.setAttribute("aria-invalid", "true");
       stepError.replaceChildren(...items.map((t) => h("p", {}, t)));
       for (const b of stepButtons.querySelectorAll("button")) b.disabled = false;
@@ -136,7 +138,7 @@ export async function render(main, [id], { me }) {
       commentPhotos.value = "";
       await refresh();
     } catch (e) {
-      const items = e.errors && e.errors.length ? e.errors.map((i) => (i.where ? `${i.where}: ${i.message}` : i.message)) : [e.message];
+      const items = e.errors && e.errors.length ? e.errors.map((i) => issueText(i, { text: t("case.progressNote"), photos: t("case.photos") })) : [e.message];
       commentError.replaceChildren(...items.map((t) => h("p", {}, t)));
     } finally {
       button.disabled = false;
@@ -145,25 +147,25 @@ export async function render(main, [id], { me }) {
 
   function draw(detail) {
     const c = detail.case;
-    document.title = `#${c.id} ${c.title} — gridwatch`;
+    document.title = `#${c.id} ${c.title} — ${t("app.title")}`;
     header.replaceChildren(
       h("h1", { id: "case-title" }, h("span", { class: "muted" }, `#${c.id} `), c.title, " ", stateBadge(c.state), " ", overdueBadge(c)),
       c.description ? h("p", { class: "case-description" }, c.description) : null);
     factsBox.replaceChildren(facts(c));
     const alerts = detail.alert_ids.slice(0, MAX_EVIDENCE);
     evidence.replaceChildren(...alerts.map((a) => {
-      const img = h("img", { src: `/api/alerts/${a}/evidence`, alt: `evidence of alert ${a}`, loading: "lazy" });
+      const img = h("img", { src: `/api/alerts/${a}/evidence`, alt: t("case.evidenceOf", { id: a }), loading: "lazy" });
       img.addEventListener("error", () => img.closest("a").remove()); // an alert without a picture
       return h("a", { href: `/api/alerts/${a}/evidence`, target: "_blank", rel: "noopener", "data-alert": a }, img);
     }));
     const actions = c.allowed_actions;
     noteRequired = c.note_required;
     note.placeholder = noteRequired.length
-      ? `Note (needed to ${noteRequired.map((a) => ACTION_LABEL[a].toLowerCase()).join(" or ")})` : "Note (optional)";
+      ? t("case.noteFor", { actions: fmtOr(noteRequired.map((a) => actionLabel(a).toLocaleLowerCase(language()))) }) : t("case.noteOptional");
     stepButtons.replaceChildren(...actions.map((a) =>
-      h("button", { type: "button", class: a === "dismiss" || a === "reopen" ? "danger" : "primary", "data-action": a, onclick: () => step(a) }, ACTION_LABEL[a])));
+      h("button", { type: "button", class: a === "dismiss" || a === "reopen" ? "danger" : "primary", "data-action": a, onclick: () => step(a) }, actionLabel(a))));
     stepForm.hidden = actions.length === 0;
-    trail.replaceChildren(h("h2", {}, "Trail"), timeline(detail.audit, detail.comments));
+    trail.replaceChildren(h("h2", {}, t("case.trail")), timeline(detail.audit, detail.comments));
   }
 
   async function refresh() { draw(await api(`/api/cases/${encodeURIComponent(id)}`)); }

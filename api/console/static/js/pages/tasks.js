@@ -1,7 +1,8 @@
 // The grid worker's phone page: open cases assigned to them and the rest of their grids' open cases,
 // most urgent first, and a form to report a problem found on patrol.
-import { api, cursorPages, h, query, subscribe } from "../api.js";
+import { api, cursorPages, h, issueText, query, subscribe } from "../api.js";
 import { OPEN_STATES, caseCard } from "../cases.js";
+import { t, tv } from "../i18n.js";
 
 const SEVERITIES = ["low", "medium", "high", "critical"];
 
@@ -14,15 +15,16 @@ function patrolForm(me, onDone) {
   const grids = me.grid_ids || [];
   const f = {
     grid_id: h("select", { name: "grid_id" }, grids.map((g) => h("option", { value: g }, g))),
-    title: h("input", { name: "title", required: true, maxlength: 200, placeholder: "Broken railing at block 3" }),
+    title: h("input", { name: "title", required: true, maxlength: 200, placeholder: t("tasks.titleExample") }),
     description: h("textarea", { name: "description", rows: 3, maxlength: 4000 }),
-    severity: h("select", { name: "severity" }, SEVERITIES.map((s) => h("option", { value: s, selected: s === "medium" }, s))),
+    severity: h("select", { name: "severity" }, SEVERITIES.map((s) => h("option", { value: s, selected: s === "medium" }, tv("severity", s)))),
   };
+  const names = { grid_id: t("tasks.grid"), title: t("tasks.what"), description: t("tasks.details"), severity: t("tasks.severity") };
   const problem = h("div", { class: "error", role: "alert" });
   const form = h("form", { id: "patrol-form" },
-    h("label", {}, "Grid", f.grid_id), h("label", {}, "What is wrong", f.title),
-    h("label", {}, "Details", f.description), h("label", {}, "Severity", f.severity),
-    problem, h("button", { type: "submit", class: "primary wide" }, "Report"));
+    h("label", {}, names.grid_id, f.grid_id), h("label", {}, names.title, f.title),
+    h("label", {}, names.description, f.description), h("label", {}, names.severity, f.severity),
+    problem, h("button", { type: "submit", class: "primary wide" }, t("tasks.report")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     problem.replaceChildren();
@@ -35,7 +37,7 @@ function patrolForm(me, onDone) {
     } catch (e) {
       const items = e.errors && e.errors.length ? e.errors : [{ where: "", message: e.message }];
       for (const it of items) if (f[it.where]) f[it.where].setAttribute("aria-invalid", "true");
-      problem.replaceChildren(...items.map((it) => h("p", {}, it.where ? `${it.where}: ${it.message}` : it.message)));
+      problem.replaceChildren(...items.map((it) => h("p", {}, issueText(it, names))));
     }
   });
   return form;
@@ -59,16 +61,16 @@ export async function render(main, _params, { me }) {
     others.sort(urgentFirst);
     mineCount.textContent = String(mine.length);
     otherCount.textContent = String(others.length);
-    mineList.replaceChildren(...(mine.length ? mine.map((c) => caseCard(c, { showState: true })) : [h("p", { class: "muted" }, "Nothing assigned to you right now.")]));
-    otherList.replaceChildren(...(others.length ? others.map((c) => caseCard(c, { showState: true })) : [h("p", { class: "muted" }, "No other open cases in your grids.")]));
+    mineList.replaceChildren(...(mine.length ? mine.map((c) => caseCard(c, { showState: true })) : [h("p", { class: "muted" }, t("tasks.noneMine"))]));
+    otherList.replaceChildren(...(others.length ? others.map((c) => caseCard(c, { showState: true })) : [h("p", { class: "muted" }, t("tasks.noneOther"))]));
   }
 
-  const report = h("details", { class: "card", id: "patrol" }, h("summary", {}, "Report a problem found on patrol"),
+  const report = h("details", { class: "card", id: "patrol" }, h("summary", {}, t("tasks.patrol")),
     patrolForm(me, (c) => { location.hash = `#/case/${c.id}`; }));
   main.replaceChildren(
-    h("h1", {}, "My tasks"),
-    h("section", { class: "tasks" }, h("h2", {}, "Assigned to me ", mineCount), mineList),
-    h("section", { class: "tasks" }, h("h2", {}, "Also open in my grids ", otherCount), otherList),
+    h("h1", {}, t("nav.tasks")),
+    h("section", { class: "tasks" }, h("h2", {}, t("tasks.mine"), " ", mineCount), mineList),
+    h("section", { class: "tasks" }, h("h2", {}, t("tasks.other"), " ", otherCount), otherList),
     me.grid_ids && me.grid_ids.length ? report : null);
   await load();
   let pending = null;
