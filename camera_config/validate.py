@@ -56,6 +56,9 @@ class ValidatedSite:
     grids: list[Grid] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
     cameras: list[CameraRecord] = field(default_factory=list)
+    notifications: list[Any] | None = None
+    """The file's ``notifications`` section as written: its channels are checked and stored by the shell
+    (`gridwatch.wiring.Service.load_site`), since who receives what is the events stage's business."""
 
 
 def _section_items(doc: Mapping[str, Any], name: str, issues: list[Issue]) -> list[tuple[int, Any]]:
@@ -106,7 +109,7 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     issues: list[Issue] = []
     if not isinstance(doc, Mapping):
         raise InvalidInput(Issue("", f"a site file must be a mapping, got {type(doc).__name__}"))
-    allowed = {"street", *SECTIONS}
+    allowed = {"street", *SECTIONS, "notifications"}
     for key in doc:
         if key not in allowed:
             issues.append(Issue(str(key), f"unknown key (expected one of: {', '.join(sorted(allowed))})"))
@@ -144,6 +147,9 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     people = _checked("people", person_specs, check_person, refs)
     cameras = _checked("cameras", camera_specs, check_site_camera, refs)
 
+    notifications = doc.get("notifications")
+    if notifications is not None and not isinstance(notifications, list):
+        issues.append(Issue("notifications", f"expected a list, got {type(notifications).__name__}"))
     if street is None or issues:  # a street that is missing or invalid has added its issue
         raise InvalidInput(issues)
     return ValidatedSite(
@@ -155,6 +161,7 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
         grids=grids,
         people=people,
         cameras=cameras,
+        notifications=notifications,
     )
 
 

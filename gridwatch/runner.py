@@ -24,7 +24,7 @@ def build_app(
     stops it around serving, as it does the events service's outbox relay)."""
     service = open_service(settings, publish="thread")
     if site_file is not None:
-        service.site.load_site(site_file)
+        service.load_site(site_file)
     monitor = (
         SiteMonitor(service.site, settings, store=service.events.apply_observation, progress=progress)
         if settings.detect

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 
+from api.access import Role
 from api.audit import AuditAction, AuditActor, AuditLog
 from camera_config.secrets import CredentialCipher
-from camera_config.store import SiteStore
+from camera_config.store import ImportReport, Progress, SiteStore
+from camera_config.validate import ValidatedSite, load_site_file
 from core.clock import SystemClock
 from core.db import make_engine, session_factory
+from events.notify.config import ChannelSpec, parse_channels
 from events.notify.store import Notifications
 from events.policy import load_policy
 from events.retention import Pruner
@@ -41,6 +45,21 @@ class Service:
             Pruner("outbox", retention.outbox_days, self.events.outbox.prune),
             Pruner("delivery log", retention.delivery_log_days, self.notifications.prune),
         ]
+
+    def check_site(self, path: Path) -> tuple[ValidatedSite, list[ChannelSpec]]:
+        """A site file validated whole, its notification channels included (InvalidInput naming each problem)."""
+        site = load_site_file(path, allow_files=self.site.allow_files, existing=self.site.index())
+        roles = [r.value for r in Role if r is not Role.WORKER]
+        return site, parse_channels(site.notifications, roles=roles, allow_hosts=self.settings.allow_hosts)
+
+    def load_site(self, path: Path, progress: Progress | None = None) -> ImportReport:
+        """Apply a site file: the site model, then its notification channels (created or replaced by id;
+        channels only in the database stay)."""
+        site, channels = self.check_site(path)
+        report = self.site.apply_site(site, progress)
+        if channels:
+            self.notifications.put_channels(channels)
+        return report
 
     def record_cli(self, action: AuditAction, target: str, detail: str = "") -> None:
         """What the command line did, in the access audit, as ``cli:<os user>``."""

@@ -43,10 +43,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         )
         out.print(f"{path}: {batch.rows} cameras, all valid")
         return 0
+    from api.access import Role
+    from events.notify.config import parse_channels
+
     site = load_site_file(path, allow_files=settings.demo)
+    roles = [r.value for r in Role if r is not Role.WORKER]
+    channels = parse_channels(site.notifications, roles=roles, allow_hosts=settings.allow_hosts)
     out.print(
         f"{path}: valid — {len(site.communities)} communities, {len(site.compounds)} compounds, "
-        f"{len(site.grids)} grids, {len(site.people)} people, {len(site.cameras)} cameras"
+        f"{len(site.grids)} grids, {len(site.people)} people, {len(site.cameras)} cameras, "
+        f"{len(channels)} notification channels"
     )
     return 0
 
@@ -65,7 +71,7 @@ def cmd_import_cameras(args: argparse.Namespace) -> int:
 def cmd_site_load(args: argparse.Namespace) -> int:
     service = service_from_args(args)
     with progress("loading site") as update:
-        report = service.site.load_site(args.file, progress=update)
+        report = service.load_site(args.file, progress=update)
     _print_report(report, f"{args.file} cameras")
     return 0
 

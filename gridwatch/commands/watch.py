@@ -54,7 +54,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         DEMO_SITE if settings.demo and not service.site.counts()["cameras"] else None
     )
     if site_file is not None:
-        service.site.load_site(site_file)
+        service.load_site(site_file)
 
     def wanted() -> list[Camera]:
         cameras = service.site.cameras(enabled_only=True)

@@ -26,7 +26,7 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
 def test_check_config_accepts_the_demo_site(tmp_path: Path, gridwatch: Gridwatch) -> None:
     res = gridwatch("check-config", str(EXAMPLES / "demo-site.yaml"))
     assert res.returncode == 0, res.stderr
-    assert "valid — 1 communities, 3 compounds, 3 grids, 9 people, 4 cameras" in res.stdout
+    assert "valid — 1 communities, 3 compounds, 3 grids, 9 people, 4 cameras, 0 notification channels" in res.stdout
 
 
 def test_check_config_lists_every_error(tmp_path: Path, gridwatch: Gridwatch) -> None:
@@ -99,3 +99,40 @@ def test_camera_import_and_export_are_in_the_access_audit(tmp_path: Path, gridwa
     assert imported.actor.startswith("cli:")
     assert (imported.target, imported.detail) == ("cams.csv", "1 rows: 1 created, 0 updated, 0 unchanged, 0 skipped")
     assert (exported.target, exported.detail) == (str(tmp_path / "out.csv"), "5 cameras")
+
+
+NOTIFICATIONS = """
+notifications:
+  - id: city
+    kind: webhook
+    url: https://city.example/hooks/gridwatch
+    rules: [{places: [G-01], topics: ["case.*"]}]
+  - id: grid-g01-group
+    kind: wecom
+    url: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc
+    cap: {count: 20, per_minutes: 60}
+"""
+
+
+def test_a_site_file_brings_its_notification_channels(tmp_path: Path, gridwatch: Gridwatch) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text((EXAMPLES / "demo-site.yaml").read_text(encoding="utf-8") + NOTIFICATIONS, encoding="utf-8")
+    check = gridwatch("check-config", str(site))
+    assert check.returncode == 0, check.stderr
+    assert "2 notification channels" in check.stdout
+    load = gridwatch("site", "load", str(site))
+    assert load.returncode == 0, load.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'gridwatch.db'}")
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, kind, secret_enc IS NOT NULL FROM notification_channels ORDER BY id")
+        assert [tuple(r) for r in rows] == [("city", "webhook", 1), ("grid-g01-group", "wecom", 0)]
+    engine.dispose()
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        site.read_text(encoding="utf-8").replace("https://qyapi.weixin.qq.com", "http://qyapi.weixin.qq.com"),
+        encoding="utf-8",
+    )
+    res = gridwatch("check-config", str(bad))
+    assert res.returncode == 1
+    assert "notifications[1].url: a wecom robot URL must be https://qyapi.weixin.qq.com/…" in res.stderr
