@@ -95,9 +95,13 @@ class Settings(BaseSettings):
 
     def prepare(self) -> None:
         """Create the data dir and point ultralytics' config dir inside it (it writes settings there); with a
-        detector service, make the detectors built from now on run their model there."""
+        detector service, make the detectors built from now on run their model there.
+
+        Ultralytics logs only errors (``YOLO_VERBOSE=False`` unless set): its first import would otherwise
+        print a settings banner about its own command line into the service's output."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("YOLO_CONFIG_DIR", str((self.data_dir / "ultralytics").resolve()))
+        os.environ.setdefault("YOLO_VERBOSE", "False")
         if self.detector_service:
             from gridwatch.detector_service import use_service
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +139,18 @@ def test_a_site_file_brings_its_notification_channels(tmp_path: Path, gridwatch:
     res = gridwatch("check-config", str(bad))
     assert res.returncode == 1
     assert "notifications[1].url: a wecom robot URL must be https://qyapi.weixin.qq.com/…" in res.stderr
+
+
+def test_the_first_start_prints_no_ultralytics_banner(tmp_path: Path) -> None:
+    """A fresh data dir: ultralytics writes its settings file there, quietly."""
+    code = (
+        "import sys; from pathlib import Path; from gridwatch.settings import Settings; "
+        "Settings(data_dir=Path(sys.argv[1])).prepare(); import ultralytics.utils"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("YOLO_CONFIG_DIR", "YOLO_VERBOSE")}
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "data")], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "data" / "ultralytics" / "Ultralytics" / "settings.json").is_file()
+    assert "Ultralytics" not in res.stdout + res.stderr
