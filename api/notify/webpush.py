@@ -29,11 +29,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import requests
+import requests.adapters
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
-from api.notify.http import retry_after
+from api.notify.http import IN_FLIGHT, Parallel, retry_after
 from api.notify.render import Context, card
 from events.notify.config import ESCALATIONS, Channel, ChannelKind, check_url
 from events.notify.dispatcher import SenderFactory
@@ -205,10 +206,14 @@ class WebPushSender:
         self._vapid = vapid
         self._subject = vapid_subject(ctx.public_url, contact)
         self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=IN_FLIGHT, pool_maxsize=IN_FLIGHT)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._parallel = Parallel(f"push-{channel.id}")
         self._session.max_redirects = 0  # a push service answers, it does not send the message elsewhere
 
     def send(self, jobs: Sequence[Job]) -> list[Outcome]:
-        return [self._one(job) for job in jobs]
+        return self._parallel.map(self._one, jobs)
 
     def _one(self, job: Job) -> Outcome:
         try:
@@ -249,6 +254,7 @@ class WebPushSender:
         return _status_outcome(response.status_code, response.text or "", response.headers.get("retry-after"))
 
     def close(self) -> None:
+        self._parallel.close()
         self._session.close()
 
 
