@@ -28,6 +28,7 @@ from camera_config.stream_settings import DecodeMode
 from camera_config.types import CameraLevel, ZonePurpose
 from detectors.types import HazardType, Severity
 from events.case_plan import ADD_ALERT, REPORT
+from events.notify.fatigue import Held
 from events.types import ActorRole, AlertStatus, CaseAction, CaseSource, CaseState, Level, TriageClass
 from ingest.types import HealthState, OfflineReason
 from tests.api.conftest import Server, http_login, run_server
@@ -77,6 +78,7 @@ KINDS: dict[str, set[str]] = {
     "stream": {"connecting", "live", "reconnecting", "closed"},  # the event stream's state (api.js subscribe)
     "streamKind": {"main", "sub"},
     "connection": {"failed", "disconnected"},  # RTCPeerConnection states the camera page reports
+    "held": values(Held),
 }
 
 

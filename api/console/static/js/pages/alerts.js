@@ -12,6 +12,13 @@ function thumb(a) {
     h("img", { src: a.evidence_url, alt: t("alerts.evidence", { hazard: tv("hazard", a.hazard), camera: a.camera_name || a.camera_id }), loading: "lazy" }));
 }
 
+// An alert a fatigue control held back notified nobody and opened no case: marked, with the control's name.
+export function heldBack(a) {
+  if (!a.held_back) return null;
+  return h("span", { class: "badge held-back", "data-held": a.held_back, title: t("alerts.heldBackTitle") },
+    t("alerts.heldBack", { control: tv("held", a.held_back) }));
+}
+
 export async function render(main, _params, { me }) {
   const writer = me.permissions.includes("alerts:handle");
   const wall = h("ol", { class: "alert-wall", id: "alert-wall", "aria-live": "polite" });
@@ -74,7 +81,8 @@ export async function render(main, _params, { me }) {
         h("div", { class: "alert-head" },
           h("strong", { class: "hazard" }, tv("hazard", a.hazard)), severityBadge(a.severity),
           h("span", { class: "badge alert-status" }, tv("alertStatus", a.status)),
-          a.episode_state === "closed" ? h("span", { class: "badge muted" }, t("alerts.over")) : null),
+          a.episode_state === "closed" ? h("span", { class: "badge muted" }, t("alerts.over")) : null,
+          heldBack(a)),
         h("div", { class: "alert-where" },
           h("span", { class: "camera-name" }, a.camera_name || a.camera_id), h("span", { class: "muted" }, ` · ${t("alerts.grid", { id: a.grid_id })}`),
           a.zone_id ? h("span", { class: "muted" }, ` · ${t("alerts.zone", { id: a.zone_id })}`) : null),
