@@ -2,6 +2,7 @@
 // without a reload. Operators acknowledge, dismiss (with a reason) or make a case from here.
 import { api, cursorPages, errorMessage, fmtTime, h, query, severityBadge, subscribe } from "../api.js";
 import { t, tv } from "../i18n.js";
+import { pushControl } from "../push-control.js";
 
 const STATUSES = ["new", "acknowledged", "in_case", "escalated", "dismissed"];
 const MAX_CARDS = 200;
@@ -150,6 +151,7 @@ export async function render(main, _params, { me }) {
     h("h1", {}, t("nav.alerts")),
     h("div", { class: "toolbar" }, status, liveState,
       h("span", { class: "muted" }, t("alerts.hint"))),
+    pushControl(),
     empty, wall);
   // Subscribe before the first load and hold events until it is done, so none falls in between.
   let held = [];
