@@ -28,6 +28,8 @@ from camera_config.stream_settings import DecodeMode
 from camera_config.types import CameraLevel, ZonePurpose
 from detectors.types import HazardType, Severity
 from events.case_plan import ADD_ALERT, REPORT
+from events.messages import Topic
+from events.notify.config import ChannelKind
 from events.notify.fatigue import Held
 from events.types import ActorRole, AlertStatus, CaseAction, CaseSource, CaseState, Level, TriageClass
 from ingest.types import HealthState, OfflineReason
@@ -79,6 +81,9 @@ KINDS: dict[str, set[str]] = {
     "streamKind": {"main", "sub"},
     "connection": {"failed", "disconnected"},  # RTCPeerConnection states the camera page reports
     "held": values(Held),
+    "channelKind": values(ChannelKind),
+    "deliveryState": {"pending", "sent", "held", "dead", "discarded"},  # the delivery log's state filter
+    "topic": values(Topic),
 }
 
 
@@ -303,7 +308,7 @@ def test_every_page_reads_in_chinese(page: Page, demo: Demo) -> None:
     found = {"login": latin_words(page.evaluate(PAGE_WORDS), demo.data)}
     login(page, demo.server, "admin")
     expect(page.locator("#nav a")).to_have_text(
-        ["告警", "案件", "统计", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计"]
+        ["告警", "案件", "统计", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计", "通知渠道"]
     )
     seen = walk(page, demo, "zh-CN", ADMIN_PAGES)
     data = demo.records()
