@@ -34,7 +34,9 @@ export function pushControl() {
     if (!pushSupported()) { show("unsupported"); return; }
     if (permission() === "denied") { show("denied"); return; }
     await register(); // the service worker is there before anything is asked of the user
-    show((await subscribed()) ? "on" : "off");
+    const on = await subscribed();
+    show(on ? "on" : "off");
+    return on;
   }
 
   button.addEventListener("click", async () => {
@@ -53,6 +55,8 @@ export function pushControl() {
     await refresh().catch(() => show("unsupported"));
   });
 
-  refresh().catch((e) => { console.warn("push:", e); show("unsupported"); });
+  // Subscribed already: hand the subscription to the server again, so that it reaches what the user sees now.
+  refresh().then((on) => { if (on) subscribe(api).catch((e) => console.warn("push:", e)); })
+    .catch((e) => { console.warn("push:", e); show("unsupported"); });
   return el;
 }

@@ -376,7 +376,7 @@ export async function render(main) {
     h("div", { class: "toolbar" }, add),
     secretBox,
     form,
-    h("section", {}, h("h2", {}, t("notify.channels")),
+    h("section", { id: "channels" }, h("h2", {}, t("notify.channels")),
       h("div", { class: "table-wrap" }, h("table", { id: "channels-table" },
         h("thead", {}, h("tr", {}, [t("notify.col.channel"), t("notify.kind"), t("notify.url"), t("notify.col.state"), t("notify.col.deliveries"), ""]
           .map((name) => h("th", { scope: "col" }, name)))),
