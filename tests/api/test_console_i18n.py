@@ -155,7 +155,7 @@ def test_every_key_the_console_uses_is_translated_and_every_string_is_used() -> 
 # of the camera CSV (typed as they are), and the languages' own names in the picker.
 ALLOWED = (
     {"gridwatch", "fps", "px", "km", "KiB", "MiB", "ms", "s", "h", "min", "d", "p90", "p95", "s/s", "%", "UTC", "GMT"}
-    | {"RTSP", "rtsp", "WebRTC", "CSV", "HTTP", "JSON", "CPU", "h264", "H.264", "URL"}
+    | {"RTSP", "rtsp", "WebRTC", "CSV", "HTTP", "JSON", "CPU", "h264", "H.264", "URL", "MQTT", "Webhook"}
     | set(CSV_COLUMNS)
     | {word for name in LANGUAGES.values() for word in name.split()}
 )
@@ -235,13 +235,27 @@ def demo(
     with run_server(demo_clip, rtsp_camera, root, detect=False) as server:
         delivery = worker_delivery(server, footage)
         note = "请网格员到场核查"
+        channel = "市城运平台"
+        reason = "东门施工"
         alert_id = delivery.observe(summary="东门广场有 7 人聚集，已持续 40 秒")
         delivery.observe(camera="CAM-04", hazard="camera_covered", summary="画面被遮挡", severity="low")
         with http_login(server, "operator") as op:
             res = op.post(f"/api/alerts/{alert_id}/case", json={"note": note})
             assert res.status_code == 200, res.text
             case_id = int(res.json()["id"])
-        data = set(site_texts(yaml.safe_load((root / "site.yaml").read_text(encoding="utf-8")))) | {note}
+        with http_login(server, "admin") as admin:  # a channel on the notifications page, a suspend in the tree
+            res = admin.put(
+                "/api/notifications/channels/CH-01",
+                json={"kind": "webhook", "name": channel, "url": "https://city.example/gw"},
+            )
+            assert res.status_code == 200, res.text
+        with http_login(server, "operator") as op:
+            res = op.post(
+                "/api/suspends", json={"kind": "camera", "target_id": "CAM-01", "minutes": 600, "reason": reason}
+            )
+            assert res.status_code == 201, res.text
+        authored = {note, channel, reason}
+        data = set(site_texts(yaml.safe_load((root / "site.yaml").read_text(encoding="utf-8")))) | authored
         with http_login(server, "admin") as admin:
             for user in admin.get("/api/users").json():
                 data |= {user["username"], user.get("display_name") or ""}
@@ -264,6 +278,7 @@ ADMIN_PAGES = [
     ("import", "#/cameras/import", "#import-form"),
     ("camera", "#/camera/CAM-01", "#stats [data-stat], #stats td.muted:not(:empty)"),
     ("audit", "#/audit", "#audit-table tbody tr"),
+    ("notifications", "#/notifications", "#channels-table tbody tr"),
 ]
 GRID_WORKER_PAGES = [
     ("tasks", "#/tasks", "#my-tasks .case-card"),
