@@ -194,6 +194,7 @@ def run_server(
         "GRIDWATCH_DATABASE_URL": f"sqlite:///{root / 'data' / 'gridwatch.db'}",
         "PYTHONPATH": str(REPO),
         "COLUMNS": "200",
+        "GRIDWATCH_NOTIFY_ALLOW_HOSTS": "127.0.0.1",  # local receivers of the notification tests, over http
     }
     log = root / "server.log"
     args = [sys.executable, "-m", "gridwatch", "run", "--demo", "--site", str(site_file)]

@@ -28,6 +28,9 @@ from camera_config.stream_settings import DecodeMode
 from camera_config.types import CameraLevel, ZonePurpose
 from detectors.types import HazardType, Severity
 from events.case_plan import ADD_ALERT, REPORT
+from events.messages import Topic
+from events.notify.config import ChannelKind
+from events.notify.fatigue import Held
 from events.types import ActorRole, AlertStatus, CaseAction, CaseSource, CaseState, Level, TriageClass
 from ingest.types import HealthState, OfflineReason
 from tests.api.conftest import Server, http_login, run_server
@@ -77,6 +80,10 @@ KINDS: dict[str, set[str]] = {
     "stream": {"connecting", "live", "reconnecting", "closed"},  # the event stream's state (api.js subscribe)
     "streamKind": {"main", "sub"},
     "connection": {"failed", "disconnected"},  # RTCPeerConnection states the camera page reports
+    "held": values(Held),
+    "channelKind": values(ChannelKind),
+    "deliveryState": {"pending", "sent", "held", "dead", "discarded"},  # the delivery log's state filter
+    "topic": values(Topic),
 }
 
 
@@ -148,7 +155,7 @@ def test_every_key_the_console_uses_is_translated_and_every_string_is_used() -> 
 # of the camera CSV (typed as they are), and the languages' own names in the picker.
 ALLOWED = (
     {"gridwatch", "fps", "px", "km", "KiB", "MiB", "ms", "s", "h", "min", "d", "p90", "p95", "s/s", "%", "UTC", "GMT"}
-    | {"RTSP", "rtsp", "WebRTC", "CSV", "HTTP", "JSON", "CPU", "h264", "H.264", "URL"}
+    | {"RTSP", "rtsp", "WebRTC", "CSV", "HTTP", "JSON", "CPU", "h264", "H.264", "URL", "MQTT", "Webhook"}
     | set(CSV_COLUMNS)
     | {word for name in LANGUAGES.values() for word in name.split()}
 )
@@ -228,13 +235,27 @@ def demo(
     with run_server(demo_clip, rtsp_camera, root, detect=False) as server:
         delivery = worker_delivery(server, footage)
         note = "请网格员到场核查"
+        channel = "市城运平台"
+        reason = "东门施工"
         alert_id = delivery.observe(summary="东门广场有 7 人聚集，已持续 40 秒")
         delivery.observe(camera="CAM-04", hazard="camera_covered", summary="画面被遮挡", severity="low")
         with http_login(server, "operator") as op:
             res = op.post(f"/api/alerts/{alert_id}/case", json={"note": note})
             assert res.status_code == 200, res.text
             case_id = int(res.json()["id"])
-        data = set(site_texts(yaml.safe_load((root / "site.yaml").read_text(encoding="utf-8")))) | {note}
+        with http_login(server, "admin") as admin:  # a channel on the notifications page, a suspend in the tree
+            res = admin.put(
+                "/api/notifications/channels/CH-01",
+                json={"kind": "webhook", "name": channel, "url": "https://city.example/gw"},
+            )
+            assert res.status_code == 200, res.text
+        with http_login(server, "operator") as op:
+            res = op.post(
+                "/api/suspends", json={"kind": "camera", "target_id": "CAM-01", "minutes": 600, "reason": reason}
+            )
+            assert res.status_code == 201, res.text
+        authored = {note, channel, reason}
+        data = set(site_texts(yaml.safe_load((root / "site.yaml").read_text(encoding="utf-8")))) | authored
         with http_login(server, "admin") as admin:
             for user in admin.get("/api/users").json():
                 data |= {user["username"], user.get("display_name") or ""}
@@ -257,6 +278,7 @@ ADMIN_PAGES = [
     ("import", "#/cameras/import", "#import-form"),
     ("camera", "#/camera/CAM-01", "#stats [data-stat], #stats td.muted:not(:empty)"),
     ("audit", "#/audit", "#audit-table tbody tr"),
+    ("notifications", "#/notifications", "#channels-table tbody tr"),
 ]
 GRID_WORKER_PAGES = [
     ("tasks", "#/tasks", "#my-tasks .case-card"),
@@ -301,7 +323,7 @@ def test_every_page_reads_in_chinese(page: Page, demo: Demo) -> None:
     found = {"login": latin_words(page.evaluate(PAGE_WORDS), demo.data)}
     login(page, demo.server, "admin")
     expect(page.locator("#nav a")).to_have_text(
-        ["告警", "案件", "统计", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计"]
+        ["告警", "案件", "统计", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计", "通知渠道"]
     )
     seen = walk(page, demo, "zh-CN", ADMIN_PAGES)
     data = demo.records()

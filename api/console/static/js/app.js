@@ -24,6 +24,7 @@ export const ROUTES = [
   { pattern: /^#\/cameras\/import$/, module: "./pages/import.js", nav: () => t("nav.import"), href: "#/cameras/import", perm: "site:write" },
   { pattern: /^#\/camera\/([^/]+)$/, module: "./pages/camera.js", perm: "site:read" },
   { pattern: /^#\/audit(?:\?.*)?$/, module: "./pages/audit.js", nav: () => t("nav.audit"), href: "#/audit", perm: "audit:read" },
+  { pattern: /^#\/notifications$/, module: "./pages/notifications.js", nav: () => t("nav.notifications"), href: "#/notifications", perm: "notify:manage" },
 ];
 
 // Where a user starts: grid workers on their tasks, those who handle alerts on the alert wall,

@@ -13,10 +13,20 @@ export function pushSupported() {
   );
 }
 
-// The service worker's registration (registered on first use; its scope is the whole console).
+// Register the service worker (its scope is the whole console); resolves to its registration.
+export function register() {
+  return navigator.serviceWorker.register(WORKER, { scope: "/" });
+}
+
+// The service worker's registration once it is active (registered on first use).
 async function registration() {
-  await navigator.serviceWorker.register(WORKER, { scope: "/" });
+  await register();
   return navigator.serviceWorker.ready;
+}
+
+// What the user decided about notifications for this site: "granted", "denied" or "default" (not asked yet).
+export function permission() {
+  return pushSupported() ? Notification.permission : "denied";
 }
 
 function keyBytes(base64url) {

@@ -2,6 +2,7 @@
 // without a reload. Operators acknowledge, dismiss (with a reason) or make a case from here.
 import { api, cursorPages, errorMessage, fmtTime, h, query, severityBadge, subscribe } from "../api.js";
 import { t, tv } from "../i18n.js";
+import { pushControl } from "../push-control.js";
 
 const STATUSES = ["new", "acknowledged", "in_case", "escalated", "dismissed"];
 const MAX_CARDS = 200;
@@ -10,6 +11,13 @@ function thumb(a) {
   if (!a.has_evidence || !a.evidence_url) return h("div", { class: "thumb thumb-none" }, a.evidence_removed || t("alerts.noPicture"));
   return h("a", { class: "thumb", href: a.evidence_url, target: "_blank", rel: "noopener" },
     h("img", { src: a.evidence_url, alt: t("alerts.evidence", { hazard: tv("hazard", a.hazard), camera: a.camera_name || a.camera_id }), loading: "lazy" }));
+}
+
+// An alert a fatigue control held back notified nobody and opened no case: marked, with the control's name.
+export function heldBack(a) {
+  if (!a.held_back) return null;
+  return h("span", { class: "badge held-back", "data-held": a.held_back, title: t("alerts.heldBackTitle") },
+    t("alerts.heldBack", { control: tv("held", a.held_back) }));
 }
 
 export async function render(main, _params, { me }) {
@@ -74,7 +82,8 @@ export async function render(main, _params, { me }) {
         h("div", { class: "alert-head" },
           h("strong", { class: "hazard" }, tv("hazard", a.hazard)), severityBadge(a.severity),
           h("span", { class: "badge alert-status" }, tv("alertStatus", a.status)),
-          a.episode_state === "closed" ? h("span", { class: "badge muted" }, t("alerts.over")) : null),
+          a.episode_state === "closed" ? h("span", { class: "badge muted" }, t("alerts.over")) : null,
+          heldBack(a)),
         h("div", { class: "alert-where" },
           h("span", { class: "camera-name" }, a.camera_name || a.camera_id), h("span", { class: "muted" }, ` · ${t("alerts.grid", { id: a.grid_id })}`),
           a.zone_id ? h("span", { class: "muted" }, ` · ${t("alerts.zone", { id: a.zone_id })}`) : null),
@@ -142,6 +151,7 @@ export async function render(main, _params, { me }) {
     h("h1", {}, t("nav.alerts")),
     h("div", { class: "toolbar" }, status, liveState,
       h("span", { class: "muted" }, t("alerts.hint"))),
+    pushControl(),
     empty, wall);
   // Subscribe before the first load and hold events until it is done, so none falls in between.
   let held = [];

@@ -3,6 +3,7 @@
 import { ApiError, api, errorMessage, h, healthBadge, serverText } from "../api.js";
 import { fmtNumber, t, tParts, tv } from "../i18n.js";
 import { framesDecoded, startLive } from "../live.js";
+import { suspendCard } from "../suspends.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -167,6 +168,7 @@ export async function render(main, [cameraId], { can }) {
       }
     });
   }
+  const suspends = suspendCard(cam, can("alerts:handle"));
   main.replaceChildren(
     h("p", {}, h("a", { href: "#/tree" }, `← ${t("nav.tree")}`)),
     h("h1", {}, cam.name),
@@ -174,6 +176,7 @@ export async function render(main, [cameraId], { can }) {
       h("section", {}, box, h("div", { class: "toolbar", style: "margin-top:.5rem" }, streamSelect), cam.zones.length ? legend : h("p", { class: "muted" }, t("camera.noZones"))),
       h("section", {},
         h("div", { class: "card" }, facts),
+        suspends.card,
         h("div", { class: "card" }, h("h2", {}, t("camera.snapshot")), snapshot, snapshotNote),
         h("div", { class: "card" }, h("h2", {}, t("camera.stats")), statsTable),
         testButton ? h("div", { class: "card" }, testButton, testResult) : null)),

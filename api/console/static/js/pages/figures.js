@@ -108,6 +108,24 @@ function duration(sec) {
 const stateName = (st) => tv("state", st);
 const hazardName = (hz) => tv("hazard", hz);
 
+const HELD = ["cooldown", "suspend:camera", "suspend:grid", "cap"];
+
+// What the alert-fatigue controls held back in the last 7 days (alerts for cooldowns and suspends, deliveries
+// for caps); nothing when the server keeps no notifications.
+async function heldBackCard() {
+  const since = new Date(Date.now() - 7 * 86400e3);
+  let held;
+  try {
+    held = await api(`/api/notifications/held-back${query({ since: since.toISOString() })}`);
+  } catch (e) {
+    if (e.status === 401) throw e;
+    return null;
+  }
+  return h("section", { class: "card" }, h("h2", {}, t("figures.heldBack")), h("p", { class: "muted" }, t("figures.heldBackNote")),
+    h("table", { id: "held-back", class: "kv" }, h("tbody", {}, HELD.map((k) =>
+      h("tr", { "data-held": k }, h("th", { scope: "row" }, tv("held", k)), h("td", {}, fmtNumber(held.counts[k] || 0)))))));
+}
+
 export async function render(main) {
   const period = h("select", { id: "figures-period", "aria-label": t("figures.period") },
     Object.entries(PERIODS()).map(([d, name]) => h("option", { value: d, selected: d === "7" }, name)));
@@ -125,11 +143,12 @@ export async function render(main) {
     const start = new Date(since);
     if (hourly) start.setMinutes(0, 0, 0); else start.setHours(0, 0, 0, 0);
     const alertRange = { since: start.toISOString(), until: until.toISOString(), bucket: hourly ? "hour" : "day" };
-    const [counts, alerts, perGrid, falseAlarms] = await Promise.all([
+    const [counts, alerts, perGrid, falseAlarms, held] = await Promise.all([
       pool(grids, 4, (g) => api(`/api/cases/counts${query({ grid_id: g.id })}`)),
       api(`/api/figures/alerts${query(alertRange)}`),
       api(`/api/figures${query({ level: "grid", ...range })}`),
       api(`/api/figures/false-alarms${query(range)}`),
+      heldBackCard(),
     ]);
 
     // 1. cases by state per grid (as they stand now)
@@ -184,7 +203,8 @@ export async function render(main) {
         overTime, legend(hazards.map((k) => [hazardName(k), hazardColour(k)]))),
       h("section", { class: "card" }, h("h2", {}, t("figures.falseAlarms")), h("p", { class: "muted" }, t("figures.falseAlarmsNote")),
         camRows.length ? rates : h("p", { class: "muted" }, t("figures.noAlerts")), reasons),
-      h("section", { class: "card" }, h("h2", {}, t("figures.loop")), h("p", { class: "muted" }, t("figures.loopNote")), loop));
+      h("section", { class: "card" }, h("h2", {}, t("figures.loop")), h("p", { class: "muted" }, t("figures.loopNote")), loop),
+      held || "");
   }
   period.addEventListener("change", () => draw().catch((e) => body.replaceChildren(h("p", { class: "error" }, e.message))));
   main.replaceChildren(h("h1", {}, t("nav.figures")), h("div", { class: "toolbar" }, period), body);

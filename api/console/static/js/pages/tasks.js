@@ -3,6 +3,7 @@
 import { api, cursorPages, h, issueText, query, subscribe } from "../api.js";
 import { OPEN_STATES, caseCard } from "../cases.js";
 import { t, tv } from "../i18n.js";
+import { pushControl } from "../push-control.js";
 
 const SEVERITIES = ["low", "medium", "high", "critical"];
 
@@ -69,6 +70,7 @@ export async function render(main, _params, { me }) {
     patrolForm(me, (c) => { location.hash = `#/case/${c.id}`; }));
   main.replaceChildren(
     h("h1", {}, t("nav.tasks")),
+    pushControl(),
     h("section", { class: "tasks" }, h("h2", {}, t("tasks.mine"), " ", mineCount), mineList),
     h("section", { class: "tasks" }, h("h2", {}, t("tasks.other"), " ", otherCount), otherList),
     me.grid_ids && me.grid_ids.length ? report : null);

@@ -3,6 +3,7 @@
 // and that shard's state; the box's headroom and the workers' own health above the tree.
 import { ApiError, allPages, api, errorMessage, fmtTime, h, healthBadge } from "../api.js";
 import { fmtNumber, t, tParts, tv } from "../i18n.js";
+import { activeSuspends, suspendText } from "../suspends.js";
 
 function workerBadge(w) {
   if (!w) return null;
@@ -44,13 +45,23 @@ function clusterNote(cluster) {
   return h("p", { class: down || cluster.changing ? "health-degraded" : "muted", id: "cluster-note" }, parts.join(" · "));
 }
 
-function cameraLeaf(node, health, runBy, shards) {
+// The active suspends by "camera:<id>" and "grid:<id>".
+function suspendsOf(list) {
+  return new Map(list.map((s) => [`${s.kind}:${s.target_id}`, s]));
+}
+
+function suspendBadge(s, label) {
+  return s ? h("span", { class: "badge suspended", "data-suspend": s.id, title: suspendText(s) }, label) : null;
+}
+
+function cameraLeaf(node, health, runBy, shards, suspended) {
   return h("li", { class: "camera", "data-camera": node.id },
     h("a", { href: `#/camera/${encodeURIComponent(node.id)}` }, node.name),
     h("span", { class: "muted" }, node.id),
     healthBadge(health.get(node.id)),
     workerBadge(runBy.get(node.id)),
     shardBadge(shards.get(node.id)),
+    suspendBadge(suspended.get(`camera:${node.id}`), t("tree.suspended")),
     node.enabled_cameras ? null : h("span", { class: "badge health-unknown" }, t("tree.disabled")));
 }
 
@@ -119,7 +130,7 @@ function boxCard() {
   return { card, stop: () => { left = true; clearInterval(timer); } };
 }
 
-function branch(node, health, runBy, shards, depth) {
+function branch(node, health, runBy, shards, suspended, depth) {
   const cams = node.children.filter((c) => c.kind === "camera");
   const subs = node.children.filter((c) => c.kind !== "camera");
   const summary = h("summary", {},
@@ -127,19 +138,21 @@ function branch(node, health, runBy, shards, depth) {
     h("span", { class: "kind" }, t("tree.kindCameras", { kind: tv("kind", node.kind), count: fmtNumber(node.cameras) })));
   const grids = node.grids.length
     ? h("div", { class: "grids", "aria-label": t("tree.grids") }, node.grids.map((g) =>
-      h("span", { class: "chip", title: t("tree.gridTitle", { worker: g.grid_worker || "—", leaders: fmtNumber(g.building_leaders) }) },
-        t("tree.grid", { id: g.id, name: g.name, cameras: fmtNumber(g.cameras), worker: g.grid_worker || t("tree.noGridWorker") }))))
+      h("span", { class: "chip", "data-grid": g.id, title: t("tree.gridTitle", { worker: g.grid_worker || "—", leaders: fmtNumber(g.building_leaders) }) },
+        t("tree.grid", { id: g.id, name: g.name, cameras: fmtNumber(g.cameras), worker: g.grid_worker || t("tree.noGridWorker") }),
+        suspendBadge(suspended.get(`grid:${g.id}`), t("tree.suspended")))))
     : null;
   const list = h("ul", {},
-    subs.map((c) => h("li", {}, branch(c, health, runBy, shards, depth + 1))),
-    cams.map((c) => cameraLeaf(c, health, runBy, shards)));
+    subs.map((c) => h("li", {}, branch(c, health, runBy, shards, suspended, depth + 1))),
+    cams.map((c) => cameraLeaf(c, health, runBy, shards, suspended)));
   return h("details", { open: depth < 4 || node.cameras <= 20, "data-node": node.id }, summary, grids, list);
 }
 
 export async function render(main) {
-  const [tree, cameras, workers, cluster] = await Promise.all([
+  const [tree, cameras, workers, cluster, suspendList] = await Promise.all([
     api("/api/site/tree?cameras=true"), allPages("/api/cameras"), api("/api/workers").catch(() => []),
-    api("/api/cluster").catch(() => null)]);
+    api("/api/cluster").catch(() => null), activeSuspends()]);
+  const suspended = suspendsOf(suspendList);
   const shards = shardsOf(cluster);
   const health = new Map(cameras.map((c) => [c.id, c.health]));
   const runBy = new Map(workers.flatMap((w) => w.cameras.map((id) => [id, w])));
@@ -152,7 +165,7 @@ export async function render(main) {
     clusterNote(cluster),
     workersCard(workers),
     tree.length
-      ? h("div", { class: "card" }, h("ul", { class: "tree", id: "site-tree" }, tree.map((s) => h("li", {}, branch(s, health, runBy, shards, 0)))))
+      ? h("div", { class: "card" }, h("ul", { class: "tree", id: "site-tree" }, tree.map((s) => h("li", {}, branch(s, health, runBy, shards, suspended, 0)))))
       : h("p", { class: "card" }, t("tree.empty")),
   ].filter(Boolean)); // no workers card without workers (replaceChildren would show a null as text)
   return box.stop;
