@@ -44,6 +44,7 @@ import yaml
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select, text
 
 from api.notify.render import Context
@@ -77,7 +78,7 @@ def subscriber_keys() -> tuple[str, str]:
 
 
 def clear_retained(prefix: str) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.connect("127.0.0.1", 1883)
     client.loop_start()
     client.publish(f"{prefix}/available", b"", qos=1, retain=True).wait_for_publish(5)
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 stack.callback(peers.stdin.close)  # type: ignore[union-attr]
                 ports = json.loads(peers.stdout.readline())  # type: ignore[union-attr]
                 url = {name: f"http://127.0.0.1:{port}/{name}" for name, port in ports.items()}
-                specs = [
+                specs: list[dict[str, Any]] = [
                     {"id": "webhook", "kind": "webhook", "url": url["webhook"]},
                     {"id": "wecom", "kind": "wecom", "url": url["wecom"] + "?key=bench"},
                     {
