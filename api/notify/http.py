@@ -11,11 +11,9 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from email.utils import parsedate_to_datetime
-
-import httpx
 
 from api.notify.render import Context, card, webhook_body
+from api.notify.wire import Wire, WireError, retry_after_s
 from events.notify.config import Channel, ChannelKind
 from events.notify.signing import dingtalk_signed_url, webhook_headers, webhook_secret
 from events.notify.store import Job, Outcome
@@ -25,18 +23,6 @@ IN_FLIGHT = 8
 """Requests a channel keeps in flight at once: a receiver's round trip, not our CPU, bounds one at a time."""
 ROBOT_MAX_BYTES = 4000
 """WeCom refuses markdown content over 4,096 bytes; cards are cut below that."""
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class Parallel:
@@ -55,10 +41,6 @@ class Parallel:
         self._pool.shutdown(wait=True)
 
 
-def _failed(exc: httpx.HTTPError) -> Outcome:
-    return Outcome(False, error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-
-
 class HttpSender:
     """Posts each job to the channel's URL with the body and headers ``prepare`` makes of it."""
 
@@ -66,8 +48,7 @@ class HttpSender:
         self.channel = channel
         self.ctx = ctx
         self._clock = clock
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-        self._client = httpx.Client(timeout=TIMEOUT_S, follow_redirects=False, limits=limits)
+        self._wire = Wire(TIMEOUT_S)
         self._parallel = Parallel(f"send-{channel.id}")
         self._key = webhook_secret(channel.secret or "") if channel.kind is ChannelKind.WEBHOOK else b""
 
@@ -95,19 +76,22 @@ class HttpSender:
     def _one(self, job: Job) -> Outcome:
         url, body, headers = self.prepare(job)
         try:
-            response = self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return _failed(exc)
-        status = response.status_code
+            response = self._wire.post(url, body, headers)
+        except WireError as exc:
+            return Outcome(False, error=str(exc)[:500])
+        status = response.status
         if status == 410 and self.channel.kind is ChannelKind.WEBHOOK:
             return Outcome(False, status=status, error="410 Gone", gone=True)
         if not 200 <= status < 300:
             return Outcome(
-                False, status=status, error=f"HTTP {status}: {response.text[:200]}", retry_after_s=retry_after(response)
+                False,
+                status=status,
+                error=f"HTTP {status}: {response.text[:200]}",
+                retry_after_s=retry_after_s(response.retry_after),
             )
         if self.channel.kind is not ChannelKind.WEBHOOK:
             try:
-                answer = response.json()
+                answer = json.loads(response.body)
             except ValueError:
                 return Outcome(False, status=status, error=f"the robot answered no JSON: {response.text[:200]}")
             code = answer.get("errcode") if isinstance(answer, dict) else None
@@ -117,4 +101,4 @@ class HttpSender:
 
     def close(self) -> None:
         self._parallel.close()
-        self._client.close()
+        self._wire.close()

@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import requests
 import requests.adapters
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
-from api.notify.http import IN_FLIGHT, Parallel, retry_after
+from api.notify.http import IN_FLIGHT, Parallel
 from api.notify.render import Context, card
+from api.notify.wire import retry_after_s
 from events.notify.config import ESCALATIONS, Channel, ChannelKind, check_url
 from events.notify.dispatcher import SenderFactory
 from events.notify.store import Job, Notifications, Outcome, PushSubscription
@@ -189,7 +189,7 @@ def _status_outcome(status: int, text: str, retry_after_value: str | None) -> Ou
     if status == 429 or status >= 500:
         wait = None
         if retry_after_value:
-            wait = retry_after(httpx.Response(status, headers={"retry-after": retry_after_value}))
+            wait = retry_after_s(retry_after_value)
         return Outcome(False, status=status, error=error, retry_after_s=wait)
     return Outcome(False, status=status, error=error, permanent=True)
 

@@ -201,7 +201,7 @@ def test_an_unreachable_endpoint_is_a_failed_attempt_not_a_crash(rig: Rig) -> No
     rig.service.apply_observation(observation("ep-1"))
     [row] = rig.settle(lambda rows: bool(rows) and rows[0].attempts == 1)
     assert row.state == "pending"
-    assert "ConnectError" in (row.last_error or "")
+    assert "ConnectionRefusedError" in (row.last_error or "")
 
 
 def test_a_message_relayed_twice_is_queued_once(make_service: MakeService, rig: Rig) -> None:
