@@ -101,7 +101,7 @@ def create_app(context: ApiContext) -> FastAPI:
                 context.camera_figures(), context.site.camera_names(), context.clock.now()
             ),
         )
-        dispatcher = Dispatcher(context.notifications, senders)
+        dispatcher = Dispatcher(context.notifications, senders, kinds=context.send_kinds)
     runtime = Runtime(
         context=context,
         users=UserStore(factory, context.site, context.clock, context.auth),

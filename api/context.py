@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from camera_config.store import SiteStore
 from core.clock import Clock, SystemClock
 from detectors.types import BoxFigures, CameraFigures
+from events.notify.config import ChannelKind
 from events.notify.store import Notifications
 from events.service import EventsService
 from ingest.types import CameraHealth, Frame
@@ -117,5 +118,8 @@ class ApiContext:
     """Channels, deliveries and suspends; with it the app runs the dispatcher that sends them."""
     public_url: str = "http://127.0.0.1:8000/"
     """The console's address as people reach it, for links in notifications."""
+    send_kinds: frozenset[ChannelKind] | None = None
+    """The channel kinds this process sends; None: all. `gridwatch run` leaves the HTTP ones (webhooks,
+    robots, Web Push) to its dispatch process and keeps MQTT, whose camera states come from this process."""
     data_dir: Path | None = None
     """Where keys the API makes live (the Web Push VAPID key)."""

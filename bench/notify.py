@@ -15,7 +15,11 @@ the receiver's acknowledgement (`sent_at − message_at`, both stamped by the se
 p95 ≤ 1 s. And both runs' alert → case latency (observation due → its case message on the bus), which the
 channels must not slow down.
 
-    .venv/bin/python bench/notify.py [--pg-url URL] [--rate 200] [--seconds 20] [--json FILE]
+    .venv/bin/python bench/notify.py [--pg-url URL] [--rate 200] [--seconds 20] [--channels webhook,push,…]
+                                     [--dispatch process|inline] [--json FILE]
+
+With --dispatch process (the default, as `gridwatch run`), webhooks, robots and Web Push are sent by a
+`gridwatch dispatch` process at a lower CPU priority and MQTT by this one; with inline, all from threads here.
 """
 
 # ruff: noqa: E402 - the path fix below must run before the project's imports
@@ -38,6 +42,7 @@ import time
 import uuid
 from contextlib import ExitStack
 from typing import Any
+from urllib.parse import quote
 
 import paho.mqtt.client as mqtt
 import yaml
@@ -55,7 +60,7 @@ from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
 from core.db import session_factory
 from events.group_commit import GroupCommit
-from events.notify.config import parse_channel
+from events.notify.config import ChannelKind, parse_channel
 from events.notify.dispatcher import Dispatcher
 from events.notify.orm import DeliveryRow
 from events.notify.store import Notifications
@@ -99,7 +104,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         site_file = tmp / "site.yaml"
         site_file.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
         sessions = session_factory(engine)
-        cipher = CredentialCipher(Fernet.generate_key())
+        key = Fernet.generate_key()
+        cipher = CredentialCipher(key)
         site = SiteStore(sessions, cipher)
         site.load_site(site_file)
         print(f"site: {len(cameras)} cameras; PostgreSQL schema {schema}")
@@ -138,8 +144,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 p256dh, auth = subscriber_keys()
                 store.subscribe(url["push"], p256dh, auth, user_id="op", role="operator", grid_ids=None, person_id=None)
                 ctx = Context("http://127.0.0.1:8000/", lambda camera_id: camera_id)
-                dispatcher = Dispatcher(store, sender_factories(ctx, store, tmp / "data"))
+                kinds = {ChannelKind.MQTT} if args.dispatch == "process" else None
+                dispatcher = Dispatcher(store, sender_factories(ctx, store, tmp / "data"), kinds=kinds)
                 dispatcher.start()
+                if args.dispatch == "process":  # as `gridwatch run` does: the HTTP kinds from a process of their own
+                    db_url = f"{args.pg_url}{'&' if '?' in args.pg_url else '?'}"
+                    db_url += f"options={quote(f'-csearch_path={schema}')}"
+                    env = os.environ | {
+                        "GRIDWATCH_DATA_DIR": str(tmp / "data"),
+                        "GRIDWATCH_DATABASE_URL": db_url,
+                        "GRIDWATCH_SECRET_KEY": key.decode(),
+                        "GRIDWATCH_NOTIFY_ALLOW_HOSTS": "127.0.0.1",
+                        "GRIDWATCH_LOG_LEVEL": "warning",
+                    }
+                    child = subprocess.Popen(
+                        [sys.executable, "-m", "gridwatch", "dispatch", "--nice", "5"],
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                    )
+                    stack.callback(child.wait, 10)
+                    stack.callback(child.terminate)
             batcher = GroupCommit(service)
             service.start()
             batcher.start()
@@ -201,6 +225,12 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=200.0, help="alerts per second")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each run")
     ap.add_argument("--json", type=Path, help="write the figures here as JSON")
+    ap.add_argument(
+        "--dispatch",
+        choices=("process", "inline"),
+        default="process",
+        help="send HTTP channels from a `gridwatch dispatch` process (as `gridwatch run` does) or from threads here",
+    )
     ap.add_argument(
         "--channels",
         type=lambda v: v.split(","),

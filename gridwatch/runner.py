@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from api.app import create_app
 from api.context import ApiContext, LiveViewSettings
+from events.notify.config import ChannelKind
 from gridwatch.monitor import Progress, SiteMonitor
 from gridwatch.settings import Settings
 from gridwatch.wiring import Service, open_service
@@ -43,6 +44,7 @@ def build_app(
         events=service.events,
         notifications=service.notifications,
         public_url=settings.console_url,
+        send_kinds=frozenset({ChannelKind.MQTT}) if settings.dispatch == "process" else None,
         data_dir=settings.data_dir,
     )
     if monitor is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,13 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated hosts that robot channels may post to over http besides their vendors' https "
         "hosts (local receivers on an isolated network, tests).",
+    )
+
+    dispatch: Literal["process", "inline"] = Field(
+        "process",
+        description="Where `gridwatch run` sends webhooks, robot messages and Web Push: a process of its own "
+        "(`gridwatch dispatch`, started and restarted by the service, at a lower CPU priority than the API) or "
+        "threads in the API process. MQTT is always sent from the API process.",
     )
 
     @field_validator("bind")

@@ -1,8 +1,8 @@
 """HTTP POSTs over kept-alive connections, one per thread and origin, with the standard library's client.
 
 A delivery's own cost matters when hundreds go out per second beside the service's real work: this costs
-about half the CPU per request of httpx, measured at 0.55 ms against 1.04 ms per signed webhook POST. No redirects are followed
-(a receiver answers; it does not send the message elsewhere) and every request is bounded in time.
+about half the CPU per request of httpx (0.55 ms against 1.04 ms per signed webhook POST). No redirects are
+followed (a receiver answers; it does not send the message elsewhere) and every request is bounded in time.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -101,9 +102,12 @@ class Dispatcher:
         *,
         batch: int = 100,
         idle_s: float = 1.0,
+        kinds: Collection[ChannelKind] | None = None,
     ) -> None:
+        """``kinds``: the channel kinds this dispatcher sends (None: every kind it has a sender for); another
+        process may send the rest."""
         self._store = store
-        self._senders = dict(senders)
+        self._senders = {k: f for k, f in senders.items() if kinds is None or k in kinds}
         self._batch = batch
         self._idle_s = idle_s
         self._workers: dict[str, _ChannelWorker] = {}
@@ -111,11 +115,24 @@ class Dispatcher:
         self._running = False
         self.errors: dict[str, str] = {}
         """Channels whose sender could not be made, and why (shown with the channel)."""
+        self._ticker: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the channels' workers, and a ticker that follows channel changes made by other processes."""
         self._running = True
         self._store.on_change(self.wake)
         self.sync()
+
+        def tick() -> None:
+            while self._running:
+                time.sleep(self._idle_s)
+                try:
+                    self.sync()
+                except Exception:
+                    log.exception("notification dispatcher: following the channels failed")
+
+        self._ticker = threading.Thread(target=tick, name="notify-channels", daemon=True)
+        self._ticker.start()
 
     def wake(self) -> None:
         if not self._running:

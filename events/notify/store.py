@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,8 @@ from events.orm import AlertRow
 
 log = logging.getLogger(__name__)
 
+CACHE_S = 5.0
+"""How long channels and push subscriptions are cached (the dispatcher may run in another process)."""
 PENDING, SENT, HELD, DEAD, DISCARDED = "pending", "sent", "held", "dead", "discarded"
 DELIVERIES = cast(Table, DeliveryRow.__table__)
 _RECORD = (
@@ -210,6 +213,8 @@ class Notifications:
         self._lock = threading.Lock()
         self._channels: list[Channel] | None = None
         self._subs: list[PushSubscription] | None = None
+        self._loaded_at = (0.0, 0.0)
+        """When channels and subscriptions were read (monotonic): another process may change them."""
         self._listeners: list[Callable[[], None]] = []
         self.load_suspends()
 
@@ -235,8 +240,9 @@ class Notifications:
         self._changed()
 
     def channels(self) -> list[Channel]:
+        """Cached for `CACHE_S`: this process's own changes clear it at once, another process's show then."""
         with self._lock:
-            if self._channels is not None:
+            if self._channels is not None and time.monotonic() - self._loaded_at[0] < CACHE_S:
                 return self._channels
         with self._sessions() as s:
             rows = s.scalars(select(ChannelRow).order_by(ChannelRow.id)).all()
@@ -247,6 +253,7 @@ class Notifications:
                 loaded.append(Channel.of(spec, secret, r.disabled_reason))
         with self._lock:
             self._channels = loaded
+            self._loaded_at = (time.monotonic(), self._loaded_at[1])
         return loaded
 
     def channel(self, channel_id: str) -> Channel:
@@ -611,7 +618,7 @@ class Notifications:
 
     def _subscriptions(self) -> list[PushSubscription]:
         with self._lock:
-            if self._subs is not None:
+            if self._subs is not None and time.monotonic() - self._loaded_at[1] < CACHE_S:
                 return self._subs
         with self._sessions() as s:
             subs = [
@@ -619,6 +626,7 @@ class Notifications:
             ]
         with self._lock:
             self._subs = subs
+            self._loaded_at = (self._loaded_at[0], time.monotonic())
         return subs
 
     def subscription(self, sub_id: int) -> PushSubscription | None:

@@ -50,6 +50,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gridwatch.housekeeping import Housekeeping
 
     housekeeping = Housekeeping(service, pruners=service.pruners()).start()
+    dispatch = None
+    if settings.dispatch == "process":
+        from gridwatch.dispatch_process import DispatchProcess
+
+        dispatch = DispatchProcess(settings).start()
     retention = service.events.policy.retention
     out.print(
         f"retention: evidence kept {retention.alert_evidence_days} days ({retention.dismissed_evidence_days} when "
@@ -79,6 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         ClosingServer(config, app.state.runtime.sse.close).run()
     finally:
         housekeeping.stop()
+        if dispatch is not None:
+            dispatch.stop()
         if live is not None:
             out.print("stopping detection and camera streams")
             live.stop()
