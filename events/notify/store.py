@@ -634,6 +634,18 @@ class Notifications:
             row = s.get(PushSubscriptionRow, sub_id)
             return _push(row) if row is not None and row.gone_at is None else None
 
+    def subscriptions_by_id(self, ids: Collection[int]) -> dict[int, PushSubscription]:
+        """The live ones among ``ids`` (a sender's batch: one query)."""
+        if not ids:
+            return {}
+        with self._sessions() as s:
+            rows = s.scalars(
+                select(PushSubscriptionRow).where(
+                    PushSubscriptionRow.id.in_(sorted(ids)), PushSubscriptionRow.gone_at.is_(None)
+                )
+            ).all()
+            return {r.id: _push(r) for r in rows}
+
     def subscribe(
         self,
         endpoint: str,
