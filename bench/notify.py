@@ -160,10 +160,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     child = subprocess.Popen(
                         [sys.executable, "-m", "gridwatch", "dispatch", "--nice", "5"],
                         env=env,
-                        stdout=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        text=True,
                     )
                     stack.callback(child.wait, 10)
                     stack.callback(child.terminate)
+                    started = child.stdout.readline()  # type: ignore[union-attr]
+                    if "sending" not in started:
+                        raise SystemExit(f"the dispatch process did not start: {started!r}")
+                    print(f"  {started.strip()}")
             batcher = GroupCommit(service)
             service.start()
             batcher.start()
