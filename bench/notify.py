@@ -6,7 +6,7 @@ as the API applies workers' observations (bench/events.py's phase 1, reused), tw
     off:  no channel configured — the service as before
     on:   five channels, each with the default rules (new alerts and cases): a Standard Webhooks endpoint, a WeCom
           and a DingTalk robot (signed URLs) — local HTTP receivers on 127.0.0.1, in a process of their own
-          (bench/receivers.py) — the machine's Mosquitto at
+          (tests/support/receivers.py) — the machine's Mosquitto at
           127.0.0.1:1883 (QoS 1, a prefix of its own, cleared at the end) and Web Push to one subscription whose
           push service is a local receiver (real aes128gcm encryption and VAPID signatures)
 
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             dispatcher = None
             if phase == "on":
                 peers = subprocess.Popen(
-                    [sys.executable, str(Path(__file__).with_name("receivers.py"))],
+                    [sys.executable, str(REPO_ROOT / "tests" / "support" / "receivers.py")],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,

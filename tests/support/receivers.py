@@ -1,8 +1,8 @@
-"""Local receivers for bench/notify.py in a process of their own (so that their work is not counted as the
+"""Local receivers for bench/notify.py, run as a process of their own (so that their work is not counted as the
 service's): a webhook endpoint, two robots and a push service, each answering at once. Prints their ports as
 one JSON line; on a line on standard input it prints how many requests each got, and exits when input closes.
 
-    .venv/bin/python bench/receivers.py
+    .venv/bin/python tests/support/receivers.py
 """
 
 from __future__ import annotations
