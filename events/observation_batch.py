@@ -241,7 +241,9 @@ class ObservationBatch:
 
     def _new_alert(self, obs: Observation, route: Route, evidence: str | None) -> dict[str, Any]:
         held = (
-            self.fatigue.hold(obs.camera_id, obs.zone_id, obs.hazard, obs.severity, route.grid_id, self.now)
+            self.fatigue.hold(
+                obs.camera_id, obs.zone_id, obs.hazard, obs.severity, route.grid_id, self.now, obs.episode_id
+            )
             if self.fatigue is not None
             else None
         )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 import fnmatch
 import re
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -284,7 +284,6 @@ class Channel:
     retry_s: tuple[float, ...]
     spec: ChannelSpec
     disabled_reason: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -320,7 +319,3 @@ def spec_from_row(id_: str, kind: str, name: str, url: str, enabled: bool, store
         {"id": id_, "kind": kind, "name": name, "url": url, "enabled": enabled, **stored},
         context={"allow_hosts": (urlsplit(url).hostname or "",)},  # it was accepted when stored
     )
-
-
-def unique_roles(specs: Sequence[ChannelSpec]) -> set[str]:
-    return {r for s in specs for rule in s.rules for r in rule.roles}

@@ -58,7 +58,8 @@ class Fatigue:
     def __init__(self, cooldown_s: float = 0.0, by_hazard: Mapping[HazardType, float] | None = None) -> None:
         self.cooldown_s = cooldown_s
         self.by_hazard = dict(by_hazard or {})
-        self._passed: dict[tuple[str, str | None, str], datetime] = {}
+        self._passed: dict[tuple[str, str | None, str], tuple[datetime, str]] = {}
+        """Per camera, zone and hazard: when the last alert passed, and its episode."""
         self._suspends: dict[tuple[SuspendKind, str], list[Suspend]] = {}
         self._lock = threading.Lock()
 
@@ -75,13 +76,6 @@ class Fatigue:
             found = [s for s in self._suspends.get((kind, target_id), ()) if s.active(now)]
         return max(found, key=lambda s: s.until) if found else None
 
-    def remember(self, camera_id: str, zone_id: str | None, hazard: HazardType, at: datetime) -> None:
-        """An alert that passed at ``at`` (seeds the cooldown after a restart)."""
-        with self._lock:
-            key = (camera_id, zone_id, hazard.value)
-            if key not in self._passed or self._passed[key] < at:
-                self._passed[key] = at
-
     def hold(
         self,
         camera_id: str,
@@ -90,8 +84,10 @@ class Fatigue:
         severity: Severity,
         grid_id: str,
         now: datetime,
+        episode_id: str = "",
     ) -> Held | None:
-        """The control that holds back a new alert, or None; a passing alert restarts its cooldown."""
+        """The control that holds back a new alert, or None; a passing alert restarts its cooldown. Asked again
+        for the episode that passed last (its transaction lost a race and runs again), the answer stays."""
         if self.suspended(SuspendKind.CAMERA, camera_id, now) is not None:
             return Held.SUSPEND_CAMERA
         if self.suspended(SuspendKind.GRID, grid_id, now) is not None:
@@ -100,11 +96,13 @@ class Fatigue:
         key = (camera_id, zone_id, hazard.value)
         with self._lock:
             last = self._passed.get(key)
+            if last is not None and episode_id and last[1] == episode_id:
+                return None
             cooling = severity is not Severity.CRITICAL and window > 0 and last is not None
-            if cooling and last is not None and now - last < timedelta(seconds=window):
+            if cooling and last is not None and now - last[0] < timedelta(seconds=window):
                 return Held.COOLDOWN
-            self._passed[key] = now
+            self._passed[key] = (now, episode_id)
             if len(self._passed) > 100_000:  # forget the oldest half rather than grow without bound
-                for k, _ in sorted(self._passed.items(), key=lambda kv: kv[1])[:50_000]:
+                for k, _ in sorted(self._passed.items(), key=lambda kv: kv[1][0])[:50_000]:
                     del self._passed[k]
         return None

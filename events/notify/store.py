@@ -552,8 +552,8 @@ class Notifications:
         return {h.value: out.get(h.value, 0) for h in Held}
 
     def prune(self, before: datetime) -> int:
-        """Forget finished deliveries created before ``before``, then published outbox messages older than
-        that which no delivery still waits for (pending, held or dead)."""
+        """Forget sent and discarded deliveries created before ``before`` (pending, held and dead ones stay until
+        they are sent or an admin acts; each keeps its own copy of the message, so the outbox is pruned apart)."""
         with transaction(self._sessions) as s:
             n = s.execute(
                 delete(DeliveryRow).where(DeliveryRow.created_at < before, DeliveryRow.state.in_((SENT, DISCARDED)))

@@ -63,3 +63,11 @@ def test_suspends(suspends: list[Suspend], at_min: int, camera: str, grid: str, 
     fatigue.set_suspends(suspends)
     at = START + timedelta(minutes=at_min)
     assert fatigue.hold(camera, None, CROWD, Severity.CRITICAL, grid, at) == expected
+
+
+def test_the_same_episode_asked_again_gets_the_same_answer() -> None:
+    """A batch whose transaction lost a race runs again: its alert must not hold itself back."""
+    fatigue = Fatigue(60)
+    assert fatigue.hold("C1", None, CROWD, H, "G1", START, "ep-1") is None
+    assert fatigue.hold("C1", None, CROWD, H, "G1", START, "ep-1") is None
+    assert fatigue.hold("C1", None, CROWD, H, "G1", START + timedelta(seconds=1), "ep-2") is Held.COOLDOWN
