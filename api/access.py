@@ -204,10 +204,11 @@ class GridScope:
         """The items whose grid (attribute ``grid_of``) is in scope."""
         return [i for i in items if self.allows(getattr(i, grid_of))]
 
-    def check(self, grid_id: str | None, what: str) -> None:
-        """Raise `NotFound` (naming ``what``, e.g. ``camera "CAM-02"``) when the grid is out of scope."""
+    def check(self, grid_id: str | None, kind: str, ident: object) -> None:
+        """Raise `NotFound` naming the thing (``camera "CAM-02"``) when its grid is out of scope: the same answer
+        as for one that does not exist."""
         if not self.allows(grid_id):
-            raise NotFound(f"{what} does not exist")
+            raise NotFound.of(kind, ident)
 
     def as_filter(self) -> Sequence[str] | None:
         return None if self.grid_ids is None else sorted(self.grid_ids)

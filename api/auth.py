@@ -56,7 +56,9 @@ class Principal:
 
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
-            raise Forbidden(f"your role ({self.user.role.value}) may not do this ({permission.value})")
+            raise Forbidden(f"your role ({self.user.role.value}) may not do this ({permission.value})").with_code(
+                "forbidden", role=self.user.role.value, permission=permission.value
+            )
 
 
 def authenticate(

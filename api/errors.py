@@ -218,12 +218,15 @@ def install(app: FastAPI) -> None:
     async def _gridwatch(_request: Request, exc: GridwatchError) -> JSONResponse:
         errors: list[ErrorItem] = []
         if isinstance(exc, InvalidInput):
-            errors = [ErrorItem(where=i.where, message=i.message) for i in exc.issues]
+            errors = [
+                ErrorItem(where=i.where, message=i.message, code=i.code, params=dict(i.params) if i.params else None)
+                for i in exc.issues
+            ]
         if isinstance(exc, TooLarge):
             errors = [ErrorItem(where=exc.where, message=str(exc))]
         headers: dict[str, str] = {}
-        code: str | None = None
-        params: dict[str, Param] | None = None
+        code: str | None = exc.code
+        params: dict[str, Param] | None = dict(exc.params) if exc.params else None
         if isinstance(exc, Throttled):
             headers["Retry-After"] = str(exc.retry_after_s)
             code, params = "too_many_logins", {"retry_after_s": exc.retry_after_s}

@@ -244,7 +244,7 @@ class UserStore:
     def _row(self, s: Session, username: str) -> UserRow:
         row = s.scalar(select(UserRow).where(UserRow.username == username.strip().lower()))
         if row is None:
-            raise NotFound(f'user "{username}" does not exist')
+            raise NotFound.of("user", username)
         return row
 
     def _check_person(self, person_id: str | None) -> None:
@@ -401,7 +401,7 @@ class UserStore:
                 .where(ApiTokenRow.id == token_id)
             ).one_or_none()
             if found is None or (owner is not None and found[1] != owner):
-                raise NotFound(f"token {token_id} does not exist")
+                raise NotFound.of("token", token_id)
             row, username = found
             if row.revoked_at is None:
                 row.revoked_at = self._clock.now()

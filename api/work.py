@@ -45,14 +45,14 @@ EventsDep = Annotated[EventsService, Depends(get_events)]
 def visible_alert(events: EventsService, scope: GridScope, alert_id: int) -> Alert:
     """The alert, or 404 when it does not exist or lies outside the scope (the same answer)."""
     alert = events.alert(alert_id)
-    scope.check(alert.grid_id, f"alert {alert_id}")
+    scope.check(alert.grid_id, "alert", alert_id)
     return alert
 
 
 def visible_case(events: EventsService, scope: GridScope, case_id: int) -> CaseDetail:
     """The case with its trail, or 404 when it does not exist or lies outside the scope."""
     detail = events.case(case_id)
-    scope.check(detail.case.grid_id, f"case {case_id}")
+    scope.check(detail.case.grid_id, "case", case_id)
     return detail
 
 

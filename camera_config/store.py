@@ -103,7 +103,7 @@ def _get(s: Session, table: type[_Row], kind: str, id_: str, *options: ORMOption
     """The row with this id, or `NotFound` naming the ``kind`` of thing."""
     row = s.get(table, id_, options=options)
     if row is None:
-        raise NotFound(f'{kind} "{id_}" does not exist')
+        raise NotFound.of(kind, id_)
     return row
 
 
@@ -267,7 +267,7 @@ class SiteStore:
                 select(CameraRow.username, CameraRow.password_enc).where(CameraRow.id == camera_id)
             ).one_or_none()
         if row is None:
-            raise NotFound(f'camera "{camera_id}" does not exist')
+            raise NotFound.of("camera", camera_id)
         username, token = row
         return StreamCredentials(username, self._cipher.decrypt(token) if token else None)
 

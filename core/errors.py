@@ -6,16 +6,56 @@ them. Messages name the field or value at fault and never contain a secret.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Self
+
+Param = str | int | float
+
+ENTITIES = (
+    "alert",
+    "attachment",
+    "camera",
+    "case",
+    "channel",
+    "community",
+    "compound",
+    "grid",
+    "party_group",
+    "person",
+    "property_company",
+    "street",
+    "suspend",
+    "token",
+    "user",
+)
+"""What `NotFound.of` may name; a client translates each (the console's ``entity.<kind>``)."""
 
 
 class GridwatchError(Exception):
-    """Base of every error gridwatch raises on purpose."""
+    """Base of every error gridwatch raises on purpose.
+
+    ``code`` and ``params``, when set, say the same as the message in a form a client can put into the user's
+    language (the console does); the English message stays what logs and the command line show."""
+
+    code: str | None = None
+    params: Mapping[str, Param] | None = None
+
+    def with_code(self, code: str, **params: Param) -> Self:
+        self.code, self.params = code, params
+        return self
 
 
 class NotFound(GridwatchError):
     """The named thing does not exist (or is outside the caller's scope)."""
+
+    @classmethod
+    def of(cls, kind: str, ident: object) -> NotFound:
+        """``camera "CAM-09" does not exist`` (ids that are numbers unquoted), with code ``not_found``."""
+        if kind not in ENTITIES:
+            raise ValueError(f"not a kind of thing a client can name: {kind}")
+        shown = str(ident) if isinstance(ident, int) else f'"{ident}"'
+        return cls(f"{kind.replace('_', ' ')} {shown} does not exist").with_code("not_found", kind=kind, id=str(ident))
 
 
 class Gone(GridwatchError):
@@ -36,6 +76,8 @@ class Issue:
 
     where: str
     message: str
+    code: str | None = None
+    params: Mapping[str, Param] | None = None
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message

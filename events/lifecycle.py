@@ -61,7 +61,9 @@ def next_state(current: CaseState, action: CaseAction, note: str = "") -> CaseSt
     if current not in move.sources:
         allowed = sorted(a.value for a in actions_from(current))
         hint = f"; allowed: {', '.join(allowed)}" if allowed else "; it is final"
-        raise Conflict(f"cannot {action.value} a case that is {current.value}{hint}")
+        raise Conflict(f"cannot {action.value} a case that is {current.value}{hint}").with_code(
+            "transition_refused", action=action.value, state=current.value
+        )
     if move.needs_note and not note.strip():
         raise InvalidInput(Issue("note", f"{action.value} needs a note saying why"))
     return move.target

@@ -157,5 +157,5 @@ def _known(table: Mapping[str, T], key: str, noun: str) -> T:
     """``table[key]``, or NotFound naming the missing thing."""
     value = table.get(key)
     if value is None:
-        raise NotFound(f'{noun} "{key}" does not exist')
+        raise NotFound.of(noun, key)
     return value

@@ -377,7 +377,7 @@ class EventsService:
         with self._sessions() as s:
             row = s.get(AlertRow, alert_id)
             if row is None:
-                raise NotFound(f"alert {alert_id} does not exist")
+                raise NotFound.of("alert", alert_id)
             return self._route(row.grid_id, (row.grid_id, row.community_id, row.street_id))
 
     @staticmethod
@@ -687,7 +687,7 @@ class EventsService:
         with self._sessions() as s:
             row = s.get(AlertRow, alert_id)
             if row is None:
-                raise NotFound(f"alert {alert_id} does not exist")
+                raise NotFound.of("alert", alert_id)
             return alert_value(row)
 
     def alert_by_episode(self, episode_id: str) -> Alert:
@@ -732,7 +732,7 @@ class EventsService:
         with self._sessions() as s:
             row = s.get(CaseRow, case_id)
             if row is None:
-                raise NotFound(f"case {case_id} does not exist")
+                raise NotFound.of("case", case_id)
             files: dict[int | None, list[Attachment]] = {}
             notes: dict[int | None, list[Attachment]] = {}
             for a in s.scalars(
@@ -801,7 +801,7 @@ class EventsService:
         with self._sessions() as s:
             row = s.get(CaseAttachmentRow, attachment_id)
             if row is None:
-                raise NotFound(f"attachment {attachment_id} does not exist")
+                raise NotFound.of("attachment", attachment_id)
             return attachment_value(row)
 
     def figures(self, level: Level, since: datetime, until: datetime) -> list[UnitFigures]:
@@ -852,5 +852,5 @@ def _locked(s: Session, model: type[_Row], row_id: int, noun: str) -> _Row:
     """The row, locked for this transaction (PostgreSQL), or NotFound naming it."""
     row = s.scalars(select(model).where(model.id == row_id).with_for_update()).one_or_none()
     if row is None:
-        raise NotFound(f"{noun} {row_id} does not exist")
+        raise NotFound.of(noun, row_id)
     return row

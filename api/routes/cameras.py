@@ -89,7 +89,7 @@ ZoneId = Annotated[str, Path(min_length=1, max_length=64, description="Zone id w
 def _visible(runtime: Runtime, principal: Principal, camera_id: str) -> Camera:
     """The camera, or 404 when it does not exist or lies outside the caller's scope (the same answer)."""
     camera = runtime.context.site.camera(camera_id)
-    principal.scope.check(camera.grid_id, f'camera "{camera_id}"')
+    principal.scope.check(camera.grid_id, "camera", camera_id)
     return camera
 
 

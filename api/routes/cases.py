@@ -359,10 +359,10 @@ def attachment(
     try:
         visible_case(events, principal.scope, events.attachment(attachment_id).case_id)
     except NotFound:
-        raise NotFound(f"attachment {attachment_id} does not exist") from None
+        raise NotFound.of("attachment", attachment_id) from None
     value, path = events.attachment_file(attachment_id)  # 410 once retention removed the file
     if not path.is_file():
-        raise NotFound(f"attachment {attachment_id} does not exist")
+        raise NotFound.of("attachment", attachment_id)
     audit.record(AuditAction.ATTACHMENT_OPENED, f"attachment {attachment_id}", f"case {value.case_id}: {value.name}")
     return FileResponse(
         path,

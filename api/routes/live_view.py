@@ -38,7 +38,7 @@ async def start_live_view(
     """
     site = runtime.context.site
     camera = await run_in_threadpool(site.camera, camera_id)
-    principal.scope.check(camera.grid_id, f'camera "{camera_id}"')
+    principal.scope.check(camera.grid_id, "camera", camera_id)
 
     def ended(view: LiveViewEnded) -> None:
         audit.record(AuditAction.LIVE_VIEW_ENDED, view.camera_id, f"{view.duration_s:.1f} s")

@@ -257,9 +257,9 @@ def _check_target(runtime: Runtime, principal: Principal, kind: SuspendKind, tar
     """404 for a camera or grid that does not exist or lies outside the caller's scope (the same answer)."""
     site = runtime.context.site
     if kind is SuspendKind.CAMERA:
-        principal.scope.check(site.camera(target_id).grid_id, f'camera "{target_id}"')
+        principal.scope.check(site.camera(target_id).grid_id, "camera", target_id)
     else:
-        principal.scope.check(site.grid(target_id).id, f'grid "{target_id}"')
+        principal.scope.check(site.grid(target_id).id, "grid", target_id)
 
 
 @router.get("/suspends", responses=responses(*AUTH, 503))

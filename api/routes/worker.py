@@ -156,7 +156,7 @@ def _check_scope(runtime: Runtime, principal: Principal, obs: Observation) -> No
     if principal.scope.whole_site:
         return
     camera = runtime.context.site.camera(obs.camera_id)
-    principal.scope.check(camera.grid_id, f'camera "{obs.camera_id}"')
+    principal.scope.check(camera.grid_id, "camera", obs.camera_id)
 
 
 @router.post(

@@ -260,7 +260,7 @@ class Notifications:
         for c in self.channels():
             if c.id == channel_id:
                 return c
-        raise NotFound(f'notification channel "{channel_id}" does not exist')
+        raise NotFound.of("channel", channel_id)
 
     def put_channels(self, specs: Iterable[ChannelSpec]) -> list[Channel]:
         """Create or replace channels (all or none). A spec without a secret keeps the stored one; a new
@@ -599,7 +599,7 @@ class Notifications:
         with transaction(self._sessions) as s:
             row = s.get(SuspendRow, suspend_id)
             if row is None:
-                raise NotFound(f"suspend {suspend_id} does not exist")
+                raise NotFound.of("suspend", suspend_id)
             if row.lifted_at is None:
                 row.lifted_at, row.lifted_by = self._clock.now(), by
             out = _suspend(row)

@@ -133,9 +133,9 @@ def test_grid_scope_filters_and_hides() -> None:
 
     items = [Item("G-01"), Item("G-02"), Item("G-01")]
     assert [i.grid_id for i in scope.visible(items)] == ["G-01", "G-01"]
-    scope.check("G-01", 'camera "CAM-01"')
+    scope.check("G-01", "camera", "CAM-01")
     with pytest.raises(NotFound, match='camera "CAM-02" does not exist'):
-        scope.check("G-02", 'camera "CAM-02"')
+        scope.check("G-02", "camera", "CAM-02")
 
 
 def test_only_admins_manage_users_and_only_writers_write() -> None:

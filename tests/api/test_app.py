@@ -192,7 +192,15 @@ def test_roles_are_enforced(api: Api, user: str, method: str, path: str, status:
 def test_errors_have_one_shape_with_the_field(api: Api) -> None:
     client = api.as_("admin")
     missing = client.get("/api/cameras/NOPE")
-    assert (missing.status_code, missing.json()) == (404, {"detail": 'camera "NOPE" does not exist', "errors": []})
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {
+            "detail": 'camera "NOPE" does not exist',
+            "errors": [],
+            "code": "not_found",
+            "params": {"kind": "camera", "id": "NOPE"},
+        },
+    )
     bad_query = client.get("/api/cameras", params={"limit": 0})
     assert bad_query.status_code == 422
     assert bad_query.json()["errors"] == [

@@ -26,6 +26,7 @@ from api.cluster_view import ShardState
 from camera_config.camera_csv import CSV_COLUMNS
 from camera_config.stream_settings import DecodeMode
 from camera_config.types import CameraLevel, ZonePurpose
+from core.errors import ENTITIES
 from detectors.types import HazardType, Severity
 from events.case_plan import ADD_ALERT, REPORT
 from events.messages import Topic
@@ -71,6 +72,7 @@ KINDS: dict[str, set[str]] = {
     "caseLevel": values(Level),
     "cameraLevel": values(CameraLevel),
     "kind": {"street", "community", "property_company", "compound"},  # the site tree's node kinds
+    "entity": set(ENTITIES),  # what a server's not_found error names
     "purpose": values(ZonePurpose),
     "offline": values(OfflineReason),
     "decodeMode": values(DecodeMode),
@@ -419,15 +421,29 @@ def test_without_a_choice_the_browser_language_decides(page: Page, demo: Demo) -
 
 
 def test_a_server_error_with_a_code_is_said_in_chinese(page: Page, demo: Demo) -> None:
-    """A refusal with a code (pydantic's ``greater_than_equal``, ``ge`` = 1) is said in Chinese; an error
-    without one keeps the server's text."""
+    """A refusal with a code (pydantic's ``greater_than_equal``, ``ge`` = 1), a thing that does not exist and a
+    role that may not are said in Chinese, their values too (what, which role); an error without a code keeps
+    the server's text."""
     choose_language(page, "zh-CN")
     login(page, demo.server, "admin")
     said = page.evaluate(
         """async () => {
           const { api } = await import("/static/js/api.js");
-          const failed = (path) => api(path).then(() => "no error", (e) => e.message);
-          return [await failed("/api/alerts?limit=0"), await failed("/api/cameras/NOPE")];
+          const failed = (path, opts) => api(path, opts).then(() => "no error", (e) => e.message);
+          return [
+            await failed("/api/alerts?limit=0"),
+            await failed("/api/cameras/NOPE"),
+            await failed("/api/cameras/CAM-01/zones/NOPE", { method: "DELETE" }),
+          ];
         }"""
     )
-    assert said == ["query.limit: 不能小于 1", 'camera "NOPE" does not exist']
+    assert said == ["query.limit: 不能小于 1", "摄像头“NOPE”不存在", 'zone "NOPE" of camera "CAM-01" does not exist']
+    page.context.clear_cookies()
+    login(page, demo.server, "viewer")
+    refused = page.evaluate(
+        """async () => {
+          const { api } = await import("/static/js/api.js");
+          return api("/api/cameras/CAM-01/test", { method: "POST" }).then(() => "no error", (e) => e.message);
+        }"""
+    )
+    assert refused == "您的角色（只读用户）无权执行此操作"

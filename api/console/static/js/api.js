@@ -4,8 +4,20 @@ import { fmtDate, known, t, tv } from "./i18n.js";
 // The server's sentence in the user's language when its code is one the console knows ("error.<code>"
 // with the code's params), else the server's own text.
 function knownCode(code) { return Boolean(code) && known(`error.${code}`); }
+// Params that are values the console names in the user's language (what was not found, a role, a case state…).
+const PARAM_NAMES = {
+  kind: (v) => tv("entity", v),
+  role: (v) => tv("role", v),
+  state: (v) => tv("state", v),
+  action: (v) => tv("action", v),
+};
+function sayParams(params) {
+  const out = { ...(params || {}) };
+  for (const [name, say] of Object.entries(PARAM_NAMES)) if (name in out) out[name] = say(out[name]);
+  return out;
+}
 function said(code, params, text) {
-  return knownCode(code) ? t(`error.${code}`, params || {}) : text;
+  return knownCode(code) ? t(`error.${code}`, sayParams(params)) : text;
 }
 
 // One problem with the input: "field: what is wrong". `names` gives a form's own label for a field.
