@@ -19,6 +19,7 @@ from api.errors import AUTH, responses
 from api.notify.senders import sender_factories
 from api.runtime import Runtime, RuntimeDep
 from core.errors import InvalidInput, Issue, Unavailable
+from core.text import CheckedModel
 from events.notify.config import Channel, ChannelKind, parse_channel
 from events.notify.fatigue import Held, Suspend, SuspendKind
 from events.notify.store import DeliveryInfo, Job, Notifications
@@ -89,7 +90,7 @@ class DeliveryIds(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(min_length=1, max_length=1000)
 
 
-class SuspendIn(BaseModel):
+class SuspendIn(CheckedModel):
     kind: SuspendKind = Field(description="camera or grid.")
     target_id: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Camera or grid id.", examples=["CAM-01"]

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from camera_config.issues import pydantic_issues
 from core.errors import InvalidInput, Issue
+from core.text import CheckedModel
 from detectors.types import HazardType, Severity
 from events.messages import Topic
 from events.notify.signing import webhook_secret
@@ -57,13 +58,19 @@ ESCALATIONS = frozenset({Topic.ALERT_ESCALATED.value, Topic.CASE_ESCALATED.value
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class _Spec(BaseModel):
+class _Spec(CheckedModel):
+    """No control characters, lone surrogates or other text a database refuses, in any field (named when refused)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class RuleSpec(_Spec):
-    topics: tuple[str, ...] = Field(DEFAULT_TOPICS, description="Bus topics, shell patterns allowed: case.*")
-    places: tuple[str, ...] = Field((), description="Grid, community or street ids; empty: everywhere.")
+    topics: tuple[Annotated[str, Field(max_length=64)], ...] = Field(
+        DEFAULT_TOPICS, max_length=100, description="Bus topics, shell patterns allowed: case.*"
+    )
+    places: tuple[Annotated[str, Field(max_length=64)], ...] = Field(
+        (), max_length=1000, description="Grid, community or street ids; empty: everywhere."
+    )
     hazards: tuple[HazardType, ...] = Field((), description="Hazard types; empty: all.")
     min_severity: Severity | None = Field(None, description="Only alerts and cases at or above this severity.")
     case_states: tuple[CaseState, ...] = Field((), description="Only case messages whose case is in these states.")

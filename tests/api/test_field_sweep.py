@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine
 
 from api.access import Role
+from api.app import create_app
+from api.context import ApiContext
 from api.users import UserStore
-from tests.api.conftest import Api
+from camera_config.secrets import CredentialCipher
+from camera_config.store import SiteStore
+from core.clock import FakeClock
+from core.db import session_factory
+from events.notify.store import Notifications
+from events.service import EventsService
+from tests.api.conftest import Api, fast_auth
 from tests.support.factories import remote_observation
 
 BODIES: dict[tuple[str, str], Any] = {
@@ -70,12 +81,30 @@ BODIES: dict[tuple[str, str], Any] = {
         "refused": 0,
         "delivery_state": "ok",
     },
+    ("PUT", "/api/notifications/channels/{channel_id}"): {
+        "kind": "webhook",
+        "name": "City platform",
+        "url": "https://city.example/hooks/gridwatch",
+        "rules": [{"topics": ["case.*"], "places": ["G-01"], "hazards": ["crowd"], "min_severity": "high"}],
+        "cap": {"count": 20, "per_minutes": 60},
+    },
+    ("POST", "/api/notifications/deliveries/retry"): {"ids": [1]},
+    ("POST", "/api/notifications/deliveries/discard"): {"ids": [1]},
+    ("POST", "/api/suspends"): {"kind": "camera", "target_id": "CAM-02", "minutes": 60, "reason": "gate repairs"},
+    ("POST", "/api/push/subscriptions"): {
+        "endpoint": "https://push.example.com/send/abc",
+        "keys": {
+            "p256dh": "BAyKyZdWYoNloMXDOTsQEKQGoiVejBy4mnGMctOf2q-mwLQsaJ68NsjQCGwnF4-1_3qvPN0aZBVUcp-9eZvCfso",
+            "auth": "MDEyMzQ1Njc4OWFiY2RlZg",
+        },
+    },
+    ("DELETE", "/api/push/subscriptions"): {"endpoint": "https://push.example.com/send/abc"},
 }
 """One valid body per documented JSON body (the live-view offer is left out: its one text is an SDP
 offer that starts WebRTC; tests/api/test_edge.py and the fuzz run cover its refusals)."""
 
 SKIPPED = {("POST", "/api/cameras/{camera_id}/live")}
-PATH = {"username": "viewer", "camera_id": "CAM-02", "zone_id": "z1", "case_id": "1"}
+PATH = {"username": "viewer", "camera_id": "CAM-02", "zone_id": "z1", "case_id": "1", "channel_id": "city"}
 ALERT = {"dismiss": 1, "escalate": 2, "case": 3}
 """An alert of its own for each action, as each changes what the next may do."""
 TEXTS = {"NUL": "a\u0000b", "lone surrogate": "a\ud800b", "1 MB": "x" * 2**20}
@@ -113,6 +142,22 @@ def with_leaf(body: Any, target: str, new: Any) -> Any:
         return value
 
     return walk(body, "")
+
+
+@pytest.fixture
+def api(
+    engine: Engine, site: SiteStore, users: UserStore, clock: FakeClock, events: EventsService, tmp_path: Path
+) -> Iterator[Api]:
+    """The app of every API test, with notification channels, suspends and Web Push too."""
+    del users  # they exist: the sweep acts as them
+    store = Notifications(session_factory(engine), CredentialCipher(Fernet.generate_key()), clock, events.fatigue)
+    context = ApiContext(
+        engine=engine, site=site, clock=clock, auth=fast_auth(), events=events, notifications=store, data_dir=tmp_path
+    )
+    holder = Api(create_app(context), [])
+    yield holder
+    for client in holder.clients:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture
