@@ -13,9 +13,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,7 +41,11 @@ from events.notify.orm import ChannelRow, DeliveryRow, PushSubscriptionRow, Susp
 from events.notify.signing import new_webhook_secret
 from events.orm import AlertRow
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 log = logging.getLogger(__name__)
+_V = TypeVar("_V", bound="DataclassInstance")
 
 CACHE_S = 5.0
 """How long channels and push subscriptions are cached (the dispatcher may run in another process)."""
@@ -130,51 +134,21 @@ class PushSubscription:
     person_id: str | None
 
 
+def _value(cls: type[_V], row: Any, **given: Any) -> _V:
+    """A ``cls`` from the row's columns of the same names; ``given`` fields are the ones that differ."""
+    return cls(**{f.name: given[f.name] if f.name in given else getattr(row, f.name) for f in fields(cls)})
+
+
 def _delivery_info(r: DeliveryRow) -> DeliveryInfo:
-    return DeliveryInfo(
-        id=r.id,
-        channel_id=r.channel_id,
-        message_id=f"msg_{r.outbox_id}",
-        target=r.target,
-        topic=r.topic,
-        state=r.state,
-        attempts=r.attempts,
-        created_at=r.created_at,
-        message_at=r.message_at,
-        next_attempt_at=r.next_attempt_at,
-        last_attempt_at=r.last_attempt_at,
-        last_status=r.last_status,
-        last_error=r.last_error,
-        held_reason=r.held_reason,
-        sent_at=r.sent_at,
-    )
+    return _value(DeliveryInfo, r, message_id=f"msg_{r.outbox_id}")
 
 
 def _suspend(r: SuspendRow) -> Suspend:
-    return Suspend(
-        id=r.id,
-        kind=SuspendKind(r.kind),
-        target_id=r.target_id,
-        reason=r.reason,
-        created_by=r.created_by,
-        created_at=r.created_at,
-        until=r.until,
-        lifted_at=r.lifted_at,
-        lifted_by=r.lifted_by,
-    )
+    return _value(Suspend, r, kind=SuspendKind(r.kind))
 
 
 def _push(r: PushSubscriptionRow) -> PushSubscription:
-    return PushSubscription(
-        id=r.id,
-        endpoint=r.endpoint,
-        p256dh=r.p256dh,
-        auth=r.auth,
-        user_id=r.user_id,
-        role=r.role,
-        grid_ids=tuple(r.grid_ids) if r.grid_ids is not None else None,
-        person_id=r.person_id,
-    )
+    return _value(PushSubscription, r, grid_ids=tuple(r.grid_ids) if r.grid_ids is not None else None)
 
 
 def next_wait(
