@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -116,16 +115,19 @@ class Dispatcher:
         self.errors: dict[str, str] = {}
         """Channels whose sender could not be made, and why (shown with the channel)."""
         self._ticker: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     def start(self) -> None:
         """Start the channels' workers, and a ticker that follows channel changes made by other processes."""
         self._running = True
+        self._stopped.clear()
         self._store.on_change(self.wake)
         self.sync()
 
         def tick() -> None:
-            while self._running:
-                time.sleep(self._idle_s)
+            # an Event, not a sleep: close() ends the ticker at once and joins it, so that no look at the
+            # channels runs after the caller has closed the database under it
+            while not self._stopped.wait(self._idle_s):
                 try:
                     self.sync()
                 except Exception:
@@ -144,6 +146,8 @@ class Dispatcher:
 
     def sync(self) -> None:
         """Start workers for new or changed channels and stop those of removed or inactive ones."""
+        if self._stopped.is_set():  # closed: the database may be gone
+            return
         wanted = {c.id: c for c in self._store.channels() if c.active and c.kind in self._senders}
         stale: list[_ChannelWorker] = []
         with self._lock:
@@ -176,5 +180,9 @@ class Dispatcher:
             self._running = False
             workers = list(self._workers.values())
             self._workers.clear()
+        self._stopped.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join(timeout_s)
+            self._ticker = None
         for w in workers:
             w.stop(timeout_s)

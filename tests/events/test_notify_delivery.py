@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -205,6 +206,19 @@ def test_an_unreachable_endpoint_is_a_failed_attempt_not_a_crash(rig: Rig) -> No
     [row] = rig.settle(lambda rows: bool(rows) and rows[0].attempts == 1)
     assert row.state == "pending"
     assert "ConnectionRefusedError" in (row.last_error or "")
+
+
+def test_a_closed_dispatcher_leaves_no_thread_behind(rig: Rig) -> None:
+    """close() ends the channel follower and the channels' workers before it returns: none of them may read
+    the database after its owner has closed it (a pool connection opened then is never closed)."""
+    rig.channel("http://127.0.0.1:9/hook")
+    before = set(threading.enumerate())
+    dispatcher = Dispatcher(rig.store, {ChannelKind.WEBHOOK: lambda c: HttpSender(c, CONTEXT)}, idle_s=1.0)
+    dispatcher.start()
+    started = set(threading.enumerate()) - before
+    assert {t.name for t in started} >= {"notify-channels", "notify-hook"}
+    dispatcher.close()
+    assert [t.name for t in started if t.is_alive()] == []
 
 
 def test_a_message_relayed_twice_is_queued_once(make_service: MakeService, rig: Rig) -> None:
