@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/pylint --score=n core camera_config ingest detectors events api gridwatch
 
 test: setup services lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@scripts/test.sh $(PYTEST_ARGS)
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
