@@ -6,11 +6,12 @@ import argparse
 import json
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
-from core.errors import InvalidInput
-from gridwatch.commands.common import Subparsers, add_command, add_group, out
+from core.errors import InvalidInput, Unavailable
+from gridwatch.commands.common import Subparsers, add_command, add_group, err, out
 from gridwatch.commands.worker import TOKEN_ENV
 
 
@@ -52,14 +53,37 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster_status(args: argparse.Namespace) -> int:
-    from gridwatch.cluster import connect, nodes, status
+    from gridwatch.cluster import connect
 
+    if args.watch is not None and not args.watch > 0:
+        raise InvalidInput(f"--watch {args.watch:g}: the pause between rounds must be more than 0 seconds")
     connect(args.address)
+    if args.watch is None:
+        _print_status(args.json)
+        return 0
+    # one driver for every round: a round costs a query, not a Python start and a Ray connection
+    try:
+        while True:
+            try:
+                _print_status(args.json)
+            except Unavailable as exc:  # a lost record node or a cluster brought down: say so, keep watching
+                err.print(f"cluster status: {exc}", soft_wrap=True)
+            if not args.json:
+                out.print()
+            sys.stdout.flush()
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _print_status(as_json: bool) -> None:
+    from gridwatch.cluster import nodes, status
+
     spec, shards = status()
     members = nodes()
-    if args.json:
+    if as_json:
         sys.stdout.write(json.dumps({"cluster": spec, "nodes": members, "shards": shards}) + "\n")
-        return 0
+        return
     for n in members:
         on = sum(s.get("node_id") == n["node_id"] for s in shards)
         out.print(
@@ -82,7 +106,6 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
             f"{s['delivered']} delivered, delivery {s['delivery_state']}",
             soft_wrap=True,
         )
-    return 0
 
 
 def cmd_cluster_down(args: argparse.Namespace) -> int:
@@ -166,6 +189,12 @@ def register(sub: Subparsers) -> None:
     )
     address(s)
     s.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    s.add_argument(
+        "--watch",
+        type=float,
+        metavar="SECONDS",
+        help="print them again every SECONDS until interrupted (with --json: one object per line)",
+    )
     g = add_command(
         cs,
         "detector",

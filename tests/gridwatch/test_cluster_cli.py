@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
+from ingest.demo_server import free_port
 from tests.support.cli import Gridwatch
 
 GOOD = ["cluster", "up", "--address", "127.0.0.1:1", "--api", "http://127.0.0.1:8000", "--token", "gw_x"]
@@ -36,3 +41,26 @@ def test_a_bad_api_url_and_a_missing_token_are_both_named(
     assert ran.returncode != 0
     assert '--api "ftp://box" is not an http:// or https:// URL' in ran.stderr
     assert "the worker token is empty" in ran.stderr
+
+
+@pytest.mark.parametrize("pause", ["0", "-1"])
+def test_status_watch_needs_a_pause_above_zero(gridwatch: Gridwatch, pause: str) -> None:
+    ran = gridwatch("cluster", "status", "--address", "127.0.0.1:1", "--watch", pause)
+    assert ran.returncode != 0
+    assert f"--watch {pause}: the pause between rounds must be more than 0 seconds" in ran.stderr
+    assert "Ray cluster" not in ran.stderr  # refused before trying the address
+
+
+@pytest.mark.slow
+def test_an_address_where_nothing_answers_is_named_in_bounded_time() -> None:
+    """As a process of its own: a Ray connection attempt is not undone in the test's process."""
+    nobody = f"127.0.0.1:{free_port()}"
+    res = subprocess.run(
+        [sys.executable, "-m", "gridwatch", "cluster", "status", "--address", nobody],
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode != 0
+    assert f'the Ray cluster at "{nobody}" did not answer' in res.stderr
