@@ -2,8 +2,9 @@
 # The whole suite in two halves that run at the same time (`make test`; arguments go to both):
 #   timed  the tests that need the footage server, the model or Chromium (markers rtsp, model, browser):
 #          real streams, rates and restart bounds, one test after another, at the normal priority;
-#   rest   everything else (API, stores, fuzzing, the command line), spread over two processes at nice 19,
-#          so that it takes only the CPU the timed half leaves idle and never slows what that half times.
+#   rest   everything else (API, stores, fuzzing, the command line), spread over two processes at nice 10:
+#          it runs on the CPU the timed half leaves idle and gets a tenth of a core where both want it,
+#          so it barely slows what that half times, and is never starved (its own waits are bounded too).
 # Each half prints its own summary; the rest's whole output is shown when it fails, and kept in var/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +16,8 @@ TIMED='rtsp or browser or model'
 # pytest answers 5 when a selection holds no tests (PYTEST_ARGS naming one file of one half): not a failure
 half() { "$PY" -m pytest "$@"; local rc=$?; [ "$rc" -eq 5 ] && rc=0; return "$rc"; }
 
-echo "[test] the rest (not $TIMED) at nice 19 on 2 processes, output in $REST_LOG"
-nice -n 19 "$PY" -m pytest -n 2 -m "not ($TIMED)" "$@" >"$REST_LOG" 2>&1 &
+echo "[test] the rest (not $TIMED) at nice 10 on 2 processes, output in $REST_LOG"
+nice -n 10 "$PY" -m pytest -n 2 -m "not ($TIMED)" "$@" >"$REST_LOG" 2>&1 &
 rest_pid=$!
 trap 'kill -- "$rest_pid" 2>/dev/null' EXIT INT TERM
 
