@@ -165,6 +165,7 @@ class StatusWatch:
         self._proc: subprocess.Popen[str] | None = None
         self._cond = threading.Condition()
         self._latest: tuple[float, dict[str, Any]] | None = None
+        self._readers: list[threading.Thread] = []
 
     def _start(self) -> None:
         args = [sys.executable, "-m", "gridwatch", "cluster", "status", "--json", "--watch", self.PAUSE_S]
@@ -176,16 +177,19 @@ class StatusWatch:
                 stderr=log,
                 text=True,
             )
-        threading.Thread(target=self._read, args=(self._proc,), daemon=True).start()
+        reader = threading.Thread(target=self._read, args=(self._proc,), daemon=True)
+        reader.start()
+        self._readers.append(reader)
 
     def _read(self, proc: subprocess.Popen[str]) -> None:
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if not line.startswith("{"):  # Ray's driver may print a node's death
-                continue
-            with contextlib.suppress(ValueError), self._cond:
-                self._latest = (time.monotonic(), dict(json.loads(line)))
-                self._cond.notify_all()
+        with proc.stdout:  # closed here, at the end of its output
+            for line in proc.stdout:
+                if not line.startswith("{"):  # Ray's driver may print a node's death
+                    continue
+                with contextlib.suppress(ValueError), self._cond:
+                    self._latest = (time.monotonic(), dict(json.loads(line)))
+                    self._cond.notify_all()
 
     def get(self, timeout_s: float = 60.0) -> dict[str, Any]:
         """The first figures taken after this call: as fresh as a status command run now."""
@@ -207,6 +211,8 @@ class StatusWatch:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(10)
+        for reader in self._readers:  # each ends (and closes its pipe) at its process's end of output
+            reader.join(10)
 
 
 def status(nodes: RayNodes) -> dict[str, Any]:
