@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -55,8 +56,8 @@ def cmd_cluster_up(args: argparse.Namespace) -> int:
 def cmd_cluster_status(args: argparse.Namespace) -> int:
     from gridwatch.cluster import connect
 
-    if args.watch is not None and not args.watch > 0:
-        raise InvalidInput(f"--watch {args.watch:g}: the pause between rounds must be more than 0 seconds")
+    if args.watch is not None and not (math.isfinite(args.watch) and args.watch > 0):
+        raise InvalidInput(f"--watch {args.watch:g}: the pause between rounds must be a number of seconds above 0")
     connect(args.address)
     if args.watch is None:
         _print_status(args.json)
