@@ -4,6 +4,7 @@ counters and behaviour under overload."""
 from __future__ import annotations
 
 import itertools
+import zlib
 from dataclasses import dataclass, field
 
 import pytest
@@ -155,6 +156,7 @@ class SimCamera:
     cost_s: float
     next_at: float = 0.0
     pending: Offer | None = None
+    offered: int = 0
     analysed_at: list[float] = field(default_factory=list)
 
 
@@ -167,13 +169,15 @@ def simulate(
     s.note(episodes)
     start = clock.monotonic()
     for c in cams:
-        c.next_at = start + (hash(c.cid) % 97) / 97 * c.every_s  # staggered, as real cameras are
+        # staggered, as real cameras are (crc32, not hash(): the same stagger in every process)
+        c.next_at = start + (zlib.crc32(c.cid.encode()) % 97) / 97 * c.every_s
     end = start + seconds
     while clock.monotonic() < end:
         now = clock.monotonic()
         for c in cams:
             if now >= c.next_at:
                 c.pending = Offer(c.cid, now, 0.2 if c.moving else 0.0)
+                c.offered += 1
                 c.next_at = now + c.every_s
         offers = [c.pending for c in cams if c.pending is not None]
         choice = s.choose(offers)
@@ -265,8 +269,10 @@ def test_deferred_and_analysed_counts_per_camera_add_up() -> None:
     for c, f in zip(cams, figures, strict=True):
         assert f is not None
         assert f.analysed == len(c.analysed_at)
-        # 60 frames offered: each analysed at once, or deferred (once) and then analysed or replaced
-        assert 60 - f.analysed <= f.deferred <= 61, (c.cid, f.analysed, f.deferred)
+        # about 60 frames offered (a loop step late, the next is later too): each analysed at once, or
+        # deferred (once) and then analysed or replaced
+        assert 58 <= c.offered <= 60
+        assert c.offered - f.analysed <= f.deferred <= c.offered + 1, (c.cid, c.offered, f.analysed, f.deferred)
     # demand 0.6 model s/s against a budget of 0.3: about half the frames, shared evenly
     analysed = [f.analysed for f in figures if f is not None]
     assert sum(analysed) == pytest.approx(0.3 * 30 / 0.05, rel=0.1)
