@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import schemathesis
 from cryptography.fernet import Fernet
@@ -45,12 +46,15 @@ from events.notify.store import Notifications
 from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, NewAttachment
 from gridwatch.db import upgrade
-from ingest.types import HealthState
+from ingest.types import Frame, HealthState
 from tests.api.conftest import PASSWORD, USERS, fast_auth
 from tests.conftest import pg_engine
 from tests.support.factories import jpeg, remote_observation
 from tests.support.live_figures import BOX, FIGURES, figures_of
 from tests.support.paths import EXAMPLES, PG_URL
+
+SNAPSHOT = np.full((72, 128, 3), 128, dtype=np.uint8)
+"""The fake pipeline's frame of every camera."""
 
 # Not `ignored_auth`: schemathesis also generates a (made-up) session cookie next to the bearer token
 # it is given and then counts the answer to the valid token as accepting bad auth. That every route
@@ -106,6 +110,8 @@ def _fuzzed_app(engine: Engine, data: Path) -> Iterator[tuple[FastAPI, dict[str,
             box=lambda: BOX,
             camera_figures=lambda: list(FIGURES),
             stats=lambda camera_id: figures_of(camera_id, HealthState.ONLINE, detecting=True),
+            # and its newest frame, for GET /api/cameras/{id}/snapshot (503 without a pipeline)
+            latest_frame=lambda camera_id: Frame(camera_id, 1, 0.0, datetime.now(UTC), SNAPSHOT),
             notifications=Notifications(session_factory(engine), CredentialCipher(Fernet.generate_key()), events.clock),
             data_dir=data,
         )
