@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from camera_config.geo import point_in_polygon
 from camera_config.issues import Problem, issue_path
 from camera_config.schema import CameraSpec
 from camera_config.site_index import References, SiteIndex
-from camera_config.types import Camera, CameraLevel, Point
+from camera_config.types import Camera, CameraLevel
 from camera_config.urls import split_credentials
 from camera_config.zones import zone_problems, zones_from
 from core.errors import InvalidInput, Issue
@@ -23,19 +24,6 @@ class CameraRecord:
     source_line: int | None = None
     keeps_settings: bool = False
     """From a CSV row: zones, detect and hazard settings are not columns, so an update keeps the stored ones."""
-
-
-def point_in_polygon(point: Point, polygon: Sequence[Point]) -> bool:
-    """Even-odd rule; points are (x, y) in any consistent unit."""
-    x, y = point
-    inside = False
-    n = len(polygon)
-    for i in range(n):
-        x0, y0 = polygon[i]
-        x1, y1 = polygon[(i + 1) % n]
-        if (y0 > y) != (y1 > y) and x < (x1 - x0) * (y - y0) / (y1 - y0) + x0:
-            inside = not inside
-    return inside
 
 
 @dataclass(frozen=True, slots=True)

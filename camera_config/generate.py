@@ -3,6 +3,11 @@
 1 street, 8 communities, 24 property companies, 58 compounds, 118 grids (116 covering compounds,
 2 drawn as outlines along the main road), 118 grid workers, 661 building leaders, 43 party groups
 and 1,751 cameras. Same output for the same arguments, every time.
+
+On the ground: each community is a block of compounds three across, the blocks four across and two deep,
+the main road along the south with its two grids, and the street's outline around it all. A compound
+with one grid is drawn by its own outline; one with two or three is cut into strips, one polygon per
+grid, and each camera stands in its grid's strip.
 """
 
 from __future__ import annotations
@@ -26,14 +31,60 @@ ROAD_CAMERAS = 40  # street/community-level cameras placed by location in the tw
 # 20 compounds with one grid, 18 with two, 20 with three: 116 compound grids.
 _GRIDS_PER_COMPOUND = [1] * 20 + [2] * 18 + [3] * 20
 _BASE_LAT, _BASE_LON = 31.20, 121.40
+_COMPOUND_W, _COMPOUND_H, _GAP = 0.003, 0.0025, 0.001  # degrees: a compound is about 300 m × 280 m
+_ACROSS, _BLOCKS_ACROSS = 3, 4  # compounds across a community's block; blocks across the street
+_BLOCK_W = _ACROSS * (_COMPOUND_W + _GAP) + _GAP
+_BLOCK_H = 3 * (_COMPOUND_H + _GAP) + _GAP
+_ROAD_H = 0.002
+
+Box = tuple[float, float, float, float]
+"""(west, south, east, north) in degrees."""
 
 
 def _password(camera_id: str) -> str:
     return "pw-" + hashlib.sha256(camera_id.encode()).hexdigest()[:12]
 
 
-def _rect(lon0: float, lat0: float, lon1: float, lat1: float) -> list[list[float]]:
+def _rect(box: Box) -> list[list[float]]:
+    lon0, lat0, lon1, lat1 = (round(v, 6) for v in box)
     return [[lon0, lat0], [lon1, lat0], [lon1, lat1], [lon0, lat1]]
+
+
+def _compound_box(community: int, place: int) -> Box:
+    """The ``place``-th compound of ``community`` (both from 0), in its community's block."""
+    west = _BASE_LON + (community % _BLOCKS_ACROSS) * _BLOCK_W + _GAP + (place % _ACROSS) * (_COMPOUND_W + _GAP)
+    south = _BASE_LAT + (community // _BLOCKS_ACROSS) * _BLOCK_H + _GAP + (place // _ACROSS) * (_COMPOUND_H + _GAP)
+    return west, south, west + _COMPOUND_W, south + _COMPOUND_H
+
+
+def _strip(box: Box, index: int, count: int) -> Box:
+    """The ``index``-th of ``count`` strips a box is cut into, west to east."""
+    west, south, east, north = box
+    width = (east - west) / count
+    return west + index * width, south, west + (index + 1) * width, north
+
+
+def _road_box(index: int, count: int) -> Box:
+    """The ``index``-th of ``count`` sections of the main road along the south of the blocks."""
+    whole = (_BASE_LON, _BASE_LAT - _ROAD_H, _BASE_LON + _BLOCKS_ACROSS * _BLOCK_W, _BASE_LAT)
+    return _strip(whole, index, count)
+
+
+def _street_outline(communities: int) -> list[list[float]]:
+    """Around the blocks and the road, with the north-east corner cut off where the river bends."""
+    west, south = _BASE_LON - _GAP, _BASE_LAT - _ROAD_H - _GAP
+    east = _BASE_LON + _BLOCKS_ACROSS * _BLOCK_W + _GAP
+    north = _BASE_LAT + -(-communities // _BLOCKS_ACROSS) * _BLOCK_H + _GAP
+    cut = _GAP * 3
+    points = [(west, south), (east, south), (east, north - cut), (east - cut, north), (west, north)]
+    return [[round(lon, 6), round(lat, 6)] for lon, lat in points]
+
+
+def _spot(box: Box, n: int) -> dict[str, float]:
+    """The ``n``-th camera's place in a box: scattered, never on its border."""
+    west, south, east, north = box
+    across, up = 0.15 + 0.7 * ((n * 13) % 17) / 16, 0.15 + 0.7 * ((n * 7) % 29) / 28
+    return {"lat": round(south + up * (north - south), 6), "lon": round(west + across * (east - west), 6)}
 
 
 def generate_site(*, rtsp_base: str = "rtsp://127.0.0.1:8554", with_cameras: bool = True) -> dict[str, Any]:
@@ -47,7 +98,7 @@ def generate_site(*, rtsp_base: str = "rtsp://127.0.0.1:8554", with_cameras: boo
         }
         for i in range(COMMUNITIES * COMPANIES_PER_COMMUNITY)
     ]
-    compounds = [
+    compounds: list[dict[str, Any]] = [
         {
             "id": f"K-{i + 1:03d}",
             "name": f"Compound {i + 1}",
@@ -57,6 +108,13 @@ def generate_site(*, rtsp_base: str = "rtsp://127.0.0.1:8554", with_cameras: boo
     ]
     community_of_company = {pc["id"]: pc["community"] for pc in companies}
     compound_community = {k["id"]: community_of_company[k["property_company"]] for k in compounds}
+    boxes: dict[str, Box] = {}
+    placed: dict[str, int] = {}
+    for k in compounds:
+        community = compound_community[k["id"]]
+        boxes[k["id"]] = _compound_box(int(community[3:]) - 1, placed.get(community, 0))
+        placed[community] = placed.get(community, 0) + 1
+        k["outline"] = _rect(boxes[k["id"]])
 
     party_groups = [
         {
@@ -72,32 +130,35 @@ def generate_site(*, rtsp_base: str = "rtsp://127.0.0.1:8554", with_cameras: boo
 
     grids: list[dict[str, Any]] = []
     compound_grids: dict[str, list[str]] = {}
+    strips: dict[str, Box] = {}
     for k, count in zip(compounds, _GRIDS_PER_COMPOUND, strict=True):
-        for _ in range(count):
+        for index in range(count):
             gid = f"G-{len(grids) + 1:03d}"
             community = compound_community[k["id"]]
             groups = groups_by_community[community]
-            grids.append(
-                {
-                    "id": gid,
-                    "name": f"{k['name']} grid {len(compound_grids.get(k['id'], [])) + 1}",
-                    "community": community,
-                    "compounds": [k["id"]],
-                    "party_group": groups[len(grids) % len(groups)],
-                }
-            )
+            grid: dict[str, Any] = {
+                "id": gid,
+                "name": f"{k['name']} grid {index + 1}",
+                "community": community,
+                "compounds": [k["id"]],
+                "party_group": groups[len(grids) % len(groups)],
+            }
+            strips[gid] = _strip(boxes[k["id"]], index, count)
+            if count > 1:
+                grid["polygon"] = _rect(strips[gid])
+            grids.append(grid)
             compound_grids.setdefault(k["id"], []).append(gid)
-    road_boxes = []
-    for r in range(GRIDS - len(grids)):
+    road_boxes: list[Box] = []
+    roads = GRIDS - len(grids)
+    for r in range(roads):
         community = communities[r]["id"]
-        lon0, lat0 = _BASE_LON + 0.1 * r, _BASE_LAT - 0.05
-        road_boxes.append((lon0, lat0))
+        road_boxes.append(_road_box(r, roads))
         grids.append(
             {
                 "id": f"G-{len(grids) + 1:03d}",
                 "name": f"Main road section {r + 1}",
                 "community": community,
-                "polygon": _rect(lon0, lat0, lon0 + 0.02, lat0 + 0.01),
+                "polygon": _rect(road_boxes[-1]),
                 "party_group": groups_by_community[community][0],
             }
         )
@@ -148,7 +209,7 @@ def generate_site(*, rtsp_base: str = "rtsp://127.0.0.1:8554", with_cameras: boo
         )
 
     doc: dict[str, Any] = {
-        "street": {"id": "ST-01", "name": "Riverside Sub-district"},
+        "street": {"id": "ST-01", "name": "Riverside Sub-district", "outline": _street_outline(COMMUNITIES)},
         "communities": communities,
         "property_companies": companies,
         "compounds": compounds,
@@ -157,13 +218,14 @@ def generate_site(*, rtsp_base: str = "rtsp://127.0.0.1:8554", with_cameras: boo
         "people": people,
     }
     if with_cameras:
-        doc["cameras"] = generate_cameras(compound_grids, road_boxes, rtsp_base)
+        doc["cameras"] = generate_cameras(compound_grids, strips, road_boxes, rtsp_base)
     return doc
 
 
 def generate_cameras(
-    compound_grids: dict[str, list[str]], road_boxes: list[tuple[float, float]], rtsp_base: str
+    compound_grids: dict[str, list[str]], strips: dict[str, Box], road_boxes: list[Box], rtsp_base: str
 ) -> list[dict[str, Any]]:
+    """Cameras in the compounds, each in its grid's strip, then along the road, each in its section."""
     cameras: list[dict[str, Any]] = []
     compound_ids = sorted(compound_grids)
     in_compounds = CAMERAS - ROAD_CAMERAS
@@ -177,10 +239,7 @@ def generate_cameras(
                 "name": f"{k} camera {j + 1}",
                 "level": "property" if j % 10 == 9 else "compound",
                 "compound": k,
-                "location": {
-                    "lat": round(_BASE_LAT + ki * 0.001 + j * 1e-5, 6),
-                    "lon": round(_BASE_LON + ki * 0.001, 6),
-                },
+                "location": _spot(strips[grids[j % len(grids)]], j),
                 "streams": {"main": f"{rtsp_base}/cam/{cid}/main", "sub": f"{rtsp_base}/cam/{cid}/sub"},
                 "credentials": {"username": "admin", "password": _password(cid)},
             }
@@ -190,13 +249,12 @@ def generate_cameras(
             cameras.append(cam)
     for r in range(ROAD_CAMERAS):
         cid = f"CAM-{len(cameras) + 1:04d}"
-        lon0, lat0 = road_boxes[r % len(road_boxes)]
         cameras.append(
             {
                 "id": cid,
                 "name": f"Main road camera {r + 1}",
                 "level": "street" if r % 4 else "community",
-                "location": {"lat": round(lat0 + 0.005, 6), "lon": round(lon0 + 0.0005 * (r // 2 + 1), 6)},
+                "location": _spot(road_boxes[r % len(road_boxes)], r),
                 "streams": {"main": f"{rtsp_base}/cam/{cid}/main", "sub": f"{rtsp_base}/cam/{cid}/sub"},
                 "credentials": {"username": "admin", "password": _password(cid)},
                 "zones": _zones(len(cameras)),

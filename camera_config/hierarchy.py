@@ -36,7 +36,7 @@ def check_compound(spec: CompoundSpec, where: str, refs: References) -> Compound
         return None
     community = idx.property_companies[spec.property_company]
     idx.compounds[spec.id] = community
-    return Compound(spec.id, spec.name, spec.property_company, community)
+    return Compound(spec.id, spec.name, spec.property_company, community, tuple(spec.outline))
 
 
 def check_party_group(spec: PartyGroupSpec, where: str, refs: References) -> PartyGroup | None:

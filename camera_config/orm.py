@@ -22,6 +22,7 @@ class StreetRow(Base):
     __tablename__ = "streets"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    outline: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class CommunityRow(Base):
@@ -44,6 +45,7 @@ class CompoundRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     property_company_id: Mapped[str] = mapped_column(ForeignKey("property_companies.id"), index=True)
     community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"), index=True)
+    outline: Mapped[list[Any]] = mapped_column(default=list)
 
 
 class PartyGroupRow(Base):

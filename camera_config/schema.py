@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
+from camera_config.geo import MAX_POINTS, polygon_problem
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import CameraLevel, PersonRole, ZonePurpose
@@ -33,9 +34,34 @@ class Spec(CheckedModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+def _check_geo_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(points) > 3 and points[-1] == points[0]:
+        points = points[:-1]  # a closed ring, as GIS tools write it: the same outline
+    if points and len(points) < 3:
+        raise ValueError("polygon needs ≥3 points")
+    if len(points) > MAX_POINTS:
+        raise ValueError(f"polygon has {len(points)} points; at most {MAX_POINTS}")
+    for i, (lon, lat) in enumerate(points):
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError(f"point {i} ({lon}, {lat}) is not a (lon, lat) pair")
+    problem = polygon_problem(points) if points else None
+    if problem is not None:
+        raise ValueError(problem)
+    return points
+
+
+GeoPolygon = Annotated[list[tuple[float, float]], AfterValidator(_check_geo_polygon), Field(max_length=MAX_POINTS + 1)]
+"""An outline on the ground as [lon, lat] points (WGS84 degrees); empty: none drawn. A simple polygon: it may
+not cross or touch itself."""
+
+
 class StreetSpec(Spec):
     id: Id = Field(description="Street (sub-district) id.")
     name: str = Field(min_length=1, max_length=200, description="Display name.")
+    outline: GeoPolygon = Field(
+        default_factory=list,
+        description="Boundary as [lon, lat] points; grid polygons and compound outlines must lie within it.",
+    )
 
 
 class CommunitySpec(Spec):
@@ -53,6 +79,10 @@ class CompoundSpec(Spec):
     id: Id = Field(description="Residential compound id.")
     name: str = Field(min_length=1, max_length=200, description="Display name.")
     property_company: str = Field(description="Id of the property company managing the compound.")
+    outline: GeoPolygon = Field(
+        default_factory=list,
+        description="Boundary as [lon, lat] points: the map draws it, and grids without a polygon by it.",
+    )
 
 
 class PartyGroupSpec(Spec):
@@ -61,21 +91,12 @@ class PartyGroupSpec(Spec):
     community: str = Field(description="Id of the community the group belongs to.")
 
 
-def _check_geo_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    if points and len(points) < 3:
-        raise ValueError("polygon needs ≥3 points")
-    for i, (lon, lat) in enumerate(points):
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise ValueError(f"point {i} ({lon}, {lat}) is not a (lon, lat) pair")
-    return points
-
-
 class GridSpec(Spec):
     id: Id = Field(description="Grid id; cases are routed to grids.")
     name: str = Field(min_length=1, max_length=200, description="Display name.")
     community: str = Field(description="Id of the community the grid belongs to.")
     compounds: list[str] = Field(default_factory=list, description="Ids of the compounds the grid covers.")
-    polygon: Annotated[list[tuple[float, float]], AfterValidator(_check_geo_polygon)] = Field(
+    polygon: GeoPolygon = Field(
         default_factory=list, description="Outline as [lon, lat] points, for cameras placed by location."
     )
     party_group: str | None = Field(None, description="Id of the party group informed about the grid's cases.")

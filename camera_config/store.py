@@ -40,11 +40,13 @@ from camera_config.stream_settings import DetectSettings
 from camera_config.types import (
     Camera,
     CameraLevel,
+    Compound,
     Grid,
     Person,
     PersonRole,
     Point,
     StreamCredentials,
+    Street,
     Zone,
     ZonePurpose,
 )
@@ -84,6 +86,19 @@ class GridSummary:
     grid_worker: str | None
     building_leaders: int
     party_group_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CameraPlace:
+    """Where a camera is and what it reports to: what a map needs of it, without its streams and zones."""
+
+    id: str
+    name: str
+    grid_id: str
+    compound_id: str | None
+    lat: float | None
+    lon: float | None
+    enabled: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +286,39 @@ class SiteStore:
         username, token = row
         return StreamCredentials(username, self._cipher.decrypt(token) if token else None)
 
+    def camera_places(self, grid_ids: Iterable[str] | None = None) -> list[CameraPlace]:
+        """The cameras (of ``grid_ids``; None: all) by id, as plain columns: a map of 1,751 cameras reads
+        no zone or setting of any of them."""
+        stmt = select(
+            CameraRow.id,
+            CameraRow.name,
+            CameraRow.grid_id,
+            CameraRow.compound_id,
+            CameraRow.lat,
+            CameraRow.lon,
+            CameraRow.enabled,
+        ).order_by(CameraRow.id)
+        if grid_ids is not None:
+            stmt = stmt.where(CameraRow.grid_id.in_(list(grid_ids)))
+        with self._factory() as s:
+            return [CameraPlace(*row) for row in s.execute(stmt)]
+
+    def streets(self) -> list[Street]:
+        with self._factory() as s:
+            rows = s.scalars(select(StreetRow).order_by(StreetRow.id))
+            return [Street(r.id, r.name, _points(r.outline)) for r in rows]
+
+    def compounds(self, ids: Iterable[str] | None = None) -> list[Compound]:
+        """The compounds (with these ``ids``; None: all) by id, with their outlines."""
+        stmt = select(CompoundRow).order_by(CompoundRow.id)
+        if ids is not None:
+            stmt = stmt.where(CompoundRow.id.in_(list(ids)))
+        with self._factory() as s:
+            return [
+                Compound(r.id, r.name, r.property_company_id, r.community_id, _points(r.outline))
+                for r in s.scalars(stmt)
+            ]
+
     def grids(self) -> list[Grid]:
         with self._factory() as s:
             rows = s.scalars(select(GridRow).options(selectinload(GridRow.compounds)).order_by(GridRow.id))
@@ -427,10 +475,11 @@ class SiteStore:
 
     def _apply_site(self, site: ValidatedSite, progress: Progress | None) -> ImportReport:
         with transaction(self._factory) as s:
-            _upsert(s, StreetRow, [{"id": site.street.id, "name": site.street.name}])
+            street = site.street
+            _upsert(s, StreetRow, [{"id": street.id, "name": street.name, "outline": _json_points(street.outline)}])
             _upsert(s, CommunityRow, [asdict(c) for c in site.communities])
             _upsert(s, PropertyCompanyRow, [asdict(p) for p in site.property_companies])
-            _upsert(s, CompoundRow, [asdict(k) for k in site.compounds])
+            _upsert(s, CompoundRow, [{**asdict(k), "outline": _json_points(k.outline)} for k in site.compounds])
             _upsert(s, PartyGroupRow, [asdict(pg) for pg in site.party_groups])
             s.flush()
             _upsert(

@@ -50,6 +50,8 @@ Point = tuple[float, float]
 class Street:
     id: str
     name: str
+    outline: tuple[Point, ...] = ()
+    """Boundary as (lon, lat) pairs; grid polygons and compound outlines lie within it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,8 @@ class Compound:
     name: str
     property_company_id: str
     community_id: str
+    outline: tuple[Point, ...] = ()
+    """Boundary as (lon, lat) pairs; a grid without a polygon of its own is drawn by its compounds'."""
 
 
 @dataclass(frozen=True, slots=True)

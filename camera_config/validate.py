@@ -2,8 +2,8 @@
 
 Validation is pure: it takes parsed input plus a `SiteIndex` of what already exists and returns
 typed values or a list of `Issue`s. The store applies the result; nothing here touches a database.
-The checks for each kind of thing live beside it: `hierarchy`, `grids`, `cameras`, `zones`;
-camera CSV files are read by `camera_csv`.
+The checks for each kind of thing live beside it: `hierarchy`, `grids`, `cameras`, `zones`, and `outlines`
+for what must lie within the street; camera CSV files are read by `camera_csv`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from camera_config.cameras import CameraRecord, check_site_camera
 from camera_config.grids import check_grid, check_person
 from camera_config.hierarchy import check_compound, check_party_group, check_property_company
 from camera_config.issues import parse_spec
+from camera_config.outlines import check_within_street
 from camera_config.schema import (
     SECTIONS,
     CameraSpec,
@@ -118,7 +119,7 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     street_spec = parse_spec(StreetSpec, doc.get("street"), "street", issues) if "street" in doc else None
     if "street" not in doc:
         issues.append(Issue("street", "required"))
-    street = Street(street_spec.id, street_spec.name) if street_spec else None
+    street = Street(street_spec.id, street_spec.name, tuple(street_spec.outline)) if street_spec else None
     if street:
         idx.streets.add(street.id)
 
@@ -146,6 +147,8 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     grids = _checked("grids", grid_specs, check_grid, refs)
     people = _checked("people", person_specs, check_person, refs)
     cameras = _checked("cameras", camera_specs, check_site_camera, refs)
+    if street_spec is not None:
+        check_within_street(street_spec, compound_specs, grid_specs, issues)
 
     notifications = doc.get("notifications")
     if notifications is not None and not isinstance(notifications, list):

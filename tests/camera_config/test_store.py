@@ -45,6 +45,31 @@ def test_apply_site_and_read_back(store: SiteStore) -> None:
     assert community.grids[0].grid_worker == "Worker 1"
 
 
+def test_outlines_are_stored_and_replaced_by_the_next_load(store: SiteStore) -> None:
+    doc = site()
+    doc["street"]["outline"] = [[120.9, 30.9], [121.3, 30.9], [121.3, 31.3], [120.9, 31.3]]
+    doc["compounds"][0]["outline"] = [[121.0, 31.2], [121.05, 31.2], [121.05, 31.25]]
+    store.apply_site(validate_site(doc))
+    [street] = store.streets()
+    assert street.outline == ((120.9, 30.9), (121.3, 30.9), (121.3, 31.3), (120.9, 31.3))
+    assert [(k.id, k.outline) for k in store.compounds(["K1", "K2"])] == [
+        ("K1", ((121.0, 31.2), (121.05, 31.2), (121.05, 31.25))),
+        ("K2", ()),
+    ]
+    assert [k.community_id for k in store.compounds()] == ["CM1", "CM1", "CM2"]
+    del doc["compounds"][0]["outline"]
+    store.apply_site(validate_site(doc))
+    assert store.compounds(["K1"])[0].outline == ()
+    places = {p.id: p for p in store.camera_places(["G1"])}
+    assert list(places) == ["C1"]
+    assert (places["C1"].grid_id, places["C1"].compound_id, places["C1"].lat, places["C1"].enabled) == (
+        "G1",
+        "K1",
+        None,
+        True,
+    )
+
+
 def test_reapply_is_a_no_op_and_an_edit_bumps_the_revision(store: SiteStore) -> None:
     store.apply_site(validate_site(site()))
     again = store.apply_site(validate_site(site()))

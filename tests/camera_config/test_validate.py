@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from camera_config.camera_csv import read_camera_csv
-from camera_config.cameras import point_in_polygon
+from camera_config.geo import point_in_polygon
 from camera_config.site_index import SiteIndex
 from camera_config.types import CameraLevel, ZonePurpose
 from camera_config.validate import load_site_file, validate_site
@@ -235,6 +235,75 @@ def test_yaml_file_errors(tmp_path: Path) -> None:
     scalar.write_text("just text\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match="a site file must be a mapping, got str"):
         load_site_file(scalar)
+
+
+STREET = [[120.9, 30.9], [121.3, 30.9], [121.3, 31.3], [120.9, 31.3]]
+BOWTIE = [[121.0, 31.0], [121.1, 31.1], [121.1, 31.0], [121.0, 31.1]]
+CROSSED = "edge 0 (point 0 → 1) crosses edge 2 (point 2 → 3): an outline must not cross itself"
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda d: d["grids"][4].update(polygon=BOWTIE), f"grids[4].polygon: {CROSSED}"),
+        (lambda d: d["compounds"][1].update(outline=BOWTIE), f"compounds[1].outline: {CROSSED}"),
+        (lambda d: d["street"].update(outline=BOWTIE), f"street.outline: {CROSSED}"),
+        (
+            lambda d: d["grids"][4].update(polygon=[[121.0, 31.0], [121.1, 31.0], [121.1, 31.1], [121.1, 31.0]]),
+            "grids[4].polygon: point 3 repeats point 1",
+        ),
+        (
+            lambda d: d["compounds"][0].update(outline=[[121.0, 31.0], [121.1, 31.0], [121.2, 31.0]]),
+            "compounds[0].outline: polygon has zero area: its points lie on one line",
+        ),
+        (
+            lambda d: d["street"].update(outline=[[121.0, 31.0], [181.0, 31.0], [121.0, 31.1]]),
+            "street.outline: point 1 (181.0, 31.0) is not a (lon, lat) pair",
+        ),
+        (
+            lambda d: d["grids"][4].update(polygon=[[121.0, 31.0], [121.5, 31.0], [121.5, 31.1], [121.0, 31.1]]),
+            'grids[4].polygon: grid "GR" leaves street "S1": point 1 (121.5, 31) lies outside',
+        ),
+        (
+            lambda d: d["compounds"][2].update(outline=[[121.2, 31.2], [121.4, 31.25], [121.2, 31.25]]),
+            'compounds[2].outline: compound "K3" leaves street "S1": point 1 (121.4, 31.25) lies outside',
+        ),
+    ],
+)
+def test_outlines_that_cross_themselves_or_leave_the_street_are_refused(edit: Any, expected: str) -> None:
+    doc = site()
+    doc["street"]["outline"] = STREET
+    edit(doc)
+    assert expected in issues_of(doc)
+
+
+def test_an_edge_that_cuts_through_a_bay_of_the_street_is_refused() -> None:
+    """Every point of the grid lies within the street, but one edge crosses the bay cut into its outline."""
+    bay = [[120.9, 30.9], [121.3, 30.9], [121.3, 31.3], [121.15, 31.3], [121.15, 31.1], [121.05, 31.1]]
+    bay += [[121.05, 31.3], [120.9, 31.3]]
+    doc = site(street={"id": "S1", "name": "Street", "outline": bay})
+    doc["grids"][4]["polygon"] = [[121.0, 31.2], [121.2, 31.2], [121.2, 31.25], [121.0, 31.25]]
+    assert issues_of(doc) == [
+        'grids[4].polygon: grid "GR" leaves street "S1": its edge 0 (point 0 → 1) crosses the border'
+    ]
+
+
+def test_outlines_are_kept_and_may_share_the_street_border() -> None:
+    """A closed ring (its first point again at the end, as GIS tools write it) is the same outline; a compound
+    drawn along the street's own border lies within it."""
+    doc = site(street={"id": "S1", "name": "Street", "outline": [*STREET, STREET[0]]})
+    doc["compounds"][0]["outline"] = [[120.9, 30.9], [121.0, 30.9], [121.0, 31.0], [120.9, 31.0]]
+    result = validate_site(doc)
+    assert result.street.outline == tuple((lon, lat) for lon, lat in STREET)
+    assert result.compounds[0].outline == ((120.9, 30.9), (121.0, 30.9), (121.0, 31.0), (120.9, 31.0))
+    assert result.compounds[1].outline == ()
+    assert result.grids[4].polygon[0] == (121.0, 31.0)
+
+
+def test_without_a_street_outline_nothing_is_bounded() -> None:
+    doc = site()
+    doc["grids"][4]["polygon"] = [[10.0, 10.0], [11.0, 10.0], [11.0, 11.0]]
+    assert validate_site(doc).grids[4].polygon == ((10.0, 10.0), (11.0, 10.0), (11.0, 11.0))
 
 
 def test_point_in_polygon() -> None:
