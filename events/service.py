@@ -16,7 +16,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -59,6 +59,7 @@ from events.orm import CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAudit
 from events.outbox import Bus, Outbox
 from events.policy import Policy
 from events.queries import AlertFilter, CaseFilter, CaseOrder
+from events.risk.report import RiskLevel, RiskReport, risk_report
 from events.routing import Router
 from events.schema import parse_observation
 from events.types import (
@@ -136,6 +137,7 @@ class EventsService:
         self.policy = policy or Policy()
         self.clock: Clock = clock or SystemClock()
         self.files = FileStore(data_dir)
+        self.site = site
         self.router = Router(site, self.clock, ttl_s=site_ttl_s)
         self.bus = bus or Bus()
         self.outbox = Outbox(sessions, self.bus, self.clock)
@@ -833,6 +835,17 @@ class EventsService:
             rows = s.execute(q).all()
         out = [FalseAlarmCount(c, HazardType(h), r or "", int(n)) for c, h, r, n in rows]
         return sorted(out, key=lambda x: (-x.count, x.camera_id, x.hazard.value, x.reason))
+
+
+    def risk(self, level: RiskLevel, week: datetime, tz: tzinfo) -> RiskReport:
+        """Each grid's or compound's risk for the week holding ``week`` (weeks and hours local to ``tz``)."""
+        if level is RiskLevel.GRID:
+            unit_ids = [g.id for g in self.site.grids()]
+        else:
+            unit_ids = [c.id for c in self.site.compounds()]
+        compound_of = {c.id: c.compound_id for c in self.site.cameras()}
+        with self._sessions() as s:
+            return risk_report(s, level=level, unit_ids=unit_ids, compound_of=compound_of, week=week, tz=tz)
 
 
 def _write_trail(s: Session, case_id: int, steps: Sequence[AuditStep]) -> None:
