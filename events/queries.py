@@ -34,6 +34,7 @@ from events.types import (
     CameraAlertCount,
     CaseSource,
     CaseState,
+    GridActivity,
     Level,
     RuleFigures,
     TriageClass,
@@ -259,6 +260,20 @@ def figures(s: Session, level: Level, since: datetime, until: datetime) -> list[
         rules[unit].append(RuleFigures(HazardType(hazard), int(total), int(n_dismissed or 0)))
     units = sorted(set(per_unit) | set(rules))
     return [unit_figures(level, u, per_unit.get(u, []), rules.get(u, [])) for u in units]
+
+
+def grid_activity(s: Session, since: datetime, grid_ids: frozenset[str] | None = None) -> list[GridActivity]:
+    """Cases open now and alerts received since ``since``, per grid (of ``grid_ids``; None: every grid),
+    counted in SQL; a grid with neither is left out."""
+    open_cases = select(CaseRow.grid_id, func.count()).where(CaseRow.is_open == true())
+    alerts = select(AlertRow.grid_id, func.count()).where(AlertRow.received_at >= _at(since))
+    if grid_ids is not None:
+        wanted = sorted(grid_ids)
+        open_cases = open_cases.where(CaseRow.grid_id.in_(wanted))
+        alerts = alerts.where(AlertRow.grid_id.in_(wanted))
+    cases_of = {grid: int(n) for grid, n in s.execute(open_cases.group_by(CaseRow.grid_id))}
+    alerts_of = {grid: int(n) for grid, n in s.execute(alerts.group_by(AlertRow.grid_id))}
+    return [GridActivity(g, cases_of.get(g, 0), alerts_of.get(g, 0)) for g in sorted(set(cases_of) | set(alerts_of))]
 
 
 MAX_BUCKETS = 2000

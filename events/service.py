@@ -76,6 +76,7 @@ from events.types import (
     CaseState,
     Comment,
     FalseAlarmCount,
+    GridActivity,
     HotlineImportReport,
     HotlineTicket,
     Level,
@@ -817,6 +818,11 @@ class EventsService:
         """Alerts per hazard in buckets from ``since``, and per camera with their false alarms (in SQL)."""
         with self._sessions() as s:
             return queries.alert_figures(s, since, until, bucket_s, grid_ids)
+
+    def grid_activity(self, since: datetime, *, grid_ids: frozenset[str] | None = None) -> list[GridActivity]:
+        """Cases open now and alerts received since ``since``, per grid that has any (in SQL)."""
+        with self._sessions() as s:
+            return queries.grid_activity(s, since, grid_ids)
 
     def false_alarms(self, since: datetime, until: datetime, *, camera_id: str | None = None) -> list[FalseAlarmCount]:
         """Dismissed alerts per camera, rule (hazard type) and reason, most frequent first."""

@@ -383,6 +383,15 @@ class AlertFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class GridActivity:
+    """How busy one grid is: its cases open now, and the alerts it received over a recent period."""
+
+    grid_id: str
+    open_cases: int
+    alerts: int
+
+
+@dataclass(frozen=True, slots=True)
 class FalseAlarmCount:
     camera_id: str
     hazard: HazardType

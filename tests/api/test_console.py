@@ -50,7 +50,7 @@ def test_login(page: Page, server: Server) -> None:
     page.click("button[type=submit]")
     expect(page.locator("#user-name")).to_have_text("He Ping · operator")
     # operators land on the alert wall; no integrator pages for them
-    expect(page.locator("#nav a")).to_have_text(["Alerts", "Cases", "Figures", "Site", "Cameras"])
+    expect(page.locator("#nav a")).to_have_text(["Alerts", "Cases", "Figures", "Risk", "Site", "Cameras"])
     expect(page.locator("#alert-wall")).to_be_attached()
     assert page.url.endswith("/#/alerts")
 
@@ -204,7 +204,7 @@ BAD_CSV = (
 def test_integrator_csv_import_shows_the_error_report(page: Page, server: Server) -> None:
     login(page, server, "integrator")
     expect(page.locator("#nav a")).to_have_text(
-        ["Alerts", "Cases", "Figures", "Site", "Cameras", "Add camera", "Import CSV"]
+        ["Alerts", "Cases", "Figures", "Risk", "Site", "Cameras", "Add camera", "Import CSV"]
     )  # integrators read alerts and cases, and land on the site
     expect(page.locator("#site-tree")).to_be_attached()
     page.click("#nav >> text=Import CSV")
@@ -263,7 +263,7 @@ def test_grid_worker_on_a_phone_sees_only_their_grid(page: Page, server: Server)
     expect(tree.locator("li.camera[data-camera=CAM-02]")).to_have_count(0)
     expect(page.locator("#nav")).to_be_hidden()
     page.click("#menu-toggle")
-    expect(page.locator("#nav a")).to_have_text(["My tasks", "Site", "Cameras"])
+    expect(page.locator("#nav a")).to_have_text(["My tasks", "Risk", "Site", "Cameras"])
     shot(page, "phone-tree")
     page.goto(server.url + "/#/camera/CAM-02")
     expect(page.locator("#page")).to_contain_text('camera "CAM-02" does not exist')

@@ -274,6 +274,7 @@ ADMIN_PAGES = [
     ("cases", "#/cases", "#case-board .board-col .case-card"),
     ("case", "#/case/{case}", "#case-timeline li"),
     ("figures", "#/figures", "#grid-figures tbody tr"),
+    ("risk", "#/risk", "#risk-table tbody tr, #risk-not-enough"),
     ("tree", "#/tree", "#site-tree li.camera"),
     ("cameras", "#/cameras", "#cameras-table tbody tr"),
     ("camera-new", "#/cameras/new", "#camera-form"),
@@ -325,7 +326,7 @@ def test_every_page_reads_in_chinese(page: Page, demo: Demo) -> None:
     found = {"login": latin_words(page.evaluate(PAGE_WORDS), demo.data)}
     login(page, demo.server, "admin")
     expect(page.locator("#nav a")).to_have_text(
-        ["告警", "案件", "统计", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计", "通知渠道"]
+        ["告警", "案件", "统计", "风险预测", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计", "通知渠道"]
     )
     seen = walk(page, demo, "zh-CN", ADMIN_PAGES)
     data = demo.records()

@@ -285,6 +285,29 @@ def test_false_alarms_are_counted_per_camera_rule_and_reason(service: EventsServ
     assert service.false_alarms(START, START + timedelta(days=1), camera_id="C2") == []
 
 
+def test_grid_activity_counts_open_cases_and_alerts_since(service: EventsService, clock: FakeClock) -> None:
+    """What the map colours grids by: cases open now (a dismissed one is not), and alerts since a moment."""
+    low = Severity.LOW
+
+    def alert(episode: str, camera: str = "C1") -> int:
+        obs = observation(episode, camera_id=camera, hazard=HazardType.LOITERING, severity=low, at=clock.now())
+        found = service.apply_observation(obs)
+        return found.alert.id
+
+    kept = service.alert_to_case(alert("ep-1"), OPERATOR)
+    gone = service.alert_to_case(alert("ep-2", "C2"), OPERATOR)
+    service.transition(gone.id, A.DISMISS, OPERATOR, "a shadow")
+    clock.advance(3600)
+    since = clock.now()
+    alert("ep-3", "C2")
+    alert("ep-4", "C2")
+    got = service.grid_activity(since)
+    assert [(g.grid_id, g.open_cases, g.alerts) for g in got] == [("G1", 1, 0), ("G2b", 0, 2)]
+    assert kept.grid_id == "G1"
+    assert [g.grid_id for g in service.grid_activity(since, grid_ids=frozenset({"G1", "G3"}))] == ["G1"]
+    assert service.grid_activity(START)[1].alerts == 3
+
+
 # ----------------------------------------------------------------------------- the loop
 
 
