@@ -842,7 +842,6 @@ class EventsService:
         out = [FalseAlarmCount(c, HazardType(h), r or "", int(n)) for c, h, r, n in rows]
         return sorted(out, key=lambda x: (-x.count, x.camera_id, x.hazard.value, x.reason))
 
-
     def risk(self, level: RiskLevel, week: datetime, tz: tzinfo) -> RiskReport:
         """Each grid's or compound's risk for the week holding ``week`` (weeks and hours local to ``tz``)."""
         if level is RiskLevel.GRID:
