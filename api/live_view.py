@@ -287,6 +287,13 @@ class Viewer:
     on_end: Callable[[LiveViewEnded], None] | None = None
 
 
+def viewer_limit(limit: int) -> Unavailable:
+    """The refusal of a view past the server's limit: it names the limit, so that a video wall whose tiles
+    stay dark says why (every tile is a viewer) instead of looking like cameras that went offline."""
+    message = f"the server already serves {limit} live views, its limit at once; close some or try again later"
+    return Unavailable(message).with_code("live_view_limit", limit=limit)
+
+
 def loopback_offer(sdp: str, hosts: tuple[str, ...]) -> str:
     """The offer without ICE candidates on other addresses (and mDNS names), for a server that listens only there."""
     lines = []
@@ -346,7 +353,7 @@ class LiveViewHub:
         if len(offer_sdp) > MAX_SDP_CHARS:
             raise InvalidInput(Issue("sdp", f"longer than {MAX_SDP_CHARS} characters"))
         if len(self._viewers) >= self.settings.max_viewers:
-            raise Unavailable(f"the server already serves {self.settings.max_viewers} live views; try again later")
+            raise viewer_limit(self.settings.max_viewers)
         sdp = offer_sdp if self.settings.ice_hosts is None else loopback_offer(offer_sdp, self.settings.ice_hosts)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         viewer = Viewer(secrets.token_urlsafe(12), owner, camera.id, None, pc, self._clock.monotonic())

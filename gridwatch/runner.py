@@ -35,7 +35,9 @@ def build_app(
     if monitor is not None:
         registry.register(monitor.collector())
     # Served on loopback only, the browser is on this machine: WebRTC then needs 127.0.0.1 candidates.
-    live_view = LiveViewSettings(ice_hosts=("127.0.0.1",) if settings.host in LOOPBACK else None)
+    live_view = LiveViewSettings(
+        ice_hosts=("127.0.0.1",) if settings.host in LOOPBACK else None, max_viewers=settings.live_max_viewers
+    )
     context = ApiContext(
         engine=service.engine,
         site=service.site,

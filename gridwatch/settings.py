@@ -59,6 +59,14 @@ class Settings(BaseSettings):
         "hosts (local receivers on an isolated network, tests).",
     )
 
+    live_max_viewers: int = Field(
+        32,
+        ge=1,
+        le=1000,
+        description="Live views (WebRTC viewers) the server serves at once; each tile of a video wall is one. "
+        "Past it a new view is refused with 503 naming the limit.",
+    )
+
     dispatch: Literal["process", "inline"] = Field(
         "process",
         description="Where `gridwatch run` sends webhooks, robot messages and Web Push: a process of its own "

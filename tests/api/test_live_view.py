@@ -24,6 +24,7 @@ from api.context import LiveViewSettings
 from api.live_view import LiveViewEnded, LiveViewHub, StreamTarget, _reason, host_candidates, loopback_offer
 from camera_config.types import Camera, CameraLevel, StreamCredentials
 from core.clock import FakeClock
+from core.errors import Unavailable
 from tests.api.conftest import Server, http_login, live_metrics
 from tests.support.wait import wait_for
 
@@ -101,6 +102,60 @@ def test_the_end_of_a_view_is_reported_once_with_its_duration(demo_clip: Path) -
 
     asyncio.run(main())
     assert [(e.owner, e.camera_id, e.duration_s) for e in ended] == [("u", "C1", 12.5)]
+
+
+def test_views_past_the_limit_are_refused_naming_it(demo_clip: Path) -> None:
+    """Every tile of a video wall is a viewer: the one past the server's limit hears the limit, in words and as a
+    code the console says in the user's language, and a freed place is taken again."""
+
+    def no_credentials() -> StreamCredentials:
+        return StreamCredentials(None)
+
+    async def main() -> None:
+        hub = LiveViewHub(LiveViewSettings(ice_hosts=LOOPBACK, max_viewers=2))
+        camera = Camera("C1", "c", CameraLevel.STREET, "G-1", main_url=str(demo_clip), sub_url=None)
+        browsers = []
+        with host_candidates(LOOPBACK):
+            for _ in range(3):
+                browser = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                browser.addTransceiver("video", direction="recvonly")
+                await browser.setLocalDescription(await browser.createOffer())
+                browsers.append(browser)
+            offers = [b.localDescription.sdp for b in browsers]
+            first = await hub.connect(camera, "main", offers[0], "wall", no_credentials)
+            await hub.connect(camera, "main", offers[1], "wall", no_credentials)
+            with pytest.raises(Unavailable) as refused:
+                await hub.connect(camera, "main", offers[2], "wall", no_credentials)
+            assert str(refused.value) == (
+                "the server already serves 2 live views, its limit at once; close some or try again later"
+            )
+            assert (refused.value.code, refused.value.params) == ("live_view_limit", {"limit": 2})
+            assert hub.viewers() == {"C1": 2.0}
+            await hub.disconnect(first.viewer_id)
+            await hub.connect(camera, "main", offers[2], "wall", no_credentials)
+            assert hub.viewers() == {"C1": 2.0}
+            await hub.close()
+            for browser in browsers:
+                await browser.close()
+
+    asyncio.run(main())
+
+
+def test_one_user_may_open_sixteen_views_at_once(server: Server) -> None:
+    """A 16-tile wall is 16 views of one user: the server answers every one (its limit is for all users
+    together) and forgets each when its page closes it."""
+
+    async def body(http: httpx.AsyncClient) -> None:
+        viewers = [Viewer() for _ in range(16)]
+        for viewer, camera in zip(viewers, itertools.cycle(["CAM-01", "CAM-05"]), strict=False):
+            await viewer.connect(http, camera)
+        for viewer in viewers:
+            assert (await http.delete(f"/api/live/{viewer.viewer_id}")).status_code == 204
+            await viewer.pc.close()
+
+    run(server, "operator", body)
+    with http_login(server, "admin") as admin:
+        wait_for(lambda: not live_metrics(admin, "gridwatch_live_viewers"), what="every view closed")
 
 
 class Viewer:

@@ -70,9 +70,12 @@ def test_the_runner_wires_the_pipeline_unless_detection_is_off(tmp_path: Path, m
     assert context.latest_frame("CAM-01") is None
     assert context.stats("CAM-01") is None
     assert not live.running
+    assert app.state.runtime.live_view.settings.max_viewers == 32
     monkeypatch.setenv("GRIDWATCH_DETECT", "0")
-    _, _, off = build_app(Settings(data_dir=tmp_path / "off"), site_file=site)
+    monkeypatch.setenv("GRIDWATCH_LIVE_MAX_VIEWERS", "48")  # three 16-tile walls
+    served, _, off = build_app(Settings(data_dir=tmp_path / "off"), site_file=site)
     assert off is None
+    assert served.state.runtime.live_view.settings.max_viewers == 48
 
 
 # ---------------------------------------------------------------------------- delivering observations
