@@ -7,17 +7,19 @@ for the caller (404, absent from lists), so ids of other grids' cameras leak not
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from camera_config.store import SiteStore
 from core.errors import InvalidInput, Issue, NotFound
 from events.lifecycle import actions_from
-from events.types import CaseAction, CaseState
+from events.queries import CaseFilter
+from events.types import Case, CaseAction, CaseState, HolderKind, holder_key
 
 
 class Role(enum.StrEnum):
@@ -26,6 +28,12 @@ class Role(enum.StrEnum):
     GRID_WORKER = "grid_worker"
     INTEGRATOR = "integrator"
     VIEWER = "viewer"
+    PROPERTY_STAFF = "property_staff"
+    """A property company's people: their compounds' cameras and alerts, and the cases the company holds."""
+    COMPOUND_STAFF = "compound_staff"
+    """A compound's own people: its cameras and alerts, and the company's cases at the compound."""
+    PARTNER_MEMBER = "partner_member"
+    """A member of a partner unit (包联单位): the cases dispatched to the unit, on a phone."""
     WORKER = "worker"
     """A detection worker process: a machine account with API tokens and no password."""
 
@@ -82,6 +90,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.VIEWER: frozenset({Permission.SITE_READ, *_READ_WORK}),
+    Role.PROPERTY_STAFF: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW, *_READ_WORK, Permission.CASES_WORK}),
+    Role.COMPOUND_STAFF: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW, *_READ_WORK, Permission.CASES_WORK}),
+    Role.PARTNER_MEMBER: frozenset({Permission.CASES_READ, Permission.CASES_WORK}),
     Role.WORKER: frozenset(
         {Permission.SITE_READ, Permission.TOKENS_OWN, Permission.METRICS_READ, Permission.OBSERVATIONS_DELIVER}
     ),
@@ -108,6 +119,9 @@ class ScopeKind(enum.StrEnum):
     STREET = "street"
     COMMUNITY = "community"
     GRIDS = "grids"
+    COMPANY = "company"
+    COMPOUNDS = "compounds"
+    PARTNER = "partner"
 
 
 ALLOWED_SCOPES: dict[Role, tuple[ScopeKind, ...]] = {
@@ -116,6 +130,9 @@ ALLOWED_SCOPES: dict[Role, tuple[ScopeKind, ...]] = {
     Role.GRID_WORKER: (ScopeKind.GRIDS,),
     Role.INTEGRATOR: (ScopeKind.SITE, ScopeKind.STREET, ScopeKind.COMMUNITY),
     Role.VIEWER: (ScopeKind.SITE, ScopeKind.STREET, ScopeKind.COMMUNITY, ScopeKind.GRIDS),
+    Role.PROPERTY_STAFF: (ScopeKind.COMPANY,),
+    Role.COMPOUND_STAFF: (ScopeKind.COMPOUNDS,),
+    Role.PARTNER_MEMBER: (ScopeKind.PARTNER,),
     Role.WORKER: (ScopeKind.SITE, ScopeKind.STREET, ScopeKind.COMMUNITY, ScopeKind.GRIDS),
 }
 """The first kind listed is the role's default when none is given."""
@@ -168,12 +185,22 @@ def check_scope(role: Role, scope: Scope | None, site: SiteStore) -> Scope:
     if not scope.ids:
         raise InvalidInput(Issue("scope.ids", f"a {scope.kind.value} scope needs at least one id"))
     index = site.index()
-    known: set[str] | dict[str, object] = {
+    known: Collection[str] = {
         ScopeKind.STREET: index.streets,
         ScopeKind.COMMUNITY: index.communities,
         ScopeKind.GRIDS: set(index.grids),
+        ScopeKind.COMPANY: index.property_companies,
+        ScopeKind.COMPOUNDS: index.compounds,
+        ScopeKind.PARTNER: index.partner_units,
     }[scope.kind]
-    noun = {ScopeKind.STREET: "street", ScopeKind.COMMUNITY: "community", ScopeKind.GRIDS: "grid"}[scope.kind]
+    noun = {
+        ScopeKind.STREET: "street",
+        ScopeKind.COMMUNITY: "community",
+        ScopeKind.GRIDS: "grid",
+        ScopeKind.COMPANY: "property company",
+        ScopeKind.COMPOUNDS: "compound",
+        ScopeKind.PARTNER: "partner unit",
+    }[scope.kind]
     issues = [
         Issue(f"scope.ids[{i}]", f'{noun} "{ident}" does not exist')
         for i, ident in enumerate(scope.ids)
@@ -189,9 +216,15 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class GridScope:
-    """A scope resolved to grid ids against the current site; ``grid_ids`` None means every grid."""
+    """A scope resolved to grid ids against the current site; ``grid_ids`` None means every grid.
+
+    Cameras and alerts are seen by grid. Cases too, unless ``holders`` is set: then only the cases one of
+    those holds (a property company's, a partner unit's), and with ``compound_ids`` only those at the
+    compounds (a compound's own staff)."""
 
     grid_ids: frozenset[str] | None
+    holders: frozenset[str] | None = None
+    compound_ids: frozenset[str] | None = None
 
     @property
     def whole_site(self) -> bool:
@@ -213,6 +246,22 @@ class GridScope:
     def as_filter(self) -> Sequence[str] | None:
         return None if self.grid_ids is None else sorted(self.grid_ids)
 
+    def allows_case(self, grid_id: str, holder: str, compound_id: str | None) -> bool:
+        if self.holders is None:
+            return self.allows(grid_id)
+        return holder in self.holders and (self.compound_ids is None or compound_id in self.compound_ids)
+
+    def check_case(self, case: Case) -> None:
+        """`NotFound` for a case outside the scope: the same answer as for one that does not exist."""
+        if not self.allows_case(case.grid_id, case.holder, case.compound_id):
+            raise NotFound.of("case", case.id)
+
+    def cases(self, f: CaseFilter) -> CaseFilter:
+        """``f`` kept inside the scope."""
+        if self.holders is None:
+            return dataclasses.replace(f, grid_ids=self.grid_ids)
+        return dataclasses.replace(f, holders=self.holders, compound_ids=self.compound_ids)
+
 
 def resolve(scope: Scope, site: SiteStore) -> GridScope:
     """Grid ids a scope covers now; grids added later to a community or street join it automatically."""
@@ -223,11 +272,25 @@ def resolve(scope: Scope, site: SiteStore) -> GridScope:
         return GridScope(frozenset(wanted))
     if scope.kind is ScopeKind.COMMUNITY:
         return GridScope(frozenset(g.id for g in site.grids() if g.community_id in wanted))
+    if scope.kind is ScopeKind.PARTNER:  # no camera of its own: only the cases dispatched to the unit
+        return GridScope(frozenset(), holders=frozenset(holder_key(HolderKind.PARTNER, i) for i in wanted))
+    if scope.kind in (ScopeKind.COMPANY, ScopeKind.COMPOUNDS):
+        compounds = site.compounds()
+        if scope.kind is ScopeKind.COMPANY:
+            mine = {k.id for k in compounds if k.property_company_id in wanted}
+            companies = wanted
+        else:
+            mine = wanted & {k.id for k in compounds}
+            companies = {k.property_company_id for k in compounds if k.id in mine}
+        # The grids that lie wholly within those compounds: their cameras and alerts are the compounds'.
+        grids = frozenset(g.id for g in site.grids() if g.compound_ids and set(g.compound_ids) <= mine)
+        holders = frozenset(holder_key(HolderKind.COMPANY, c) for c in companies)
+        return GridScope(grids, holders, None if scope.kind is ScopeKind.COMPANY else frozenset(mine))
     communities = {c.id for street in site.tree() if street.id in wanted for c in street.children}
     return GridScope(frozenset(g.id for g in site.grids() if g.community_id in communities))
 
 
-_NO_LOOKUP = frozenset({ScopeKind.SITE, ScopeKind.GRIDS})
+_NO_LOOKUP = frozenset({ScopeKind.SITE, ScopeKind.GRIDS, ScopeKind.PARTNER})
 """Scopes `resolve` answers from the scope alone."""
 
 

@@ -31,8 +31,13 @@ class ApiEvent:
     """The grid the event belongs to (decides who sees it); None for site-wide events, seen by site-wide scopes."""
     at: datetime
     data: Mapping[str, Any] = field(default_factory=dict)
+    holder: str | None = None
+    """A case event's holder (with its compound): a company's or partner unit's people see cases by it."""
+    compound_id: str | None = None
 
     def visible_to(self, scope: GridScope) -> bool:
+        if self.holder is not None and self.grid_id is not None:
+            return scope.allows_case(self.grid_id, self.holder, self.compound_id)
         return scope.whole_site if self.grid_id is None else scope.allows(self.grid_id)
 
 
@@ -65,10 +70,18 @@ class SseHub:
     def subscribers(self) -> int:
         return len(self._subs)
 
-    def publish(self, kind: str, grid_id: str | None, data: Mapping[str, Any]) -> ApiEvent:
+    def publish(
+        self,
+        kind: str,
+        grid_id: str | None,
+        data: Mapping[str, Any],
+        *,
+        holder: str | None = None,
+        compound_id: str | None = None,
+    ) -> ApiEvent:
         """Send an event to every subscriber that may see it; safe from any thread."""
         with self._id_lock:
-            event = ApiEvent(next(self._ids), kind, grid_id, self._clock.now(), dict(data))
+            event = ApiEvent(next(self._ids), kind, grid_id, self._clock.now(), dict(data), holder, compound_id)
         loop = self._loop
         if loop is None or loop.is_closed():
             self._recent.append(event)

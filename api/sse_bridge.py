@@ -93,7 +93,9 @@ class SseBridge:
             self._clock.now(),
             assignee_name=self._people.name(case.assignee_id),
         )
-        self._hub.publish(kind, public.grid_id, public.model_dump(mode="json"))
+        self._hub.publish(
+            kind, public.grid_id, public.model_dump(mode="json"), holder=case.holder, compound_id=case.compound_id
+        )
 
 
 def register_gauges(metrics: ApiMetrics, events: EventsService, clock: Clock, in_flight: Callable[[], int]) -> None:

@@ -52,7 +52,7 @@ def visible_alert(events: EventsService, scope: GridScope, alert_id: int) -> Ale
 def visible_case(events: EventsService, scope: GridScope, case_id: int) -> CaseDetail:
     """The case with its trail, or 404 when it does not exist or lies outside the scope."""
     detail = events.case(case_id)
-    scope.check(detail.case.grid_id, "case", case_id)
+    scope.check_case(detail.case)
     return detail
 
 

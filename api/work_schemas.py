@@ -32,6 +32,7 @@ from events.types import (
     CaseState,
     Comment,
     FalseAlarmCount,
+    FigureLevel,
     Level,
     RuleFigures,
     TriageClass,
@@ -157,6 +158,12 @@ class CasePublic(BaseModel):
     alert_count: int = Field(examples=[1])
     resolved_at: datetime | None
     closed_at: datetime | None
+    holder: str = Field(
+        description="Who holds it now: grid:<id> (its worker), company:<id> (a property company, for collective "
+        "matters) or partner:<id> (a partner unit the centre dispatched it to).",
+        examples=["grid:G-01"],
+    )
+    compound_id: str | None = Field(description="The compound of the camera it came from.", examples=["K-01"])
     overdue: bool = Field(description="Open and past its first deadline (due_at).")
     allowed_actions: list[CaseAction] = Field(
         description="What the caller may do to the case now (its state and the caller's role); "
@@ -379,7 +386,7 @@ class RuleFiguresPublic(BaseModel):
 class UnitFiguresPublic(BaseModel):
     """Closed-loop figures of one grid, community or street for cases created in the period."""
 
-    level: Level
+    level: FigureLevel
     unit_id: str = Field(examples=["G-01"])
     received: int
     closed: int

@@ -1,7 +1,7 @@
 """A deterministic full-size site shaped like the real sub-district, for scale tests and benchmarks.
 
 1 street, 8 communities, 24 property companies, 58 compounds, 118 grids (116 covering compounds,
-2 drawn as outlines along the main road), 118 grid workers, 661 building leaders, 43 party groups
+2 drawn as outlines along the main road), 118 grid workers, 661 building leaders, 43 party groups, 65 partner units
 and 1,751 cameras. Same output for the same arguments, every time.
 
 On the ground: each community is a block of compounds three across, the blocks four across and two deep,
@@ -25,6 +25,7 @@ COMPOUNDS = 58
 GRIDS = 118
 BUILDING_LEADERS = 661
 PARTY_GROUPS = 43
+PARTNER_UNITS = 65
 CAMERAS = 1751
 ROAD_CAMERAS = 40  # street/community-level cameras placed by location in the two outline grids
 
@@ -214,6 +215,17 @@ def generate_site(*, rtsp_base: str = "rtsp://127.0.0.1:8554", with_cameras: boo
         "property_companies": companies,
         "compounds": compounds,
         "party_groups": party_groups,
+        "partner_units": [
+            {
+                "id": f"PU-{i + 1:02d}",
+                "name": f"Partner Unit {i + 1}",
+                "contact": {"name": f"Contact {i + 1}", "phone": f"+86 21 5555 {i + 1:04d}"},
+                # most serve one community; every fifth serves its neighbour too
+                "communities": [communities[i % COMMUNITIES]["id"]]
+                + ([communities[(i + 1) % COMMUNITIES]["id"]] if i % 5 == 4 else []),
+            }
+            for i in range(PARTNER_UNITS)
+        ],
         "grids": grids,
         "people": people,
     }

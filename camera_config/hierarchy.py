@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from camera_config.schema import CompoundSpec, PartyGroupSpec, PropertyCompanySpec
+from camera_config.schema import CompoundSpec, PartnerUnitSpec, PartyGroupSpec, PropertyCompanySpec
 from camera_config.site_index import References
-from camera_config.types import Compound, PartyGroup, PropertyCompany
+from camera_config.types import Compound, PartnerUnit, PartyGroup, PropertyCompany
+from core.errors import Issue
 
 _M = TypeVar("_M", PropertyCompany, PartyGroup)
 
@@ -41,3 +42,19 @@ def check_compound(spec: CompoundSpec, where: str, refs: References) -> Compound
 
 def check_party_group(spec: PartyGroupSpec, where: str, refs: References) -> PartyGroup | None:
     return _in_community(spec, where, refs.index.party_groups, PartyGroup, refs)
+
+
+def check_partner_unit(spec: PartnerUnitSpec, where: str, refs: References) -> PartnerUnit | None:
+    """A partner unit serves communities of this site, each named once."""
+    ok = True
+    seen: set[str] = set()
+    for i, community in enumerate(spec.communities):
+        if community in seen:
+            refs.issues.append(Issue(f"{where}.communities[{i}]", f'community "{community}" is listed twice'))
+            ok = False
+        seen.add(community)
+        ok = refs.exists("community", community, refs.index.communities, f"{where}.communities[{i}]") and ok
+    if not ok:
+        return None
+    refs.index.partner_units[spec.id] = tuple(spec.communities)
+    return PartnerUnit(spec.id, spec.name, spec.contact.name, spec.contact.phone, tuple(spec.communities))

@@ -55,6 +55,15 @@ class PartyGroupRow(Base):
     community_id: Mapped[str] = mapped_column(ForeignKey("communities.id"), index=True)
 
 
+class PartnerUnitRow(Base):
+    __tablename__ = "partner_units"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact_phone: Mapped[str] = mapped_column(String(32))
+    community_ids: Mapped[list[Any]] = mapped_column(default=list)
+
+
 class GridRow(Base):
     __tablename__ = "grids"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

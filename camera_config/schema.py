@@ -91,6 +91,18 @@ class PartyGroupSpec(Spec):
     community: str = Field(description="Id of the community the group belongs to.")
 
 
+class ContactSpec(Spec):
+    name: str = Field(min_length=1, max_length=200, description="Who answers for the unit.")
+    phone: str = Field(min_length=3, max_length=32, description="A number the centre can call.")
+
+
+class PartnerUnitSpec(Spec):
+    id: Id = Field(description="Partner unit id.")
+    name: str = Field(min_length=1, max_length=200, description="Display name.")
+    contact: ContactSpec = Field(description="The unit's contact person and phone (required: the centre calls them).")
+    communities: list[str] = Field(min_length=1, max_length=100, description="Ids of the communities the unit serves.")
+
+
 class GridSpec(Spec):
     id: Id = Field(description="Grid id; cases are routed to grids.")
     name: str = Field(min_length=1, max_length=200, description="Display name.")
@@ -183,6 +195,9 @@ class SiteSpec(Spec):
     property_companies: list[PropertyCompanySpec] = Field(default_factory=list, description="Property companies.")
     compounds: list[CompoundSpec] = Field(default_factory=list, description="Residential compounds.")
     party_groups: list[PartyGroupSpec] = Field(default_factory=list, description="Party groups.")
+    partner_units: list[PartnerUnitSpec] = Field(
+        default_factory=list, description="Partner units (包联单位) that take orders from their communities."
+    )
     grids: list[GridSpec] = Field(default_factory=list, description="Governance grids.")
     people: list[PersonSpec] = Field(default_factory=list, description="Grid workers, leaders, members, operators.")
     cameras: list[CameraSpec] = Field(default_factory=list, description="Cameras.")
@@ -193,6 +208,7 @@ SECTIONS: dict[str, type[Spec]] = {
     "property_companies": PropertyCompanySpec,
     "compounds": CompoundSpec,
     "party_groups": PartyGroupSpec,
+    "partner_units": PartnerUnitSpec,
     "grids": GridSpec,
     "people": PersonSpec,
     "cameras": CameraSpec,

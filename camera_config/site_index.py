@@ -14,6 +14,7 @@ _SECTION_OF = {
     "property company": "property_companies",
     "compound": "compounds",
     "party group": "party_groups",
+    "partner unit": "partner_units",
     "grid": "grids",
 }
 
@@ -27,6 +28,7 @@ class SiteIndex:
     property_companies: dict[str, str] = field(default_factory=dict)  # id -> community
     compounds: dict[str, str] = field(default_factory=dict)  # id -> community
     party_groups: dict[str, str] = field(default_factory=dict)  # id -> community
+    partner_units: dict[str, tuple[str, ...]] = field(default_factory=dict)  # id -> communities served
     grids: dict[str, Grid] = field(default_factory=dict)
     grid_workers: dict[str, str] = field(default_factory=dict)  # grid -> person id
     cameras: set[str] = field(default_factory=set)
@@ -41,6 +43,7 @@ class SiteIndex:
             property_companies=dict(self.property_companies),
             compounds=dict(self.compounds),
             party_groups=dict(self.party_groups),
+            partner_units=dict(self.partner_units),
             grids=dict(self.grids),
             grid_workers=dict(self.grid_workers),
             cameras=set(self.cameras),

@@ -26,6 +26,7 @@ from camera_config.orm import (
     CommunityRow,
     CompoundRow,
     GridRow,
+    PartnerUnitRow,
     PartyGroupRow,
     PersonRow,
     PropertyCompanyRow,
@@ -42,6 +43,7 @@ from camera_config.types import (
     CameraLevel,
     Compound,
     Grid,
+    PartnerUnit,
     Person,
     PersonRole,
     Point,
@@ -238,6 +240,10 @@ class SiteStore:
         )
         idx.compounds = dict(session.execute(select(CompoundRow.id, CompoundRow.community_id)).all())
         idx.party_groups = dict(session.execute(select(PartyGroupRow.id, PartyGroupRow.community_id)).all())
+        idx.partner_units = {
+            pid: tuple(communities)
+            for pid, communities in session.execute(select(PartnerUnitRow.id, PartnerUnitRow.community_ids))
+        }
         idx.grids = {
             g.id: _grid_from_row(g) for g in session.scalars(select(GridRow).options(selectinload(GridRow.compounds)))
         }
@@ -270,6 +276,11 @@ class SiteStore:
         """camera id → name: what lists of alerts and cases show next to a camera id."""
         with self._factory() as s:
             return dict(s.execute(select(CameraRow.id, CameraRow.name)).all())
+
+    def community_names(self) -> dict[str, str]:
+        """community id → name: what the map shows for a grid's community."""
+        with self._factory() as s:
+            return dict(s.execute(select(CommunityRow.id, CommunityRow.name)).all())
 
     def person_names(self) -> dict[str, str]:
         """person id → name: what case lists show for an assignee."""
@@ -319,6 +330,23 @@ class SiteStore:
                 for r in s.scalars(stmt)
             ]
 
+    def partner_units(self, ids: Iterable[str] | None = None) -> list[PartnerUnit]:
+        """The partner units (with these ``ids``; None: all) by id."""
+        stmt = select(PartnerUnitRow).order_by(PartnerUnitRow.id)
+        if ids is not None:
+            stmt = stmt.where(PartnerUnitRow.id.in_(list(ids)))
+        with self._factory() as s:
+            return [
+                PartnerUnit(r.id, r.name, r.contact_name, r.contact_phone, tuple(r.community_ids))
+                for r in s.scalars(stmt)
+            ]
+
+    def partner_unit(self, unit_id: str) -> PartnerUnit:
+        found = self.partner_units([unit_id])
+        if not found:
+            raise NotFound.of("partner_unit", unit_id)
+        return found[0]
+
     def grids(self) -> list[Grid]:
         with self._factory() as s:
             rows = s.scalars(select(GridRow).options(selectinload(GridRow.compounds)).order_by(GridRow.id))
@@ -354,6 +382,7 @@ class SiteStore:
                     ("property_companies", PropertyCompanyRow),
                     ("compounds", CompoundRow),
                     ("party_groups", PartyGroupRow),
+                    ("partner_units", PartnerUnitRow),
                     ("grids", GridRow),
                     ("people", PersonRow),
                     ("cameras", CameraRow),
@@ -481,6 +510,8 @@ class SiteStore:
             _upsert(s, PropertyCompanyRow, [asdict(p) for p in site.property_companies])
             _upsert(s, CompoundRow, [{**asdict(k), "outline": _json_points(k.outline)} for k in site.compounds])
             _upsert(s, PartyGroupRow, [asdict(pg) for pg in site.party_groups])
+            units = [{**asdict(u), "community_ids": list(u.community_ids)} for u in site.partner_units]
+            _upsert(s, PartnerUnitRow, units)
             s.flush()
             _upsert(
                 s,

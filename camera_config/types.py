@@ -79,6 +79,18 @@ class Compound:
 
 
 @dataclass(frozen=True, slots=True)
+class PartnerUnit:
+    """An organisation that takes orders from the communities it serves (包联单位): a case the centre dispatches
+    to it goes to its members' phones."""
+
+    id: str
+    name: str
+    contact_name: str
+    contact_phone: str
+    community_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class PartyGroup:
     id: str
     name: str

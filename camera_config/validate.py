@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from camera_config.cameras import CameraRecord, check_site_camera
 from camera_config.grids import check_grid, check_person
-from camera_config.hierarchy import check_compound, check_party_group, check_property_company
+from camera_config.hierarchy import check_compound, check_partner_unit, check_party_group, check_property_company
 from camera_config.issues import parse_spec
 from camera_config.outlines import check_within_street
 from camera_config.schema import (
@@ -24,6 +24,7 @@ from camera_config.schema import (
     CommunitySpec,
     CompoundSpec,
     GridSpec,
+    PartnerUnitSpec,
     PartyGroupSpec,
     PersonSpec,
     PropertyCompanySpec,
@@ -35,6 +36,7 @@ from camera_config.types import (
     Community,
     Compound,
     Grid,
+    PartnerUnit,
     PartyGroup,
     Person,
     PropertyCompany,
@@ -54,6 +56,7 @@ class ValidatedSite:
     property_companies: list[PropertyCompany] = field(default_factory=list)
     compounds: list[Compound] = field(default_factory=list)
     party_groups: list[PartyGroup] = field(default_factory=list)
+    partner_units: list[PartnerUnit] = field(default_factory=list)
     grids: list[Grid] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
     cameras: list[CameraRecord] = field(default_factory=list)
@@ -127,6 +130,7 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     company_specs = _section(doc, "property_companies", PropertyCompanySpec, issues)
     compound_specs = _section(doc, "compounds", CompoundSpec, issues)
     party_group_specs = _section(doc, "party_groups", PartyGroupSpec, issues)
+    partner_specs = _section(doc, "partner_units", PartnerUnitSpec, issues)
     grid_specs = _section(doc, "grids", GridSpec, issues)
     person_specs = _section(doc, "people", PersonSpec, issues)
     camera_specs = _section(doc, "cameras", CameraSpec, issues, allow_files=allow_files)
@@ -144,6 +148,7 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
     property_companies = _checked("property_companies", company_specs, check_property_company, refs)
     compounds = _checked("compounds", compound_specs, check_compound, refs)
     party_groups = _checked("party_groups", party_group_specs, check_party_group, refs)
+    partner_units = _checked("partner_units", partner_specs, check_partner_unit, refs)
     grids = _checked("grids", grid_specs, check_grid, refs)
     people = _checked("people", person_specs, check_person, refs)
     cameras = _checked("cameras", camera_specs, check_site_camera, refs)
@@ -161,6 +166,7 @@ def validate_site(doc: Any, *, allow_files: bool = False, existing: SiteIndex | 
         property_companies=property_companies,
         compounds=compounds,
         party_groups=party_groups,
+        partner_units=partner_units,
         grids=grids,
         people=people,
         cameras=cameras,

@@ -21,6 +21,7 @@ ENTITIES = (
     "community",
     "compound",
     "grid",
+    "partner_unit",
     "party_group",
     "person",
     "property_company",

@@ -22,11 +22,13 @@ from events.types import (
     CaseAction,
     CaseSource,
     CaseState,
+    HolderKind,
     HotlineTicket,
     Level,
     PatrolReport,
     Route,
     TriageClass,
+    holder_key,
 )
 
 HOTLINE = Actor("12345", ActorRole.SYSTEM)
@@ -83,6 +85,8 @@ class CaseDraft:
     severity: Severity
     open_key: str | None
     route: Route
+    holder: str
+    assignee_id: str | None
     reporter: Actor
     # when
     created_at: datetime
@@ -110,7 +114,9 @@ class CaseDraft:
             "street_id": self.route.street_id,
             "camera_id": self.camera_id,
             "zone_id": self.zone_id,
-            "assignee_id": self.route.assignee_id,
+            "assignee_id": self.assignee_id,
+            "holder": self.holder,
+            "compound_id": self.route.compound_id,
             "informed": list(self.route.informed_ids),
             "reporter_id": self.reporter.id,
             "alert_count": self.alert_count,
@@ -160,14 +166,18 @@ def plan_case(
     external_id: str | None = None,
     alert_count: int = 0,
 ) -> CasePlan:
-    """A reported case; ``dispatch`` also registers it and hands it to the grid's worker (when the
-    grid has one) at once, one trail step each. The deadline runs from ``created_at`` unless given."""
+    """A reported case; ``dispatch`` also registers it and hands it to its holder at once, one trail step each:
+    a collective matter on a compound to the compound's property company (when the policy says so), anything
+    else to the grid's worker (when the grid has one). The deadline runs from ``created_at`` unless given."""
     created = created_at or now
-    steps = [AuditStep(REPORT, None, CaseState.REPORTED, actor, now, note, {"source": source.value})]
+    company = route.company_id if triage is TriageClass.COLLECTIVE and policy.collective_to_company else None
+    holder = holder_key(HolderKind.COMPANY, company) if company else holder_key(HolderKind.GRID, route.grid_id)
+    assignee = None if company else route.assignee_id
+    steps = [AuditStep(REPORT, None, CaseState.REPORTED, actor, now, note, {"source": source.value, "holder": holder})]
     if dispatch:
         steps.append(AuditStep(CaseAction.REGISTER.value, CaseState.REPORTED, CaseState.REGISTERED, actor, now))
-        if route.assignee_id is not None:
-            data = {"assignee_id": route.assignee_id}
+        if company or assignee is not None:
+            data = {"holder": holder} if company else {"assignee_id": assignee}
             steps.append(
                 AuditStep(CaseAction.DISPATCH.value, CaseState.REGISTERED, CaseState.DISPATCHED, actor, now, "", data)
             )
@@ -178,6 +188,8 @@ def plan_case(
         triage=triage,
         severity=severity,
         route=route,
+        holder=holder,
+        assignee_id=assignee,
         reporter=actor,
         created_at=created,
         updated_at=now,

@@ -31,7 +31,8 @@ BEFORE_RESOLVED = frozenset(
 
 TRANSITIONS: dict[CaseAction, Move] = {
     A.REGISTER: Move(frozenset({S.REPORTED}), S.REGISTERED),
-    A.DISPATCH: Move(frozenset({S.REGISTERED, S.ESCALATED, S.REOPENED}), S.DISPATCHED),
+    # Dispatched again before anyone accepted: handed to another holder (a partner unit, another worker).
+    A.DISPATCH: Move(frozenset({S.REGISTERED, S.DISPATCHED, S.ESCALATED, S.REOPENED}), S.DISPATCHED),
     A.ACCEPT: Move(frozenset({S.DISPATCHED}), S.ACCEPTED),
     A.START: Move(frozenset({S.ACCEPTED}), S.IN_PROGRESS),
     A.RESOLVE: Move(frozenset({S.ACCEPTED, S.IN_PROGRESS}), S.RESOLVED, needs_note=True),

@@ -101,6 +101,10 @@ class CaseRow(Base):
     deadline_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    holder: Mapped[str] = mapped_column(String(80))
+    """Who holds the case now (``grid:G-01``, ``company:PC-01``, ``partner:PU-01``): what a property company's
+    or partner unit's people see; the trail says who held it when."""
+    compound_id: Mapped[str | None] = mapped_column(String(64))
 
 
 # The board: open (or any) cases, most urgent first, optionally for one grid / community / worker.
@@ -109,6 +113,7 @@ Index("ix_cases_state_deadline", CaseRow.state, CaseRow.deadline_at, CaseRow.id)
 Index("ix_cases_grid_open_deadline", CaseRow.grid_id, CaseRow.is_open, CaseRow.deadline_at, CaseRow.id)
 Index("ix_cases_community_open_deadline", CaseRow.community_id, CaseRow.is_open, CaseRow.deadline_at, CaseRow.id)
 Index("ix_cases_assignee_open_deadline", CaseRow.assignee_id, CaseRow.is_open, CaseRow.deadline_at, CaseRow.id)
+Index("ix_cases_holder_open_deadline", CaseRow.holder, CaseRow.is_open, CaseRow.deadline_at, CaseRow.id)
 # Newest first, and figures per period.
 Index("ix_cases_created", CaseRow.created_at, CaseRow.id)
 

@@ -187,6 +187,12 @@ class Policy(_Config):
     hotline_triage: TriageClass = Field(
         TriageClass.PUBLIC, description="Triage class of a 12345 hotline ticket that does not give one."
     )
+    collective_to_company: bool = Field(
+        False,
+        description="A collective-matter case (triage collective) from a camera in a compound goes to the compound's "
+        "property company rather than the grid's worker. Off by default: turn it on once the property companies "
+        "have accounts (role property_staff), or their cases wait with nobody to take them.",
+    )
     absorb_into_open_case: bool = Field(
         True, description="New alerts of the same hazard on a camera with an open case join that case."
     )

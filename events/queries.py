@@ -34,11 +34,14 @@ from events.types import (
     CameraAlertCount,
     CaseSource,
     CaseState,
+    FigureLevel,
     GridActivity,
+    HolderKind,
     Level,
     RuleFigures,
     TriageClass,
     UnitFigures,
+    holder_key,
 )
 
 MAX_LIMIT = 500
@@ -80,6 +83,12 @@ class CaseFilter:
     camera_id: str | None = None
     grid_ids: frozenset[str] | None = None
     """Only cases of these grids (a caller's scope); None: any grid."""
+    holder: str | None = None
+    """Only cases this holder holds now (``company:PC-01``)."""
+    holders: frozenset[str] | None = None
+    """Only cases held by one of these (a property company's or partner unit's scope); None: any holder."""
+    compound_ids: frozenset[str] | None = None
+    """Only cases at these compounds (compound staff's scope); None: any."""
     overdue_at: datetime | None = None
     """Only open cases whose deadline passed before this moment."""
     late_at: datetime | None = None
@@ -166,9 +175,14 @@ def case_query(f: CaseFilter, cursor: str | None, limit: int, order: CaseOrder) 
         (CaseRow.source, f.source),
         (CaseRow.hazard, f.hazard),
         (CaseRow.camera_id, f.camera_id),
+        (CaseRow.holder, f.holder),
     )
     if f.grid_ids is not None:
         conds.append(CaseRow.grid_id.in_(sorted(f.grid_ids)))
+    if f.holders is not None:
+        conds.append(CaseRow.holder.in_(sorted(f.holders)))
+    if f.compound_ids is not None:
+        conds.append(CaseRow.compound_id.in_(sorted(f.compound_ids)))
     if f.overdue_at is not None:
         conds += [CaseRow.is_open == true(), CaseRow.deadline_at < f.overdue_at]
     if f.late_at is not None:
@@ -205,7 +219,7 @@ def p90(values: Sequence[float]) -> float | None:
 
 
 def unit_figures(
-    level: Level,
+    level: FigureLevel,
     unit_id: str,
     cases: Sequence[tuple[str, datetime, datetime | None, datetime]],
     rules: Sequence[RuleFigures] = (),
@@ -232,15 +246,38 @@ def unit_figures(
     )
 
 
-def figures(s: Session, level: Level, since: datetime, until: datetime) -> list[UnitFigures]:
+_HOLDER_KIND = {FigureLevel.PROPERTY_COMPANY: HolderKind.COMPANY, FigureLevel.PARTNER_UNIT: HolderKind.PARTNER}
+
+
+def holder_figures(s: Session, level: FigureLevel, since: datetime, until: datetime) -> list[UnitFigures]:
+    """Per property company or partner unit, for the cases created in [since, until) that it holds now."""
+    prefix = holder_key(_HOLDER_KIND[level], "")
+    per_unit: dict[str, list[tuple[str, datetime, datetime | None, datetime]]] = defaultdict(list)
+    rows = s.execute(
+        select(CaseRow.holder, CaseRow.state, CaseRow.created_at, CaseRow.closed_at, CaseRow.due_at).where(
+            CaseRow.created_at >= since, CaseRow.created_at < until, CaseRow.holder.startswith(prefix, autoescape=True)
+        )
+    )
+    for holder, state, created, closed_at, due in rows:
+        per_unit[holder[len(prefix) :]].append((state, created, closed_at, due))
+    return [unit_figures(level, u, per_unit[u]) for u in sorted(per_unit)]
+
+
+def figures(s: Session, level: FigureLevel, since: datetime, until: datetime) -> list[UnitFigures]:
     """Per unit of ``level``, for cases created and alerts received in [since, until)."""
     if until <= since:
         raise InvalidInput(Issue("until", "must be after since"))
-    case_unit = {Level.GRID: CaseRow.grid_id, Level.COMMUNITY: CaseRow.community_id, Level.STREET: CaseRow.street_id}
+    if level in _HOLDER_KIND:
+        return holder_figures(s, level, since, until)
+    case_unit = {
+        FigureLevel.GRID: CaseRow.grid_id,
+        FigureLevel.COMMUNITY: CaseRow.community_id,
+        FigureLevel.STREET: CaseRow.street_id,
+    }
     alert_unit = {
-        Level.GRID: AlertRow.grid_id,
-        Level.COMMUNITY: AlertRow.community_id,
-        Level.STREET: AlertRow.street_id,
+        FigureLevel.GRID: AlertRow.grid_id,
+        FigureLevel.COMMUNITY: AlertRow.community_id,
+        FigureLevel.STREET: AlertRow.street_id,
     }
     per_unit: dict[str, list[tuple[str, datetime, datetime | None, datetime]]] = defaultdict(list)
     rows = s.execute(

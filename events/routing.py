@@ -14,7 +14,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from camera_config.store import SiteStore
@@ -37,6 +37,7 @@ class _Directory:
     worker_of: dict[str, str] = field(default_factory=dict)  # grid -> grid worker
     leaders_of: dict[str, list[str]] = field(default_factory=dict)  # grid -> building leaders
     members_of: dict[str, list[str]] = field(default_factory=dict)  # party group -> members
+    company_of: dict[str, str] = field(default_factory=dict)  # compound -> property company
     loaded_at: float = float("-inf")
 
 
@@ -116,6 +117,14 @@ class Router:
             informed_ids=tuple(dict.fromkeys(informed)),
         )
 
+    def camera_route(self, cam: Camera) -> Route:
+        """The camera's grid's route, with the camera's compound and that compound's property company."""
+        route = self.grid(cam.grid_id)
+        if cam.compound_id is None:
+            return route
+        company = self._directory(need=None).company_of.get(cam.compound_id)
+        return replace(route, compound_id=cam.compound_id, company_id=company)
+
     def community_street(self, community_id: str) -> str:
         self._refresh_if_due()
         d = self._directory(need=None)
@@ -139,6 +148,7 @@ class Router:
         d = _Directory(loaded_at=self._clock.monotonic())
         d.grids = {g.id: g for g in self._site.grids()}
         d.street_of = self._site.community_streets()
+        d.company_of = {k.id: k.property_company_id for k in self._site.compounds()}
         leaders: dict[str, list[str]] = defaultdict(list)
         members: dict[str, list[str]] = defaultdict(list)
         for person in self._site.people():  # ordered by id: the first worker of a grid is its assignee

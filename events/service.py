@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -76,7 +76,9 @@ from events.types import (
     CaseState,
     Comment,
     FalseAlarmCount,
+    FigureLevel,
     GridActivity,
+    HolderKind,
     HotlineImportReport,
     HotlineTicket,
     Level,
@@ -86,6 +88,8 @@ from events.types import (
     PatrolReport,
     Route,
     UnitFigures,
+    holder_key,
+    split_holder,
 )
 from events.values import alert_value, attachment_value, audit_value, case_value, comment_value, max_severity
 
@@ -245,7 +249,7 @@ class EventsService:
                     continue_only[i] = Conflict(f'camera "{cam.id}" is disabled: its alerts are refused')
                 if obs.zone_id is not None and obs.zone_id not in {z.id for z in cam.zones}:
                     raise InvalidInput(Issue("zone_id", f'camera "{cam.id}" has no zone "{obs.zone_id}"'))
-                ready.append((i, obs, self.router.grid(cam.grid_id)))
+                ready.append((i, obs, self.router.camera_route(cam)))
             except GridwatchError as exc:
                 results[i] = exc
         if ready:
@@ -381,7 +385,12 @@ class EventsService:
             row = s.get(AlertRow, alert_id)
             if row is None:
                 raise NotFound.of("alert", alert_id)
-            return self._route(row.grid_id, (row.grid_id, row.community_id, row.street_id))
+            route = self._route(row.grid_id, (row.grid_id, row.community_id, row.street_id))
+        try:
+            cam = self.router.camera(row.camera_id, allow_disabled=True)
+        except NotFound:
+            return route  # the camera was removed since: the alert's grid still answers
+        return route if cam.grid_id != row.grid_id else self.router.camera_route(cam)
 
     @staticmethod
     def _alert_row(s: Session, alert_id: int) -> AlertRow:
@@ -441,7 +450,9 @@ class EventsService:
         files = check_attachments(attachments, self.policy.attachments)
         route = self.router.grid(report.grid_id)
         if report.camera_id is not None:
-            self.router.camera(report.camera_id)
+            cam = self.router.camera(report.camera_id)
+            if cam.grid_id == report.grid_id:  # a finding at a compound's camera: collective matters go to its company
+                route = self.router.camera_route(cam)
 
         def work(s: Session, staged: Staged, out: Messages) -> Case:
             now = self.clock.now()
@@ -512,26 +523,46 @@ class EventsService:
         attachments: Sequence[NewAttachment] = (),
         *,
         assignee_id: str | None = None,
+        holder: str | None = None,
     ) -> Case:
         """Move a case along the loop; an action the table does not allow from its state is refused.
 
         ``assignee_id`` (dispatch only) hands the case to someone other than the grid's worker, e.g.
-        a community officer after escalation. Dismissing a camera case marks its alerts false alarms.
+        a community officer after escalation; ``holder`` (dispatch only) hands it to a partner unit
+        (``partner:PU-01``), a property company or back to its grid, whose people then see and work it.
+        The trail says who held the case from when. Dismissing a camera case marks its alerts false alarms.
         """
         note = _text(note, "note", required=False)
         files = check_attachments(attachments, self.policy.attachments)
-        if assignee_id is not None and action is not CaseAction.DISPATCH:
-            raise InvalidInput(Issue("assignee_id", "only a dispatch names an assignee"))
+        for name, value, what in (("assignee_id", assignee_id, "an assignee"), ("holder", holder, "a holder")):
+            if value is not None and action is not CaseAction.DISPATCH:
+                raise InvalidInput(Issue(name, f"only a dispatch names {what}"))
+        if holder is not None:
+            self._check_holder(holder)
 
         def work(s: Session, staged: Staged, out: Messages) -> Case:
             now = self.clock.now()
             row = self._case_row(s, case_id)
             data: dict[str, Any] = {}
+            new_holder = holder
+            if new_holder is None and assignee_id is not None:
+                new_holder = holder_key(HolderKind.GRID, row.grid_id)  # a named person: the grid holds it again
             if assignee_id is not None:
                 data["assignee_id"] = assignee_id
-            elif action is CaseAction.DISPATCH and row.assignee_id is None:
+            elif (
+                action is CaseAction.DISPATCH
+                and row.assignee_id is None
+                and new_holder is None
+                and split_holder(row.holder)[0] is HolderKind.GRID
+            ):
                 raise InvalidInput(Issue("assignee_id", f'grid "{row.grid_id}" has no grid worker: name an assignee'))
+            if new_holder is not None and new_holder != row.holder:
+                data.update({"holder": new_holder, "from_holder": row.holder})
             audit = self._move(s, row, action, actor, now, note, out, data)
+            if new_holder is not None:
+                row.holder = new_holder
+                if holder is not None and assignee_id is None:
+                    row.assignee_id = None  # the unit's or company's people take it, whoever answers first
             if assignee_id is not None:
                 row.assignee_id = assignee_id
             self._store_files(s, staged, row.id, audit, files, now)
@@ -549,6 +580,22 @@ class EventsService:
             return case_value(row)
 
         return self._write(work)
+
+    def _check_holder(self, holder: str) -> None:
+        """A holder that exists now: a partner unit, a property company or a grid of the site."""
+        try:
+            kind, ident = split_holder(holder)
+        except ValueError:
+            kinds = ", ".join(f"{k.value}:<id>" for k in HolderKind)
+            raise InvalidInput(Issue("holder", f'"{holder}" is not one of {kinds}')) from None
+        if kind is HolderKind.PARTNER:
+            known: Collection[str] = {u.id for u in self.site.partner_units([ident])}
+        elif kind is HolderKind.COMPANY:
+            known = self.site.index().property_companies
+        else:
+            known = {g.id for g in self.site.grids()}
+        if ident not in known:
+            raise InvalidInput(Issue("holder", f'no {kind.value} "{ident}" in the site'))
 
     def _move(
         self,
@@ -807,7 +854,7 @@ class EventsService:
                 raise NotFound.of("attachment", attachment_id)
             return attachment_value(row)
 
-    def figures(self, level: Level, since: datetime, until: datetime) -> list[UnitFigures]:
+    def figures(self, level: FigureLevel, since: datetime, until: datetime) -> list[UnitFigures]:
         """Received, closed, completion and on-time rates, times to close and false alarms, per unit."""
         with self._sessions() as s:
             return queries.figures(s, level, since, until)

@@ -77,6 +77,34 @@ class Level(enum.StrEnum):
     STREET = "street"
 
 
+class HolderKind(enum.StrEnum):
+    """Who holds a case: the grid (its worker), a property company (collective matters), or a partner unit."""
+
+    GRID = "grid"
+    COMPANY = "company"
+    PARTNER = "partner"
+
+
+def holder_key(kind: HolderKind, ident: str) -> str:
+    """``company:PC-01``: the one string a case's holder is stored, filtered and scoped by."""
+    return f"{kind.value}:{ident}"
+
+
+def split_holder(holder: str) -> tuple[HolderKind, str]:
+    kind, _, ident = holder.partition(":")
+    return HolderKind(kind), ident
+
+
+class FigureLevel(enum.StrEnum):
+    """The units figures are counted per: the grid hierarchy, or who held the cases."""
+
+    GRID = "grid"
+    COMMUNITY = "community"
+    STREET = "street"
+    PROPERTY_COMPANY = "property_company"
+    PARTNER_UNIT = "partner_unit"
+
+
 class CaseSource(enum.StrEnum):
     CAMERA = "camera"
     PATROL = "patrol"
@@ -113,6 +141,10 @@ class Route:
     """The grid's worker; None when the grid has none (the case still lands on the grid)."""
     informed_ids: tuple[str, ...] = ()
     """Building leaders of the grid and members of its party group."""
+    compound_id: str | None = None
+    """The camera's compound, when the case comes from a camera in one."""
+    company_id: str | None = None
+    """That compound's property company: collective matters go to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +214,9 @@ class Case:
     alert_count: int = 0
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    holder: str = ""
+    """Who holds it now (`holder_key`): ``grid:G-01``, ``company:PC-01`` or ``partner:PU-01``."""
+    compound_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +376,7 @@ class UnitFigures:
     percentile.
     """
 
-    level: Level
+    level: FigureLevel
     unit_id: str
     received: int
     closed: int

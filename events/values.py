@@ -85,6 +85,8 @@ def case_value(row: Any) -> Case:
         alert_count=row.alert_count,
         resolved_at=row.resolved_at,
         closed_at=row.closed_at,
+        holder=row.holder,
+        compound_id=row.compound_id,
     )
 
 

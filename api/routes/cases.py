@@ -135,21 +135,24 @@ def list_cases(
     """Most urgent (earliest deadline) first, in the caller's scope; filters combine with AND."""
     now = runtime.context.clock.now()
     person = principal.user.person_id
-    if mine:
+    if mine and principal.scope.holders is not None:
+        pass  # a company's or partner unit's people: whatever their holder holds is theirs, whoever answers
+    elif mine:
         if person is None:
             return CasePage(items=[], next_cursor=None)
         if assignee_id is not None and assignee_id != person:
             return CasePage(items=[], next_cursor=None)
         assignee_id = person
-    f = CaseFilter(
-        states=tuple(state or ()),
-        grid_id=grid_id,
-        level=level,
-        source=source,
-        assignee_id=assignee_id,
-        grid_ids=principal.scope.grid_ids,
-        late_at=now if overdue else None,
-        on_time_at=now if overdue is False else None,
+    f = principal.scope.cases(
+        CaseFilter(
+            states=tuple(state or ()),
+            grid_id=grid_id,
+            level=level,
+            source=source,
+            assignee_id=assignee_id,
+            late_at=now if overdue else None,
+            on_time_at=now if overdue is False else None,
+        )
     )
     page = events.cases(f, cursor=cursor, limit=limit)
     items, nxt = list(page.items), page.next_cursor
@@ -172,7 +175,7 @@ def case_counts(
     grid_id: Annotated[str | None, Query(max_length=64, description="Only this grid.", examples=["G-01"])] = None,
 ) -> CaseCounts:
     """Cases per state in the caller's scope (for the board's column headers)."""
-    return CaseCounts.of(events.case_counts(CaseFilter(grid_id=grid_id, grid_ids=principal.scope.grid_ids)))
+    return CaseCounts.of(events.case_counts(principal.scope.cases(CaseFilter(grid_id=grid_id))))
 
 
 @router.post("", status_code=201, responses=responses(*AUTH, 422, 503))

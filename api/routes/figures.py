@@ -20,7 +20,7 @@ from api.schemas import Moment
 from api.work import EventsDep
 from api.work_schemas import AlertFiguresPublic, FalseAlarmPublic, UnitFiguresPublic
 from core.errors import InvalidInput, Issue
-from events.types import Level
+from events.types import FigureLevel, HolderKind, split_holder
 
 router = APIRouter(prefix="/api/figures", tags=["figures"])
 
@@ -39,21 +39,43 @@ def _period(runtime: Runtime, since: datetime | None, until: datetime | None) ->
     return start, end
 
 
-def _visible_units(runtime: Runtime, principal: Principal, level: Level) -> set[str] | None:
-    """Ids of the units of ``level`` the caller's scope covers entirely; None: every unit."""
+def _visible_units(runtime: Runtime, principal: Principal, level: FigureLevel) -> set[str] | None:
+    """Ids of the units of ``level`` the caller's scope covers entirely; None: every unit.
+
+    A property company's or partner unit's own people see their own figures; others see a company's when
+    their grids cover all its compounds, a partner unit's when their communities hold all it serves."""
     scope = principal.scope
     if scope.whole_site:
         return None
+    holder_kind = {FigureLevel.PROPERTY_COMPANY: HolderKind.COMPANY, FigureLevel.PARTNER_UNIT: HolderKind.PARTNER}
+    if scope.holders is not None and level in holder_kind:
+        return {ident for kind, ident in map(split_holder, scope.holders) if kind is holder_kind[level]}
     allowed = scope.grid_ids or frozenset()
-    if level is Level.GRID:
+    site = runtime.context.site
+    grids = site.grids()
+    if level is FigureLevel.GRID:
         return set(allowed)
-    if level is Level.STREET:
+    if level is FigureLevel.STREET:
         own = principal.user.scope
         return set(own.ids) if own.kind is ScopeKind.STREET else set()
     grids_of: dict[str, set[str]] = defaultdict(set)
-    for grid in runtime.context.site.grids():
+    for grid in grids:
         grids_of[grid.community_id].add(grid.id)
-    return {community for community, grids in grids_of.items() if grids <= allowed}
+    communities = {community for community, ids in grids_of.items() if ids <= allowed}
+    if level is FigureLevel.COMMUNITY:
+        return communities
+    if level is FigureLevel.PARTNER_UNIT:
+        return {u.id for u in site.partner_units() if set(u.community_ids) <= communities}
+    covering: dict[str, set[str]] = defaultdict(set)
+    for grid in grids:
+        for compound in grid.compound_ids:
+            covering[compound].add(grid.id)
+    companies: dict[str, bool] = {}
+    for k in site.compounds():
+        companies[k.property_company_id] = companies.get(k.property_company_id, True) and (
+            bool(covering[k.id]) and covering[k.id] <= allowed
+        )
+    return {company for company, covered in companies.items() if covered}
 
 
 @router.get("", responses=responses(*AUTH, 422, 503))
@@ -61,7 +83,10 @@ def figures(
     principal: CaseReader,
     runtime: RuntimeDep,
     events: EventsDep,
-    level: Annotated[Level, Query(description="grid, community or street.")] = Level.GRID,
+    level: Annotated[
+        FigureLevel,
+        Query(description="grid, community, street, or property_company / partner_unit (by who holds the cases)."),
+    ] = FigureLevel.GRID,
     since: Since = None,
     until: Until = None,
 ) -> list[UnitFiguresPublic]:

@@ -12,7 +12,7 @@ from rich.table import Table
 from core.errors import InvalidInput, Issue
 from core.files import read_text_file
 from events.policy import load_policy
-from events.types import Level
+from events.types import FigureLevel
 from gridwatch.commands.common import Subparsers, add_command, add_group, out, service_from_args
 
 
@@ -67,7 +67,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
     until = args.until or datetime.now(UTC)
     since = args.since or until - timedelta(days=30)
-    rows = service_from_args(args).events.figures(Level(args.level), since, until)
+    rows = service_from_args(args).events.figures(FigureLevel(args.level), since, until)
     table = Table(title=f"{args.level} figures, cases created {since:%Y-%m-%d} to {until:%Y-%m-%d}")
     for col in ("unit", "received", "closed", "dismissed", "completion", "on time", "mean to close", "p90 to close"):
         table.add_column(col, justify="left" if col == "unit" else "right")
@@ -175,6 +175,11 @@ def register(sub: Subparsers) -> None:
         "closed, dismissed, completion and on-time rates, mean and 90th-percentile time to close.",
         func=cmd_figures,
     )
-    fig.add_argument("--level", choices=[lv.value for lv in Level], default="grid", help="grid, community or street")
+    fig.add_argument(
+        "--level",
+        choices=[lv.value for lv in FigureLevel],
+        default="grid",
+        help="grid, community or street; property_company or partner_unit: by who holds the cases",
+    )
     fig.add_argument("--since", type=_day, help="first day (default: 30 days before --until)")
     fig.add_argument("--until", type=_day, help="day after the last (default: now)")

@@ -244,7 +244,7 @@ ALLOWED: dict[str, tuple[list[str], list[str]]] = {
     # state: (operator, grid worker)
     "reported": (["register", "dismiss"], []),
     "registered": (["dispatch", "dismiss", "escalate"], []),
-    "dispatched": (["accept", "dismiss", "escalate"], ["accept"]),
+    "dispatched": (["dispatch", "accept", "dismiss", "escalate"], ["accept"]),
     "accepted": (["start", "resolve", "escalate"], ["start", "resolve"]),
     "in_progress": (["resolve", "escalate"], ["resolve"]),
     "resolved": (["verify", "reopen"], []),

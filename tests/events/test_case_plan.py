@@ -95,7 +95,7 @@ def test_an_alert_case_is_dispatched_to_the_grids_worker_when_there_is_one(
     assert trail(plan.steps) == actions
     assert all((st.actor, st.at) == (OPERATOR, NOW) for st in plan.steps)
     assert [st.note for st in plan.steps] == ["seen live"] + [""] * (len(actions) - 1)
-    assert plan.steps[0].data == {"source": "camera"}
+    assert plan.steps[0].data == {"source": "camera", "holder": f"grid:{route.grid_id}"}
     if route.assignee_id is not None:
         assert plan.steps[-1].data == {"assignee_id": "W1"}
 
@@ -149,7 +149,7 @@ def test_a_patrol_report_stays_reported_for_the_centre() -> None:
         worker,
     )
     assert trail(plan.steps) == [("report", None, S.REPORTED)]
-    assert plan.steps[0].data == {"source": "patrol"}
+    assert plan.steps[0].data == {"source": "patrol", "holder": "grid:G1"}
 
 
 def test_a_hotline_ticket_keeps_its_own_clock_and_deadline() -> None:
@@ -194,7 +194,7 @@ def test_rows_hold_what_the_plan_says() -> None:
         "from_state": None,
         "to_state": "reported",
         "note": "n",
-        "data": {"source": "camera"},
+        "data": {"source": "camera", "holder": "grid:G1"},
     }
 
 

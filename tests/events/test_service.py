@@ -28,6 +28,7 @@ from events.types import (
     CaseAction,
     CaseSource,
     CaseState,
+    FigureLevel,
     HotlineTicket,
     Level,
     NewAttachment,
@@ -377,7 +378,7 @@ def test_illegal_transitions_name_the_state_and_change_nothing(
     case = service.apply_observation(observation()).case
     assert case is not None
     before = (counts(sessions), service.case(case.id))
-    for action in (A.REGISTER, A.START, A.RESOLVE, A.VERIFY, A.CLOSE, A.REOPEN, A.DISPATCH):
+    for action in (A.REGISTER, A.START, A.RESOLVE, A.VERIFY, A.CLOSE, A.REOPEN):
         with pytest.raises(Conflict, match=f"cannot {action.value} a case that is dispatched"):
             service.transition(case.id, action, OPERATOR, note="n")
     with pytest.raises(NotFound, match="case 77 does not exist"):
@@ -678,7 +679,7 @@ def test_figures_match_hand_computed_values(
     close_after(ids[1], 10)  # critical: due after 2 h, so late
 
     day = (START, START + timedelta(days=1))
-    by_grid = {f.unit_id: f for f in service.figures(Level.GRID, *day)}
+    by_grid = {f.unit_id: f for f in service.figures(FigureLevel.GRID, *day)}
     g1 = by_grid["G1"]
     assert (g1.received, g1.closed, g1.dismissed, g1.closed_on_time) == (4, 2, 1, 1)
     assert g1.completion_rate == pytest.approx(2 / 3)
@@ -696,17 +697,17 @@ def test_figures_match_hand_computed_values(
         1.0,
         7200.0,
     )
-    (cm1,) = service.figures(Level.COMMUNITY, *day)
+    (cm1,) = service.figures(FigureLevel.COMMUNITY, *day)
     assert (cm1.unit_id, cm1.received, cm1.closed, cm1.dismissed) == ("CM1", 5, 3, 1)
     assert cm1.completion_rate == pytest.approx(3 / 4)
     assert cm1.on_time_rate == pytest.approx(2 / 3)
     assert cm1.mean_close_s == pytest.approx((3600 + 36000 + 7200) / 3)
     assert cm1.p90_close_s == pytest.approx(36000)
-    (street,) = service.figures(Level.STREET, *day)
+    (street,) = service.figures(FigureLevel.STREET, *day)
     assert (street.unit_id, street.received) == ("S1", 5)
-    assert service.figures(Level.GRID, START + timedelta(days=1), START + timedelta(days=2)) == []
+    assert service.figures(FigureLevel.GRID, START + timedelta(days=1), START + timedelta(days=2)) == []
     with pytest.raises(InvalidInput, match="until: must be after since"):
-        service.figures(Level.GRID, START, START)
+        service.figures(FigureLevel.GRID, START, START)
 
 
 def test_a_site_change_reaches_routing(make_service: MakeService, site_store: SiteStore) -> None:
