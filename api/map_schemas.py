@@ -52,6 +52,7 @@ class MapGridPublic(BaseModel):
     id: str = Field(examples=["G-01"])
     name: str = Field(examples=["Willow Court grid"])
     community_id: str = Field(description="The community the grid belongs to.", examples=["CM-01"])
+    community_name: str = Field(examples=["Willow Lane Community"])
     compound_ids: list[str] = Field(description="The compounds the grid covers.", examples=[["K-01"]])
     polygon: list[LonLat] = Field(
         description="The grid's own outline as [lon, lat] points; empty when the grid is drawn by its compounds."
@@ -77,6 +78,7 @@ class MapGridPublic(BaseModel):
     def of(
         cls,
         grid: Grid,
+        community_name: str,
         outlines: dict[str, tuple[Point, ...]],
         cameras: int,
         open_cases: int | None,
@@ -90,6 +92,7 @@ class MapGridPublic(BaseModel):
             id=grid.id,
             name=grid.name,
             community_id=grid.community_id,
+            community_name=community_name,
             compound_ids=list(grid.compound_ids),
             polygon=_points(grid.polygon),
             shapes=shapes,

@@ -60,6 +60,7 @@ def site_map(
     compounds = site.compounds(sorted(compound_ids))
     outlines = {k.id: k.outline for k in compounds}
     per_grid = Counter(p.grid_id for p in places)
+    communities = site.community_names()
     since = context.clock.now() - ALERT_WINDOW
     activity: dict[str, GridActivity] = {}
     if context.events is not None and grid_ids:
@@ -77,7 +78,12 @@ def site_map(
 
     return MapPublic(
         streets=[MapStreetPublic.of(s) for s in _streets(runtime, principal)],
-        grids=[MapGridPublic.of(g, outlines, per_grid[g.id], *figures(g.id)) for g in grids],
+        grids=[
+            MapGridPublic.of(
+                g, communities.get(g.community_id, g.community_id), outlines, per_grid[g.id], *figures(g.id)
+            )
+            for g in grids
+        ],
         compounds=[MapCompoundPublic.of(k) for k in compounds],
         cameras=[MapCameraPublic.of(p, context.health(p.id)) for p in places],
         alerts_since=since,

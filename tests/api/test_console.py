@@ -50,7 +50,7 @@ def test_login(page: Page, server: Server) -> None:
     page.click("button[type=submit]")
     expect(page.locator("#user-name")).to_have_text("He Ping · operator")
     # operators land on the alert wall; no integrator pages for them
-    expect(page.locator("#nav a")).to_have_text(["Alerts", "Cases", "Figures", "Risk", "Site", "Cameras"])
+    expect(page.locator("#nav a")).to_have_text(["Alerts", "Cases", "Figures", "Risk", "Map", "Site", "Cameras"])
     expect(page.locator("#alert-wall")).to_be_attached()
     assert page.url.endswith("/#/alerts")
 
@@ -263,7 +263,7 @@ def test_grid_worker_on_a_phone_sees_only_their_grid(page: Page, server: Server)
     expect(tree.locator("li.camera[data-camera=CAM-02]")).to_have_count(0)
     expect(page.locator("#nav")).to_be_hidden()
     page.click("#menu-toggle")
-    expect(page.locator("#nav a")).to_have_text(["My tasks", "Risk", "Site", "Cameras"])
+    expect(page.locator("#nav a")).to_have_text(["My tasks", "Risk", "Map", "Site", "Cameras"])
     shot(page, "phone-tree")
     page.goto(server.url + "/#/camera/CAM-02")
     expect(page.locator("#page")).to_contain_text('camera "CAM-02" does not exist')

@@ -275,6 +275,7 @@ ADMIN_PAGES = [
     ("case", "#/case/{case}", "#case-timeline li"),
     ("figures", "#/figures", "#grid-figures tbody tr"),
     ("risk", "#/risk", "#risk-table tbody tr, #risk-not-enough"),
+    ("map", "#/map", "#site-map .grid-shape"),
     ("tree", "#/tree", "#site-tree li.camera"),
     ("cameras", "#/cameras", "#cameras-table tbody tr"),
     ("camera-new", "#/cameras/new", "#camera-form"),
@@ -285,6 +286,7 @@ ADMIN_PAGES = [
 ]
 GRID_WORKER_PAGES = [
     ("tasks", "#/tasks", "#my-tasks .case-card"),
+    ("phone-map", "#/map", "#site-map .grid-shape"),
     ("phone-case", "#/case/{case}", "#case-timeline li"),
 ]
 
@@ -326,7 +328,7 @@ def test_every_page_reads_in_chinese(page: Page, demo: Demo) -> None:
     found = {"login": latin_words(page.evaluate(PAGE_WORDS), demo.data)}
     login(page, demo.server, "admin")
     expect(page.locator("#nav a")).to_have_text(
-        ["告警", "案件", "统计", "风险预测", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计", "通知渠道"]
+        ["告警", "案件", "统计", "风险预测", "地图", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计", "通知渠道"]
     )
     seen = walk(page, demo, "zh-CN", ADMIN_PAGES)
     data = demo.records()

@@ -118,6 +118,7 @@ def test_grids_are_drawn_by_their_polygon_or_their_compounds_outlines(api: Api, 
     assert grids["G-09"]["shapes"] == [K09]
     assert grids["G-09"]["compound_ids"] == ["K-09"]
     assert (grids["G-01"]["community_id"], grids["G-09"]["community_id"]) == ("CM-01", "CM-02")
+    assert grids["G-09"]["community_name"] == "Dock Street Community"
     assert {g: grids[g]["cameras"] for g in grids} == {"G-01": 2, "G-02": 1, "G-03": 1, "G-09": 1, "G-10": 1}
     [street] = answer["streets"]
     assert len(street["outline"]) == 5

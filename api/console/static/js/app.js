@@ -19,6 +19,7 @@ export const ROUTES = [
   { pattern: /^#\/case\/(\d+)$/, module: "./pages/case.js", perm: "cases:read" },
   { pattern: /^#\/figures$/, module: "./pages/figures.js", nav: () => t("nav.figures"), href: "#/figures", perm: BOARD },
   { pattern: /^#\/risk$/, module: "./pages/risk.js", nav: () => t("nav.risk"), href: "#/risk", perm: "cases:read" },
+  { pattern: /^#\/map(?:\?.*)?$/, module: "./pages/map.js", nav: () => t("nav.map"), href: "#/map", perm: "site:read" },
   { pattern: /^#\/tree$/, module: "./pages/tree.js", nav: () => t("nav.tree"), href: "#/tree", perm: "site:read" },
   { pattern: /^#\/cameras$/, module: "./pages/cameras.js", nav: () => t("nav.cameras"), href: "#/cameras", perm: "site:read" },
   { pattern: /^#\/cameras\/new$/, module: "./pages/camera-new.js", nav: () => t("nav.cameraNew"), href: "#/cameras/new", perm: "site:write" },
