@@ -282,11 +282,6 @@ class SiteStore:
         with self._factory() as s:
             return dict(s.execute(select(CommunityRow.id, CommunityRow.name)).all())
 
-    def community_names(self) -> dict[str, str]:
-        """community id → name: what the map shows for a grid's community."""
-        with self._factory() as s:
-            return dict(s.execute(select(CommunityRow.id, CommunityRow.name)).all())
-
     def person_names(self) -> dict[str, str]:
         """person id → name: what case lists show for an assignee."""
         with self._factory() as s:
