@@ -50,7 +50,9 @@ def test_login(page: Page, server: Server) -> None:
     page.click("button[type=submit]")
     expect(page.locator("#user-name")).to_have_text("He Ping · operator")
     # operators land on the alert wall; no integrator pages for them
-    expect(page.locator("#nav a")).to_have_text(["Alerts", "Cases", "Figures", "Risk", "Map", "Site", "Cameras"])
+    expect(page.locator("#nav a")).to_have_text(
+        ["Alerts", "Wall", "Cases", "Figures", "Risk", "Map", "Site", "Cameras"]
+    )
     expect(page.locator("#alert-wall")).to_be_attached()
     assert page.url.endswith("/#/alerts")
 

@@ -271,6 +271,7 @@ def demo(
 # Every route of app.js ROUTES: its address, and what shows that the page has drawn its data.
 ADMIN_PAGES = [
     ("alerts", "#/alerts", "#alert-wall > li"),
+    ("wall", "#/wall", "#wall .wall-tile[data-state=live], #wall .wall-tile[data-state=failed]"),
     ("cases", "#/cases", "#case-board .board-col .case-card"),
     ("case", "#/case/{case}", "#case-timeline li"),
     ("figures", "#/figures", "#grid-figures tbody tr"),
@@ -328,7 +329,20 @@ def test_every_page_reads_in_chinese(page: Page, demo: Demo) -> None:
     found = {"login": latin_words(page.evaluate(PAGE_WORDS), demo.data)}
     login(page, demo.server, "admin")
     expect(page.locator("#nav a")).to_have_text(
-        ["告警", "案件", "统计", "风险预测", "地图", "辖区", "摄像头", "添加摄像头", "导入 CSV", "访问审计", "通知渠道"]
+        [
+            "告警",
+            "视频墙",
+            "案件",
+            "统计",
+            "风险预测",
+            "地图",
+            "辖区",
+            "摄像头",
+            "添加摄像头",
+            "导入 CSV",
+            "访问审计",
+            "通知渠道",
+        ]
     )
     seen = walk(page, demo, "zh-CN", ADMIN_PAGES)
     data = demo.records()

@@ -119,6 +119,38 @@ def test_street_scope_covers_every_community(api: Api, site: SiteStore, users: U
     assert api.as_("operator").get("/api/cameras").json()["total"] == 4
 
 
+WALLS = {
+    "op-street": ["CAM-01", "CAM-02", "CAM-03", "CAM-04", "CAM-90"],
+    "op-cm2": ["CAM-90"],
+    "operator": ["CAM-01", "CAM-02", "CAM-03", "CAM-04"],
+    "gw1": ["CAM-01", "CAM-04"],
+    "gw2": ["CAM-02"],
+}
+"""What each level's video wall may show: a street centre, two community centres, two grids' workers."""
+
+
+@pytest.mark.parametrize("user", WALLS)
+def test_each_level_fills_its_wall_with_its_own_cameras_only(
+    api: Api, site: SiteStore, users: UserStore, user: str
+) -> None:
+    """The wall's tiles come from the camera list and open live views: both are the caller's scope exactly.
+    A camera of the scope gets as far as reading the offer (this one is no offer: 422); any other is 404,
+    as if it did not exist."""
+    _second_community(site)
+    users.create("op-street", Role.OPERATOR, scope=Scope(ScopeKind.STREET, ("ST-DEMO",)), password=PASSWORD)
+    users.create("op-cm2", Role.OPERATOR, scope=Scope(ScopeKind.COMMUNITY, ("CM-02",)), password=PASSWORD)
+    client = api.as_(user)
+    listed = client.get("/api/cameras", params={"enabled": True, "limit": 1000}).json()["items"]
+    assert [c["id"] for c in listed] == WALLS[user]
+    for camera in WALLS["op-street"]:
+        res = client.post(f"/api/cameras/{camera}/live", json={"sdp": "v=0", "type": "offer"})
+        if camera in WALLS[user]:
+            assert res.status_code == 422, res.text
+        else:
+            assert res.status_code == 404, res.text
+            assert res.json()["detail"] == f'camera "{camera}" does not exist'
+
+
 def test_worker_tokens_are_scoped_too(api: Api, users: UserStore) -> None:
     users.create("shard-g1", Role.WORKER, scope=Scope(ScopeKind.GRIDS, ("G-01",)))
     token = api.token("shard-g1")

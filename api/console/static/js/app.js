@@ -11,10 +11,13 @@ const has = (me, permission) => me.permissions.includes(permission);
 const FIELD_ONLY = (me) => has(me, "cases:work") && !has(me, "cases:manage");
 const WATCHES = (me) => has(me, "alerts:read") && !FIELD_ONLY(me);
 const BOARD = (me) => has(me, "cases:read") && !FIELD_ONLY(me);
+// The video wall is the centres': those who handle alerts and may watch live video.
+const CENTRE_WALL = (me) => has(me, "live:view") && has(me, "alerts:handle");
 
 export const ROUTES = [
   { pattern: /^#\/tasks$/, module: "./pages/tasks.js", nav: () => t("nav.tasks"), href: "#/tasks", perm: FIELD_ONLY },
   { pattern: /^#\/alerts$/, module: "./pages/alerts.js", nav: () => t("nav.alerts"), href: "#/alerts", perm: WATCHES },
+  { pattern: /^#\/wall$/, module: "./pages/wall.js", nav: () => t("nav.wall"), href: "#/wall", perm: CENTRE_WALL },
   { pattern: /^#\/cases(?:\?.*)?$/, module: "./pages/cases.js", nav: () => t("nav.cases"), href: "#/cases", perm: BOARD },
   { pattern: /^#\/case\/(\d+)$/, module: "./pages/case.js", perm: "cases:read" },
   { pattern: /^#\/figures$/, module: "./pages/figures.js", nav: () => t("nav.figures"), href: "#/figures", perm: BOARD },

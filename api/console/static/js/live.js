@@ -11,7 +11,8 @@ function gatheringDone(pc, timeoutMs) {
   });
 }
 
-// Start watching; resolves to {pc, stream, close()}. close() is idempotent and frees the server side too.
+// Start watching; resolves to {pc, stream, close()}. close() is idempotent and frees the server side too; it
+// returns a promise settled when the server has heard it (a video wall reuses the place for the next view).
 export async function startLive(cameraId, video, { stream = "sub", onState = () => {} } = {}) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   pc.addTransceiver("video", { direction: "recvonly" });
@@ -20,12 +21,14 @@ export async function startLive(cameraId, video, { stream = "sub", onState = () 
   });
   pc.addEventListener("connectionstatechange", () => onState(pc.connectionState));
   let viewerId = null;
-  let closed = false;
+  let closed = null;
   const close = () => {
-    if (closed) return;
-    closed = true;
+    if (closed) return closed;
     pc.close();
-    if (viewerId) api(`/api/live/${encodeURIComponent(viewerId)}`, { method: "DELETE", keepalive: true }).catch(() => {});
+    closed = viewerId
+      ? api(`/api/live/${encodeURIComponent(viewerId)}`, { method: "DELETE", keepalive: true }).catch(() => {})
+      : Promise.resolve();
+    return closed;
   };
   try {
     await pc.setLocalDescription(await pc.createOffer());
