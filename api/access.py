@@ -92,7 +92,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.SITE_READ, *_READ_WORK}),
     Role.PROPERTY_STAFF: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW, *_READ_WORK, Permission.CASES_WORK}),
     Role.COMPOUND_STAFF: frozenset({Permission.SITE_READ, Permission.LIVE_VIEW, *_READ_WORK, Permission.CASES_WORK}),
-    Role.PARTNER_MEMBER: frozenset({Permission.CASES_READ, Permission.CASES_WORK}),
+    Role.PARTNER_MEMBER: frozenset({Permission.SITE_READ, *_READ_WORK, Permission.CASES_WORK}),
     Role.WORKER: frozenset(
         {Permission.SITE_READ, Permission.TOKENS_OWN, Permission.METRICS_READ, Permission.OBSERVATIONS_DELIVER}
     ),

@@ -20,6 +20,9 @@ _ACTOR_ROLES: dict[Role, ActorRole] = {
     Role.ADMIN: ActorRole.OPERATOR,
     Role.OPERATOR: ActorRole.OPERATOR,
     Role.GRID_WORKER: ActorRole.GRID_WORKER,
+    Role.PROPERTY_STAFF: ActorRole.PROPERTY,
+    Role.COMPOUND_STAFF: ActorRole.PROPERTY,
+    Role.PARTNER_MEMBER: ActorRole.PARTNER,
     Role.WORKER: ActorRole.SYSTEM,
 }
 

@@ -348,6 +348,14 @@ class TransitionBody(_In):
     assignee_id: str | None = Field(
         None, min_length=1, max_length=64, description="Dispatch only: hand the case to this person instead."
     )
+    holder: str | None = Field(
+        None,
+        min_length=3,
+        max_length=80,
+        description="Dispatch only: hand the case to partner:<unit id>, company:<property company id> or back to "
+        "grid:<grid id>; its people then see and work it.",
+        examples=["partner:PU-01"],
+    )
 
 
 class CommentBody(_In):

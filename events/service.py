@@ -558,13 +558,14 @@ class EventsService:
                 raise InvalidInput(Issue("assignee_id", f'grid "{row.grid_id}" has no grid worker: name an assignee'))
             if new_holder is not None and new_holder != row.holder:
                 data.update({"holder": new_holder, "from_holder": row.holder})
-            audit = self._move(s, row, action, actor, now, note, out, data)
+            # Set before the move, so its message carries the new holder (a refused move rolls all of it back).
             if new_holder is not None:
                 row.holder = new_holder
                 if holder is not None and assignee_id is None:
                     row.assignee_id = None  # the unit's or company's people take it, whoever answers first
             if assignee_id is not None:
                 row.assignee_id = assignee_id
+            audit = self._move(s, row, action, actor, now, note, out, data)
             self._store_files(s, staged, row.id, audit, files, now)
             if action is CaseAction.DISMISS:
                 s.execute(

@@ -116,6 +116,10 @@ class ActorRole(enum.StrEnum):
     GRID_WORKER = "grid_worker"
     COMMUNITY = "community"
     STREET = "street"
+    PROPERTY = "property"
+    """A property company's or compound's staff."""
+    PARTNER = "partner"
+    """A partner unit's member."""
     SYSTEM = "system"
 
 

@@ -254,7 +254,13 @@ async def transition(
     def work() -> CasePublic:
         visible_case(events, principal.scope, case_id)
         case = events.transition(
-            case_id, body.action, actor_of(principal), body.note, photos, assignee_id=body.assignee_id
+            case_id,
+            body.action,
+            actor_of(principal),
+            body.note,
+            photos,
+            assignee_id=body.assignee_id,
+            holder=body.holder,
         )
         return public_case(runtime, principal, case)
 

@@ -48,7 +48,10 @@ def _visible_units(runtime: Runtime, principal: Principal, level: FigureLevel) -
     if scope.whole_site:
         return None
     holder_kind = {FigureLevel.PROPERTY_COMPANY: HolderKind.COMPANY, FigureLevel.PARTNER_UNIT: HolderKind.PARTNER}
-    if scope.holders is not None and level in holder_kind:
+    if scope.holders is not None:
+        # Their own company's or unit's figures; a compound's staff and the grid levels would count others' cases.
+        if scope.compound_ids is not None or level not in holder_kind:
+            return set()
         return {ident for kind, ident in map(split_holder, scope.holders) if kind is holder_kind[level]}
     allowed = scope.grid_ids or frozenset()
     site = runtime.context.site

@@ -100,13 +100,25 @@ def register(sub: Subparsers) -> None:
     ua.add_argument(
         "--role",
         required=True,
-        choices=["admin", "operator", "grid_worker", "integrator", "viewer", "worker"],
-        help="worker = a detection worker process: API tokens only, no password",
+        choices=[
+            "admin",
+            "operator",
+            "grid_worker",
+            "integrator",
+            "viewer",
+            "property_staff",
+            "compound_staff",
+            "partner_member",
+            "worker",
+        ],
+        help="worker = a detection worker process: API tokens only, no password; property_staff, compound_staff "
+        "and partner_member work the cases their property company, compound or partner unit holds",
     )
     ua.add_argument(
         "--scope",
-        help="site, street:ID, community:ID[,ID] or grids:ID[,ID] (operators: street or community; "
-        "grid workers: grids)",
+        help="site, street:ID, community:ID[,ID], grids:ID[,ID], company:ID, compounds:ID[,ID] or partner:ID "
+        "(operators: street or community; grid workers: grids; property staff: company; compound staff: "
+        "compounds; partner unit members: partner)",
     )
     ua.add_argument("--name", help="display name (default: the user name)")
     ua.add_argument("--person", help="id of the person in the site model this account belongs to")

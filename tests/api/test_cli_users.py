@@ -35,6 +35,16 @@ def test_user_commands(gridwatch: Gridwatch) -> None:
     changed = gridwatch("user", "passwd", "li.na", "--password-stdin", stdin="a-new-password-1\n")
     assert changed.returncode == 0, changed.stderr
     assert "password:" not in changed.stdout
+    for name, role, scope in (
+        ("pc", "property_staff", "company:PC-01"),
+        ("k3", "compound_staff", "compounds:K-03"),
+        ("pu", "partner_member", "partner:PU-01"),
+    ):
+        made = gridwatch("user", "add", name, "--role", role, "--scope", scope)
+        assert f'created user "{name}" ({role}, scope {scope})' in made.stdout, made.stderr
+    wrong = gridwatch("user", "add", "pu2", "--role", "partner_member", "--scope", "partner:PU-99")
+    assert wrong.returncode == 1
+    assert 'scope.ids[0]: partner unit "PU-99" does not exist' in wrong.stderr
     listed = gridwatch("user", "list")
     assert re.search(r"li\.na\s+grid_worker\s+grids:G-01\s+Li Na", listed.stdout)
     assert re.search(r"w1\s+worker\s+site", listed.stdout)

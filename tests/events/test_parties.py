@@ -10,7 +10,7 @@ from camera_config.store import SiteStore
 from camera_config.validate import validate_site
 from core.clock import FakeClock
 from core.errors import InvalidInput
-from detectors.types import HazardType, Severity
+from detectors.types import HazardType, Observation, Severity
 from events.policy import Policy
 from events.queries import CaseFilter
 from events.service import EventsService
@@ -31,7 +31,7 @@ def with_units(site_store: SiteStore) -> SiteStore:
     return site_store
 
 
-def intrusion(episode: str, camera: str = "C1") -> object:
+def intrusion(episode: str, camera: str = "C1") -> Observation:
     return observation(episode, camera_id=camera, hazard=HazardType.INTRUSION, severity=Severity.HIGH, detections=())
 
 
@@ -66,7 +66,8 @@ def test_an_operator_dispatches_a_case_to_a_partner_unit_whose_member_resolves_i
     make_service: MakeService, with_units: SiteStore, clock: FakeClock
 ) -> None:
     service = make_service()
-    report = service.patrol_report(PatrolReport("G1", "Elderly resident needs help moving"), Actor("W1", ActorRole.GRID_WORKER))
+    worker = Actor("W1", ActorRole.GRID_WORKER)
+    report = service.patrol_report(PatrolReport("G1", "Elderly resident needs help moving"), worker)
     service.transition(report.id, A.REGISTER, OPERATOR)
     clock.advance(60)
     handed = service.transition(report.id, A.DISPATCH, OPERATOR, "volunteers are near", holder="partner:PU1")
