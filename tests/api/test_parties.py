@@ -198,3 +198,15 @@ def test_patrol_reports_route_by_their_camera(events: EventsService) -> None:
         PatrolReport("G-01", "Gate lock broken", triage=None, camera_id="CAM-01"), worker
     )  # a patrol report is a private matter by default: it stays with the grid
     assert case.holder == "grid:G-01"
+
+
+def test_partner_units_are_listed_to_those_who_may_dispatch_to_them(api: Api, world: dict[str, Any]) -> None:
+    def listed(user: str) -> list[str]:
+        res = api.as_(user).get("/api/site/partner-units")
+        assert res.status_code == 200, res.text
+        return [u["id"] for u in res.json()]
+
+    assert listed("admin") == listed("operator") == ["PU-01", "PU-02"]
+    assert listed("pu1") == ["PU-01"]
+    unit = api.as_("operator").get("/api/site/partner-units").json()[0]
+    assert (unit["holder"], unit["contact_name"], unit["community_ids"]) == ("partner:PU-01", "Gao Lin", ["CM-01"])

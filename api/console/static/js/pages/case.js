@@ -24,7 +24,7 @@ function who(e) {
 }
 
 // The trail: every step and every progress note (with their photos), oldest first.
-function timeline(audit, notes) {
+function timeline(audit, notes, unitNames) {
   const items = [...audit.map((e) => ({ at: e.at, step: e })), ...notes.map((c) => ({ at: c.at, note: c }))];
   items.sort((a, b) => new Date(a.at) - new Date(b.at)); // stable: a step before a note of the same instant
   return h("ol", { class: "timeline", id: "case-timeline" }, items.map(({ step: e, note: c }) => (e
@@ -33,6 +33,7 @@ function timeline(audit, notes) {
         h("strong", {}, actionLabel(e.action)),
         e.from_state && e.from_state !== e.to_state ? h("span", { class: "muted" }, ` ${tv("state", e.from_state)} → ${tv("state", e.to_state)}`) : null,
         who(e)),
+      e.data && e.data.holder ? h("p", { class: "tl-holder" }, t("case.heldFrom", { holder: holderText(e.data.holder, unitNames) })) : null,
       e.note ? h("p", { class: "tl-note" }, e.note) : null,
       photoList(e.attachments))
     : h("li", { class: "tl-comment", "data-action": "comment", "data-comment": c.id },
@@ -41,7 +42,16 @@ function timeline(audit, notes) {
       photoList(c.attachments)))));
 }
 
-function facts(c) {
+// Who holds the case: the grid (its worker), a property company, or a partner unit (by name when known).
+function holderText(holder, unitNames) {
+  const [kind, ...rest] = holder.split(":");
+  const id = rest.join(":");
+  if (kind === "company") return t("case.holderCompany", { id });
+  if (kind === "partner") return t("case.holderPartner", { name: unitNames.get(id) || id });
+  return t("case.holderGrid", { id });
+}
+
+function facts(c, unitNames) {
   const rows = [
     [t("case.state"), stateBadge(c.state)],
     [t("case.severity"), severityBadge(c.severity)],
@@ -49,6 +59,7 @@ function facts(c) {
     [t("case.source"), tv("source", c.source)],
     [t("case.grid"), c.grid_id],
     [t("case.camera"), c.camera_name || c.camera_id || "—"],
+    [t("case.holder"), h("span", { id: "case-holder", "data-holder": c.holder }, holderText(c.holder, unitNames))],
     [t("case.assignee"), h("span", { id: "case-assignee", title: c.assignee_id || "" }, assigneeName(c))],
     [t("case.level"), tv("caseLevel", c.level)],
     [t("case.matter"), tv("triage", c.triage)],
@@ -66,12 +77,18 @@ export async function render(main, [id], { me }) {
   const note = h("textarea", { name: "note", id: "step-note", rows: 3, maxlength: 4000 });
   const photos = h("input", { type: "file", name: "photos", id: "step-photos", accept: "image/*", capture: "environment", multiple: true });
   const stepButtons = h("div", { class: "step-buttons", id: "step-buttons" });
+  // The centre may hand a case to a partner unit instead of the grid's worker.
+  const units = me.permissions.includes("cases:manage") ? await api("/api/site/partner-units").catch(() => []) : [];
+  const unitNames = new Map(units.map((u) => [u.id, u.name]));
+  const dispatchTo = h("select", { id: "dispatch-to", name: "holder" },
+    h("option", { value: "" }, t("case.dispatchGrid")), units.map((u) => h("option", { value: u.holder }, u.name)));
+  const dispatchLabel = h("label", { id: "dispatch-to-label", hidden: true }, t("case.dispatchTo"), dispatchTo);
   const stepError = h("div", { class: "error", role: "alert", id: "step-error" });
   const stepForm = h("form", { class: "card step-form", id: "step-form" },
     h("h2", {}, t("case.nextStep")),
     h("label", {}, t("case.note"), note),
     h("label", {}, t("case.photos"), photos, h("span", { class: "muted hint" }, t("case.photosHint"))),
-    stepButtons, stepError);
+    dispatchLabel, stepButtons, stepError);
   stepForm.addEventListener("submit", (ev) => ev.preventDefault());
 
   // A progress note leaves the state alone: words, photos from the phone's camera, or both.
@@ -102,6 +119,7 @@ export async function render(main, [id], { me }) {
     const form = new FormData();
     form.append("action", action);
     form.append("note", note.value.trim());
+    if (action === "dispatch" && dispatchTo.value) form.append("holder", dispatchTo.value);
     for (const f of photos.files) form.append("photos", f);
     for (const b of stepButtons.querySelectorAll("button")) b.disabled = true;
     try {
@@ -151,7 +169,7 @@ export async function render(main, [id], { me }) {
     header.replaceChildren(
       h("h1", { id: "case-title" }, h("span", { class: "muted" }, `#${c.id} `), c.title, " ", stateBadge(c.state), " ", overdueBadge(c)),
       c.description ? h("p", { class: "case-description" }, c.description) : null);
-    factsBox.replaceChildren(facts(c));
+    factsBox.replaceChildren(facts(c, unitNames));
     const alerts = detail.alert_ids.slice(0, MAX_EVIDENCE);
     evidence.replaceChildren(...alerts.map((a) => {
       const img = h("img", { src: `/api/alerts/${a}/evidence`, alt: t("case.evidenceOf", { id: a }), loading: "lazy" });
@@ -165,7 +183,8 @@ export async function render(main, [id], { me }) {
     stepButtons.replaceChildren(...actions.map((a) =>
       h("button", { type: "button", class: a === "dismiss" || a === "reopen" ? "danger" : "primary", "data-action": a, onclick: () => step(a) }, actionLabel(a))));
     stepForm.hidden = actions.length === 0;
-    trail.replaceChildren(h("h2", {}, t("case.trail")), timeline(detail.audit, detail.comments));
+    dispatchLabel.hidden = !actions.includes("dispatch") || units.length === 0;
+    trail.replaceChildren(h("h2", {}, t("case.trail")), timeline(detail.audit, detail.comments, unitNames));
   }
 
   async function refresh() { draw(await api(`/api/cases/${encodeURIComponent(id)}`)); }

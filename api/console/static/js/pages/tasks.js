@@ -6,6 +6,9 @@ import { t, tv } from "../i18n.js";
 import { pushControl } from "../push-control.js";
 
 const SEVERITIES = ["low", "medium", "high", "critical"];
+// A property company's, compound's or partner unit's people work what their holder is given; patrol
+// reports are the grid workers' (they go to the grid, where these people would not see them again).
+const PARTIES = ["property_staff", "compound_staff", "partner_member"];
 
 function urgentFirst(a, b) {
   if (a.overdue !== b.overdue) return a.overdue ? -1 : 1;
@@ -73,7 +76,7 @@ export async function render(main, _params, { me }) {
     pushControl(),
     h("section", { class: "tasks" }, h("h2", {}, t("tasks.mine"), " ", mineCount), mineList),
     h("section", { class: "tasks" }, h("h2", {}, t("tasks.other"), " ", otherCount), otherList),
-    me.grid_ids && me.grid_ids.length ? report : null);
+    me.grid_ids && me.grid_ids.length && !PARTIES.includes(me.role) ? report : null);
   await load();
   let pending = null;
   let gap = false;
