@@ -25,10 +25,12 @@ class DemoLogin:
 
 
 def ensure_demo_users(engine: Engine, site: SiteStore, settings: AuthSettings | None = None) -> list[DemoLogin]:
-    """Create (or reset the password of) admin, operator, gridworker, integrator and viewer.
+    """Create (or reset the password of) admin, operator, gridworker, integrator, viewer, property and partner.
 
     The operator watches the first community and the grid worker the first grid, each linked to the
-    site's person in that role when there is one. Roles that need a scope are skipped on an empty site.
+    site's person in that role when there is one; ``property`` works for the property company of the first
+    grid's first compound, ``partner`` is a member of the first partner unit. Roles that need a scope are
+    skipped on a site without what they would be scoped to.
     """
     users = UserStore(session_factory(engine), site, SystemClock(), settings)
     grids = site.grids()
@@ -64,6 +66,14 @@ def ensure_demo_users(engine: Engine, site: SiteStore, settings: AuthSettings | 
                 worker.name if worker else "Demo grid worker",
             ),
         )
+    compounds = {k.id: k for k in site.compounds()}
+    first = next((compounds[c] for g in grids for c in g.compound_ids if c in compounds), None)
+    if first is not None:
+        company = Scope(ScopeKind.COMPANY, (first.property_company_id,))
+        plan.append(("property", Role.PROPERTY_STAFF, company, None, "Demo property company staff"))
+    units = site.partner_units()
+    if units:
+        plan.append(("partner", Role.PARTNER_MEMBER, Scope(ScopeKind.PARTNER, (units[0].id,)), None, "Demo partner"))
     logins = []
     for username, role, scope, person_id, name in plan:
         password = generate_password()

@@ -206,7 +206,15 @@ def run_server(
     try:
         # With the pipeline, the first start exports the model: give it longer.
         passwords = wait_serving(proc, url, log, 180 if detect else 60)
-        assert set(passwords) == {"admin", "operator", "gridworker", "integrator", "viewer"}, log.read_text()
+        assert set(passwords) == {
+            "admin",
+            "operator",
+            "gridworker",
+            "integrator",
+            "viewer",
+            "property",
+            "partner",
+        }, log.read_text()
         yield Server(url, proc.pid, log, passwords, rtsp_password, demo_clip, env)
     finally:
         stop_process(proc)

@@ -59,6 +59,8 @@ def test_demo_users_get_fresh_passwords(engine: Engine, site: SiteStore) -> None
         ("gridworker", "grid_worker", "grids:G-01"),
         ("integrator", "integrator", "site"),
         ("viewer", "viewer", "site"),
+        ("property", "property_staff", "company:PC-01"),
+        ("partner", "partner_member", "partner:PU-01"),
     ]
     second = ensure_demo_users(engine, site, fast_auth())
     assert all(a.password != b.password for a, b in zip(first, second, strict=True))
