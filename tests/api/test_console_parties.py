@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,12 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 class Served:
     url: str
     passwords: dict[str, str] = field(default_factory=lambda: dict.fromkeys([*USERS, "pc1", "pu1"], PASSWORD))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Today, as the browser's figures page counts from the browser's own clock."""
+    return FakeClock(datetime.now(UTC) - timedelta(hours=1))
 
 
 @pytest.fixture
@@ -113,3 +120,19 @@ def test_an_operator_dispatches_to_a_partner_unit_whose_member_resolves_it(
     shot(page, "parties-partner-resolved")
     trail = page.locator("#case-timeline li[data-action=resolve]")
     expect(trail).to_contain_text("pu1")
+
+
+def test_the_figures_page_counts_per_company_and_partner_unit(
+    page: Page, served: str, events: EventsService, parties: None, clock: FakeClock
+) -> None:
+    made = events.apply_remote_observation(
+        remote_observation("ep-k1", camera_id="CAM-01", hazard="intrusion", severity="high", at=clock.now())
+    )
+    assert made.case is not None
+    login(page, Served(served), "admin")
+    page.goto(f"{served}/#/figures")
+    row = page.locator("#company-figures tr[data-unit=PC-01]")
+    expect(row).to_contain_text("PC-01")
+    expect(row.locator("td").nth(1)).to_have_text("1")
+    expect(page.locator("#partner-figures")).to_have_count(0)  # no case was dispatched to a unit
+    shot(page, "parties-figures")

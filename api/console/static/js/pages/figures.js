@@ -143,12 +143,14 @@ export async function render(main) {
     const start = new Date(since);
     if (hourly) start.setMinutes(0, 0, 0); else start.setHours(0, 0, 0, 0);
     const alertRange = { since: start.toISOString(), until: until.toISOString(), bucket: hourly ? "hour" : "day" };
-    const [counts, alerts, perGrid, falseAlarms, held] = await Promise.all([
+    const [counts, alerts, perGrid, falseAlarms, held, perCompany, perUnit] = await Promise.all([
       pool(grids, 4, (g) => api(`/api/cases/counts${query({ grid_id: g.id })}`)),
       api(`/api/figures/alerts${query(alertRange)}`),
       api(`/api/figures${query({ level: "grid", ...range })}`),
       api(`/api/figures/false-alarms${query(range)}`),
       heldBackCard(),
+      api(`/api/figures${query({ level: "property_company", ...range })}`),
+      api(`/api/figures${query({ level: "partner_unit", ...range })}`),
     ]);
 
     // 1. cases by state per grid (as they stand now)
@@ -194,6 +196,18 @@ export async function render(main) {
         h("td", {}, percent(u.completion_rate)), h("td", {}, percent(u.on_time_rate)),
         h("td", {}, duration(u.mean_close_s)), h("td", {}, duration(u.p90_close_s)))))));
 
+    // The same figures per holder: property companies (collective matters) and partner units (dispatched to).
+    const holderTable = (id, units) => h("div", { class: "table-wrap" }, h("table", { id },
+      h("thead", {}, h("tr", {}, [t("figures.unit"), t("figures.received"), t("figures.closed"), t("figures.completion"),
+        t("figures.onTime"), t("figures.meanClose")].map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, units.map((u) => h("tr", { "data-unit": u.unit_id },
+        h("td", {}, u.unit_id), h("td", {}, fmtNumber(u.received)), h("td", {}, fmtNumber(u.closed)),
+        h("td", {}, percent(u.completion_rate)), h("td", {}, percent(u.on_time_rate)), h("td", {}, duration(u.mean_close_s)))))));
+    const holders = perCompany.length || perUnit.length
+      ? h("section", { class: "card", id: "holder-figures" }, h("h2", {}, t("figures.holders")), h("p", { class: "muted" }, t("figures.holdersNote")),
+        perCompany.length ? [h("h3", {}, t("figures.companies")), holderTable("company-figures", perCompany)] : null,
+        perUnit.length ? [h("h3", {}, t("figures.partnerUnits")), holderTable("partner-figures", perUnit)] : null)
+      : null;
     const totals = { count: fmtNumber(alerts.total), period: PERIODS()[days] };
     body.replaceChildren(
       h("section", { class: "card" }, h("h2", {}, t("figures.caseStates")), h("p", { class: "muted" }, t("figures.caseStatesNote")),
@@ -204,6 +218,7 @@ export async function render(main) {
       h("section", { class: "card" }, h("h2", {}, t("figures.falseAlarms")), h("p", { class: "muted" }, t("figures.falseAlarmsNote")),
         camRows.length ? rates : h("p", { class: "muted" }, t("figures.noAlerts")), reasons),
       h("section", { class: "card" }, h("h2", {}, t("figures.loop")), h("p", { class: "muted" }, t("figures.loopNote")), loop),
+      holders || "",
       held || "");
   }
   period.addEventListener("change", () => draw().catch((e) => body.replaceChildren(h("p", { class: "error" }, e.message))));
