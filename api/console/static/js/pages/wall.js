@@ -271,7 +271,7 @@ export async function render(main, _params, { me }) {
     tile.alertBox.replaceChildren(
       h("strong", { class: "hazard" }, tv("hazard", a.hazard)), severityBadge(a.severity),
       h("time", { datetime: a.started_at }, fmtTime(a.started_at)),
-      h("a", { href: `#/alerts`, class: "wall-alert-link" }, t("wall.toAlerts")),
+      h("a", { href: "#/alerts", class: "wall-alert-link" }, t("wall.toAlerts")),
       h("button", { type: "button", class: "link wall-release", onclick: (ev) => { ev.stopPropagation(); release(tile); } }, t("wall.release")));
     tile.alertBox.hidden = false;
   }
