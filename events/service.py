@@ -896,7 +896,7 @@ class EventsService:
             unit_ids = [g.id for g in self.site.grids()]
         else:
             unit_ids = [c.id for c in self.site.compounds()]
-        compound_of = {c.id: c.compound_id for c in self.site.cameras()}
+        compound_of = {c.id: c.compound_id for c in self.site.camera_places()}
         with self._sessions() as s:
             return risk_report(s, level=level, unit_ids=unit_ids, compound_of=compound_of, week=week, tz=tz)
 
