@@ -37,6 +37,18 @@ FRAMES_DECODED = """async () => {
 pytestmark = pytest.mark.slow
 
 
+def wait_decoded(page: Page, more_than: int, timeout_s: float = 20.0) -> int:
+    """Frames the live view decoded, once more than ``more_than``. Polled from here: Playwright's
+    wait_for_function takes an async predicate's promise for a true answer at once, so it cannot wait on
+    getStats()."""
+    return wait_for(
+        lambda: (n := int(page.evaluate(FRAMES_DECODED))) > more_than and n,
+        timeout_s,
+        0.2,
+        what=lambda: f"more than {more_than} decoded frames (now {page.evaluate(FRAMES_DECODED)})",
+    )
+
+
 def test_login(page: Page, server: Server) -> None:
     page.goto(server.url + "/")
     assert page.url == server.url + "/login?next=%2F"
@@ -90,7 +102,7 @@ def test_camera_page_receives_webrtc_video(page: Page, server: Server) -> None:
     page.click("a[href='#/camera/CAM-01']")
     expect(page.locator("h1")).to_have_text("Willow Court east gate plaza")
     expect(page.locator("#live polygon[data-zone=plaza]")).to_have_count(1)
-    page.wait_for_function(f"async () => ({FRAMES_DECODED})() .then(n => n > 10)", timeout=20_000)
+    wait_decoded(page, 10)
     expect(page.locator(".live-status")).to_have_text("live · main stream")
     size = page.evaluate(
         "() => [document.querySelector('#live video').videoWidth, document.querySelector('#live video').videoHeight]"
@@ -166,7 +178,7 @@ def test_admin_sees_on_the_audit_page_who_watched_a_camera_live(page: Page, serv
 
         login(page, Account(server.url, {name: password}), name)
         page.goto(server.url + "/#/camera/CAM-01")
-        page.wait_for_function(f"async () => ({FRAMES_DECODED})() .then(n => n > 5)", timeout=20_000)
+        wait_decoded(page, 5)
         expect(page.locator("#nav a", has_text="Access audit")).to_have_count(0)  # not for operators
         page.click("text=← Site")  # leaving the page closes the view
         [ended] = wait_for(lambda: views("live_view_ended"), what="the end of the live view in the audit")
@@ -270,7 +282,7 @@ def test_grid_worker_on_a_phone_sees_only_their_grid(page: Page, server: Server)
     page.goto(server.url + "/#/camera/CAM-02")
     expect(page.locator("#page")).to_contain_text('camera "CAM-02" does not exist')
     page.goto(server.url + "/#/camera/CAM-01")
-    page.wait_for_function(f"async () => ({FRAMES_DECODED})() .then(n => n > 5)", timeout=20_000)
+    wait_decoded(page, 5)
     expect(page.locator(".live-status")).to_have_text("live · main stream")
     width = page.evaluate("() => document.querySelector('#live').getBoundingClientRect().width")
     assert width <= 390
