@@ -130,7 +130,9 @@ def subscribe(principal: PushUser, store: NotificationsDep, body: SubscriptionIn
         body.keys.auth,
         user_id=user.username,
         role=user.role.value,
-        grid_ids=principal.scope.grid_ids,
+        # A property company's or partner unit's people are reached only by their holder's cases: by grid they
+        # would also get the cases of their grids that others hold, which they may not see.
+        grid_ids=principal.scope.holders if principal.scope.holders is not None else principal.scope.grid_ids,
         person_id=user.person_id,
     )
     return SubscriptionOut.of(sub)

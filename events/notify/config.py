@@ -230,7 +230,8 @@ class Facts:
 def facts_of(payload: Mapping[str, Any]) -> Facts:
     """Alerts and new cases carry their fields at the top; case moves carry ``case``; comments only a case id."""
     body: Mapping[str, Any] = payload.get("case") if isinstance(payload.get("case"), Mapping) else payload  # type: ignore[assignment]
-    places = frozenset(str(body[k]) for k in ("grid_id", "community_id", "street_id") if body.get(k))
+    # A case's holder (company:PC-01, partner:PU-01) is a place too: a company's or unit's people are reached by it.
+    places = frozenset(str(body[k]) for k in ("grid_id", "community_id", "street_id", "holder") if body.get(k))
     severity = body.get("severity")
     return Facts(
         places=places,

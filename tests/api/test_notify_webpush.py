@@ -31,6 +31,7 @@ from playwright.sync_api import Page
 from py_vapid import jwt as vapid_jwt
 from sqlalchemy import Engine
 
+from api.access import Role, Scope, ScopeKind
 from api.app import create_app
 from api.context import ApiContext
 from api.notify.render import Context
@@ -334,6 +335,10 @@ def test_subscribe_list_and_unsubscribe_for_the_caller(push_app: PushApp) -> Non
     assert subscribe(operator, Browser.new(), endpoint + "-op")["grid_ids"] == ["G-01", "G-02", "G-03"]
     viewer = push_app.api.as_("viewer")  # the whole site
     assert subscribe(viewer, Browser.new(), endpoint + "-v")["grid_ids"] is None
+    users = push_app.api.app.state.runtime.users
+    users.create("pc1", Role.PROPERTY_STAFF, scope=Scope(ScopeKind.COMPANY, ("PC-01",)), password=PASSWORD)
+    company = push_app.api.as_("pc1")  # reached by the cases its company holds, not by its grids
+    assert subscribe(company, Browser.new(), endpoint + "-pc")["grid_ids"] == ["company:PC-01"]
 
 
 def test_bad_subscriptions_are_refused_naming_the_field(push_app: PushApp) -> None:

@@ -11,6 +11,8 @@ from camera_config.validate import validate_site
 from core.clock import FakeClock
 from core.errors import InvalidInput
 from detectors.types import HazardType, Observation, Severity
+from events.messages import Delivery, encode
+from events.notify.config import facts_of
 from events.policy import Policy
 from events.queries import CaseFilter
 from events.service import EventsService
@@ -141,3 +143,21 @@ def test_figures_per_property_company_and_partner_unit(
     assert [(u.level, u.unit_id, u.received, u.closed, u.completion_rate) for u in units] == [
         (FigureLevel.PARTNER_UNIT, "PU1", 1, 0, 0.0)
     ]
+
+
+def test_a_cases_holder_is_a_place_notification_rules_and_subscriptions_match(
+    make_service: MakeService, with_units: SiteStore
+) -> None:
+    service = make_service(policy=Policy(collective_to_company=True))
+    seen: list[Delivery] = []
+    unsubscribe = service.bus.subscribe("case.*", seen.append)
+    try:
+        case = service.apply_observation(intrusion("in-5")).case
+        assert case is not None
+        service.transition(case.id, A.DISPATCH, OPERATOR, holder="partner:PU1")
+    finally:
+        unsubscribe()
+    created, dispatched = (facts_of(encode(d.message)) for d in (seen[0], seen[-1]))
+    assert {"G1", "CM1", "company:PC1"} <= created.places
+    assert "partner:PU1" in dispatched.places
+    assert "company:PC1" not in dispatched.places
