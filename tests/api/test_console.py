@@ -218,7 +218,7 @@ BAD_CSV = (
 def test_integrator_csv_import_shows_the_error_report(page: Page, server: Server) -> None:
     login(page, server, "integrator")
     expect(page.locator("#nav a")).to_have_text(
-        ["Alerts", "Cases", "Figures", "Risk", "Site", "Cameras", "Add camera", "Import CSV"]
+        ["Alerts", "Cases", "Figures", "Risk", "Map", "Site", "Cameras", "Add camera", "Import CSV"]
     )  # integrators read alerts and cases, and land on the site
     expect(page.locator("#site-tree")).to_be_attached()
     page.click("#nav >> text=Import CSV")
@@ -429,7 +429,7 @@ def test_operator_sees_a_new_alert_without_reload_and_makes_a_case(page: Page, d
     expect(page.locator("#case-timeline li")).to_have_count(3)
     expect(page.locator("#case-timeline li").nth(2)).to_have_attribute("data-action", "dispatch")
     expect(page.locator(f"#case-evidence a[data-alert='{alert_id}'] img")).to_be_visible()
-    expect(page.locator("#step-buttons button")).to_have_text(["Accept", "Dismiss", "Escalate"])
+    expect(page.locator("#step-buttons button")).to_have_text(["Dispatch", "Accept", "Dismiss", "Escalate"])
     shot(page, "case-dispatched")
 
     page.click("text=← Cases")

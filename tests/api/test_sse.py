@@ -147,7 +147,11 @@ def test_case_events_carry_each_subscribers_own_actions(server: Server) -> None:
         for events, expected in (
             (
                 operator_events,
-                [["register", "dismiss"], ["dispatch", "dismiss", "escalate"], ["accept", "dismiss", "escalate"]],
+                [
+                    ["register", "dismiss"],
+                    ["dispatch", "dismiss", "escalate"],
+                    ["dispatch", "accept", "dismiss", "escalate"],  # handed elsewhere until someone accepts
+                ],
             ),
             (worker_events, [[], [], ["accept"]]),
         ):
