@@ -6,7 +6,8 @@ On the demo site: PC-01 manages K-01 (G-01: CAM-01, CAM-04) and K-02 (G-02: CAM-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from core.clock import FakeClock
 from core.db import session_factory
 from events.policy import Policy
 from events.service import EventsService
-from events.types import Actor, ActorRole, PatrolReport
+from events.types import Actor, ActorRole, CaseAction, PatrolReport
 from tests.api.conftest import PASSWORD, Api
 from tests.support.factories import remote_observation
 
@@ -159,26 +160,43 @@ def test_figures_per_company_and_unit_in_scope(api: Api, world: dict[str, Any], 
     assert received == {"PC-01": 1, "PC-02": 1}
 
 
-def test_a_party_hears_only_its_own_events(served: str, world: dict[str, Any]) -> None:
-    def heard(user: str) -> set[tuple[str, str]]:
-        with httpx.Client(base_url=served, timeout=10) as client:
+def test_a_party_hears_only_its_own_events(served: str, world: dict[str, Any], events: EventsService) -> None:
+    """Each party's stream replays what it may see; a last event of its own, made once it is listening, marks the
+    end of the replay (events come in order), so nothing is left to a quiet period."""
+    operator = Actor("op", ActorRole.OPERATOR)
+
+    def alert_on(camera: str) -> Callable[[], str]:
+        def make() -> str:
+            events.apply_remote_observation(remote_observation(f"last-{camera}", camera_id=camera, hazard="loitering"))
+            return f"last-{camera}"
+
+        return make
+
+    def handed_to_pu1() -> str:
+        case = events.patrol_report(PatrolReport("G-03", "Last one"), Actor("P-GW-03", ActorRole.GRID_WORKER))
+        events.transition(case.id, CaseAction.REGISTER, operator)
+        events.transition(case.id, CaseAction.DISPATCH, operator, holder="partner:PU-01")
+        return f"case-{case.id}"
+
+    def heard(user: str, last: Callable[[], str]) -> set[tuple[str, str]]:
+        with httpx.Client(base_url=served, timeout=30) as client:
             res = client.post("/api/auth/login", json={"username": user, "password": PASSWORD})
             assert res.status_code == 200, res.text
             seen: set[tuple[str, str]] = set()
-            timeout = httpx.Timeout(10.0, read=1.5)  # the replay comes at once; then the stream is quiet
-            with client.stream("GET", "/api/events", headers={"Last-Event-ID": "0"}, timeout=timeout) as stream:
-                try:
-                    for line in stream.iter_lines():
-                        if line.startswith("data: "):
-                            data = httpx.Response(200, content=line.removeprefix("data: ")).json()
-                            seen.add(("case", data["holder"]) if "holder" in data else ("alert", data["camera_id"]))
-                except httpx.ReadTimeout:
-                    pass
-            return seen
+            with client.stream("GET", "/api/events", headers={"Last-Event-ID": "0"}) as stream:
+                marker = last()  # made after the stream opened: it comes after the whole replay
+                for line in stream.iter_lines():
+                    if not line.startswith("data: "):
+                        continue
+                    data = json.loads(line.removeprefix("data: "))
+                    if marker in (data.get("episode_id"), f"case-{data['id']}" if "holder" in data else None):
+                        return seen
+                    seen.add(("case", data["holder"]) if "holder" in data else ("alert", data["camera_id"]))
+            raise AssertionError(f"the stream of {user} ended before its last event")
 
-    assert heard("pc1") == {("alert", "CAM-01"), ("alert", "CAM-02"), ("case", "company:PC-01")}
-    assert heard("k3") == {("alert", "CAM-03"), ("case", "company:PC-02")}
-    assert heard("pu1") == {("case", "partner:PU-01")}
+    assert heard("pc1", alert_on("CAM-01")) == {("alert", "CAM-01"), ("alert", "CAM-02"), ("case", "company:PC-01")}
+    assert heard("k3", alert_on("CAM-03")) == {("alert", "CAM-03"), ("case", "company:PC-02")}
+    assert heard("pu1", handed_to_pu1) == {("case", "partner:PU-01")}
 
 
 def test_bad_scopes_for_the_new_roles_name_the_field(users: UserStore) -> None:
