@@ -547,8 +547,17 @@ class EventsService:
             new_holder = holder
             if new_holder is None and assignee_id is not None:
                 new_holder = holder_key(HolderKind.GRID, row.grid_id)  # a named person: the grid holds it again
-            if assignee_id is not None:
-                data["assignee_id"] = assignee_id
+            worker = assignee_id
+            if holder is not None and split_holder(holder)[0] is HolderKind.GRID:
+                if holder != holder_key(HolderKind.GRID, row.grid_id):
+                    raise InvalidInput(Issue("holder", f'case {row.id} belongs to grid "{row.grid_id}", not {holder}'))
+                worker = worker or self._route(row.grid_id).assignee_id  # back to the grid: to its worker
+                if worker is None:
+                    raise InvalidInput(
+                        Issue("assignee_id", f'grid "{row.grid_id}" has no grid worker: name an assignee')
+                    )
+            if worker is not None:
+                data["assignee_id"] = worker
             elif (
                 action is CaseAction.DISPATCH
                 and row.assignee_id is None
@@ -561,10 +570,10 @@ class EventsService:
             # Set before the move, so its message carries the new holder (a refused move rolls all of it back).
             if new_holder is not None:
                 row.holder = new_holder
-                if holder is not None and assignee_id is None:
+                if holder is not None and worker is None:
                     row.assignee_id = None  # the unit's or company's people take it, whoever answers first
-            if assignee_id is not None:
-                row.assignee_id = assignee_id
+            if worker is not None:
+                row.assignee_id = worker
             audit = self._move(s, row, action, actor, now, note, out, data)
             self._store_files(s, staged, row.id, audit, files, now)
             if action is CaseAction.DISMISS:

@@ -96,6 +96,12 @@ def test_a_dispatched_camera_case_can_be_handed_over_before_anyone_accepts(
     assert moved.holder == "partner:PU1"
     back = service.transition(moved.id, A.DISPATCH, OPERATOR, assignee_id="W1")
     assert (back.holder, back.assignee_id) == ("grid:G1", "W1")
+    away = service.transition(back.id, A.DISPATCH, OPERATOR, holder="partner:PU1")
+    assert away.assignee_id is None
+    home = service.transition(away.id, A.DISPATCH, OPERATOR, holder="grid:G1")  # back to the grid: to its worker
+    assert (home.holder, home.assignee_id) == ("grid:G1", "W1")
+    with pytest.raises(InvalidInput, match='belongs to grid "G1", not grid:G3'):
+        service.transition(home.id, A.DISPATCH, OPERATOR, holder="grid:G3")
 
 
 @pytest.mark.parametrize(
