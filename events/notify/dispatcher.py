@@ -111,15 +111,15 @@ class Dispatcher:
         self._idle_s = idle_s
         self._workers: dict[str, _ChannelWorker] = {}
         self._lock = threading.Lock()
-        self._running = False
         self.errors: dict[str, str] = {}
         """Channels whose sender could not be made, and why (shown with the channel)."""
         self._ticker: threading.Thread | None = None
         self._stopped = threading.Event()
+        """Set until `start` and again from `close`: the one flag of whether the dispatcher runs."""
+        self._stopped.set()
 
     def start(self) -> None:
         """Start the channels' workers, and a ticker that follows channel changes made by other processes."""
-        self._running = True
         self._stopped.clear()
         self._store.on_change(self.wake)
         self.sync()
@@ -137,7 +137,7 @@ class Dispatcher:
         self._ticker.start()
 
     def wake(self) -> None:
-        if not self._running:
+        if self._stopped.is_set():
             return
         self.sync()
         with self._lock:
@@ -146,12 +146,12 @@ class Dispatcher:
 
     def sync(self) -> None:
         """Start workers for new or changed channels and stop those of removed or inactive ones."""
-        if self._stopped.is_set():  # closed: the database may be gone
+        if self._stopped.is_set():  # not started, or closed: the database may be gone
             return
         wanted = {c.id: c for c in self._store.channels() if c.active and c.kind in self._senders}
         stale: list[_ChannelWorker] = []
         with self._lock:
-            if not self._running:
+            if self._stopped.is_set():  # closed while the channels were read
                 return
             for cid, worker in list(self._workers.items()):
                 if wanted.get(cid) != worker.channel:
@@ -177,10 +177,9 @@ class Dispatcher:
 
     def close(self, timeout_s: float = 5.0) -> None:
         with self._lock:
-            self._running = False
+            self._stopped.set()
             workers = list(self._workers.values())
             self._workers.clear()
-        self._stopped.set()
         if self._ticker is not None and self._ticker is not threading.current_thread():
             self._ticker.join(timeout_s)
             self._ticker = None
