@@ -104,20 +104,33 @@ def expected_next(counts: npt.NDArray[np.integer] | Floats) -> Floats:
 
 
 def binomial_upper_tail(k: int, n: int, p: float) -> float:
-    """P(X ≥ k) for X ~ Binomial(n, p), summed in log space (n is a unit's event count: small)."""
+    """P(X ≥ k) for X ~ Binomial(n, p).
+
+    Summed from the term at k outwards by the terms' ratio, over the shorter side of the mean, until the terms no
+    longer count: the hot-hours test asks 24 of these per unit, and a full sum cost most of a site's forecast."""
     if k <= 0:
         return 1.0
     if k > n or p <= 0.0:
         return 0.0
     if p >= 1.0:
         return 1.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    head = math.lgamma(n + 1)
-    total = math.fsum(
-        math.exp(head - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q)
-        for i in range(k, n + 1)
-    )
-    return min(1.0, total)
+    q = 1.0 - p
+    upper = k > n * p
+    i = k if upper else k - 1  # the upper tail from k, or the lower tail below k (then 1 minus it)
+    log_term = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+    term = math.exp(log_term + i * math.log(p) + (n - i) * math.log1p(-p))
+    total = 0.0
+    while 0 <= i <= n and term > 0.0:
+        total += term
+        if term < total * 1e-17:
+            break
+        if upper:
+            term *= (n - i) / (i + 1) * p / q
+            i += 1
+        else:
+            term *= i / (n - i + 1) * q / p
+            i -= 1
+    return min(1.0, total) if upper else max(0.0, 1.0 - total)
 
 
 def benjamini_hochberg(p_values: Sequence[float], q: float) -> list[bool]:

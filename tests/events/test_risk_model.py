@@ -36,6 +36,17 @@ def test_binomial_upper_tail_matches_scipy(k: int, n: int, p: float) -> None:
     assert binomial_upper_tail(k, n, p) == pytest.approx(stats.binom.sf(k - 1, n, p), rel=1e-9, abs=1e-300)
 
 
+def test_binomial_upper_tail_matches_scipy_on_either_side_of_the_mean_and_far_in_the_tails() -> None:
+    rng = np.random.default_rng(12)
+    for _ in range(3000):
+        n = int(rng.integers(1, 800))
+        p = float(rng.choice([1 / 24, 4 / 52, rng.random()]))
+        k = int(rng.integers(0, n + 2))
+        want = float(stats.binom.sf(k - 1, n, p))
+        if want > 1e-250:  # below that, both are 0 to any test that reads them
+            assert binomial_upper_tail(k, n, p) == pytest.approx(want, rel=1e-9, abs=1e-12), (k, n, p)
+
+
 def test_benjamini_hochberg_rejects_the_step_up_set() -> None:
     # Sorted: 0.001 ≤ 0.05·1/5, 0.008 ≤ 0.05·2/5, 0.035 > 0.05·3/5 but 0.039 ≤ 0.05·4/5: the step-up rule
     # rejects all four smallest, including 0.035, which a step-down rule would have kept.
