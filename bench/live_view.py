@@ -95,6 +95,28 @@ def serve(mode: str, clip: str, conn: Connection) -> None:
     asyncio.run(main())
 
 
+def counting_peer(
+    loop: asyncio.AbstractEventLoop, counts: list[int], i: int, pulls: list[asyncio.Future[None]]
+) -> tuple[RTCPeerConnection, asyncio.Future[None]]:
+    """A receive-only peer whose frames are counted in ``counts[i]``, and a future done at its first frame."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    first: asyncio.Future[None] = loop.create_future()
+
+    def on_track(track: object) -> None:
+        async def pull() -> None:
+            while True:
+                await track.recv()  # type: ignore[attr-defined]
+                counts[i] += 1
+                if not first.done():
+                    first.set_result(None)
+
+        pulls.append(asyncio.ensure_future(pull()))
+
+    pc.on("track", on_track)
+    return pc, first
+
+
 async def watch(mode: str, clip: Path, viewers: int, seconds: float) -> tuple[float, float]:
     """(server CPU % of one core, frames per second each viewer received)."""
     ctx = mp.get_context("spawn")
@@ -104,26 +126,12 @@ async def watch(mode: str, clip: Path, viewers: int, seconds: float) -> tuple[fl
     loop = asyncio.get_running_loop()
     pcs: list[RTCPeerConnection] = []
     counts = [0] * viewers
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Future[None]] = []
     try:
         with host_candidates(LOOPBACK):
             for i in range(viewers):
-                pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                pc, first = counting_peer(loop, counts, i, tasks)
                 pcs.append(pc)
-                pc.addTransceiver("video", direction="recvonly")
-                first: asyncio.Future[None] = loop.create_future()
-
-                def on_track(track: object, i: int = i, first: asyncio.Future[None] = first) -> None:
-                    async def pull() -> None:
-                        while True:
-                            await track.recv()  # type: ignore[attr-defined]
-                            counts[i] += 1
-                            if not first.done():
-                                first.set_result(None)
-
-                    tasks.append(asyncio.ensure_future(pull()))
-
-                pc.on("track", on_track)
                 await pc.setLocalDescription(await pc.createOffer())
                 parent.send(pc.localDescription.sdp)
                 answer = await loop.run_in_executor(None, parent.recv)

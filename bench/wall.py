@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from api.context import LiveViewSettings  # noqa: E402
 from api.live_view import LiveViewHub, host_candidates  # noqa: E402
-from bench.live_view import LOOPBACK, cpu_s  # noqa: E402
+from bench.live_view import LOOPBACK, counting_peer, cpu_s  # noqa: E402
 from camera_config.types import Camera, CameraLevel, StreamCredentials  # noqa: E402
 from ingest.demo_server import FootageServer  # noqa: E402
 
@@ -100,7 +100,7 @@ async def measure(streams: list[tuple[str, str]], cameras: list[int], seconds: f
     proc.start()
     loop = asyncio.get_running_loop()
     pcs: list[RTCPeerConnection] = []
-    pulls: list[asyncio.Task[None]] = []
+    pulls: list[asyncio.Future[None]] = []
     counts = [0] * len(cameras)
     try:
         assert await loop.run_in_executor(None, parent.recv) == "ready"
@@ -108,22 +108,8 @@ async def measure(streams: list[tuple[str, str]], cameras: list[int], seconds: f
         idle_mib = rss_mib(proc.pid)
         with host_candidates(LOOPBACK):
             for i, camera in enumerate(cameras):
-                pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                pc, first = counting_peer(loop, counts, i, pulls)
                 pcs.append(pc)
-                pc.addTransceiver("video", direction="recvonly")
-                first: asyncio.Future[None] = loop.create_future()
-
-                def on_track(track: object, i: int = i, first: asyncio.Future[None] = first) -> None:
-                    async def pull() -> None:
-                        while True:
-                            await track.recv()  # type: ignore[attr-defined]
-                            counts[i] += 1
-                            if not first.done():
-                                first.set_result(None)
-
-                    pulls.append(asyncio.ensure_future(pull()))
-
-                pc.on("track", on_track)
                 await pc.setLocalDescription(await pc.createOffer())
                 parent.send((camera, pc.localDescription.sdp))
                 answer = await loop.run_in_executor(None, parent.recv)

@@ -38,6 +38,7 @@ from camera_config.store import SiteStore
 from camera_config.validate import load_site_file
 from core.clock import FakeClock
 from core.db import session_factory
+from events.policy import Policy
 from events.service import EventsService
 from ingest.demo_server import free_port
 from tests.support.paths import EXAMPLES, REPO
@@ -109,9 +110,19 @@ class Api:
 
 
 @pytest.fixture
-def events(engine: Engine, site: SiteStore, clock: FakeClock, tmp_path: Path) -> Iterator[EventsService]:
-    """The events service on the demo site (default policy), reading the site afresh on every lookup."""
-    service = EventsService(session_factory(engine), site, tmp_path / "data", clock=clock, site_ttl_s=0.0)
+def events_policy() -> Policy | None:
+    """The events service's policy: None, the default; a module overrides this fixture to test another."""
+    return None
+
+
+@pytest.fixture
+def events(
+    engine: Engine, site: SiteStore, clock: FakeClock, tmp_path: Path, events_policy: Policy | None
+) -> Iterator[EventsService]:
+    """The events service on the demo site (``events_policy``), reading the site afresh on every lookup."""
+    service = EventsService(
+        session_factory(engine), site, tmp_path / "data", clock=clock, site_ttl_s=0.0, policy=events_policy
+    )
     yield service
     service.close()
 

@@ -3,20 +3,15 @@ resolved; an operator dispatches a case to a partner unit, whose member resolves
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
-from sqlalchemy import Engine
 
 from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
-from camera_config.store import SiteStore
 from core.clock import FakeClock
-from core.db import session_factory
 from events.policy import Policy
 from events.service import EventsService
 from tests.api.conftest import PASSWORD, USERS
@@ -40,17 +35,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def events(engine: Engine, site: SiteStore, clock: FakeClock, tmp_path: Path) -> Iterator[EventsService]:
-    service = EventsService(
-        session_factory(engine),
-        site,
-        tmp_path / "data",
-        clock=clock,
-        site_ttl_s=0.0,
-        policy=Policy(collective_to_company=True),
-    )
-    yield service
-    service.close()
+def events_policy() -> Policy:
+    """Collective matters go to the compound's property company."""
+    return Policy(collective_to_company=True)
 
 
 @pytest.fixture

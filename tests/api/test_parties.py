@@ -7,19 +7,15 @@ On the demo site: PC-01 manages K-01 (G-01: CAM-01, CAM-04) and K-02 (G-02: CAM-
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
 
 from api.access import Role, Scope, ScopeKind
 from api.users import UserStore
-from camera_config.store import SiteStore
 from core.clock import FakeClock
-from core.db import session_factory
 from events.policy import Policy
 from events.service import EventsService
 from events.types import Actor, ActorRole, CaseAction, PatrolReport
@@ -35,17 +31,9 @@ PARTIES: dict[str, tuple[Role, Scope]] = {
 
 
 @pytest.fixture
-def events(engine: Engine, site: SiteStore, clock: FakeClock, tmp_path: Path) -> Iterator[EventsService]:
-    service = EventsService(
-        session_factory(engine),
-        site,
-        tmp_path / "data",
-        clock=clock,
-        site_ttl_s=0.0,
-        policy=Policy(collective_to_company=True),
-    )
-    yield service
-    service.close()
+def events_policy() -> Policy:
+    """Collective matters go to the compound's property company."""
+    return Policy(collective_to_company=True)
 
 
 @pytest.fixture
