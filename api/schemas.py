@@ -16,6 +16,7 @@ from api.audit import AuditAction, AuditEntry
 from api.errors import ErrorItem
 from api.users import ApiToken, User
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
+from camera_config.onvif_settings import OnvifSettings
 from camera_config.store import ImportReport, TreeNode
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import Camera, CameraLevel, Zone, ZonePurpose
@@ -267,6 +268,7 @@ class CameraPublic(BaseModel):
     zones: list[ZonePublic]
     detect: DetectSettings
     hazards: HazardSettings
+    onvif: OnvifSettings | None = Field(None, description="Its ONVIF device service, when it has one.")
     revision: int = Field(description="Bumped on every change.", examples=[3])
     updated_at: datetime | None
     health: CameraHealthPublic
@@ -289,6 +291,7 @@ class CameraPublic(BaseModel):
             zones=[ZonePublic.of(z) for z in camera.zones],
             detect=camera.detect,
             hazards=camera.hazards,
+            onvif=camera.onvif,
             revision=camera.revision,
             updated_at=camera.updated_at,
             health=CameraHealthPublic.of(health),

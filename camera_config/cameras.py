@@ -123,6 +123,7 @@ def check_camera(spec: CameraSpec, index: SiteIndex) -> tuple[CameraRecord | Non
         zones=zones_from(spec.zones),
         detect=spec.detect,
         hazards=spec.hazards,
+        onvif=spec.onvif,
     )
     return CameraRecord(camera=camera, password=streams.password), problems
 

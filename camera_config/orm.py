@@ -104,6 +104,7 @@ class CameraRow(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     detect: Mapped[dict[str, Any]] = mapped_column(default=dict)
     hazards: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    onvif: Mapped[dict[str, Any] | None]
     revision: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, ConfigDict, Field, SecretStr, ValidationInf
 
 from camera_config.geo import MAX_POINTS, polygon_problem
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
+from camera_config.onvif_settings import OnvifSettings
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import CameraLevel, PersonRole, ZonePurpose
 from camera_config.urls import check_stream_url
@@ -185,6 +186,9 @@ class CameraSpec(Spec):
     detect: DetectSettings = Field(default_factory=DetectSettings, description="How the detect stream is read.")
     hazards: HazardSettings = Field(default_factory=HazardSettings, description="Hazard rule thresholds.")
     enabled: bool = Field(True, description="Disabled cameras are kept but not watched.")
+    onvif: OnvifSettings | None = Field(
+        None, description="The camera's ONVIF device service (its credentials are the camera's), for its own events."
+    )
 
 
 class SiteSpec(Spec):

@@ -21,6 +21,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 from camera_config.camera_csv import CSV_COLUMNS, read_camera_csv, spreadsheet_safe
 from camera_config.cameras import CameraRecord, validate_camera
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
+from camera_config.onvif_settings import OnvifSettings
 from camera_config.orm import (
     CameraRow,
     CommunityRow,
@@ -159,6 +160,7 @@ def _camera_from_row(row: CameraRow) -> Camera:
         ),
         detect=DetectSettings.model_validate(row.detect),
         hazards=HazardSettings.model_validate(row.hazards),
+        onvif=OnvifSettings.model_validate(row.onvif) if row.onvif else None,
         revision=row.revision,
         updated_at=row.updated_at,
     )
@@ -191,7 +193,7 @@ def _person_from_row(row: Row[Any]) -> Person:
 
 
 _CONTENT: tuple[str, ...] = ("id", "name", "level", "grid_id", "main_url", "sub_url", "compound_id", "lat", "lon")
-_CONTENT += ("username", "enabled", "zones", "detect", "hazards")
+_CONTENT += ("username", "enabled", "zones", "detect", "hazards", "onvif")
 
 
 def _same_content(a: Camera, b: Camera) -> bool:
@@ -609,7 +611,9 @@ class SiteStore:
                     continue
                 stored = _camera_from_row(row)
                 if rec.keeps_settings:
-                    cam = replace(cam, zones=stored.zones, detect=stored.detect, hazards=stored.hazards)
+                    cam = replace(
+                        cam, zones=stored.zones, detect=stored.detect, hazards=stored.hazards, onvif=stored.onvif
+                    )
                 same_secret = rec.password is None or (
                     row.password_enc is not None and self._cipher.decrypt(row.password_enc) == rec.password
                 )
@@ -638,6 +642,7 @@ class SiteStore:
         row.enabled = cam.enabled
         row.detect = cam.detect.model_dump(mode="json")
         row.hazards = cam.hazards.model_dump(mode="json")
+        row.onvif = cam.onvif.model_dump(mode="json") if cam.onvif is not None else None
         by_id = {z.id: z for z in row.zones}
         keep: list[ZoneRow] = []
         for pos, zone in enumerate(cam.zones):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
+from camera_config.onvif_settings import OnvifSettings
 from camera_config.stream_settings import DetectSettings
 
 
@@ -154,6 +155,8 @@ class Camera:
     zones: tuple[Zone, ...] = ()
     detect: DetectSettings = field(default_factory=DetectSettings)
     hazards: HazardSettings = field(default_factory=HazardSettings)
+    onvif: OnvifSettings | None = None
+    """Its ONVIF device service, when it was added by (or given) one: the shell subscribes to its events."""
     revision: int = 1
     """Bumped on every change, so a running worker can tell which cameras to reconfigure."""
     updated_at: datetime | None = None

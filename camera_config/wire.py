@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.issues import pydantic_issues
+from camera_config.onvif_settings import OnvifSettings
 from camera_config.stream_settings import DetectSettings
 from camera_config.types import Camera, CameraLevel, StreamCredentials, Zone, ZonePurpose
 from core.errors import InvalidInput, Issue
@@ -61,6 +62,7 @@ class CameraWire(_Wire):
     zones: list[ZoneWire] = Field(default_factory=list)
     detect: DetectSettings = Field(default_factory=DetectSettings)
     hazards: HazardSettings = Field(default_factory=HazardSettings)
+    onvif: OnvifSettings | None = Field(None, description="Its ONVIF device service, when it has one.")
     revision: int = Field(1, description="Bumped on every change.")
     updated_at: datetime | None = None
     credentials: CredentialsWire | None = None

@@ -36,8 +36,10 @@ from detectors.types import BoxFigures, CameraFigures, Observation
 from detectors.zones import check_zones
 from gridwatch.delivery import Deliveries, ObservationDelivery, StoreObservation
 from gridwatch.metrics import LiveCollector
+from gridwatch.onvif_events import OnvifEventWatch
 from gridwatch.settings import Settings
 from ingest.demo_server import DEMO_PORT, DemoSources, start_demo_sources
+from ingest.onvif import SubscriptionTimings
 from ingest.reader import IngestOptions
 from ingest.types import CameraHealth, CameraStats, Frame, HealthState
 from ingest.worker import IngestWorker
@@ -96,6 +98,8 @@ class MonitorOptions:
     demo_server: bool = True
     """Demo mode: start the footage server when none answers on ``demo_port`` (a remote worker leaves that to
     the service and only reads files)."""
+    onvif: SubscriptionTimings = field(default_factory=SubscriptionTimings)
+    """PullPoint subscriptions to the cameras' own ONVIF events (cameras with ONVIF settings and events on)."""
 
 
 class SiteMonitor:
@@ -143,6 +147,7 @@ class SiteMonitor:
             retry_for_s=self.options.retry_for_s,
             stopping=self._stopping,
         )
+        self.onvif: OnvifEventWatch | None = None
         self._control: threading.Thread | None = None
         self._started = False
         self._cpu_mark: tuple[float, float] | None = None
@@ -176,6 +181,9 @@ class SiteMonitor:
         cameras = self._wanted()
         self.worker.apply(cameras)
         say(f"ingest: pulling {len(cameras)} camera(s)")
+        self.onvif = OnvifEventWatch(self.site.credentials, self.deliver, clock=self.clock, timings=self.options.onvif)
+        self.onvif.start()
+        self.onvif.apply(cameras)
         detector = self._detector or self._load_model()
         say(f"model: ready on {detector.backend.value}")
         fall = self._fall_stage(detector)
@@ -245,6 +253,8 @@ class SiteMonitor:
             ended &= not self._control.is_alive()
         if self.loop is not None:
             ended &= self.loop.stop(max(0.0, deadline - time.monotonic()))
+        if self.onvif is not None:
+            ended &= self.onvif.stop(max(0.5, deadline - time.monotonic()))
         if ended and self._started:
             self._close_episodes()
         if self.worker is not None:
@@ -301,6 +311,8 @@ class SiteMonitor:
         cameras = self._wanted()
         result = self.worker.apply(cameras)
         self.loop.apply_cameras(self._detectable(cameras))
+        if self.onvif is not None:
+            self.onvif.apply(cameras)
         self.delivery.deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         self._revisions = latest  # only now: a change that failed half-way is applied again at the next poll
         self.applied_at = time.time()

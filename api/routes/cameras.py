@@ -119,12 +119,18 @@ def spec_of(camera: Camera, allow_files: bool, **changes: Any) -> CameraSpec:
         "detect": camera.detect.model_dump(mode="json"),
         "hazards": camera.hazards.model_dump(mode="json"),
         "enabled": camera.enabled,
+        "onvif": camera.onvif.model_dump() if camera.onvif is not None else None,
     }
     if camera.lat is not None and camera.lon is not None:
         data["location"] = {"lat": camera.lat, "lon": camera.lon}
     if camera.username is not None:
         data["credentials"] = {"username": camera.username}
     data.update(changes)
+    return checked_spec(data, allow_files)
+
+
+def checked_spec(data: dict[str, Any], allow_files: bool) -> CameraSpec:
+    """``data`` as the input spec the store takes; `InvalidInput` naming each field at fault otherwise."""
     try:
         return CameraSpec.model_validate(data, context={"allow_files": allow_files})
     except ValidationError as exc:

@@ -157,7 +157,7 @@ def test_every_key_the_console_uses_is_translated_and_every_string_is_used() -> 
 # of the camera CSV (typed as they are), and the languages' own names in the picker.
 ALLOWED = (
     {"gridwatch", "fps", "px", "km", "KiB", "MiB", "ms", "s", "h", "min", "d", "p90", "p95", "s/s", "%", "UTC", "GMT"}
-    | {"RTSP", "rtsp", "WebRTC", "CSV", "HTTP", "JSON", "CPU", "h264", "H.264", "URL", "MQTT", "Webhook"}
+    | {"RTSP", "rtsp", "WebRTC", "CSV", "HTTP", "JSON", "CPU", "h264", "H.264", "URL", "MQTT", "Webhook", "ONVIF"}
     | set(CSV_COLUMNS)
     | {word for name in LANGUAGES.values() for word in name.split()}
 )
@@ -279,6 +279,7 @@ ADMIN_PAGES = [
     ("map", "#/map", "#site-map .grid-shape"),
     ("tree", "#/tree", "#site-tree li.camera"),
     ("cameras", "#/cameras", "#cameras-table tbody tr"),
+    ("camera-onvif", "#/cameras/onvif", "#onvif-form"),
     ("camera-new", "#/cameras/new", "#camera-form"),
     ("import", "#/cameras/import", "#import-form"),
     ("camera", "#/camera/CAM-01", "#stats [data-stat], #stats td.muted:not(:empty)"),

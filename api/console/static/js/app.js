@@ -26,6 +26,7 @@ export const ROUTES = [
   { pattern: /^#\/tree$/, module: "./pages/tree.js", nav: () => t("nav.tree"), href: "#/tree", perm: "site:read" },
   { pattern: /^#\/cameras$/, module: "./pages/cameras.js", nav: () => t("nav.cameras"), href: "#/cameras", perm: "site:read" },
   { pattern: /^#\/cameras\/new$/, module: "./pages/camera-new.js", nav: () => t("nav.cameraNew"), href: "#/cameras/new", perm: "site:write" },
+  { pattern: /^#\/cameras\/onvif$/, module: "./pages/camera-onvif.js", perm: "site:write" },
   { pattern: /^#\/cameras\/import$/, module: "./pages/import.js", nav: () => t("nav.import"), href: "#/cameras/import", perm: "site:write" },
   { pattern: /^#\/camera\/([^/]+)$/, module: "./pages/camera.js", perm: "site:read" },
   { pattern: /^#\/audit(?:\?.*)?$/, module: "./pages/audit.js", nav: () => t("nav.audit"), href: "#/audit", perm: "audit:read" },

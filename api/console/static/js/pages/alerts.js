@@ -83,6 +83,7 @@ export async function render(main, _params, { me }) {
           h("strong", { class: "hazard" }, tv("hazard", a.hazard)), severityBadge(a.severity),
           h("span", { class: "badge alert-status" }, tv("alertStatus", a.status)),
           a.episode_state === "closed" ? h("span", { class: "badge muted" }, t("alerts.over")) : null,
+          a.measurements && a.measurements.onvif_device_event ? h("span", { class: "badge onvif-source" }, t("alerts.onvifSource")) : null,
           heldBack(a)),
         h("div", { class: "alert-where" },
           h("span", { class: "camera-name" }, a.camera_name || a.camera_id), h("span", { class: "muted" }, ` · ${t("alerts.grid", { id: a.grid_id })}`),

@@ -27,6 +27,7 @@ export async function render(main, _params, { can }) {
     h("h1", {}, t("nav.cameras")),
     h("div", { class: "toolbar" }, search, count,
       can("site:write") ? h("a", { class: "button primary", href: "#/cameras/new" }, t("nav.cameraNew")) : null,
+      can("site:write") ? h("a", { class: "button", href: "#/cameras/onvif", id: "add-by-onvif" }, t("onvif.title")) : null,
       can("site:write") ? h("a", { class: "button", href: "#/cameras/import" }, t("nav.import")) : null),
     h("div", { class: "table-wrap" }, h("table", { id: "cameras-table" },
       h("thead", {}, h("tr", {}, [t("camera.id"), t("camera.name"), t("camera.grid"), t("camera.compound"), t("camera.level"), t("camera.health"),
