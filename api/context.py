@@ -16,6 +16,7 @@ from detectors.types import BoxFigures, CameraFigures
 from events.notify.config import ChannelKind
 from events.notify.store import Notifications
 from events.service import EventsService
+from ingest.gateway_sync import GatewaySync
 from ingest.types import CameraHealth, Frame
 
 
@@ -123,3 +124,5 @@ class ApiContext:
     robots, Web Push) to its dispatch process and keeps MQTT, whose camera states come from this process."""
     data_dir: Path | None = None
     """Where keys the API makes live (the Web Push VAPID key)."""
+    gateway_sync: GatewaySync | None = None
+    """Import and sync of GB/T 28181 gateways; None: gateways can be listed and added, not imported."""

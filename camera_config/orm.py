@@ -126,3 +126,23 @@ class ZoneRow(Base):
 
 
 Index("ix_cameras_grid_enabled", CameraRow.grid_id, CameraRow.enabled)
+
+
+class GatewayRow(Base):
+    """A GB/T 28181 gateway (wvp-GB28181-pro) whose channels are imported as cameras."""
+
+    __tablename__ = "gateways"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(String(128))
+    password_enc: Mapped[str] = mapped_column(Text)
+    compound_id: Mapped[str] = mapped_column(ForeignKey("compounds.id"))
+    grid_id: Mapped[str | None] = mapped_column(ForeignKey("grids.id"))
+    retired: Mapped[list[Any]] = mapped_column(default=list)
+    """Ids of its cameras that a sync disabled because their channel vanished (re-enabled if it comes back)."""
+    synced_at: Mapped[datetime | None]
+    sync_summary: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from camera_config.camera_csv import CSV_COLUMNS, read_camera_csv, spreadsheet_safe
 from camera_config.cameras import CameraRecord, validate_camera
+from camera_config.gateways import GatewayStore
 from camera_config.hazard_settings import HazardSettings, ZoneSettings
 from camera_config.onvif_settings import OnvifSettings
 from camera_config.orm import (
@@ -226,6 +227,8 @@ class SiteStore:
         """Demo mode: accept local files as stream sources."""
         self.hierarchy_version = 0
         """Bumped by every `apply_site` in this process: caches of the hierarchy compare it."""
+        self.gateways = GatewayStore(factory, cipher, self.index, lambda s, records: self._write_cameras(s, records))
+        """GB/T 28181 gateways whose channels are cameras here."""
 
     # ------------------------------------------------------------------ reading
 
@@ -256,10 +259,15 @@ class SiteStore:
         idx.cameras = set(session.scalars(select(CameraRow.id)))
         return idx
 
-    def cameras(self, *, enabled_only: bool = False, grid_ids: Iterable[str] | None = None) -> list[Camera]:
+    def cameras(
+        self, *, enabled_only: bool = False, grid_ids: Iterable[str] | None = None, url_prefix: str | None = None
+    ) -> list[Camera]:
+        """``url_prefix``: only cameras whose main stream URL starts so (a gateway's: ``gb28181://gw-1/``)."""
         stmt = select(CameraRow).options(selectinload(CameraRow.zones)).order_by(CameraRow.id)
         if enabled_only:
             stmt = stmt.where(CameraRow.enabled.is_(True))
+        if url_prefix is not None:
+            stmt = stmt.where(CameraRow.main_url.startswith(url_prefix, autoescape=True))
         if grid_ids is not None:
             stmt = stmt.where(CameraRow.grid_id.in_(list(grid_ids)))
         with self._factory() as s:
@@ -587,7 +595,9 @@ class SiteStore:
             row = _get(s, CameraRow, "camera", camera_id)
             s.delete(row)
 
-    def _write_cameras(self, s: Session, records: Sequence[CameraRecord], progress: Progress | None) -> ImportReport:
+    def _write_cameras(
+        self, s: Session, records: Sequence[CameraRecord], progress: Progress | None = None
+    ) -> ImportReport:
         created = updated = unchanged = 0
         total = len(records)
         for start in range(0, total, _CHUNK):

@@ -20,6 +20,7 @@ ENTITIES = (
     "channel",
     "community",
     "compound",
+    "gateway",
     "grid",
     "partner_unit",
     "party_group",

@@ -7,10 +7,38 @@ import signal
 from collections.abc import Sequence
 
 from core.errors import GridwatchError, InvalidInput
-from gridwatch.commands import cameras, cluster, db, detect, dispatch, events, plan, run, site, user, watch, worker
+from gridwatch.commands import (
+    cameras,
+    cluster,
+    db,
+    detect,
+    dispatch,
+    events,
+    gateway,
+    plan,
+    run,
+    site,
+    user,
+    watch,
+    worker,
+)
 from gridwatch.commands.common import STOP_SIGNALS, err
 
-COMMAND_GROUPS = (run, dispatch, worker, cluster, site, cameras, plan, user, watch, db, events, detect)
+COMMAND_GROUPS = (
+    run,
+    dispatch,
+    worker,
+    cluster,
+    site,
+    cameras,
+    gateway,
+    plan,
+    user,
+    watch,
+    db,
+    events,
+    detect,
+)
 """In the order `gridwatch --help` lists them."""
 
 

@@ -39,6 +39,7 @@ from gridwatch.metrics import LiveCollector
 from gridwatch.onvif_events import OnvifEventWatch
 from gridwatch.settings import Settings
 from ingest.demo_server import DEMO_PORT, DemoSources, start_demo_sources
+from ingest.gateways import GatewayClients
 from ingest.onvif import SubscriptionTimings
 from ingest.reader import IngestOptions
 from ingest.types import CameraHealth, CameraStats, Frame, HealthState
@@ -116,13 +117,15 @@ class SiteMonitor:
         detector: Detector | None = None,
         fall_detector: Detector | None = None,
         progress: Progress | None = None,
+        gateways: GatewayClients | None = None,
     ) -> None:
         """``site``: where the cameras come from (the site store here, the API for a remote worker);
         ``store``: where observations go (the events service here, the spool for a remote worker);
         ``detector``, ``fall_detector``: already loaded models to use instead of loading them (not used by
         another thread meanwhile; a ``detector`` given without a ``fall_detector`` runs without the fall
-        stage)."""
+        stage); ``gateways``: opens cameras behind GB/T 28181 gateways (without it they show offline, unsupported)."""
         self.site = site
+        self.gateways = gateways
         self.settings = settings
         self.clock = clock or SystemClock()
         self.options = options or MonitorOptions()
@@ -175,7 +178,11 @@ class SiteMonitor:
             self.demo = start_demo_sources(port=self.options.demo_port, footage_dir=self.settings.footage_dir)
             say(self.demo.message)
         self.worker = IngestWorker(
-            self.site.credentials, allow_files=self.settings.demo, clock=self.clock, options=self.options.ingest
+            self.site.credentials,
+            allow_files=self.settings.demo,
+            clock=self.clock,
+            options=self.options.ingest,
+            gateways=self.gateways.resolve if self.gateways is not None else None,
         )
         self._revisions = self.site.revisions()
         cameras = self._wanted()

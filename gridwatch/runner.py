@@ -14,6 +14,8 @@ from events.notify.config import ChannelKind
 from gridwatch.monitor import Progress, SiteMonitor
 from gridwatch.settings import Settings
 from gridwatch.wiring import Service, open_service
+from ingest.gateway_sync import GatewaySync
+from ingest.gateways import GatewayClients
 
 LOOPBACK = {"127.0.0.1", "localhost"}
 
@@ -26,8 +28,16 @@ def build_app(
     service = open_service(settings, publish="thread")
     if site_file is not None:
         service.load_site(site_file)
+    # One client per GB/T 28181 gateway, its token shared by the readers of its cameras and the sync.
+    gateway_sync = GatewaySync(service.site, GatewayClients(service.site.gateways.access))
     monitor = (
-        SiteMonitor(service.site, settings, store=service.events.apply_observation, progress=progress)
+        SiteMonitor(
+            service.site,
+            settings,
+            store=service.events.apply_observation,
+            progress=progress,
+            gateways=gateway_sync.clients,
+        )
         if settings.detect
         else None
     )
@@ -48,6 +58,7 @@ def build_app(
         public_url=settings.console_url,
         send_kinds=frozenset({ChannelKind.MQTT}) if settings.dispatch == "process" else None,
         data_dir=settings.data_dir,
+        gateway_sync=gateway_sync,
     )
     if monitor is not None:
         context = replace(

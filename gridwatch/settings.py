@@ -67,6 +67,14 @@ class Settings(BaseSettings):
         "Past it a new view is refused with 503 naming the limit.",
     )
 
+    gateway_sync_s: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="`gridwatch run` syncs every GB/T 28181 gateway's channels this often (new channels become "
+        "cameras, vanished ones are disabled); 0: only on demand (`gridwatch gateway sync`, the API).",
+    )
+
     dispatch: Literal["process", "inline"] = Field(
         "process",
         description="Where `gridwatch run` sends webhooks, robot messages and Web Push: a process of its own "

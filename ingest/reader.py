@@ -250,9 +250,12 @@ class CameraRunner:
         clock: Clock,
         on_offer: Callable[[], None],
         error: StreamError | None = None,
+        resolve: Callable[[Source], Source] | None = None,
     ) -> None:
+        """``resolve``: turns a gateway source into the stream to open, at every (re)open (`ingest.gateways`)."""
         self.camera = camera
         self.source = source
+        self._resolve = resolve
         self.options = options
         self.clock = clock
         self._on_offer = on_offer
@@ -406,6 +409,9 @@ class CameraRunner:
         if source.kind is SourceKind.SYNTHETIC:
             self._synthetic(source)
             return
+        if source.kind is SourceKind.GATEWAY and self._resolve is not None:
+            # Ask the gateway again at every open: after a failure the media server may serve it elsewhere.
+            source = self._resolve(source)
         opts = self.options
         container = open_container(
             source,

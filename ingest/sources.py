@@ -22,6 +22,7 @@ from camera_config.types import StreamCredentials
 from camera_config.urls import (
     check_stream_url,
     is_file_source,
+    is_gateway_source,
     is_synthetic_source,
     split_credentials,
     with_credentials,
@@ -42,6 +43,8 @@ class SourceKind(enum.StrEnum):
     FILE = "file"
     SYNTHETIC = "synthetic"
     """Generated frames, no container (tests and benchmarks, behind `camera_config.urls.SYNTHETIC_SWITCH`)."""
+    GATEWAY = "gb28181"
+    """A channel behind a GB/T 28181 gateway: resolved to an RTSP source (`ingest.gateways`) at every open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,8 @@ def resolve_source(url: str, *, allow_files: bool, credentials: StreamCredential
         return Source(SourceKind.SYNTHETIC, url)
     if is_file_source(url):
         return Source(SourceKind.FILE, url, path=file_path(url))
+    if is_gateway_source(url):
+        return Source(SourceKind.GATEWAY, url)
     bare, url_user, url_password = split_credentials(url)
     username = credentials.username if credentials and credentials.username else url_user
     password = credentials.password if credentials and credentials.password else url_password
@@ -104,6 +109,11 @@ def open_container(
     if source.kind is SourceKind.SYNTHETIC:
         raise StreamError(
             OfflineReason.UNSUPPORTED_SOURCE, f"{source.url}: a synthetic source has no container (the reader makes it)"
+        )
+    if source.kind is SourceKind.GATEWAY:
+        raise StreamError(
+            OfflineReason.UNSUPPORTED_SOURCE,
+            f"{source.url}: a GB28181 channel is opened through its gateway, which this process does not reach",
         )
     if source.kind is SourceKind.FILE:
         assert source.path is not None

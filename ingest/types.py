@@ -71,6 +71,9 @@ class OfflineReason(enum.StrEnum):
     ENDED = "ended"
     UNSUPPORTED_SOURCE = "unsupported_source"
     """The URL's scheme is not one ingest opens (or a file outside demo mode); retrying will not help."""
+    GATEWAY = "gateway"
+    """The GB/T 28181 gateway the camera is reached through did not give its stream (unreachable, login refused,
+    play refused); retried like a transient fault."""
     ERROR = "error"
 
 

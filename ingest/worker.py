@@ -62,7 +62,10 @@ class IngestWorker:
         allow_files: bool = False,
         clock: Clock | None = None,
         options: IngestOptions | None = None,
+        gateways: Callable[[Source], Source] | None = None,
     ) -> None:
+        """``gateways``: opens cameras behind GB/T 28181 gateways (`ingest.gateways.GatewayClients.resolve`); without
+        it such a camera is offline, unsupported source."""
         # One thread per camera already; OpenCV's own pool on 160 px gate pictures only burns CPU spinning
         # (ultralytics sets the same when it is imported).
         cv2.setNumThreads(0)
@@ -70,6 +73,7 @@ class IngestWorker:
         self.allow_files = allow_files
         self.clock = clock or SystemClock()
         self.options = options or IngestOptions()
+        self._gateways = gateways
         self._runners: dict[str, CameraRunner] = {}
         self._retired: list[CameraRunner] = []
         self._lock = threading.RLock()
@@ -108,7 +112,13 @@ class IngestWorker:
                     self._retire(runner)
                     restarted.append(cid)
                 new = CameraRunner(
-                    camera, source, options=self.options, clock=self.clock, on_offer=self._notify, error=error
+                    camera,
+                    source,
+                    options=self.options,
+                    clock=self.clock,
+                    on_offer=self._notify,
+                    error=error,
+                    resolve=self._gateways,
                 )
                 self._runners[cid] = new
                 new.start()

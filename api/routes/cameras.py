@@ -36,7 +36,7 @@ from camera_config.schema import CameraSpec, ZoneSpec
 from camera_config.types import Camera
 from core.errors import Conflict, InvalidInput, Issue, NotFound, Unavailable
 from ingest.probe import ProbeResult, probe_stream
-from ingest.sources import resolve_source
+from ingest.sources import Source, SourceKind, StreamError, resolve_source
 from ingest.types import CameraHealth, HealthState, OfflineReason
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
@@ -314,6 +314,17 @@ def camera_stats(camera_id: CameraId, principal: SiteReader, runtime: RuntimeDep
     return CameraStatsPublic.of(figures, health)
 
 
+def through_gateway(runtime: Runtime, source: Source) -> Source:
+    """A camera behind a GB/T 28181 gateway: the RTSP source the gateway serves it on now (``play/start``);
+    StreamError naming the gateway when it cannot. Other sources as they are."""
+    if source.kind is not SourceKind.GATEWAY:
+        return source
+    sync = runtime.context.gateway_sync
+    if sync is None:
+        raise StreamError(OfflineReason.UNSUPPORTED_SOURCE, "this server does not reach GB28181 gateways")
+    return sync.clients.resolve(source)
+
+
 @router.post("/{camera_id}/test", responses=responses(*AUTH, 404, 422, 503))
 def check_camera_connection(
     camera_id: CameraId,
@@ -333,9 +344,13 @@ def check_camera_connection(
     started = time.monotonic()
     credentials = site.credentials(camera.id) if camera.username or camera.has_password else None
     try:
-        source = resolve_source(camera.detect_url, allow_files=site.allow_files, credentials=credentials)
+        source = through_gateway(
+            runtime, resolve_source(camera.detect_url, allow_files=site.allow_files, credentials=credentials)
+        )
     except InvalidInput as exc:
         result = ProbeResult(ok=False, reason=OfflineReason.UNSUPPORTED_SOURCE, detail=f'camera "{camera.id}": {exc}')
+    except StreamError as exc:
+        result = ProbeResult(ok=False, reason=exc.reason, detail=f'camera "{camera.id}": {exc.detail}')
     else:
         if not _tests.acquire(blocking=False):
             raise Unavailable(f"{MAX_CONCURRENT_TESTS} connection tests are running; try again in a few seconds")

@@ -34,6 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The pipeline's threads log what they do (site changes applied, refused observations, retries).
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact_logs()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per gateway call otherwise (sync, play/start)
     service.events.start()  # the outbox relay: what a previous run left, then every commit's messages
     counts = service.site.counts()
     out.print(
@@ -47,9 +48,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         except GridwatchError as exc:
             err.print(f"[red]detection not started[/red]: {exc}; serving the API and console only", soft_wrap=True)
             live = None
-    from gridwatch.housekeeping import Housekeeping
+    from gridwatch.housekeeping import Housekeeping, Job
 
-    housekeeping = Housekeeping(service, pruners=service.pruners()).start()
+    gateway_sync = app.state.runtime.context.gateway_sync  # built by build_app, clients shared with ingest
+    # GB/T 28181 gateways: new channels become cameras, vanished ones are disabled (the pipeline applies it).
+    jobs = [Job("gateway sync", settings.gateway_sync_s, gateway_sync.run_all)] if settings.gateway_sync_s else []
+    housekeeping = Housekeeping(service, pruners=service.pruners(), jobs=jobs).start()
     dispatch = None
     if settings.dispatch == "process":
         from gridwatch.dispatch_process import DispatchProcess
@@ -90,6 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             out.print("stopping detection and camera streams")
             live.stop()
         service.events.close()
+        gateway_sync.clients.close()
     return 0
 
 

@@ -46,6 +46,7 @@ def _health_lines(worker: IngestWorker) -> list[str]:
 def cmd_watch(args: argparse.Namespace) -> int:
     from core.errors import NotFound
     from ingest.demo_server import start_demo_sources
+    from ingest.gateways import GatewayClients
     from ingest.worker import IngestWorker
 
     service = service_from_args(args)
@@ -73,7 +74,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     demo = start_demo_sources(footage_dir=settings.footage_dir) if settings.demo else None
     if demo is not None:
         out.print(demo.message)
-    worker = IngestWorker(service.site.credentials, allow_files=settings.demo)
+    gateways = GatewayClients(service.site.gateways.access)  # cameras behind GB/T 28181 gateways
+    worker = IngestWorker(service.site.credentials, allow_files=settings.demo, gateways=gateways.resolve)
     try:
         worker.apply(demo.cameras(cameras) if demo else cameras)
         out.print(f"watching {len(cameras)} camera(s); Ctrl-C to stop")
@@ -101,6 +103,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         pass
     finally:
         worker.close()
+        gateways.close()
         if demo is not None:
             demo.close()
     return 0

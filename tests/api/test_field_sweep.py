@@ -121,6 +121,21 @@ BODIES: dict[tuple[str, str], Any] = {
         "compound": "K-02",
         "main_profile": "profile_main",
     },
+    ("POST", "/api/gateways"): {
+        "id": "gw-2",
+        "name": "东区视频网关",
+        "url": "http://10.1.2.3:18080",
+        "username": "gridwatch",
+        "password": "gateway-pass-1",
+        "compound": "K-02",
+    },
+    ("PUT", "/api/gateways/{gateway_id}"): {
+        "id": "gw-1",
+        "name": "西区视频网关",
+        "url": "http://10.1.2.4:18080",
+        "username": "gridwatch",
+        "compound": "K-01",
+    },
 }
 """One valid body per documented JSON body (the live-view offer is left out: its one text is an SDP
 offer that starts WebRTC; tests/api/test_edge.py and the fuzz run cover its refusals)."""
@@ -135,6 +150,7 @@ PATH = {
     "zone_id": "z1",
     "case_id": "1",
     "channel_id": "city",
+    "gateway_id": "gw-1",
 }
 ALERT = {"dismiss": 1, "escalate": 2, "case": 3}
 """An alert of its own for each action, as each changes what the next may do."""
@@ -202,7 +218,7 @@ def onvif_device() -> Iterator[OnvifSimulator]:
 
 @pytest.fixture
 def seeded(api: Api, users: UserStore, onvif_device: OnvifSimulator) -> dict[str, dict[str, str]]:
-    """Alert 1 and case 1 exist; bearer headers for the admin and for a detection worker, and
+    """Alert 1, case 1 and gateway gw-1 exist; bearer headers for the admin and for a detection worker, and
     the simulated ONVIF device's port."""
     users.create("detector-1", Role.WORKER)
     worker = api.token("detector-1")
@@ -214,6 +230,9 @@ def seeded(api: Api, users: UserStore, onvif_device: OnvifSimulator) -> dict[str
         assert res.status_code == 200, res.text
     res = client.post("/api/cases", json=BODIES[("POST", "/api/cases")], headers=api.token("admin"))
     assert res.status_code in (200, 201), res.text
+    gateway = {**BODIES[("PUT", "/api/gateways/{gateway_id}")], "password": "gateway-pass-0"}
+    res = client.post("/api/gateways", json=gateway, headers=api.token("admin"))
+    assert res.status_code == 201, res.text
     return {"admin": api.token("admin"), "worker": worker, "onvif": {"port": str(onvif_device.port)}}
 
 
