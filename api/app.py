@@ -21,6 +21,7 @@ from api.names import CameraNames, PersonNames
 from api.notify.mqtt import camera_states
 from api.notify.render import Context as NotifyContext
 from api.notify.senders import sender_factories
+from api.open311 import Clients, Gate, RateLimiter
 from api.routes import (
     alerts,
     audit,
@@ -34,6 +35,7 @@ from api.routes import (
     live_view,
     notifications,
     onvif,
+    open311,
     push,
     risk,
     service,
@@ -125,6 +127,7 @@ def create_app(context: ApiContext) -> FastAPI:
         ingest=None if context.events is None else GroupCommit(context.events),
         dispatcher=dispatcher,
         notify_context=notify_context,
+        open311=Gate(Clients(factory, context.clock), RateLimiter(context.clock)),
     )
     for name, read, help_text in (
         ("gridwatch_worker_report_age_seconds", "age", "Seconds since each remote worker last reported."),
@@ -221,6 +224,7 @@ def create_app(context: ApiContext) -> FastAPI:
         audit,
         cluster,
         notifications,
+        open311,
         console,
     ):
         app.include_router(module.router)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import ErrorItem, refusal
+from api.open311 import Open311Error, render_error
 from core.text import integer_problem, text_problem
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -47,6 +48,12 @@ class EdgeMiddleware:
             raw = scope.get("raw_path") or scope["path"].encode()
             problems = query_problems(scope.get("query_string", b""), raw.decode("latin-1"))
             if problems:
+                path: str = scope["path"]
+                if path.startswith("/open311/"):  # the Open311 façade answers in its spec's error format
+                    fmt = "json" if path.endswith(".json") else "xml"
+                    error = Open311Error(400, [f"{p.where.removeprefix('query.')}: {p.message}" for p in problems])
+                    await render_error(fmt, error)(scope, receive, send)
+                    return
                 await refusal(problems)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

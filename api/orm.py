@@ -54,6 +54,21 @@ class ApiTokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class Open311ClientRow(Base):
+    """An app that may post resident reports to the Open311 façade (`api.open311`): its key only as a hash."""
+
+    __tablename__ = "open311_clients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The key's first characters, to tell keys apart in a list."""
+    rate_per_min: Mapped[int]
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+
 class LoginFailureRow(Base):
     """Failed logins per key (``user:<name>`` or ``ip:<address>``), for throttling."""
 

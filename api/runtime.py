@@ -14,6 +14,7 @@ from api.live_view import LiveViewHub
 from api.metrics import ApiMetrics, InFlight
 from api.names import CameraNames, PersonNames
 from api.notify.render import Context as NotifyContext
+from api.open311 import Gate
 from api.sse import SseHub
 from api.users import UserStore
 from api.workers import WorkerRegistry
@@ -43,6 +44,8 @@ class Runtime:
     """Sends the notification deliveries (None without notifications)."""
     notify_context: NotifyContext | None = None
     """Names and links for what the channels send (test-sends use it too)."""
+    open311: Gate | None = None
+    """The Open311 façade's client apps and rate limits (`api.routes.open311`)."""
 
 
 class LifespanState(TypedDict):

@@ -128,7 +128,9 @@ class CasePublic(BaseModel):
     """A case on the board."""
 
     id: int = Field(examples=[57])
-    source: CaseSource = Field(description="camera, patrol or hotline.")
+    source: CaseSource = Field(
+        description="camera, patrol, hotline (12345 tickets) or resident (reports through Open311)."
+    )
     state: CaseState
     title: str = Field(examples=["Crowd gathering: camera CAM-01"])
     triage: TriageClass = Field(description="public, collective or private matter.")

@@ -1,4 +1,4 @@
-"""Alert → case (and patrol report / hotline ticket → case), planned once, without a database.
+"""Alert → case (and patrol report / hotline ticket / resident report → case), planned once, without a database.
 
 Both writers of cases use these plans: the operator path (`EventsService`, one case per call) and
 the batch path (`ObservationBatch`, many cases per statement). Deciding the open key, title,
@@ -15,6 +15,7 @@ from typing import Any
 
 from detectors.types import HazardType, Severity
 from events.policy import Policy
+from events.resident import BY_CODE
 from events.types import (
     Actor,
     ActorRole,
@@ -26,6 +27,7 @@ from events.types import (
     HotlineTicket,
     Level,
     PatrolReport,
+    ResidentReport,
     Route,
     TriageClass,
     holder_key,
@@ -272,5 +274,38 @@ def plan_hotline_case(policy: Policy, ticket: HotlineTicket, route: Route, now: 
         now=now,
         created_at=ticket.received_at,
         deadline_at=ticket.deadline_at,
+        dispatch=True,
+    )
+
+
+def resident_actor(client: str) -> Actor:
+    """Who reports a case that came through the app ``client`` (the app, never the resident)."""
+    return Actor(f"open311:{client}"[:64], ActorRole.SYSTEM)
+
+
+def resident_key(client: str, key: str | None) -> str | None:
+    """The case's ``external_id``: the app and its own idempotency key (None: every post is a new report)."""
+    return f"{client}:{key}"[:64] if key else None
+
+
+def plan_resident_case(policy: Policy, report: ResidentReport, route: Route, now: datetime) -> CasePlan:
+    """A resident's report through an app: like a 12345 ticket, registered and dispatched to the grid's
+    worker at once (a collective matter in a compound to its property company, when the policy says so)."""
+    kind = BY_CODE[report.kind]
+    where = report.address or f"{report.lat:.6f}, {report.lon:.6f}"
+    return plan_case(
+        policy,
+        source=CaseSource.RESIDENT,
+        external_id=resident_key(report.client, report.idempotency_key),
+        title=kind.title(policy),
+        description=report.description,
+        location=where[:300],
+        triage=kind.triage_in(policy),
+        severity=kind.severity,
+        hazard=kind.hazard,
+        route=route,
+        actor=resident_actor(report.client),
+        now=now,
+        note=f"{kind.name} ({report.client})",
         dispatch=True,
     )

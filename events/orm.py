@@ -118,6 +118,27 @@ Index("ix_cases_holder_open_deadline", CaseRow.holder, CaseRow.is_open, CaseRow.
 Index("ix_cases_created", CaseRow.created_at, CaseRow.id)
 
 
+class ResidentReportRow(Base):
+    """What came with a resident's report besides its case: the point, the app, and the resident's contact
+    details (for the grid's people to call back; the Open311 façade never hands them out)."""
+
+    __tablename__ = "resident_reports"
+    case_id: Mapped[int] = mapped_column(BigId, ForeignKey("cases.id"), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    lat: Mapped[float]
+    lon: Mapped[float]
+    address: Mapped[str] = mapped_column(String(300), default="")
+    address_id: Mapped[str] = mapped_column(String(64), default="")
+    media_url: Mapped[str] = mapped_column(String(2000), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    device_id: Mapped[str] = mapped_column(String(64), default="")
+    account_id: Mapped[str] = mapped_column(String(64), default="")
+
+
 class CaseAuditRow(Base):
     __tablename__ = "case_audit"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from camera_config.geo import point_in_polygon
 from camera_config.store import SiteStore
-from camera_config.types import Camera, Grid, PersonRole
+from camera_config.types import Camera, Compound, Grid, PersonRole
 from core.clock import Clock
 from core.errors import Conflict, NotFound
 from events.types import Route
@@ -38,6 +39,7 @@ class _Directory:
     leaders_of: dict[str, list[str]] = field(default_factory=dict)  # grid -> building leaders
     members_of: dict[str, list[str]] = field(default_factory=dict)  # party group -> members
     company_of: dict[str, str] = field(default_factory=dict)  # compound -> property company
+    compounds: list[Compound] = field(default_factory=list)  # those with an outline, by id
     loaded_at: float = float("-inf")
 
 
@@ -125,6 +127,40 @@ class Router:
         company = self._directory(need=None).company_of.get(cam.compound_id)
         return replace(route, compound_id=cam.compound_id, company_id=company)
 
+    def locate(self, lat: float, lon: float) -> Route | None:
+        """The route of the grid a point (WGS84) lies in, or None when it lies in no grid.
+
+        The point is tried against compound outlines and grid polygons (a grid without a polygon is drawn by
+        its compounds'). Which grid, in order:
+
+        1. a grid covering the compound whose outline holds the point, and whose own polygon holds it too;
+        2. a grid covering that compound (a compound says whose it is before a drawn polygon does; a
+           compound split between grids without polygons to tell them apart goes to the lowest grid id);
+        3. a grid whose own polygon holds the point: the smallest polygon (the most specific drawing),
+           then the lowest grid id.
+
+        The route carries the compound (and its property company) when the chosen grid covers it, so a
+        collective matter there can go to the company as a camera's would.
+        """
+        self._refresh_if_due()
+        d = self._directory(need=None)
+        point = (lon, lat)
+        compound = next((k for k in d.compounds if point_in_polygon(point, k.outline)), None)
+        grids = sorted(d.grids.values(), key=lambda g: g.id)
+        drawn = [g for g in grids if g.polygon and point_in_polygon(point, g.polygon)]
+        covering = [g for g in grids if compound is not None and compound.id in g.compound_ids]
+        both = [g for g in covering if g in drawn]
+        if covering:
+            chosen = (both or covering)[0]
+        elif drawn:
+            chosen = min(drawn, key=lambda g: (_area(g.polygon), g.id))
+        else:
+            return None
+        route = self.grid(chosen.id)
+        if compound is None or compound.id not in chosen.compound_ids:
+            return route
+        return replace(route, compound_id=compound.id, company_id=d.company_of.get(compound.id))
+
     def community_street(self, community_id: str) -> str:
         self._refresh_if_due()
         d = self._directory(need=None)
@@ -148,7 +184,9 @@ class Router:
         d = _Directory(loaded_at=self._clock.monotonic())
         d.grids = {g.id: g for g in self._site.grids()}
         d.street_of = self._site.community_streets()
-        d.company_of = {k.id: k.property_company_id for k in self._site.compounds()}
+        compounds = self._site.compounds()
+        d.company_of = {k.id: k.property_company_id for k in compounds}
+        d.compounds = sorted((k for k in compounds if k.outline), key=lambda k: k.id)
         leaders: dict[str, list[str]] = defaultdict(list)
         members: dict[str, list[str]] = defaultdict(list)
         for person in self._site.people():  # ordered by id: the first worker of a grid is its assignee
@@ -161,6 +199,13 @@ class Router:
         d.leaders_of = dict(leaders)
         d.members_of = dict(members)
         return d
+
+
+def _area(polygon: tuple[tuple[float, float], ...]) -> float:
+    """Shoelace area (square degrees: only compared with other polygons')."""
+    n = len(polygon)
+    twice = sum(polygon[i][0] * polygon[(i + 1) % n][1] - polygon[(i + 1) % n][0] * polygon[i][1] for i in range(n))
+    return abs(twice) / 2
 
 
 def _known(table: Mapping[str, T], key: str, noun: str) -> T:

@@ -29,7 +29,7 @@ from core.clock import Clock, SystemClock
 from core.db import transaction
 from core.errors import Conflict, Gone, GridwatchError, InvalidInput, Issue, NotFound
 from detectors.types import HazardType, Observation, Severity
-from events import queries
+from events import queries, resident
 from events.case_plan import (
     AuditStep,
     CasePlan,
@@ -38,6 +38,8 @@ from events.case_plan import (
     plan_alert_case,
     plan_hotline_case,
     plan_patrol_case,
+    plan_resident_case,
+    resident_key,
 )
 from events.files import FileStore, Staged, attachment_path, check_attachments, sniff
 from events.lifecycle import OVERDUE_CAN_ESCALATE, TERMINAL, next_state
@@ -55,7 +57,16 @@ from events.messages import (
 )
 from events.notify.fatigue import Fatigue
 from events.observation_batch import LINK_ALERT, ObservationBatch
-from events.orm import CASE_AUDIT, CASES, AlertRow, CaseAttachmentRow, CaseAuditRow, CaseCommentRow, CaseRow
+from events.orm import (
+    CASE_AUDIT,
+    CASES,
+    AlertRow,
+    CaseAttachmentRow,
+    CaseAuditRow,
+    CaseCommentRow,
+    CaseRow,
+    ResidentReportRow,
+)
 from events.outbox import Bus, Outbox
 from events.policy import Policy
 from events.queries import AlertFilter, CaseFilter, CaseOrder
@@ -86,6 +97,8 @@ from events.types import (
     ObservationResult,
     Page,
     PatrolReport,
+    ResidentReport,
+    ResidentRequest,
     Route,
     UnitFigures,
     holder_key,
@@ -511,6 +524,55 @@ class EventsService:
             return HotlineImportReport(tuple(created), tuple(duplicates))
 
         return self._write(work)
+
+    def resident_report(self, report: ResidentReport) -> ResidentRequest:
+        """A resident's report through an app: a case of the grid whose polygon (or compound outline) holds
+        its point (`Router.locate`), registered and dispatched at once like a 12345 ticket.
+
+        Refused, naming the field, for an unknown kind, a point off the globe or in no grid, or text over its
+        limit. With an idempotency key, the app's report made before answers (``created`` False).
+        """
+        issues = resident.report_issues(report)
+        if issues:
+            raise InvalidInput(issues)
+        route = self.router.locate(report.lat, report.lon)
+        if route is None:
+            raise InvalidInput(
+                Issue(
+                    "location",
+                    f"the point lat={report.lat}, long={report.lon} lies outside every grid of this site: "
+                    "nobody here answers for it",
+                )
+            ).with_code("outside_every_grid", lat=report.lat, lon=report.lon)
+        external_id = resident_key(report.client, report.idempotency_key)
+
+        def work(s: Session, _staged: Staged, out: Messages) -> ResidentRequest:
+            if external_id is not None:
+                found = s.execute(
+                    select(CaseRow, ResidentReportRow)
+                    .join(ResidentReportRow, ResidentReportRow.case_id == CaseRow.id)
+                    .where(CaseRow.source == CaseSource.RESIDENT.value, CaseRow.external_id == external_id)
+                ).one_or_none()
+                if found is not None:
+                    return resident.request_value(*found, created=False)
+            case = self._new_case(s, plan_resident_case(self.policy, report, route, self.clock.now()), out)
+            row = resident.report_row(case.id, report)
+            s.add(row)
+            s.flush()
+            return resident.request_value(s.get_one(CaseRow, case.id), row)
+
+        return self._write(work)
+
+    def resident_requests(self, f: resident.RequestFilter) -> list[ResidentRequest]:
+        """Resident reports as the public sees them (no contact details, only the reply), newest first."""
+        with self._sessions() as s:
+            return resident.requests(s, f)
+
+    def resident_request(self, case_id: int) -> ResidentRequest:
+        found = self.resident_requests(resident.RequestFilter(ids=[case_id], limit=1))
+        if not found:
+            raise NotFound(f"service request {case_id} does not exist")
+        return found[0]
 
     # ------------------------------------------------------------------ cases: the loop
 

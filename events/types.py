@@ -109,6 +109,8 @@ class CaseSource(enum.StrEnum):
     CAMERA = "camera"
     PATROL = "patrol"
     HOTLINE = "hotline"
+    RESIDENT = "resident"
+    """A resident's report through an app (Open311 GeoReport v2, `api.routes.open311`), placed by its point."""
 
 
 class ActorRole(enum.StrEnum):
@@ -340,6 +342,52 @@ class HotlineTicket:
     location: str = ""
     deadline_at: datetime | None = None
     """The hotline's own deadline, when it sets one; otherwise the policy's."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentReport:
+    """A problem a resident reported through an app, at a point: placed in the grid that contains it.
+
+    ``kind`` is a service code of `events.resident.KINDS`; contact details are kept for the grid's people and
+    never handed back to an app."""
+
+    client: str
+    """The app it came through (an Open311 client's name)."""
+    kind: str
+    lat: float
+    lon: float
+    description: str = ""
+    address: str = ""
+    address_id: str = ""
+    media_url: str = ""
+    email: str = ""
+    phone: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    device_id: str = ""
+    account_id: str = ""
+    idempotency_key: str | None = None
+    """The app's own key for this report: sent again, the same case answers (no second one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentRequest:
+    """A resident report as the public sees it: the case's state, where and what, and the reply it got.
+
+    No contact details, no people's names, no internal notes: ``reply`` is the note of the step that
+    ended the case (close or dismiss), which the centre writes for the resident."""
+
+    case: Case
+    client: str
+    kind: str
+    lat: float
+    lon: float
+    address: str
+    address_id: str
+    media_url: str
+    reply: str = ""
+    created: bool = True
+    """False when the app's idempotency key named a report made before."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from gridwatch.commands import (
     dispatch,
     events,
     gateway,
+    open311,
     plan,
     run,
     site,
@@ -37,6 +38,7 @@ COMMAND_GROUPS = (
     watch,
     db,
     events,
+    open311,
     detect,
 )
 """In the order `gridwatch --help` lists them."""

@@ -123,7 +123,7 @@ def list_cases(
     state: Annotated[list[CaseState] | None, Query(max_length=11, description="Any of these states (repeat).")] = None,
     grid_id: Annotated[str | None, Query(max_length=64, description="Only this grid.", examples=["G-01"])] = None,
     level: Annotated[Level | None, Query(description="Who answers for it now.")] = None,
-    source: Annotated[CaseSource | None, Query(description="camera, patrol or hotline.")] = None,
+    source: Annotated[CaseSource | None, Query(description="camera, patrol, hotline or resident.")] = None,
     assignee_id: Annotated[str | None, Query(max_length=64, description="Assigned to this person.")] = None,
     mine: Annotated[bool, Query(description="Only cases assigned to the caller's person.")] = False,
     overdue: Annotated[

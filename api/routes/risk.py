@@ -30,7 +30,9 @@ DEFAULT_TZ = "Asia/Shanghai"
 class ReasonPublic(BaseModel):
     """One source/hazard part of a unit's forecast."""
 
-    source: str = Field(description="camera (alerts), patrol (reports) or hotline (12345 tickets).")
+    source: str = Field(
+        description="camera (alerts), patrol (reports), hotline (12345 tickets) or resident (reports through Open311)."
+    )
     hazard: str = Field(description="Hazard type, or other for a report that names none.", examples=["crowd"])
     expected: float = Field(description="Events of this part expected in the week.", examples=[2.4])
     share: float = Field(description="Share of the unit's expected events.", examples=[0.6])

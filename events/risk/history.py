@@ -15,13 +15,14 @@ WEEK = timedelta(days=7)
 
 @dataclass(frozen=True, slots=True)
 class RiskEvent:
-    """One thing that happened in a place: a confirmed-or-open camera alert, a patrol report, a 12345 ticket."""
+    """One thing that happened in a place: a confirmed-or-open camera alert, a patrol report, a 12345 ticket, a
+    resident's report."""
 
     at: datetime
     grid_id: str
     compound_id: str | None
     source: str
-    """``camera``, ``patrol`` or ``hotline``: kept apart, so camera alerts do not feed on themselves."""
+    """``camera``, ``patrol``, ``hotline`` or ``resident``: kept apart, so camera alerts do not feed on themselves."""
     hazard: str
     """The hazard type, or ``other`` for a report that names none."""
 

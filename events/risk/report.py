@@ -2,8 +2,8 @@
 
 History is the complete weeks before the forecast week, back to the first recorded event and at most
 ``MAX_HISTORY_WEEKS``. What counts (see events.risk.model): camera alerts, except camera faults, dismissed
-alerts and alerts a cooldown held back; patrol reports and 12345 tickets, as the cases they became. Cases
-opened from alerts are not counted again.
+alerts and alerts a cooldown held back; patrol reports, 12345 tickets and residents' reports (Open311), as the
+cases they became, each its own source. Cases opened from alerts are not counted again.
 """
 
 from __future__ import annotations
@@ -68,17 +68,19 @@ def stored_events(
     for at, grid_id, camera_id, hazard in s.execute(alerts):
         yield RiskEvent(at, grid_id, compound_of.get(camera_id), CaseSource.CAMERA.value, hazard)
     reports = (
-        select(CaseRow.created_at, CaseRow.grid_id, CaseRow.camera_id, CaseRow.hazard, CaseRow.source)
+        select(
+            CaseRow.created_at, CaseRow.grid_id, CaseRow.camera_id, CaseRow.hazard, CaseRow.source, CaseRow.compound_id
+        )
         .where(
             CaseRow.created_at >= _at(since),
             CaseRow.created_at < _at(until),
-            CaseRow.source.in_([CaseSource.PATROL.value, CaseSource.HOTLINE.value]),
+            CaseRow.source.in_([CaseSource.PATROL.value, CaseSource.HOTLINE.value, CaseSource.RESIDENT.value]),
             not_(and_(CaseRow.hazard.is_not(None), CaseRow.hazard.in_(sorted(CAMERA_FAULTS)))),
         )
         .execution_options(yield_per=5000)
     )
-    for at, grid_id, camera, named, source in s.execute(reports):
-        compound = compound_of.get(camera) if camera else None
+    for at, grid_id, camera, named, source, placed in s.execute(reports):
+        compound = compound_of.get(camera) if camera else placed  # a resident's point may lie in a compound
         yield RiskEvent(at, grid_id, compound, source, named or "other")
 
 

@@ -35,9 +35,10 @@ def test_every_command_group_and_command_is_walked() -> None:
     assert {"", "run", "check-config", "site", "site show", "user add", "db upgrade", "events figures"} <= names
     assert {"model export", "eval", "watch", "site generate", "events check-policy", "user token", "worker"} <= names
     assert {"cluster", "cluster up", "cluster status", "cluster down", "cluster detector", "dispatch"} <= names
+    assert {"open311", "open311 client", "open311 client add", "open311 client list", "open311 client disable"} <= names
     assert {"gateway", "gateway add", "gateway list", "gateway import", "gateway sync"} <= names
     assert {"cameras", "cameras discover"} <= names
-    assert len(names) == 41
+    assert len(names) == 47
 
 
 @pytest.mark.parametrize(("path", "command"), ALL, ids=[" ".join(path) or "gridwatch" for path, _ in ALL])
