@@ -319,7 +319,7 @@ class SiteMonitor:
         result = self.worker.apply(cameras)
         self.loop.apply_cameras(self._detectable(cameras))
         if self.onvif is not None:
-            self.onvif.apply(cameras)
+            self.onvif.apply(cameras, wait=False)
         self.delivery.deliver_all(self.offline.apply_cameras(cameras, self.clock.now()))
         self._revisions = latest  # only now: a change that failed half-way is applied again at the next poll
         self.applied_at = time.time()

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,8 @@ class OnvifEventWatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._watches: dict[str, _Watch] = {}
+        self._applying: asyncio.Lock | None = None
+        """Made on the loop: `_apply` runs there only."""
         self._revisions: dict[str, int] = {}
         """camera id → the revision its subscription was made for (read only by the thread calling `apply`)."""
 
@@ -102,8 +105,10 @@ class OnvifEventWatch:
         self._thread.start()
         ready.wait(5)
 
-    def apply(self, cameras: Iterable[Camera], timeout_s: float | None = None) -> None:
-        """Subscribe for the cameras that want ONVIF events now; release the others. Blocks until applied."""
+    def apply(self, cameras: Iterable[Camera], timeout_s: float | None = None, *, wait: bool = True) -> None:
+        """Subscribe for the cameras that want ONVIF events now; release the others. With ``wait``, blocks until
+        applied; without, returns at once (a camera edit must not wait on a slow device's Unsubscribe), and the
+        changes are applied on the loop in the order asked."""
         if self._loop is None:
             return
         wanted: dict[str, _Key] = {}
@@ -128,7 +133,11 @@ class OnvifEventWatch:
                     wanted[cam.id] = self._watches[cam.id].key
                 continue
             wanted[cam.id] = _Key(cam.onvif.host, cam.onvif.port, creds.username, creds.password)
-        self._call(self._apply(wanted), timeout_s)
+        if wait:
+            self._call(self._apply(wanted), timeout_s)
+        else:
+            future = asyncio.run_coroutine_threadsafe(self._apply(wanted), self._loop)
+            future.add_done_callback(_log_failure)
         self._revisions = revisions
 
     def stop(self, timeout_s: float | None = None) -> bool:
@@ -168,11 +177,14 @@ class OnvifEventWatch:
     # ------------------------------------------------------------------ on the loop
 
     async def _apply(self, wanted: dict[str, _Key]) -> None:
-        ending = [cid for cid, w in self._watches.items() if wanted.get(cid) != w.key]
-        await asyncio.gather(*(self._end(cid, "ONVIF events no longer watched") for cid in ending))
-        for cid, key in wanted.items():
-            if cid not in self._watches:
-                self._begin(cid, key)
+        if self._applying is None:
+            self._applying = asyncio.Lock()
+        async with self._applying:  # one change at a time, in the order asked
+            ending = [cid for cid, w in self._watches.items() if wanted.get(cid) != w.key]
+            await asyncio.gather(*(self._end(cid, "ONVIF events no longer watched") for cid in ending))
+            for cid, key in wanted.items():
+                if cid not in self._watches:
+                    self._begin(cid, key)
 
     def _begin(self, camera_id: str, key: _Key) -> None:
         subscription = PullPointSubscription(
@@ -209,3 +221,8 @@ class OnvifEventWatch:
     def _deliver_all(self, observations: list[Observation]) -> None:
         for obs in observations:
             self._deliver(obs)
+
+
+def _log_failure(future: Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("ONVIF events: a camera change was not applied", exc_info=future.exception())

@@ -16,16 +16,14 @@ from events.service import EventsService
 from ingest.gateway_sync import GatewaySync
 from ingest.gateways import GatewayClients
 from tests.api.conftest import Api, fast_auth
-from tests.support.wvp_sim import SimChannel, WvpSimulator
+from tests.support.wvp_sim import DEVICE, WvpSimulator, gateway_with_channels
 
-DEV = "34020000001320000001"
+DEV = DEVICE
 
 
 @pytest.fixture
 def sim() -> Iterator[WvpSimulator]:
-    with WvpSimulator(("127.0.0.1", 9), password="gw-pass") as s:
-        for n in (1, 2):
-            s.add_channel(SimChannel(DEV, f"3402000000131{n:07d}", f"Gate {n}", "/x"))
+    with gateway_with_channels(2) as s:
         yield s
 
 

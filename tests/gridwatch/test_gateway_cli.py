@@ -8,16 +8,14 @@ import pytest
 
 from tests.support.cli import Gridwatch
 from tests.support.paths import EXAMPLES
-from tests.support.wvp_sim import SimChannel, WvpSimulator
+from tests.support.wvp_sim import DEVICE, SimChannel, WvpSimulator, gateway_with_channels
 
-DEV = "34020000001320000001"
+DEV = DEVICE
 
 
 @pytest.fixture
 def sim() -> Iterator[WvpSimulator]:
-    with WvpSimulator(("127.0.0.1", 9), password="gw-pass") as s:
-        for n in (1, 2):
-            s.add_channel(SimChannel(DEV, f"3402000000131{n:07d}", f"Gate {n}", "/x"))
+    with gateway_with_channels(2) as s:
         yield s
 
 

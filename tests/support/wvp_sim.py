@@ -22,6 +22,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -109,6 +110,10 @@ def _shut(s: socket.socket) -> None:
     with contextlib.suppress(OSError):
         s.shutdown(socket.SHUT_RDWR)
     s.close()
+
+
+DEVICE = "34020000001320000001"
+"""The device `gateway_with_channels` lists its channels under."""
 
 
 class WvpSimulator:
@@ -328,3 +333,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def gateway_with_channels(count: int, password: str = "gw-pass") -> Iterator[WvpSimulator]:
+    """A running gateway with ``count`` channels of `DEVICE` whose streams lead nowhere: for import and sync."""
+    with WvpSimulator(("127.0.0.1", 9), password=password) as sim:
+        for n in range(1, count + 1):
+            sim.add_channel(SimChannel(DEVICE, f"3402000000131{n:07d}", f"Gate {n}", "/x"))
+        yield sim

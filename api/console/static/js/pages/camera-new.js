@@ -9,11 +9,12 @@ const FIELDS = {
   "location.lat": "lat", "location.lon": "lon", location: "lat", enabled: "enabled",
 };
 
-function field(label, input, hint) {
+export function field(label, input, hint) {
   return h("label", {}, label, input, hint ? h("span", { class: "muted", style: "font-weight:400;font-size:.85rem" }, hint) : null);
 }
 
-export async function render(main) {
+// A camera's id, name, level and place (compound, grid) as inputs, the choices read from the site tree.
+export async function placeInputs() {
   const tree = await api("/api/site/tree");
   const compounds = [];
   const grids = [];
@@ -23,12 +24,19 @@ export async function render(main) {
     n.children.forEach(walk);
   };
   tree.forEach(walk);
-  const f = {
+  return {
     id: h("input", { name: "id", required: true, maxlength: 64, placeholder: "CAM-101" }),
     name: h("input", { name: "name", required: true, maxlength: 200 }),
     level: h("select", { name: "level" }, ["compound", "property", "community", "street"].map((v) => h("option", { value: v }, tv("cameraLevel", v)))),
     compound: h("select", { name: "compound" }, h("option", { value: "" }, t("cameraNew.none")), compounds.map((c) => h("option", { value: c.id }, `${c.id} ${c.name}`))),
     grid: h("select", { name: "grid" }, h("option", { value: "" }, t("cameraNew.gridDerived")), grids.map((g) => h("option", { value: g.id }, `${g.id} ${g.name}`))),
+  };
+}
+
+export async function render(main) {
+  const place = await placeInputs();
+  const f = {
+    ...place,
     main: h("input", { name: "main", required: true, placeholder: "rtsp://10.2.0.17:554/main" }),
     sub: h("input", { name: "sub", placeholder: "rtsp://10.2.0.17:554/sub" }),
     username: h("input", { name: "username", autocomplete: "off" }),

@@ -1,7 +1,8 @@
 // Add a camera by ONVIF: the device's address and credentials → its profiles (main and sub stream filled in)
 // → the camera's place in the site → the server tests the stream and saves it, or says which field failed.
 import { api, h, issueMessage, issueText } from "../api.js";
-import { fmtNumber, t, tv } from "../i18n.js";
+import { fmtNumber, t } from "../i18n.js";
+import { field, placeInputs } from "./camera-new.js";
 
 const FIELDS = {
   // API error path → form field
@@ -11,24 +12,13 @@ const FIELDS = {
   "credentials.username": "username", "credentials.password": "password",
 };
 
-function field(label, input, hint) {
-  return h("label", {}, label, input, hint ? h("span", { class: "muted", style: "font-weight:400;font-size:.85rem" }, hint) : null);
-}
 
 function size(p) {
   return p.width && p.height ? `${fmtNumber(p.width)}×${fmtNumber(p.height)}` : "—";
 }
 
 export async function render(main) {
-  const tree = await api("/api/site/tree");
-  const compounds = [];
-  const grids = [];
-  const walk = (n) => {
-    if (n.kind === "compound") compounds.push(n);
-    for (const g of n.grids) grids.push(g);
-    n.children.forEach(walk);
-  };
-  tree.forEach(walk);
+  const place = await placeInputs();
   const f = {
     address: h("input", { name: "address", required: true, maxlength: 253, placeholder: "192.168.1.64" }),
     port: h("input", { name: "port", inputmode: "numeric", value: "80" }),
@@ -36,11 +26,7 @@ export async function render(main) {
     password: h("input", { name: "password", type: "password", autocomplete: "new-password" }),
     main: h("select", { name: "main_profile" }),
     sub: h("select", { name: "sub_profile" }),
-    id: h("input", { name: "id", required: true, maxlength: 64, placeholder: "CAM-101" }),
-    name: h("input", { name: "name", required: true, maxlength: 200 }),
-    level: h("select", { name: "level" }, ["compound", "property", "community", "street"].map((v) => h("option", { value: v }, tv("cameraLevel", v)))),
-    compound: h("select", { name: "compound" }, h("option", { value: "" }, t("cameraNew.none")), compounds.map((c) => h("option", { value: c.id }, `${c.id} ${c.name}`))),
-    grid: h("select", { name: "grid" }, h("option", { value: "" }, t("cameraNew.gridDerived")), grids.map((g) => h("option", { value: g.id }, `${g.id} ${g.name}`))),
+    ...place,
     events: h("input", { name: "events", type: "checkbox", checked: true }),
   };
   const labels = {
