@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 from core.errors import GridwatchError, Unavailable
 from detectors.types import Observation
@@ -74,6 +74,9 @@ class GroupCommit:
         single: Future[ObservationResult] = Future()
 
         def unpack(group: Future[list[Outcome]]) -> None:
+            if group.cancelled():
+                single.cancel()
+                return
             exc = group.exception()
             outcome = exc if exc is not None else group.result()[0]
             if isinstance(outcome, BaseException):
@@ -129,12 +132,24 @@ class GroupCommit:
         except Exception as exc:  # the whole transaction failed: every caller hears of it
             log.exception("ingest batch of %d failed", size)
             for _, fut in batch:
-                fut.set_exception(exc)
+                _settle(fut, exc)
             return
         with self._count_lock:
             self.batches += 1
             self.observations += size
         at = 0
         for observations, fut in batch:
-            fut.set_result(results[at : at + len(observations)])
+            _settle(fut, results[at : at + len(observations)])
             at += len(observations)
+
+
+def _settle(fut: Future[list[Outcome]], outcome: list[Outcome] | BaseException) -> None:
+    """Answer a caller, unless it gave up waiting (its request was cancelled, which cancels its future): what
+    was applied stays applied, and the writer thread must not die of a future nobody reads."""
+    try:
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
+    except InvalidStateError:
+        log.debug("an ingest caller gave up before its batch was written")

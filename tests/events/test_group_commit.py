@@ -130,3 +130,20 @@ def test_a_group_gets_one_answer_with_every_outcome_in_its_place(service: Events
     assert isinstance(update, ObservationResult)
     assert (update.alert.id, update.alert.seq) == (first.alert.id, 1)
     assert (batcher.batches, batcher.observations) == (1, 3)
+
+
+def test_a_caller_that_gives_up_does_not_stop_the_writer(
+    service: EventsService, sessions: sessionmaker[Session]
+) -> None:
+    """A request cancelled while its batch waits (a client that hung up) cancels its future: its observation
+    is still stored, and the writer goes on answering the next callers."""
+    batcher = GroupCommit(service, linger_s=2.0)  # the first group waits 2 s for company: time to give up
+    batcher.start()
+    try:
+        gave_up = batcher.submit_group([observation("gone")])
+        assert gave_up.cancel()
+        assert isinstance(batcher.submit(observation("next", camera_id="C2"), timeout_s=30), ObservationResult)
+        with sessions() as s:
+            assert set(s.scalars(select(AlertRow.episode_id))) == {"gone", "next"}
+    finally:
+        batcher.close()
