@@ -37,10 +37,12 @@ def test_operator_watches_alerts_arrive_from_the_pipeline(page: Page, live_serve
     hazard = card.get_attribute("data-hazard") or ""
     assert re.fullmatch(r"crowd|camera_\w+", hazard), hazard
     expect(card.locator(".hazard")).to_have_text(hazard.replace("_", " "))
-    page.wait_for_function(
+    card.scroll_into_view_if_needed()  # the thumbnail loads lazily: only once its card is in view
+    page.wait_for_function(  # its request is audited, a write that queues behind the pipeline's on a busy box
         "id => { const i = document.querySelector(`li[data-alert='${id}'] .thumb img`);"
         " return i && i.naturalWidth > 0; }",
         arg=alert_id,
+        timeout=60_000,
     )
     shot(page, "alert-wall-live")
     with http_login(live_server, "operator") as operator:
