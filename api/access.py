@@ -114,6 +114,13 @@ def allowed_actions(state: CaseState, permissions: frozenset[Permission]) -> lis
     return [a for a in actions_from(state) if action_permission(a) in permissions]
 
 
+def sees_reporter(permissions: frozenset[Permission]) -> bool:
+    """Whether a caller sees a resident's contact on the cases in their scope: only those who handle cases
+    (operators, grid workers, and the company's or partner unit's people on the cases they hold), never
+    read-only roles (viewers, integrators): personal data goes to whoever must call back, no further."""
+    return Permission.CASES_WORK in permissions
+
+
 class ScopeKind(enum.StrEnum):
     SITE = "site"
     STREET = "street"

@@ -33,6 +33,8 @@ class AuditAction(enum.StrEnum):
     """An alert's evidence snapshot was served (target: alert id; detail: its camera)."""
     ATTACHMENT_OPENED = "attachment_opened"
     """A file attached to a case was served (target: attachment id; detail: case and file name)."""
+    REPORTER_VIEWED = "reporter_viewed"
+    """A resident case's reporter contact (name, phone, email) was served (target: case id; detail: the app)."""
     CAMERAS_EXPORTED = "cameras_exported"
     CREDENTIALS_SENT = "credentials_sent"
     """A remote worker was sent its cameras' stream credentials (target: how many cameras)."""

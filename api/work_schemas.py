@@ -18,6 +18,7 @@ from api.errors import ErrorItem
 from core.text import CheckedModel
 from detectors.types import EpisodeState, HazardType, Severity
 from events.lifecycle import TERMINAL, TRANSITIONS
+from events.resident import Reporter
 from events.types import (
     ActorRole,
     Alert,
@@ -321,11 +322,33 @@ class CommentPublic(BaseModel):
         )
 
 
+class ReporterPublic(BaseModel):
+    """The resident who reported a case through an app, for the people who handle it to call back.
+
+    Empty strings where the app sent nothing. The device and account ids the app sent stay inside."""
+
+    name: str = Field(description="First and last name as sent (family name first in Chinese).", examples=["王小明"])
+    phone: str = Field(examples=["13800000000"])
+    email: str = Field(examples=["wang@example.cn"])
+    media_url: str = Field(description="A photo link the app sent (http or https).", examples=[""])
+    client: str = Field(description="The app the report came through (its Open311 client name).", examples=["lxq"])
+
+    @classmethod
+    def of(cls, r: Reporter) -> ReporterPublic:
+        return cls(name=r.name, phone=r.phone, email=r.email, media_url=r.media_url, client=r.client)
+
+
 class CaseDetailPublic(BaseModel):
     case: CasePublic
     audit: list[AuditEntryPublic] = Field(description="Oldest first, each step with its files.")
     comments: list[CommentPublic] = Field(description="Oldest first.")
     alert_ids: list[int] = Field(description="Alerts in this case.")
+    reporter: ReporterPublic | None = Field(
+        None,
+        description="A resident case's reporter and contact, for callers who handle cases (cases:work) in whose "
+        "scope it lies; null for every other case and caller. Each time it is served, the access audit records "
+        "reporter_viewed.",
+    )
 
     @classmethod
     def of(
@@ -335,12 +358,14 @@ class CaseDetailPublic(BaseModel):
         now: datetime,
         permissions: frozenset[Permission],
         assignee_name: str | None = None,
+        reporter: Reporter | None = None,
     ) -> CaseDetailPublic:
         return cls(
             case=CasePublic.of(d.case, camera_name, now, permissions, assignee_name=assignee_name),
             audit=[AuditEntryPublic.of(e) for e in d.audit],
             comments=[CommentPublic.of(c) for c in d.comments],
             alert_ids=list(d.alert_ids),
+            reporter=ReporterPublic.of(reporter) if reporter is not None else None,
         )
 
 

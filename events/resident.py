@@ -227,6 +227,51 @@ def report_row(case_id: int, report: ResidentReport) -> ResidentReportRow:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    """Who reported a resident case and how to reach them: for the people who handle the case only (the
+    case API decides who); never on the bus, in a webhook or through the Open311 façade."""
+
+    client: str
+    """The app it came through."""
+    first_name: str
+    last_name: str
+    phone: str
+    email: str
+    media_url: str
+    device_id: str
+    account_id: str
+
+    @property
+    def name(self) -> str:
+        """The name as the resident would write it: family name first with no space in Chinese."""
+        first, last = self.first_name.strip(), self.last_name.strip()
+        if first and last and not (first.isascii() and last.isascii()):
+            return f"{last}{first}"
+        return " ".join(p for p in (first, last) if p)
+
+    @property
+    def has_contact(self) -> bool:
+        return bool(self.name or self.phone or self.email)
+
+
+def reporter(s: Session, case_id: int) -> Reporter | None:
+    """The contact stored with a resident case (None: not a resident case)."""
+    r = s.get(ResidentReportRow, case_id)
+    if r is None:
+        return None
+    return Reporter(
+        client=r.client,
+        first_name=r.first_name,
+        last_name=r.last_name,
+        phone=r.phone,
+        email=r.email,
+        media_url=r.media_url,
+        device_id=r.device_id,
+        account_id=r.account_id,
+    )
+
+
 REPLY_ACTIONS = (CaseAction.CLOSE.value, CaseAction.DISMISS.value)
 """The steps whose note is the reply to the resident: the centre writes it when the case ends. Every other
 note (the worker's feedback on resolving, comments, reasons for reopening) stays inside."""

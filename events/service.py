@@ -574,6 +574,11 @@ class EventsService:
             raise NotFound(f"service request {case_id} does not exist")
         return found[0]
 
+    def resident_reporter(self, case_id: int) -> resident.Reporter | None:
+        """The resident's contact on a resident case (None for any other case); the caller checks who may see it."""
+        with self._sessions() as s:
+            return resident.reporter(s, case_id)
+
     # ------------------------------------------------------------------ cases: the loop
 
     def transition(

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from api.access import action_permission
+from api.access import action_permission, sees_reporter
 from api.audit import AuditAction
 from api.auth import CaseReader, CaseWorker, RecorderDep
 from api.errors import AUTH, Forbidden, TooLarge, responses
@@ -215,15 +215,24 @@ def patrol_report(
 
 
 @router.get("/{case_id}", responses=responses(*AUTH, 404, 422, 503))
-def get_case(case_id: CaseId, principal: CaseReader, runtime: RuntimeDep, events: EventsDep) -> CaseDetailPublic:
-    """The case with its trail (each step with its files), comments and alerts."""
+def get_case(
+    case_id: CaseId, principal: CaseReader, runtime: RuntimeDep, events: EventsDep, audit: RecorderDep
+) -> CaseDetailPublic:
+    """The case with its trail (each step with its files), comments and alerts; a resident case's reporter
+    and contact only for callers who handle cases (cases:work), recorded in the access audit when served."""
     detail = visible_case(events, principal.scope, case_id)
+    reporter = None
+    if detail.case.source is CaseSource.RESIDENT and sees_reporter(principal.permissions):
+        reporter = events.resident_reporter(case_id)
+        if reporter is not None and reporter.has_contact:
+            audit.record(AuditAction.REPORTER_VIEWED, f"case {case_id}", f"app {reporter.client}")
     return CaseDetailPublic.of(
         detail,
         runtime.names.name(detail.case.camera_id),
         runtime.context.clock.now(),
         principal.permissions,
         runtime.people.name(detail.case.assignee_id),
+        reporter,
     )
 
 

@@ -3,6 +3,7 @@ their reply read back without anything internal."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,10 +13,20 @@ from camera_config.validate import validate_site
 from core.errors import InvalidInput
 from events.case_plan import plan_resident_case
 from events.policy import Policy
-from events.resident import BY_CODE, KINDS, RequestFilter
+from events.resident import BY_CODE, KINDS, Reporter, RequestFilter
 from events.service import EventsService
-from events.types import Actor, ActorRole, CaseAction, CaseSource, CaseState, ResidentReport, Route, TriageClass
-from tests.events.conftest import events_site
+from events.types import (
+    Actor,
+    ActorRole,
+    CaseAction,
+    CaseSource,
+    CaseState,
+    PatrolReport,
+    ResidentReport,
+    Route,
+    TriageClass,
+)
+from tests.events.conftest import Recorder, events_site
 from tests.support.factories import START
 
 OPERATOR = Actor("op", ActorRole.OPERATOR)
@@ -143,3 +154,38 @@ def test_every_kind_plans_a_case() -> None:
     plan = plan_resident_case(collective, report(31.0, 121.0, kind="litter"), route, START)
     assert BY_CODE["litter"].triage is TriageClass.COLLECTIVE
     assert plan.draft.holder == "company:PC1"  # a collective matter in a compound: its property company
+
+
+def test_the_reporter_is_kept_for_the_case_and_never_goes_on_the_bus(
+    placed: SiteStore, service: EventsService, bus_log: Recorder
+) -> None:
+    contact = {"phone": "13800000000", "email": "wang@example.cn", "first_name": "小明", "last_name": "王"}
+    done = service.resident_report(report(31.025, 121.025, media_url="https://img.example.cn/1.jpg", **contact))
+    found = service.resident_reporter(done.case.id)
+    assert found is not None
+    assert (found.name, found.phone, found.email, found.client) == ("王小明", "13800000000", "wang@example.cn", "app")
+    assert found.media_url == "https://img.example.cn/1.jpg"
+    assert found.has_contact
+    service.transition(done.case.id, CaseAction.ACCEPT, WORKER)
+    payloads = json.dumps([dict(d.payload) for d in bus_log.messages], ensure_ascii=False, default=str)
+    assert bus_log.topics
+    for private in ("13800000000", "wang@example.cn", "小明"):
+        assert private not in payloads
+    quiet = service.resident_reporter(service.resident_report(report(31.025, 121.025)).case.id)
+    assert quiet is not None
+    assert not quiet.has_contact
+    assert quiet.name == ""
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "name"),
+    [("Ming", "Wang", "Ming Wang"), ("小明", "王", "王小明"), ("", "王", "王"), ("A", "", "A")],
+)
+def test_a_reporters_name_reads_as_written(first: str, last: str, name: str) -> None:
+    r = Reporter("app", first, last, "", "", "", "", "")
+    assert r.name == name
+
+
+def test_a_case_that_is_not_a_residents_has_no_reporter(placed: SiteStore, service: EventsService) -> None:
+    case = service.patrol_report(PatrolReport(grid_id="G1", title="Broken fence"), WORKER)
+    assert service.resident_reporter(case.id) is None

@@ -5,7 +5,7 @@ import { api, h, query } from "../api.js";
 import { fmtDate, fmtNumber, t, tv } from "../i18n.js";
 
 const ACTIONS = [
-  "live_view", "live_view_ended", "evidence_opened", "attachment_opened", "cameras_exported", "credentials_sent", "cameras_imported",
+  "live_view", "live_view_ended", "evidence_opened", "attachment_opened", "reporter_viewed", "cameras_exported", "credentials_sent", "cameras_imported",
   "user_created", "user_changed", "user_disabled", "user_enabled", "password_reset", "token_created", "token_revoked",
 ];
 const PAGE = 100;

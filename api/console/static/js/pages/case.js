@@ -70,6 +70,25 @@ function facts(c, unitNames) {
   return h("dl", { class: "facts", id: "case-facts" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
+// The resident who reported it through an app (only callers who handle the case get it): a tel: link for the
+// grid worker's phone, and the app's photo link when it is http(s).
+function reporterCard(r) {
+  const dial = (r.phone || "").replace(/[^0-9+]/g, "");
+  const photo = /^https?:\/\//i.test(r.media_url || "") ? r.media_url : "";
+  const rows = [
+    r.name ? [t("case.reporterName"), h("span", { id: "reporter-name" }, r.name)] : null,
+    dial ? [t("case.reporterPhone"), h("a", { id: "reporter-phone", href: `tel:${dial}` }, r.phone)] : null,
+    r.email ? [t("case.reporterEmail"), h("a", { id: "reporter-email", href: `mailto:${r.email}` }, r.email)] : null,
+    photo ? [t("case.reporterPhoto"), h("a", { id: "reporter-photo", href: photo, target: "_blank", rel: "noopener noreferrer" }, t("case.reporterOpenPhoto"))] : null,
+    [t("case.reporterApp"), r.client],
+  ].filter(Boolean);
+  return [
+    h("h2", {}, t("case.reporter")),
+    r.name || dial || r.email ? null : h("p", { class: "muted" }, t("case.reporterNone")),
+    h("dl", { class: "facts" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+  ];
+}
+
 export async function render(main, [id], { me }) {
   const fieldOnly = canWorkCases(me) && !me.permissions.includes("cases:manage");
   const back = fieldOnly ? h("a", { href: "#/tasks" }, `← ${t("nav.tasks")}`) : h("a", { href: "#/cases" }, `← ${t("nav.cases")}`);
@@ -102,6 +121,7 @@ export async function render(main, [id], { me }) {
 
   const header = h("div");
   const factsBox = h("div", { class: "card" });
+  const reporterBox = h("div", { class: "card", id: "case-reporter", hidden: true });
   const evidence = h("div", { class: "evidence", id: "case-evidence" });
   const trail = h("div");
 
@@ -168,8 +188,10 @@ export async function render(main, [id], { me }) {
     document.title = `#${c.id} ${c.title} — ${t("app.title")}`;
     header.replaceChildren(
       h("h1", { id: "case-title" }, h("span", { class: "muted" }, `#${c.id} `), c.title, " ", stateBadge(c.state), " ", overdueBadge(c)),
-      c.description ? h("p", { class: "case-description" }, c.description) : null);
+      ...(c.description ? [h("p", { class: "case-description" }, c.description)] : [])); // replaceChildren(null) writes "null"
     factsBox.replaceChildren(facts(c, unitNames));
+    reporterBox.hidden = !detail.reporter;
+    reporterBox.replaceChildren(...(detail.reporter ? reporterCard(detail.reporter).filter(Boolean) : []));
     const alerts = detail.alert_ids.slice(0, MAX_EVIDENCE);
     evidence.replaceChildren(...alerts.map((a) => {
       const img = h("img", { src: `/api/alerts/${a}/evidence`, alt: t("case.evidenceOf", { id: a }), loading: "lazy" });
@@ -192,7 +214,7 @@ export async function render(main, [id], { me }) {
   await refresh();
   main.replaceChildren(h("p", {}, back), header,
     h("div", { class: "grid-2" },
-      h("div", {}, factsBox, evidence, stepForm),
+      h("div", {}, factsBox, reporterBox, evidence, stepForm),
       h("div", { class: "card" }, trail, canWorkCases(me) ? commentForm : null)));
   return subscribe(["case.changed"], (_kind, c) => { if (String(c.id) === String(id)) refresh().catch(() => {}); });
 }
