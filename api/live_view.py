@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import functools
 import hashlib
 import logging
 import secrets
@@ -29,15 +30,21 @@ from av.stream import Stream
 
 from api.context import LiveViewSettings
 from camera_config.types import Camera, StreamCredentials
-from camera_config.urls import is_file_source, with_credentials
+from camera_config.urls import is_file_source, is_gateway_source, with_credentials
 from core.clock import Clock, SystemClock
 from core.errors import InvalidInput, Issue, NotFound, Unavailable
 from core.redact import redact, redact_error
 from core.retry import Backoff
+from ingest.sources import StreamError
 
 log = logging.getLogger(__name__)
 
 MAX_SDP_CHARS = 64_000
+GATEWAY_TIMEOUT_S = 30.0
+"""Longest wait for a gateway's answer to play/start (its login 10 s, play/start 15 s)."""
+
+Gateway = Callable[[str], str]
+"""A ``gb28181://`` URL → the URL its gateway serves it on now, credentials in it; StreamError naming the gateway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,18 +56,24 @@ class StreamTarget:
     url: str = field(repr=False)
     label: str
     password: str | None = field(default=None, repr=False)
+    reopen: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    """A camera behind a GB/T 28181 gateway (``url`` is its ``gb28181://`` one): asks the gateway for the URL to
+    open, at every open, since after a drop the media server may serve it elsewhere or not yet."""
 
     @property
     def is_file(self) -> bool:
         return is_file_source(self.url)
 
     @classmethod
-    def of(cls, camera: Camera, stream: str, credentials: StreamCredentials) -> StreamTarget:
+    def of(
+        cls, camera: Camera, stream: str, credentials: StreamCredentials, gateway: Gateway | None = None
+    ) -> StreamTarget:
         """The sub stream when asked for and the camera has one, else the main stream."""
         use_sub = stream == "sub" and camera.sub_url is not None
         bare = camera.sub_url if use_sub and camera.sub_url else camera.main_url
         url = with_credentials(bare, credentials.username, credentials.password)
-        return cls(camera.id, "sub" if use_sub else "main", url, redact(bare), credentials.password)
+        reopen = functools.partial(gateway, bare) if gateway is not None and is_gateway_source(bare) else None
+        return cls(camera.id, "sub" if use_sub else "main", url, redact(bare), credentials.password, reopen)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -68,12 +81,13 @@ class StreamTarget:
         return (self.camera_id, self.stream, hashlib.sha256(self.url.encode()).hexdigest()[:16])
 
 
-def open_player(target: StreamTarget, timeout_s: float) -> MediaPlayer:
-    """A demuxing (not decoding) player; RTSP over TCP with socket timeouts so a frozen camera cannot hang us."""
+def open_player(target: StreamTarget, timeout_s: float, url: str | None = None) -> MediaPlayer:
+    """A demuxing (not decoding) player; RTSP over TCP with socket timeouts so a frozen camera cannot hang us.
+    ``url``: what the gateway answered for a camera behind one."""
     if target.is_file:
         return MediaPlayer(target.url.removeprefix("file:"), decode=False, timeout=int(timeout_s) or 1)
     options = {"rtsp_transport": "tcp", "timeout": str(int(timeout_s * 1_000_000))}
-    return MediaPlayer(target.url, options=options, decode=False, timeout=int(timeout_s) or 1)
+    return MediaPlayer(url or target.url, options=options, decode=False, timeout=int(timeout_s) or 1)
 
 
 class CameraTrack(MediaStreamTrack):
@@ -105,13 +119,18 @@ class CameraTrack(MediaStreamTrack):
         """Open the source now, so a viewer hears at once (503) when the camera cannot be reached."""
         try:
             await self._open()
+        except StreamError as exc:  # the gateway did not give the stream: its detail names it and the cause
+            raise Unavailable(f'camera "{self.target.camera_id}": {exc.detail}') from None
         except Exception as exc:
             reason = _reason(exc, self.target.password)
             raise Unavailable(f'camera "{self.target.camera_id}" stream cannot be opened: {reason}') from None
 
     async def _open(self) -> None:
         timeout_s = self._settings.open_timeout_s
-        player = await asyncio.wait_for(asyncio.to_thread(open_player, self.target, timeout_s), timeout_s + 1)
+        url = None
+        if self.target.reopen is not None:  # every open asks the gateway again (play/start), not only the first
+            url = await asyncio.wait_for(asyncio.to_thread(self.target.reopen), GATEWAY_TIMEOUT_S)
+        player = await asyncio.wait_for(asyncio.to_thread(open_player, self.target, timeout_s, url), timeout_s + 1)
         if player.video is None:
             _stop_player(player)
             raise Unavailable("no H.264 video in the stream")
@@ -347,9 +366,11 @@ class LiveViewHub:
         credentials: Callable[[], StreamCredentials],
         *,
         on_end: Callable[[LiveViewEnded], None] | None = None,
+        gateway: Gateway | None = None,
     ) -> LiveSession:
         """Answer a browser's offer with the camera's video; ``on_end`` is called (in a worker thread) once
-        when the view that was answered ends."""
+        when the view that was answered ends; ``gateway`` opens a camera behind a GB/T 28181 gateway (asked at
+        every open of its feed)."""
         if len(offer_sdp) > MAX_SDP_CHARS:
             raise InvalidInput(Issue("sdp", f"longer than {MAX_SDP_CHARS} characters"))
         if len(self._viewers) >= self.settings.max_viewers:
@@ -371,7 +392,7 @@ class LiveViewHub:
                 raise InvalidInput(Issue("sdp", problem)) from None
             if transceiver.mid is None:
                 raise InvalidInput(Issue("sdp", "the offer has no video section"))
-            target = StreamTarget.of(camera, stream, await asyncio.to_thread(credentials))
+            target = StreamTarget.of(camera, stream, await asyncio.to_thread(credentials), gateway)
             async with self._locks[target.key]:
                 feed = self._feeds.get(target.key)
                 if feed is None:

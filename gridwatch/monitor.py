@@ -39,7 +39,7 @@ from gridwatch.metrics import LiveCollector
 from gridwatch.onvif_events import OnvifEventWatch
 from gridwatch.settings import Settings
 from ingest.demo_server import DEMO_PORT, DemoSources, start_demo_sources
-from ingest.gateways import GatewayClients
+from ingest.gateways import GatewayResolver
 from ingest.onvif import SubscriptionTimings
 from ingest.reader import IngestOptions
 from ingest.types import CameraHealth, CameraStats, Frame, HealthState
@@ -117,13 +117,14 @@ class SiteMonitor:
         detector: Detector | None = None,
         fall_detector: Detector | None = None,
         progress: Progress | None = None,
-        gateways: GatewayClients | None = None,
+        gateways: GatewayResolver | None = None,
     ) -> None:
         """``site``: where the cameras come from (the site store here, the API for a remote worker);
         ``store``: where observations go (the events service here, the spool for a remote worker);
         ``detector``, ``fall_detector``: already loaded models to use instead of loading them (not used by
         another thread meanwhile; a ``detector`` given without a ``fall_detector`` runs without the fall
-        stage); ``gateways``: opens cameras behind GB/T 28181 gateways (without it they show offline, unsupported)."""
+        stage); ``gateways``: opens cameras behind GB/T 28181 gateways (the gateways' clients here, the API's
+        ``play`` for a remote worker; without it they show offline, unsupported)."""
         self.site = site
         self.gateways = gateways
         self.settings = settings

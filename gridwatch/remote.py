@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -30,6 +31,8 @@ from camera_config.wire import Shard, camera_from_doc
 from core.errors import GridwatchError, InvalidInput, NotFound, Unavailable
 from core.retry import Backoff
 from gridwatch.spool import Spool, Spooled
+from ingest.sources import Source, SourceKind, StreamError, resolve_source
+from ingest.types import OfflineReason
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ BATCH = 100
 """Observations per post at most (the API takes 500)."""
 BATCH_BYTES = 8 * 2**20
 """... and about this many bytes (the API takes 64 MiB)."""
+PLAY_TIMEOUT_S = 30.0
+"""Longest wait for a gateway camera's stream from the API: its gateway's login (10 s) and play/start (15 s)."""
 RETRY_MAX_S = 10.0
 """Longest wait between two tries of an API that is away: the replay starts at most this long after it is back."""
 
@@ -113,6 +118,25 @@ class ApiClient:
         if res.status_code != 204:
             raise InvalidInput(f"the API refused the worker's report ({res.status_code}): {_detail(res)}")
 
+    def play(self, camera_id: str, *, timeout_s: float = PLAY_TIMEOUT_S) -> dict[str, Any]:
+        """The stream a camera behind a GB/T 28181 gateway is served on now (`GatewayPlay`), asked of the API's
+        gateway client. Raises GatewayRefused when the API answered with a refusal, ApiUnreachable /
+        TokenRefused like the other calls."""
+        path = f"/api/worker/cameras/{quote(camera_id, safe='')}/play"
+        try:
+            res = self._http.request("POST", path, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise ApiUnreachable(f"the API at {self.url} did not answer POST {path}: {exc}") from exc
+        if res.status_code in (401, 403):
+            raise TokenRefused(f"the API at {self.url} refused the worker token ({res.status_code}): {_detail(res)}")
+        if res.status_code != 200:
+            raise GatewayRefused(res.status_code, _code(res), _detail(res) or f"answered {res.status_code}")
+        try:
+            body = res.json()
+            return {"url": str(body["url"]), "credentials": body.get("credentials")}
+        except (ValueError, KeyError, TypeError):
+            raise ApiUnreachable(f"the API at {self.url} answered POST {path} without a stream URL") from None
+
     def deliver(self, bodies: Sequence[bytes]) -> list[dict[str, Any]]:
         """Post observation documents (JSON, as the spool holds them) in one batch; the API's per-item results.
         A 413 is raised as InvalidInput (send fewer at a time)."""
@@ -131,6 +155,25 @@ class ApiClient:
         if len(results) != len(bodies):
             raise ApiUnreachable(f"the API answered {len(results)} results for {len(bodies)} observations")
         return list(results)
+
+
+class GatewayRefused(GridwatchError):
+    """The API answered a gateway camera's play with an error: its status, code (the camera's offline reason on a
+    503) and detail."""
+
+    def __init__(self, status: int, reason: str | None, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+
+
+def _code(res: httpx.Response) -> str | None:
+    try:
+        code = res.json().get("code")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, str) else None
 
 
 def _detail(res: httpx.Response) -> str:
@@ -210,11 +253,59 @@ class RemoteSite:
         with self._lock:
             return {c.id: c.revision for c in self._cameras.values()}
 
+    def gateway_camera(self, url: str) -> str | None:
+        """The enabled camera whose detect stream is this ``gb28181://`` URL (a gateway reader knows only that)."""
+        with self._lock:
+            found = sorted(c.id for c in self._cameras.values() if c.enabled and c.detect_url == url)
+        return found[0] if found else None
+
     def credentials(self, camera_id: str) -> StreamCredentials:
         with self._lock:
             if camera_id not in self._cameras:
                 raise NotFound(f'camera "{camera_id}" is not one of this worker\'s')
             return self._credentials.get(camera_id, StreamCredentials(None))
+
+
+class RemoteGateways:
+    """A remote worker's way into GB/T 28181 gateways: the API asks the gateway for the camera's stream
+    (``POST /api/worker/cameras/{id}/play``) at every (re)open of its reader, so the gateway's login never leaves
+    the API; what goes wrong becomes the camera's offline reason (``gateway`` and the API's detail naming the
+    gateway, as `gridwatch run` shows it). Thread-safe: every reader thread calls `resolve`."""
+
+    def __init__(self, client: ApiClient, site: RemoteSite, *, timeout_s: float = PLAY_TIMEOUT_S) -> None:
+        self._client = client
+        self._site = site
+        self._timeout_s = timeout_s
+
+    def resolve(self, source: Source, /) -> Source:
+        if source.kind is not SourceKind.GATEWAY:
+            return source
+        camera_id = self._site.gateway_camera(source.url)
+        if camera_id is None:
+            raise StreamError(OfflineReason.GATEWAY, f"{source.url}: no camera of this worker has this stream")
+        try:
+            play = self._client.play(camera_id, timeout_s=self._timeout_s)
+        except GatewayRefused as exc:
+            reason = _offline_reason(exc.reason) if exc.status == 503 else OfflineReason.UNSUPPORTED_SOURCE
+            if exc.status == 404:
+                reason = OfflineReason.NOT_FOUND
+            raise StreamError(reason, exc.detail) from None
+        except GridwatchError as exc:  # the API itself is away or refuses the token: not the gateway's fault
+            detail = f'camera "{camera_id}": its gateway stream could not be asked for: {exc}'
+            raise StreamError(OfflineReason.ERROR, detail) from None
+        creds = play["credentials"] if isinstance(play["credentials"], dict) else {}
+        credentials = StreamCredentials(creds.get("username"), creds.get("password"))
+        try:
+            return resolve_source(play["url"], allow_files=False, credentials=credentials)
+        except InvalidInput as exc:
+            raise StreamError(OfflineReason.GATEWAY, f'camera "{camera_id}": the gateway\'s stream: {exc}') from None
+
+
+def _offline_reason(code: str | None) -> OfflineReason:
+    try:
+        return OfflineReason(code) if code else OfflineReason.GATEWAY
+    except ValueError:
+        return OfflineReason.GATEWAY
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from core.errors import GridwatchError
 from core.retry import Backoff
 from detectors.types import Observation
 from gridwatch.monitor import MonitorOptions, SiteMonitor
-from gridwatch.remote import ApiClient, RemoteSite, SpoolSender
+from gridwatch.remote import ApiClient, RemoteGateways, RemoteSite, SpoolSender
 from gridwatch.settings import Settings
 from gridwatch.spool import Spool
 
@@ -173,7 +173,12 @@ class WorkerLoop:
                 sender.notify()
 
             monitor = SiteMonitor(
-                site, self.settings, store=keep, options=MonitorOptions(demo_server=False), progress=self.say
+                site,
+                self.settings,
+                store=keep,
+                options=MonitorOptions(demo_server=False),
+                progress=self.say,
+                gateways=RemoteGateways(self.client, site),  # cameras behind GB/T 28181 gateways, through the API
             )
             with self._lock:
                 self.monitor = monitor

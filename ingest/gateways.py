@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 from camera_config.gateways import GatewayAccess
 from camera_config.urls import parse_gateway_url
@@ -22,6 +23,13 @@ from ingest.types import OfflineReason
 GatewayLookup = Callable[[str], GatewayAccess]
 """gateway id → how to log in to it (the site store's ``gateways.access``); NotFound for an unknown gateway."""
 ClientFactory = Callable[[GatewayAccess], WvpClient]
+
+
+class GatewayResolver(Protocol):
+    """What turns a ``gb28181://`` source into the stream to open, at every (re)open: `GatewayClients` where the
+    gateways are reached, `gridwatch.remote.RemoteGateways` (the API asks them) on a remote worker."""
+
+    def resolve(self, source: Source, /) -> Source: ...
 
 
 class GatewayClients:

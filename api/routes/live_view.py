@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -12,29 +11,26 @@ from api.access import Role
 from api.audit import AuditAction
 from api.auth import LiveViewer, RecorderDep
 from api.errors import AUTH, responses
-from api.live_view import LiveViewEnded
+from api.live_view import Gateway, LiveViewEnded
 from api.routes.cameras import CameraId, through_gateway
 from api.runtime import Runtime, RuntimeDep
 from api.schemas import LiveAnswer, LiveOffer
-from camera_config.types import Camera
-from camera_config.urls import is_gateway_source
-from core.errors import Unavailable
-from ingest.sources import StreamError, resolve_source
+from camera_config.urls import with_credentials
+from ingest.sources import resolve_source
 
 router = APIRouter(tags=["live"])
 
 
-def _opened_through_gateway(runtime: Runtime, camera: Camera, stream: str) -> Camera:
-    """A camera behind a GB/T 28181 gateway as the URL its gateway serves it on now; 503 naming the gateway when
-    it cannot. Other cameras as they are."""
-    url = camera.sub_url if stream == "sub" and camera.sub_url else camera.main_url
-    if not is_gateway_source(url):
-        return camera
-    try:
+def _gateway(runtime: Runtime) -> Gateway:
+    """How the live view opens a camera behind a GB/T 28181 gateway: the URL the gateway serves it on now
+    (``play/start``, asked at every open of the feed, so a dropped stream is asked for again); StreamError
+    naming the gateway when it cannot."""
+
+    def resolve(url: str) -> str:
         source = through_gateway(runtime, resolve_source(url, allow_files=False))
-    except StreamError as exc:
-        raise Unavailable(f'camera "{camera.id}": {exc.detail}') from None
-    return replace(camera, main_url=source.url, sub_url=None, username=None, has_password=False)
+        return with_credentials(source.url, source.username, source.password)
+
+    return resolve
 
 
 @router.post("/api/cameras/{camera_id}/live", status_code=201, responses=responses(*AUTH, 404, 422, 503))
@@ -57,13 +53,18 @@ async def start_live_view(
     site = runtime.context.site
     camera = await run_in_threadpool(site.camera, camera_id)
     principal.scope.check(camera.grid_id, "camera", camera_id)
-    camera = await run_in_threadpool(_opened_through_gateway, runtime, camera, stream)
 
     def ended(view: LiveViewEnded) -> None:
         audit.record(AuditAction.LIVE_VIEW_ENDED, view.camera_id, f"{view.duration_s:.1f} s")
 
     session = await runtime.live_view.connect(
-        camera, stream, offer.sdp, principal.user.username, lambda: site.credentials(camera_id), on_end=ended
+        camera,
+        stream,
+        offer.sdp,
+        principal.user.username,
+        lambda: site.credentials(camera_id),
+        on_end=ended,
+        gateway=_gateway(runtime),
     )
     try:
         await run_in_threadpool(audit.record, AuditAction.LIVE_VIEW, camera.id, f"{session.stream} stream")

@@ -25,17 +25,21 @@ from api.audit import AuditAction
 from api.auth import ObservationDeliverer, Principal, RecorderDep, SiteReader
 from api.cluster_view import lost_shards
 from api.errors import AUTH, ErrorItem, Forbidden, TooLarge, responses, status_for
+from api.routes.cameras import CameraId, through_gateway
 from api.runtime import Runtime, RuntimeDep
 from api.work import NO_EVENTS
 from api.work_schemas import DeliveryItem, DeliveryReport
 from api.workers import WorkerReport
-from camera_config.wire import CameraWire, Shard, camera_wire
-from core.errors import GridwatchError, InvalidInput, Issue, Unavailable
+from camera_config.urls import is_gateway_source, parse_gateway_url
+from camera_config.wire import CameraWire, CredentialsWire, Shard, camera_wire
+from core.errors import Conflict, GridwatchError, InvalidInput, Issue, Unavailable
+from core.redact import redact
 from core.text import text_problem
 from detectors.types import Observation
 from events.schema import ObservationIn, parse_observation
 from events.types import ObservationResult
 from events.values import Superseded
+from ingest.sources import StreamError, resolve_source
 
 router = APIRouter(prefix="/api/worker", tags=["worker"])
 workers_router = APIRouter(prefix="/api/workers", tags=["worker"])
@@ -281,11 +285,7 @@ def worker_cameras(
     worker's grids — with their zones, settings and **stream credentials**. Only worker tokens get this
     (credentials go nowhere else), and each answer that carries them is in the access audit. Poll it with
     ``If-None-Match``: 304 while nothing changed."""
-    if principal.user.role is not Role.WORKER or principal.via != "token":
-        raise Forbidden(
-            f"only a worker account's API token gets cameras with their stream credentials (you: "
-            f"{principal.user.role.value} by {principal.via})"
-        )
+    _worker_token_only(principal, "cameras with their stream credentials")
     if cameras is not None and shard is not None:
         raise InvalidInput(Issue("shard", "give cameras or shard, not both"))
     ids = sorted({c.strip() for c in cameras.split(",") if c.strip()}) if cameras is not None else None
@@ -322,6 +322,69 @@ def worker_cameras(
         )
     response.headers["ETag"] = etag
     return WorkerCameras(cameras=wires, unknown=unknown, shard=str(part) if part else None)
+
+
+# ---------------------------------------------------------------------------- cameras behind gateways
+
+
+class GatewayPlay(BaseModel):
+    """Where a camera behind a GB/T 28181 gateway is served now: the worker opens ``url`` with ``credentials``."""
+
+    camera_id: str
+    gateway: str = Field(description="The gateway the camera is reached through.", examples=["gw-1"])
+    url: str = Field(
+        description="The RTSP URL on the gateway's media server (no credentials in it).",
+        examples=["rtsp://10.1.2.3:554/rtp/34020000001320000001_34020000001310000001"],
+    )
+    credentials: CredentialsWire | None = Field(None, description="When the media server's URL carried any.")
+
+
+def _worker_token_only(principal: Principal, what: str) -> None:
+    """Stream credentials and gateway streams go to worker accounts' API tokens and nowhere else."""
+    if principal.user.role is not Role.WORKER or principal.via != "token":
+        raise Forbidden(
+            f"only a worker account's API token gets {what} (you: {principal.user.role.value} by {principal.via})"
+        )
+
+
+@router.post("/cameras/{camera_id}/play", response_model=GatewayPlay, responses=responses(*AUTH, 404, 409, 503))
+def play_gateway_camera(
+    camera_id: CameraId, principal: ObservationDeliverer, runtime: RuntimeDep, audit: RecorderDep
+) -> GatewayPlay:
+    """Ask the camera's GB/T 28181 gateway for its stream now (wvp's ``play/start``) and answer the RTSP URL its
+    media server serves it on: a remote worker asks at every (re)open, as `gridwatch run` does, and never holds
+    the gateway's login. Only for enabled cameras in the worker's grids (others are 404, as for the camera list);
+    409 for a camera that is not behind a gateway; 503 with ``code`` the camera's offline reason (``gateway``,
+    naming the gateway and the cause) when the gateway does not give the stream."""
+    _worker_token_only(principal, "gateway streams")
+    site = runtime.context.site
+    camera = site.camera(camera_id)
+    principal.scope.check(camera.grid_id, "camera", camera_id)
+    if not camera.enabled:
+        raise Conflict(f'camera "{camera_id}" is disabled: a worker runs only enabled cameras').with_code(
+            "camera_disabled", camera=camera_id
+        )
+    url = camera.detect_url
+    if not is_gateway_source(url):
+        raise Conflict(
+            f'camera "{camera_id}" is not behind a GB/T 28181 gateway (its stream is {redact(url)}): open it directly'
+        ).with_code("not_a_gateway_camera", camera=camera_id)
+    try:
+        gateway = parse_gateway_url(url).gateway_id
+        source = through_gateway(runtime, resolve_source(url, allow_files=False))
+    except (ValueError, InvalidInput) as exc:  # a stored URL this version cannot read: say so, never a 500
+        raise Conflict(f'camera "{camera_id}": its stream {url}: {exc}').with_code(
+            "unsupported_source", camera=camera_id
+        ) from None
+    except StreamError as exc:
+        raise Unavailable(f'camera "{camera_id}": {exc.detail}').with_code(
+            exc.reason.value, camera=camera_id, gateway=gateway
+        ) from None
+    credentials = None
+    if source.username is not None or source.password is not None:
+        credentials = CredentialsWire(username=source.username, password=source.password)
+        audit.record(AuditAction.CREDENTIALS_SENT, camera_id, f"media server credentials of gateway {gateway}")
+    return GatewayPlay(camera_id=camera_id, gateway=gateway, url=source.url, credentials=credentials)
 
 
 # ---------------------------------------------------------------------------- workers' health
