@@ -280,6 +280,7 @@ ADMIN_PAGES = [
     ("tree", "#/tree", "#site-tree li.camera"),
     ("cameras", "#/cameras", "#cameras-table tbody tr"),
     ("camera-onvif", "#/cameras/onvif", "#onvif-form"),
+    ("gateways", "#/gateways", "#gateway-form"),
     ("camera-new", "#/cameras/new", "#camera-form"),
     ("import", "#/cameras/import", "#import-form"),
     ("camera", "#/camera/CAM-01", "#stats [data-stat], #stats td.muted:not(:empty)"),

@@ -13,6 +13,8 @@ const WATCHES = (me) => has(me, "alerts:read") && !FIELD_ONLY(me);
 const BOARD = (me) => has(me, "cases:read") && !FIELD_ONLY(me);
 // The video wall is the centres': those who handle alerts and may watch live video.
 const CENTRE_WALL = (me) => has(me, "live:view") && has(me, "alerts:handle");
+// Gateways are site-wide (api/routes/gateways.py): site writers whose scope is the whole site (grid_ids null).
+const SITE_WIDE_WRITER = (me) => has(me, "site:write") && me.grid_ids === null;
 
 export const ROUTES = [
   { pattern: /^#\/tasks$/, module: "./pages/tasks.js", nav: () => t("nav.tasks"), href: "#/tasks", perm: FIELD_ONLY },
@@ -27,6 +29,7 @@ export const ROUTES = [
   { pattern: /^#\/cameras$/, module: "./pages/cameras.js", nav: () => t("nav.cameras"), href: "#/cameras", perm: "site:read" },
   { pattern: /^#\/cameras\/new$/, module: "./pages/camera-new.js", nav: () => t("nav.cameraNew"), href: "#/cameras/new", perm: "site:write" },
   { pattern: /^#\/cameras\/onvif$/, module: "./pages/camera-onvif.js", perm: "site:write" },
+  { pattern: /^#\/gateways$/, module: "./pages/gateways.js", perm: SITE_WIDE_WRITER },
   { pattern: /^#\/cameras\/import$/, module: "./pages/import.js", nav: () => t("nav.import"), href: "#/cameras/import", perm: "site:write" },
   { pattern: /^#\/camera\/([^/]+)$/, module: "./pages/camera.js", perm: "site:read" },
   { pattern: /^#\/audit(?:\?.*)?$/, module: "./pages/audit.js", nav: () => t("nav.audit"), href: "#/audit", perm: "audit:read" },

@@ -2,7 +2,7 @@
 import { allPages, h, healthBadge } from "../api.js";
 import { fmtNumber, t, tv } from "../i18n.js";
 
-export async function render(main, _params, { can }) {
+export async function render(main, _params, { can, me }) {
   const cameras = await allPages("/api/cameras");
   const search = h("input", { type: "search", placeholder: t("cameras.search"), "aria-label": t("cameras.searchLabel") });
   const count = h("span", { class: "muted" });
@@ -28,7 +28,9 @@ export async function render(main, _params, { can }) {
     h("div", { class: "toolbar" }, search, count,
       can("site:write") ? h("a", { class: "button primary", href: "#/cameras/new" }, t("nav.cameraNew")) : null,
       can("site:write") ? h("a", { class: "button", href: "#/cameras/onvif", id: "add-by-onvif" }, t("onvif.title")) : null,
-      can("site:write") ? h("a", { class: "button", href: "#/cameras/import" }, t("nav.import")) : null),
+      can("site:write") ? h("a", { class: "button", href: "#/cameras/import" }, t("nav.import")) : null,
+      // gateways are site-wide: only for site writers whose scope is the whole site (as app.js's route)
+      can("site:write") && me.grid_ids === null ? h("a", { class: "button", href: "#/gateways", id: "gateways-link" }, t("gateways.title")) : null),
     h("div", { class: "table-wrap" }, h("table", { id: "cameras-table" },
       h("thead", {}, h("tr", {}, [t("camera.id"), t("camera.name"), t("camera.grid"), t("camera.compound"), t("camera.level"), t("camera.health"),
         t("camera.enabled"), t("camera.zoneCount")].map((name) => h("th", { scope: "col" }, name)))),
