@@ -9,23 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from api.context import LiveViewSettings
 from api.live_view import CameraTrack, Gateway, StreamTarget
 from camera_config.gateways import GatewaySpec
-from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
 from camera_config.types import Camera, CameraLevel, StreamCredentials
 from camera_config.urls import with_credentials
-from camera_config.validate import validate_site
-from core.db import make_engine, session_factory
 from core.errors import Unavailable
-from gridwatch.db import upgrade
 from ingest.demo_server import FootageServer
 from ingest.gateways import GatewayClients
 from ingest.sources import resolve_source
-from tests.camera_config.sites import site
+from tests.camera_config.sites import store_without_cameras
 from tests.support.wvp_sim import DEVICE, SimChannel, WvpSimulator
 
 CHANNEL = "34020000001310000001"
@@ -37,12 +32,8 @@ SETTINGS = LiveViewSettings(open_timeout_s=5.0, retry_max_s=1.0)
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SiteStore]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'gridwatch.db'}")
-    upgrade(engine)
-    site_store = SiteStore(session_factory(engine), CredentialCipher(Fernet.generate_key()))
-    site_store.apply_site(validate_site(site(cameras=[])))
-    yield site_store
-    engine.dispose()
+    with store_without_cameras(tmp_path / "gridwatch.db") as site_store:
+        yield site_store
 
 
 def through(store: SiteStore, sim: WvpSimulator) -> tuple[GatewayClients, Gateway]:

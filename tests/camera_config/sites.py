@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+from cryptography.fernet import Fernet
+
+from camera_config.secrets import CredentialCipher
+from camera_config.store import SiteStore
+from camera_config.validate import validate_site
+from core.db import make_engine, session_factory
+from gridwatch.db import upgrade
 
 
 def camera(cid: str = "C1", **over: Any) -> dict[str, Any]:
@@ -51,3 +62,16 @@ def site(**over: Any) -> dict[str, Any]:
     }
     doc.update(over)
     return doc
+
+
+@contextlib.contextmanager
+def store_without_cameras(db_file: Path) -> Iterator[SiteStore]:
+    """`site` with no cameras in a migrated SQLite file: for a test whose cameras come from elsewhere (a gateway)."""
+    engine = make_engine(f"sqlite:///{db_file}")
+    upgrade(engine)
+    store = SiteStore(session_factory(engine), CredentialCipher(Fernet.generate_key()))
+    store.apply_site(validate_site(site(cameras=[])))
+    try:
+        yield store
+    finally:
+        engine.dispose()

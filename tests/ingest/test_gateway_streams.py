@@ -8,20 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from camera_config.gateways import GatewaySpec
-from camera_config.secrets import CredentialCipher
 from camera_config.store import SiteStore
-from camera_config.validate import validate_site
-from core.db import make_engine, session_factory
-from gridwatch.db import upgrade
 from ingest.demo_server import FootageServer
 from ingest.gateway_sync import GatewaySync
 from ingest.gateways import GatewayClients
 from ingest.types import HealthState, OfflineReason
 from ingest.worker import IngestWorker
-from tests.camera_config.sites import site
+from tests.camera_config.sites import store_without_cameras
 from tests.support.wait import wait_for
 from tests.support.wvp_sim import SimChannel, WvpSimulator
 
@@ -35,12 +30,8 @@ def chan(n: int) -> SimChannel:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SiteStore]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'gridwatch.db'}")
-    upgrade(engine)
-    site_store = SiteStore(session_factory(engine), CredentialCipher(Fernet.generate_key()))
-    site_store.apply_site(validate_site(site(cameras=[])))
-    yield site_store
-    engine.dispose()
+    with store_without_cameras(tmp_path / "gridwatch.db") as site_store:
+        yield site_store
 
 
 @pytest.fixture

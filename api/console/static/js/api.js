@@ -27,6 +27,20 @@ export function issueText(item, names = {}) {
   return where ? `${where}: ${issueMessage(item)}` : issueMessage(item);
 }
 
+// A refused form: each field the server named is marked with its message, and the summary lists them all
+// (`fields`: input by form name, `map`: API error path → form name, `names`: API path → label).
+export function markRefused(error, { fields, map, names, summary, heading }) {
+  const items = error.errors && error.errors.length ? error.errors : [{ where: "", message: error.message }];
+  for (const it of items) {
+    const input = fields[map[it.where]];
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.closest("label").append(h("span", { class: "field-error" }, issueMessage(it)));
+    }
+  }
+  summary.replaceChildren(h("p", {}, heading), h("ul", {}, items.map((it) => h("li", {}, issueText(it, names)))));
+}
+
 export class ApiError extends Error {
   constructor(status, body) {
     const errors = (body && body.errors) || [];

@@ -1,5 +1,5 @@
 // Add one camera; every refused field is marked with the server's message.
-import { api, h, issueMessage, issueText } from "../api.js";
+import { api, h, markRefused } from "../api.js";
 import { t, tv } from "../i18n.js";
 
 const FIELDS = {
@@ -81,15 +81,7 @@ export async function render(main) {
       const cam = await api("/api/cameras", { method: "POST", json: body });
       location.hash = `#/camera/${encodeURIComponent(cam.id)}`;
     } catch (e) {
-      const items = e.errors.length ? e.errors : [{ where: "", message: e.message }];
-      for (const it of items) {
-        const input = f[FIELDS[it.where]];
-        if (input) {
-          input.setAttribute("aria-invalid", "true");
-          input.closest("label").append(h("span", { class: "field-error" }, issueMessage(it)));
-        }
-      }
-      summary.replaceChildren(h("p", {}, t("cameraNew.refused")), h("ul", {}, items.map((it) => h("li", {}, issueText(it, names)))));
+      markRefused(e, { fields: f, map: FIELDS, names, summary, heading: t("cameraNew.refused") });
     }
   });
   main.replaceChildren(h("p", {}, h("a", { href: "#/cameras" }, `← ${t("nav.cameras")}`)), h("h1", {}, t("cameraNew.title")), form);

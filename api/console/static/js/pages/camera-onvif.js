@@ -1,6 +1,6 @@
 // Add a camera by ONVIF: the device's address and credentials → its profiles (main and sub stream filled in)
 // → the camera's place in the site → the server tests the stream and saves it, or says which field failed.
-import { api, h, issueMessage, issueText } from "../api.js";
+import { api, h, markRefused } from "../api.js";
 import { fmtNumber, t } from "../i18n.js";
 import { field, placeInputs } from "./camera-new.js";
 
@@ -60,15 +60,7 @@ export async function render(main) {
     summary.replaceChildren();
   };
   const refused = (e) => {
-    const items = e.errors && e.errors.length ? e.errors : [{ where: "", message: e.message }];
-    for (const it of items) {
-      const input = f[FIELDS[it.where]];
-      if (input) {
-        input.setAttribute("aria-invalid", "true");
-        input.closest("label").append(h("span", { class: "field-error" }, issueMessage(it)));
-      }
-    }
-    summary.replaceChildren(h("p", {}, t("onvif.refused")), h("ul", {}, items.map((it) => h("li", {}, issueText(it, names)))));
+    markRefused(e, { fields: f, map: FIELDS, names, summary, heading: t("onvif.refused") });
   };
   const deviceBody = () => ({
     address: f.address.value.trim(), port: Number(f.port.value.trim() || 80),

@@ -1,7 +1,7 @@
 // GB/T 28181 gateways (wvp-GB28181-pro): the list with each one's last sync, a "sync now" that says what it changed
 // (or why the gateway could not be listed, in the server's words), and the form that adds one. Site-wide writers only,
 // as the API requires.
-import { api, errorMessage, fmtTime, h, issueMessage, issueText, serverText } from "../api.js";
+import { api, errorMessage, fmtTime, h, issueText, markRefused, serverText } from "../api.js";
 import { fmtNumber, t } from "../i18n.js";
 import { field, placeInputs } from "./camera-new.js";
 
@@ -128,15 +128,7 @@ export async function render(main) {
       status.replaceChildren(h("p", {}, t("gateways.addedOne", { gateway: added.id })));
       await load();
     } catch (e) {
-      const items = e.errors && e.errors.length ? e.errors : [{ where: "", message: e.message }];
-      for (const it of items) {
-        const input = f[FIELDS[it.where]];
-        if (input) {
-          input.setAttribute("aria-invalid", "true");
-          input.closest("label").append(h("span", { class: "field-error" }, issueMessage(it)));
-        }
-      }
-      summary.replaceChildren(h("p", {}, t("gateways.refused")), h("ul", {}, items.map((it) => h("li", {}, issueText(it, fieldNames)))));
+      markRefused(e, { fields: f, map: FIELDS, names: fieldNames, summary, heading: t("gateways.refused") });
     } finally {
       addButton.disabled = false;
     }
