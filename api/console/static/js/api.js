@@ -28,7 +28,14 @@ export function issueText(item, names = {}) {
 }
 
 // A refused form: each field the server named is marked with its message, and the summary lists them all
-// (`fields`: input by form name, `map`: API error path → form name, `names`: API path → label).
+// (`fields`: input by form name, `map`: API error path → form name, `names`: API path → label); cleared
+// before the next try.
+export function clearRefused(form, summary) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  summary.replaceChildren();
+}
+
 export function markRefused(error, { fields, map, names, summary, heading }) {
   const items = error.errors && error.errors.length ? error.errors : [{ where: "", message: error.message }];
   for (const it of items) {

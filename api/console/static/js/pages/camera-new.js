@@ -1,5 +1,5 @@
 // Add one camera; every refused field is marked with the server's message.
-import { api, h, markRefused } from "../api.js";
+import { api, clearRefused, h, markRefused } from "../api.js";
 import { t, tv } from "../i18n.js";
 
 const FIELDS = {
@@ -67,9 +67,7 @@ export async function render(main) {
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    for (const el of form.querySelectorAll(".field-error")) el.remove();
-    for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
-    summary.replaceChildren();
+    clearRefused(form, summary);
     const v = (k) => f[k].value.trim();
     const body = { id: v("id"), name: v("name"), level: v("level"), streams: { main: v("main") }, enabled: f.enabled.checked };
     if (v("sub")) body.streams.sub = v("sub");

@@ -1,6 +1,6 @@
 // Add a camera by ONVIF: the device's address and credentials → its profiles (main and sub stream filled in)
 // → the camera's place in the site → the server tests the stream and saves it, or says which field failed.
-import { api, h, markRefused } from "../api.js";
+import { api, clearRefused, h, markRefused } from "../api.js";
 import { fmtNumber, t } from "../i18n.js";
 import { field, placeInputs } from "./camera-new.js";
 
@@ -54,14 +54,8 @@ export async function render(main) {
     h("div", { class: "toolbar" }, probeButton),
     device, second, summary, addButton);
 
-  const clear = () => {
-    for (const el of form.querySelectorAll(".field-error")) el.remove();
-    for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
-    summary.replaceChildren();
-  };
-  const refused = (e) => {
-    markRefused(e, { fields: f, map: FIELDS, names, summary, heading: t("onvif.refused") });
-  };
+  const clear = () => clearRefused(form, summary);
+  const refused = (e) => markRefused(e, { fields: f, map: FIELDS, names, summary, heading: t("onvif.refused") });
   const deviceBody = () => ({
     address: f.address.value.trim(), port: Number(f.port.value.trim() || 80),
     username: f.username.value.trim(), password: f.password.value,

@@ -1,7 +1,7 @@
 // GB/T 28181 gateways (wvp-GB28181-pro): the list with each one's last sync, a "sync now" that says what it changed
 // (or why the gateway could not be listed, in the server's words), and the form that adds one. Site-wide writers only,
 // as the API requires.
-import { api, errorMessage, fmtTime, h, issueText, markRefused, serverText } from "../api.js";
+import { api, clearRefused, errorMessage, fmtTime, h, issueText, markRefused, serverText } from "../api.js";
 import { fmtNumber, t } from "../i18n.js";
 import { field, placeInputs } from "./camera-new.js";
 
@@ -113,9 +113,7 @@ export async function render(main) {
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    for (const el of form.querySelectorAll(".field-error")) el.remove();
-    for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
-    summary.replaceChildren();
+    clearRefused(form, summary);
     const v = (k) => f[k].value.trim();
     const spec = { id: v("id"), kind: "wvp", url: v("url"), username: v("username"), compound: v("compound") };
     if (v("name")) spec.name = v("name");
