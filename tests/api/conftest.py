@@ -266,9 +266,18 @@ def server(demo_clip: Path, rtsp_camera: RtspCamera, tmp_path_factory: pytest.Te
 
 
 @pytest.fixture(scope="session")
-def live_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The model exports of the live servers: made by the first, loaded by the others."""
-    return tmp_path_factory.mktemp("live-models")
+def live_models(tmp_path_factory: pytest.TempPathFactory, footage: Path) -> Path:
+    """The model exports of the live servers, workers and shards, made here once, up front: the detection and the
+    fall model in every format, INT8 calibrated on the demo clip as ``--demo`` does. Exporting costs a minute or
+    more, longer when two shards do it at once: no test's own waits include it."""
+    from detectors.model.config import ModelConfig, fall_config  # the model's packages only where it runs
+    from detectors.model.detector import Detector
+
+    models = tmp_path_factory.mktemp("live-models")
+    base = ModelConfig(cache_dir=models, calibration=footage / "vtest.avi")
+    for config in (base, fall_config(base)):
+        Detector(config)
+    return models
 
 
 @pytest.fixture

@@ -267,7 +267,7 @@ def test_shards_share_the_cameras_and_a_killed_one_streams_again(
         ids = [c for s in running for c in s["camera_ids"]]
         assert len(ids) == len(set(ids))  # each camera in one shard
         assert {"CAM-01", "CAM-03"} <= set(ids)
-        # a crowd on the vtest camera (the first live test of a session exports the models meanwhile)
+        # a crowd on the vtest camera (the shards load the models `live_models` exported)
         wait_for(lambda: alerts(api, "CAM-01"), timeout_s=240, interval_s=1, what=lambda: shards(nodes))
 
         [victim] = [s for s in running if "CAM-01" in s["camera_ids"]]

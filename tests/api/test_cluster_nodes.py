@@ -111,7 +111,7 @@ def run_scenario(api: ApiProcess, server: FootageServer, live_models: Path, root
         assert one["node_id"] != two["node_id"]  # SPREAD: a shard on each node
         assert set(one["camera_ids"]) == {"CAM-01", "CAM-02"}
         assert set(two["camera_ids"]) == {"CAM-04"}
-        for cam in ("CAM-01", "CAM-04"):  # a crowd seen by each shard (the first live test exports models)
+        for cam in ("CAM-01", "CAM-04"):  # a crowd seen by each shard
             wait_for(partial(alerts, api, cam), timeout_s=240, interval_s=1, what=lambda: status(nodes))
 
         camera_changes(api, server, nodes, one, two)

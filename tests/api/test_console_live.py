@@ -14,7 +14,7 @@ from tests.support.browser import login, shot
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.timeout(300)  # the first live server of a run exports the model: over 100 s on a slow 2-core box
+@pytest.mark.timeout(300)  # the first user of the live models exports them: over 100 s on a slow 2-core box
 def test_operator_watches_alerts_arrive_from_the_pipeline(page: Page, live_server: Server) -> None:
     """Nothing is delivered by hand: the demo cameras are pulled, the model and rules run, and the
     first alert they raise shows up on the wall of an operator who is already watching it."""
@@ -53,6 +53,7 @@ def test_operator_watches_alerts_arrive_from_the_pipeline(page: Page, live_serve
     assert any(c["health"]["state"] == "online" for c in cameras)
 
 
+@pytest.mark.timeout(300)  # the first user of the live models exports them
 def test_camera_page_shows_snapshot_stats_and_the_connection_test(page: Page, live_server: Server) -> None:
     """CAM-05 is the authenticated RTSP camera, CAM-03 the same server with a wrong password."""
     login(page, live_server, "integrator")
