@@ -286,10 +286,8 @@ class RemoteGateways:
         try:
             play = self._client.play(camera_id, timeout_s=self._timeout_s)
         except GatewayRefused as exc:
-            reason = _offline_reason(exc.reason) if exc.status == 503 else OfflineReason.UNSUPPORTED_SOURCE
-            if exc.status == 404:
-                reason = OfflineReason.NOT_FOUND
-            raise StreamError(reason, exc.detail) from None
+            by_status = {503: _offline_reason(exc.reason), 404: OfflineReason.NOT_FOUND}
+            raise StreamError(by_status.get(exc.status, OfflineReason.UNSUPPORTED_SOURCE), exc.detail) from None
         except GridwatchError as exc:  # the API itself is away or refuses the token: not the gateway's fault
             detail = f'camera "{camera_id}": its gateway stream could not be asked for: {exc}'
             raise StreamError(OfflineReason.ERROR, detail) from None

@@ -125,13 +125,6 @@ async def _public(request: Request, runtime: Runtime) -> None:
     _limit(gate, f"ip:{_address(request)}", gate.public_rate_per_min)
 
 
-def _params(request: Request) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        out[name] = value
-    return out
-
-
 # ---------------------------------------------------------------------- discovery and services
 
 
@@ -470,7 +463,7 @@ async def get_requests(fmt: str, request: Request) -> Response:
         runtime = await get_runtime(request)
         await _public(request, runtime)
         events = _events(runtime)
-        flt = _filter(_params(request), runtime.context.clock.now())
+        flt = _filter(dict(request.query_params), runtime.context.clock.now())  # a repeated name: its last value
         items = await run_in_threadpool(lambda: _items(runtime, events.resident_requests(flt)))
         return render(f, "service_requests", items)
 
